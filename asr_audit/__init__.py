@@ -1,0 +1,3 @@
+"""asr-audit: read-only Azure Site Recovery readiness audit."""
+
+__version__ = "0.1.0"

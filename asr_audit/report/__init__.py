@@ -1,0 +1,60 @@
+"""Reports: one module per output format, all rendering the same `Report`.
+
+Each format module exposes `render(report: Report) -> str`; `render()` here picks one by
+name and imports it only when asked, so `--output json` never loads rich.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from asr_audit.findings import Finding, Severity
+from asr_audit.inventory import Coverage
+
+REPORT_SCHEMA_VERSION = "1"
+
+FORMATS = {
+    "table": "asr_audit.report.table",
+    "json": "asr_audit.report.json_report",
+    "sarif": "asr_audit.report.sarif",
+    "junit": "asr_audit.report.junit",
+    "markdown": "asr_audit.report.markdown",
+    "csv": "asr_audit.report.csv_report",
+}
+
+
+@dataclass(slots=True)
+class Report:
+    tool_version: str
+    subscriptions: list[str]
+    cloud: str
+    source_region: str | None
+    target_region: str | None
+    started_at: str
+    finished_at: str
+    findings: list[Finding]
+    coverage: list[Coverage]
+    rules_run: list[str] = field(default_factory=list)
+    # Suppression and baseline bookkeeping (issue: compliance workflow); empty when unused.
+    suppression_notes: list[dict[str, Any]] = field(default_factory=list)
+    resolved: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def active(self) -> list[Finding]:
+        return [f for f in self.findings if not f.suppressed]
+
+    def by_severity(self) -> dict[str, int]:
+        counts = {s.value: 0 for s in Severity}
+        for f in self.active:
+            counts[f.severity.value] += 1
+        return counts
+
+    @property
+    def gaps(self) -> list[Coverage]:
+        return [c for c in self.coverage if c.status != "ok"]
+
+
+def render(report: Report, fmt: str) -> str:
+    return importlib.import_module(FORMATS[fmt]).render(report)

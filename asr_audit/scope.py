@@ -1,0 +1,137 @@
+"""Which VMs, networks and region pairs an analysis is about (DESIGN.md §4, scope terms).
+
+Protected VMs come from A2A protected items (`fabricObjectId`); candidate VMs are the
+other VMs in `--source-region` (readiness mode). Both are judged the same way; a finding
+says which kind it is. Every rule asks this module rather than re-deriving scope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from asr_audit import ids
+from asr_audit.inventory import (
+    NetworkInterface,
+    ProtectedItem,
+    Subnet,
+    VirtualMachine,
+    VirtualNetwork,
+)
+from asr_audit.rules.base import Context
+
+A2A = "A2A"
+ON_PREMISES_TO_AZURE = frozenset({"HyperVReplicaAzure", "InMageAzureV2", "InMageRcm"})
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """A VM in scope with the region pair it replicates (or would replicate) between."""
+
+    vm: VirtualMachine
+    kind: str  # protected | candidate
+    source_region: str | None
+    target_region: str | None
+    item: ProtectedItem | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """A workload NIC's subnet, resolved through the inventory."""
+
+    workload: Workload
+    nic: NetworkInterface
+    vnet: VirtualNetwork
+    subnet: Subnet
+
+
+def a2a_items(ctx: Context) -> list[ProtectedItem]:
+    return [i for i in ctx.inventory.protected_items if i.instance_type == A2A]
+
+
+def on_premises_items(ctx: Context) -> list[ProtectedItem]:
+    return [i for i in ctx.inventory.protected_items if i.instance_type in ON_PREMISES_TO_AZURE]
+
+
+def workloads(ctx: Context) -> list[Workload]:
+    cached = ctx.__dict__.get("_workloads")
+    if cached is not None:
+        return cached
+    vms = ctx.index.virtual_machines
+    out: list[Workload] = []
+    protected: set[str] = set()
+    for item in a2a_items(ctx):
+        vm = vms.get(ids.key(item.source_vm_id))
+        if vm is None:
+            continue
+        protected.add(ids.key(vm.id))
+        out.append(
+            Workload(
+                vm=vm,
+                kind="protected",
+                source_region=ids.region(item.primary_location) or ids.region(vm.location),
+                target_region=ids.region(item.recovery_location) or ids.region(ctx.target_region),
+                item=item,
+            )
+        )
+    source = ids.region(ctx.source_region)
+    if source:
+        for vm in ctx.inventory.virtual_machines:
+            if ids.key(vm.id) not in protected and ids.region(vm.location) == source:
+                out.append(Workload(vm, "candidate", source, ids.region(ctx.target_region)))
+    ctx.__dict__["_workloads"] = out
+    return out
+
+
+def placements(ctx: Context) -> Iterator[Placement]:
+    """Each workload NIC ip configuration whose subnet is in the inventory."""
+    index = ctx.index
+    for wl in workloads(ctx):
+        nics = index.nics_by_vm.get(ids.key(wl.vm.id))
+        if nics is None:
+            nics = [n for n in map(index.network_interfaces.get, map(ids.key, wl.vm.network_interface_ids)) if n]
+        seen: set[str] = set()
+        for nic in nics:
+            for ipc in nic.ip_configurations:
+                found = index.subnets.get(ids.key(ipc.subnet_id))
+                if found and ids.key(found[1].id) not in seen:
+                    seen.add(ids.key(found[1].id))
+                    yield Placement(wl, nic, found[0], found[1])
+
+
+def region_pairs(ctx: Context) -> set[tuple[str, str]]:
+    """(source, target) region pairs in scope, from ASR objects or the flags."""
+    pairs = {
+        (w.source_region, w.target_region) for w in workloads(ctx) if w.source_region and w.target_region
+    }
+    for m in ctx.inventory.network_mappings:
+        src, dst = ids.region(m.primary_location), ids.region(m.recovery_location)
+        if m.instance_type == "AzureToAzure" and src and dst:
+            pairs.add((src, dst))
+    src, dst = ids.region(ctx.source_region), ids.region(ctx.target_region)
+    if src and dst:
+        pairs.add((src, dst))
+    return pairs
+
+
+def source_vnets(ctx: Context) -> dict[str, VirtualNetwork]:
+    """VNets that hold a protected or candidate VM, by id key."""
+    return {ids.key(p.vnet.id): p.vnet for p in placements(ctx)}
+
+
+def recovery_vnets(ctx: Context) -> dict[str, VirtualNetwork]:
+    """VNets that workloads fail over into: chosen on items, mapped, or (readiness) in the target region."""
+    index = ctx.index
+    wanted = {ids.key(i.recovery_network_id) for i in a2a_items(ctx) if i.recovery_network_id}
+    wanted |= {
+        ids.key(m.recovery_network_id)
+        for m in ctx.inventory.network_mappings
+        if m.instance_type == "AzureToAzure" and m.recovery_network_id
+    }
+    out = {k: index.virtual_networks[k] for k in wanted if k in index.virtual_networks}
+    target = ids.region(ctx.target_region)
+    if target:
+        for vnet in ctx.inventory.virtual_networks:
+            if ids.region(vnet.location) == target:
+                out.setdefault(ids.key(vnet.id), vnet)
+    return out
