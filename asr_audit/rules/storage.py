@@ -1,0 +1,548 @@
+"""Storage rules (STG-*), plus the reference helpers the placement rules share.
+
+ASR points at storage accounts from its own objects (cache accounts on A2A disks, replica
+and log accounts on on-premises items); several items usually share one account. Rules
+therefore group references by account and report each account once, listing the items
+that use it. An account the inventory lacks (another subscription, a failed listing) is
+reported with status `unknown` rather than passed in silence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from asr_audit import ids, scope
+from asr_audit.findings import Finding, Severity
+from asr_audit.inventory import Inventory, ProtectedItem, StorageAccount
+from asr_audit.rules.base import Context, RuleMeta, rule
+
+STORAGE_TYPE = "Microsoft.Storage/storageAccounts"
+ITEM_TYPE = "/".join(
+    (
+        "Microsoft.RecoveryServices/vaults",
+        "replicationFabrics",
+        "replicationProtectionContainers",
+        "replicationProtectedItems",
+    )
+)
+
+T = TypeVar("T")
+
+
+# --- shared helpers ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Group(Generic[T]):
+    """Everything that refers to one resource, keyed case-insensitively."""
+
+    resource_id: str  # as first written by a referrer
+    referrers: list[T] = field(default_factory=list)
+
+
+def group_refs(pairs: Iterable[tuple[str | None, T]]) -> list[Group[T]]:
+    """Group (resource id, referrer) pairs by canonical id, dropping empty ids and repeats."""
+    groups: dict[str, Group[T]] = {}
+    seen: set[tuple[str, int]] = set()
+    for resource_id, referrer in pairs:
+        if not resource_id:
+            continue
+        key = ids.key(resource_id)
+        group = groups.setdefault(key, Group(resource_id))
+        if (key, id(referrer)) not in seen:
+            seen.add((key, id(referrer)))
+            group.referrers.append(referrer)
+    return [groups[k] for k in sorted(groups)]
+
+
+def item_ref(item: ProtectedItem) -> dict[str, str]:
+    """How evidence names a protected item: its id and the name an admin sees in the portal."""
+    return {"id": item.id, "name": item.friendly_name or item.name}
+
+
+def missing_reason(ctx: Context, resource_id: str, what: str) -> str:
+    """Why a referenced resource is not in the inventory, as precisely as the scan can tell."""
+    name = ids.name_of(resource_id)
+    sub = ids.subscription_of(resource_id)
+    if sub and sub not in ctx.index.subscriptions_read:
+        return (
+            f"{what} '{name}' is in subscription {sub}, which was not scanned; "
+            "scan it too (with Reader access) to check this"
+        )
+    return (
+        f"{what} '{name}' was not found in the scanned inventory "
+        "(deleted, moved, or its listing failed: see coverage)"
+    )
+
+
+def find_storage(ctx: Context, ref: str) -> StorageAccount | None:
+    """Resolve an ASR storage reference: normally an ARM id, on some older items a bare name."""
+    account = ctx.index.storage_accounts.get(ids.key(ref))
+    if account is None and "/" not in ref:
+        wanted = ref.strip().lower()  # account names are globally unique
+        account = next((a for a in ctx.inventory.storage_accounts if a.name.lower() == wanted), None)
+    return account
+
+
+def cache_uses(ctx: Context) -> list[Group[ProtectedItem]]:
+    """Each distinct A2A cache storage account with the items whose disks stage through it."""
+    return group_refs(
+        (disk.cache_storage_account_id, item)
+        for item in scope.a2a_items(ctx)
+        for disk in item.protected_disks
+    )
+
+
+def unknown_account(
+    meta: RuleMeta, ctx: Context, group: Group[ProtectedItem], what: str, **evidence: object
+) -> Finding:
+    """The finding for an account the inventory does not hold: the rule cannot decide."""
+    return meta.finding(
+        resource_id=group.resource_id,
+        resource_type=STORAGE_TYPE,
+        status="unknown",
+        message=f"Cannot check this account: {missing_reason(ctx, group.resource_id, what)}.",
+        evidence={**evidence, "protected_items": [item_ref(i) for i in group.referrers]},
+    )
+
+
+def sku_tier(account: StorageAccount) -> str | None:
+    """`Standard` or `Premium`; taken from the SKU name when the tier field is absent."""
+    if account.sku_tier:
+        return account.sku_tier.capitalize()
+    if account.sku_name and "_" in account.sku_name:
+        return account.sku_name.split("_", 1)[0].capitalize()
+    return None
+
+
+def redundancy(account: StorageAccount) -> str | None:
+    """The replication part of the SKU name: `Standard_RAGRS` -> `RAGRS`."""
+    if account.sku_name and "_" in account.sku_name:
+        return account.sku_name.split("_", 1)[1].upper()
+    return None
+
+
+def _account_facts(account: StorageAccount, items: Iterable[ProtectedItem] = ()) -> dict[str, object]:
+    """The account properties a storage finding rests on, and the items that use the account."""
+    return {
+        "account_region": ids.region(account.location),
+        "sku_name": account.sku_name,
+        "sku_tier": sku_tier(account),
+        "kind": account.kind,
+        "protected_items": [item_ref(i) for i in items],
+    }
+
+
+def _sku_unknown(
+    meta: RuleMeta, account: StorageAccount, items: Iterable[ProtectedItem], question: str, key: str = ""
+) -> Finding:
+    """An account whose SKU (or kind) the inventory lacks: the rule cannot decide `question`."""
+    return meta.finding(
+        resource_id=account.id,
+        resource_type=STORAGE_TYPE,
+        region=account.location,
+        key=key,
+        status="unknown",
+        message=f"Cannot tell {question} for storage account '{account.name}': "
+        "its SKU or kind is not reported.",
+        evidence=_account_facts(account, items),
+    )
+
+
+def _rg_and_name(resource_id: str) -> tuple[str, str]:
+    return ids.resource_group_of(resource_id) or "<resource-group>", ids.name_of(resource_id)
+
+
+# --- STG-LOG-PAIRING -----------------------------------------------------------------------
+
+LOG_PAIRING = RuleMeta(
+    id="STG-LOG-PAIRING",
+    title="Premium replica storage without a Standard log account",
+    severity=Severity.HIGH,
+    category="storage",
+    rationale=(
+        "When on-premises machines replicate to a Premium storage account, Site Recovery writes "
+        "the replication logs that capture ongoing changes to a separate Standard storage account. "
+        "Without one (or with a Premium log account) replication to premium storage is not supported."
+    ),
+    remediation=(
+        "Create a Standard general-purpose v2 account in the vault's region "
+        "(az storage account create -g <rg> -n <name> -l <vault-region> --sku Standard_LRS "
+        "--kind StorageV2), "
+        "then disable and re-enable replication for the item choosing the Premium account as target "
+        "storage and the Standard account as the log storage account (portal: Replicated items > "
+        "Disable replication, then + Replicate)."
+    ),
+    docs="https://learn.microsoft.com/azure/site-recovery/vmware-physical-azure-support-matrix",
+    source="Prerequisites for replication (2016), Azure storage",
+)
+
+
+@rule(LOG_PAIRING)
+def check_log_pairing(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+    """Premium replicas need a Standard log account: report the item or the wrong log account."""
+    premium_items: list[ProtectedItem] = []
+    for group in group_refs((i.recovery_storage_account_id, i) for i in scope.on_premises_items(ctx)):
+        replica = find_storage(ctx, group.resource_id)
+        if replica is None:
+            yield unknown_account(LOG_PAIRING, ctx, group, "replica storage account")
+        elif sku_tier(replica) is None:
+            yield _sku_unknown(LOG_PAIRING, replica, group.referrers, "whether replicas are Premium")
+        elif sku_tier(replica) == "Premium":
+            premium_items.extend(group.referrers)
+
+    for item in premium_items:
+        if not item.recovery_log_storage_account_id:
+            yield LOG_PAIRING.finding(
+                resource_id=item.id,
+                resource_type=ITEM_TYPE,
+                message=f"Protected item '{item_ref(item)['name']}' replicates to Premium storage account "
+                f"'{ids.name_of(item.recovery_storage_account_id)}' but has no log storage account; "
+                "Premium replica storage needs a Standard account for replication logs.",
+                evidence={
+                    "replica_storage_account": item.recovery_storage_account_id,
+                    "log_storage_account": None,
+                },
+            )
+
+    for group in group_refs((i.recovery_log_storage_account_id, i) for i in premium_items):
+        log = find_storage(ctx, group.resource_id)
+        if log is None:
+            yield unknown_account(LOG_PAIRING, ctx, group, "log storage account")
+        elif sku_tier(log) is None:
+            yield _sku_unknown(LOG_PAIRING, log, group.referrers, "whether the log account is Standard")
+        elif sku_tier(log) != "Standard":
+            yield LOG_PAIRING.finding(
+                resource_id=log.id,
+                resource_type=STORAGE_TYPE,
+                region=log.location,
+                message=f"Log storage account '{log.name}' is {sku_tier(log)}, "
+                f"not Standard, yet {len(group.referrers)} item(s) replicating to Premium storage use it "
+                "for replication logs.",
+                evidence=_account_facts(log, group.referrers),
+            )
+
+
+# --- STG-CACHE-KIND -------------------------------------------------------------------------
+
+CACHE_KIND = RuleMeta(
+    id="STG-CACHE-KIND",
+    title="Cache storage account kind does not match the churn option",
+    severity=Severity.HIGH,
+    category="storage",
+    rationale=(
+        "With Normal churn (the default) Site Recovery uses only Standard storage accounts for the "
+        "cache; with High churn only Premium Block Blob (kind BlockBlobStorage) accounts. A cache "
+        "account of the other kind does not match the replication's churn option. General-purpose v1 "
+        "accounts (kind Storage) still work but lack ZRS and hold fewer disks; GPv2 is recommended."
+    ),
+    remediation=(
+        "Normal churn: use a Standard general-purpose v2 account in the source region "
+        "(az storage account create -g <rg> -n <name> -l <source-region> --sku Standard_ZRS "
+        "--kind StorageV2). "
+        "High churn: use a Premium Block Blob account "
+        "(az storage account create ... --sku Premium_ZRS --kind BlockBlobStorage). "
+        "The churn option and cache account are chosen when replication is enabled: disable and "
+        "re-enable replication to change them. A GPv1 account can be upgraded in place "
+        "(az storage account update -g <rg> -n <name> --set kind=StorageV2)."
+    ),
+    docs="https://learn.microsoft.com/azure/site-recovery/concepts-azure-to-azure-high-churn-support",
+    source="Azure VM disaster recovery - High Churn support (2026); Azure-to-Azure support matrix (2025)",
+)
+
+
+def _is_high_churn(item: ProtectedItem) -> bool:
+    return (item.churn_option or "").strip().lower() == "high"
+
+
+def _fits(account: StorageAccount, high: bool) -> bool | None:
+    """Whether the account can serve as cache for the churn option; None when the data is missing."""
+    tier = sku_tier(account)
+    if tier is None:
+        return None
+    if not high:
+        return tier == "Standard"
+    if tier != "Premium":
+        return False
+    return None if account.kind is None else account.kind.lower() == "blockblobstorage"
+
+
+@rule(CACHE_KIND)
+def check_cache_kind(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+    """Normal churn needs Standard, High churn Premium BlockBlobStorage; GPv1 is a low finding."""
+    for group in cache_uses(ctx):
+        account = find_storage(ctx, group.resource_id)
+        if account is None:
+            yield unknown_account(CACHE_KIND, ctx, group, "cache storage account")
+            continue
+        fits = [(i, _fits(account, _is_high_churn(i))) for i in group.referrers]
+        wrong = [i for i, ok in fits if ok is False]
+        undecided = [i for i, ok in fits if ok is None]
+        facts = _account_facts(account)
+        described = f"{facts['sku_tier'] or 'unknown tier'} {account.kind or 'unknown kind'}"
+        if wrong:
+            problems = []
+            normal = [i for i in wrong if not _is_high_churn(i)]
+            high = [i for i in wrong if _is_high_churn(i)]
+            if normal:
+                problems.append(f"{len(normal)} item(s) with Normal churn need a Standard account")
+            if high:
+                problems.append(f"{len(high)} item(s) with High churn need a Premium BlockBlobStorage one")
+            yield CACHE_KIND.finding(
+                resource_id=account.id,
+                resource_type=STORAGE_TYPE,
+                region=account.location,
+                key="churn",
+                message=f"Cache storage account '{account.name}' is {described}, but "
+                + "; ".join(problems)
+                + ".",
+                evidence={
+                    **facts,
+                    "protected_items": [
+                        {**item_ref(i), "churn_option": i.churn_option or "Normal"} for i in wrong
+                    ],
+                },
+            )
+        elif undecided:
+            yield _sku_unknown(CACHE_KIND, account, undecided, "whether the churn option fits", "churn")
+        elif (account.kind or "").lower() == "storage":
+            yield CACHE_KIND.finding(
+                resource_id=account.id,
+                resource_type=STORAGE_TYPE,
+                region=account.location,
+                key="gpv1",
+                severity=Severity.LOW,
+                message=f"Cache storage account '{account.name}' is general-purpose v1 (kind Storage); "
+                "GPv2 is recommended (zone-redundant storage, more disks per account).",
+                remediation=(
+                    "Upgrade the account to general-purpose v2 in place: "
+                    f"az storage account update -g {_rg_and_name(account.id)[0]} -n {account.name} "
+                    "--set kind=StorageV2 --access-tier Hot "
+                    "(portal: storage account > Configuration > Upgrade)."
+                ),
+                evidence=_account_facts(account, group.referrers),
+            )
+
+
+# --- STG-CACHE-REDUNDANCY --------------------------------------------------------------------
+
+GEO_REDUNDANT = frozenset({"GRS", "RAGRS", "GZRS", "RAGZRS"})
+
+CACHE_REDUNDANCY = RuleMeta(
+    id="STG-CACHE-REDUNDANCY",
+    title="Geo-redundant cache storage account",
+    severity=Severity.LOW,
+    category="storage",
+    rationale=(
+        "The cache account only stages changes in the source region until Site Recovery moves them "
+        "to the target region, so a geo-replica of it adds cost and protects nothing. Microsoft "
+        "recommends zone-redundant storage (ZRS) for the cache account so replication survives a zone outage."
+    ),
+    remediation=(
+        "Drop geo-replication: az storage account update -g <rg> -n <name> --sku Standard_LRS "
+        "(from GRS/RA-GRS) or --sku Standard_ZRS (from GZRS/RA-GZRS); portal: storage account > "
+        "Data management > Redundancy. Moving from LRS to ZRS is a separate conversion "
+        "(az storage account migration start -g <rg> -n <name> --sku Standard_ZRS)."
+    ),
+    docs="https://learn.microsoft.com/azure/reliability/reliability-site-recovery",
+    source="Reliability in Azure Site Recovery (2026)",
+)
+
+
+def _drop_geo_replication(account: StorageAccount, level: str) -> str:
+    """Concrete commands: GZRS keeps its zones when the geo part goes; GRS falls to LRS first."""
+    rg, name = _rg_and_name(account.id)
+    portal = " (portal: storage account > Data management > Redundancy)"
+    if "Z" in level:
+        return f"az storage account update -g {rg} -n {name} --sku Standard_ZRS{portal}."
+    return (
+        f"az storage account update -g {rg} -n {name} --sku Standard_LRS{portal}; then, for zone "
+        f"redundancy, az storage account migration start -g {rg} -n {name} --sku Standard_ZRS."
+    )
+
+
+@rule(CACHE_REDUNDANCY)
+def check_cache_redundancy(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+    """GRS, RA-GRS, GZRS and RA-GZRS cache accounts pay for a replica nobody reads."""
+    for group in cache_uses(ctx):
+        account = find_storage(ctx, group.resource_id)
+        if account is None:
+            yield unknown_account(CACHE_REDUNDANCY, ctx, group, "cache storage account")
+            continue
+        level = redundancy(account)
+        if level is None:
+            yield _sku_unknown(CACHE_REDUNDANCY, account, group.referrers, "the redundancy")
+        elif level in GEO_REDUNDANT:
+            yield CACHE_REDUNDANCY.finding(
+                resource_id=account.id,
+                resource_type=STORAGE_TYPE,
+                region=account.location,
+                message=f"Cache storage account '{account.name}' is {account.sku_name}: the cache is "
+                "transient, so geo-replication only adds cost; ZRS (or LRS) is advised.",
+                remediation=_drop_geo_replication(account, level),
+                evidence=_account_facts(account, group.referrers),
+            )
+
+
+# --- STG-REPLICA-REDUNDANCY ------------------------------------------------------------------
+
+REPLICA_REDUNDANCY = RuleMeta(
+    id="STG-REPLICA-REDUNDANCY",
+    title="On-premises replica storage account is not geo-redundant",
+    severity=Severity.LOW,
+    category="storage",
+    rationale=(
+        "On-premises machines replicated to Azure storage exist only in that account until failover. "
+        "With LRS or ZRS, an outage of the vault's region leaves no copy to recover from; GRS keeps "
+        "the replicated data resilient to a regional outage."
+    ),
+    remediation=(
+        "Switch the replica account to geo-redundant storage: "
+        "az storage account update -g <rg> -n <name> --sku Standard_GRS (from LRS) or "
+        "--sku Standard_GZRS (from ZRS); portal: storage account > Data management > Redundancy. "
+        "Premium accounts support only LRS/ZRS and are not reported."
+    ),
+    docs="https://learn.microsoft.com/azure/site-recovery/vmware-physical-azure-support-matrix",
+    source="Prerequisites for replication (2016), Azure storage",
+)
+
+
+@rule(REPLICA_REDUNDANCY)
+def check_replica_redundancy(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+    """Standard LRS/ZRS replica accounts of on-premises items: GRS is recommended."""
+    for group in group_refs((i.recovery_storage_account_id, i) for i in scope.on_premises_items(ctx)):
+        account = find_storage(ctx, group.resource_id)
+        if account is None:
+            yield unknown_account(REPLICA_REDUNDANCY, ctx, group, "replica storage account")
+            continue
+        level = redundancy(account)
+        if level is None or sku_tier(account) is None:
+            yield _sku_unknown(REPLICA_REDUNDANCY, account, group.referrers, "the redundancy")
+        elif sku_tier(account) == "Standard" and level in ("LRS", "ZRS"):
+            rg, name = _rg_and_name(account.id)
+            target = "Standard_GRS" if level == "LRS" else "Standard_GZRS"
+            yield REPLICA_REDUNDANCY.finding(
+                resource_id=account.id,
+                resource_type=STORAGE_TYPE,
+                region=account.location,
+                message=f"Replica storage account '{account.name}' is {account.sku_name}: if its region "
+                f"fails, the data replicated by {len(group.referrers)} item(s) is not available "
+                "elsewhere; GRS is recommended.",
+                remediation=f"az storage account update -g {rg} -n {name} --sku {target} "
+                "(portal: storage account > Data management > Redundancy).",
+                evidence=_account_facts(account, group.referrers),
+            )
+
+
+# --- STG-CACHE-FIREWALL ----------------------------------------------------------------------
+
+CACHE_FIREWALL = RuleMeta(
+    id="STG-CACHE-FIREWALL",
+    title="Cache storage firewall blocks Site Recovery",
+    severity=Severity.HIGH,
+    category="storage",
+    rationale=(
+        "The Mobility service on each source VM writes changes to the cache account, and Site Recovery "
+        "reads them from there. With the storage firewall on (default action Deny), the account must "
+        "allow trusted Microsoft services and the source VMs' subnets, or replication stops. Microsoft "
+        "advises not restricting network access to accounts used by Site Recovery at all."
+    ),
+    remediation=(
+        "Portal: storage account > Networking: allow 'All networks', or keep 'Selected networks', add "
+        "the source subnets and tick 'Allow Azure services on the trusted services list'. CLI: "
+        "az storage account update -g <rg> -n <name> --bypass AzureServices; "
+        "az storage account network-rule add -g <rg> --account-name <name> --subnet <subnet-id> "
+        "(the subnet needs the Microsoft.Storage service endpoint)."
+    ),
+    docs="https://learn.microsoft.com/azure/site-recovery/azure-to-azure-support-matrix#cache-storage",
+    source="Azure-to-Azure support matrix (2025), cache storage",
+)
+
+
+def _item_subnets(ctx: Context) -> dict[str, dict[str, str]]:
+    """Source subnets (key -> id) per protected item id key, from the scope's NIC placements."""
+    out: dict[str, dict[str, str]] = {}
+    for placement in scope.placements(ctx):
+        item = placement.workload.item
+        if item is not None:
+            out.setdefault(ids.key(item.id), {})[ids.key(placement.subnet.id)] = placement.subnet.id
+    return out
+
+
+def _firewall_remediation(account: StorageAccount, bypass_ok: bool, missing: list[str]) -> str:
+    rg, name = _rg_and_name(account.id)
+    steps = []
+    if not bypass_ok:
+        kept = {b.strip() for b in account.bypass if b.strip().lower() not in ("", "none")}
+        kept.add("AzureServices")
+        steps.append(f"az storage account update -g {rg} -n {name} --bypass {' '.join(sorted(kept))}")
+    add_rule = f"az storage account network-rule add -g {rg} --account-name {name} --subnet"
+    steps += [f"{add_rule} {subnet}" for subnet in missing]
+    return (
+        "; ".join(steps)
+        + " (subnets need the Microsoft.Storage service endpoint). Alternatively allow 'All networks' "
+        "under storage account > Networking, as Site Recovery advises."
+    )
+
+
+@rule(CACHE_FIREWALL)
+def check_cache_firewall(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+    """A Deny-by-default cache account must let trusted services and every source subnet in."""
+    subnets_by_item = _item_subnets(ctx)
+    for group in cache_uses(ctx):
+        account = find_storage(ctx, group.resource_id)
+        if account is None:
+            yield unknown_account(CACHE_FIREWALL, ctx, group, "cache storage account")
+            continue
+        if (account.default_action or "").strip().lower() != "deny":
+            continue
+        bypass_ok = any(b.strip().lower() == "azureservices" for b in account.bypass)
+        allowed = {ids.key(s) for s in account.virtual_network_rules}
+        needed: dict[str, str] = {}
+        unresolved = []
+        for item in group.referrers:
+            subnets = subnets_by_item.get(ids.key(item.id))
+            if subnets:
+                needed.update(subnets)
+            else:
+                unresolved.append(item)
+        missing = [needed[k] for k in sorted(needed) if k not in allowed]
+        evidence: dict[str, object] = {
+            "default_action": account.default_action,
+            "bypass": account.bypass,
+            "trusted_services_allowed": bypass_ok,
+            "missing_subnets": missing,
+            "protected_items": [item_ref(i) for i in group.referrers],
+        }
+        if not bypass_ok or missing:
+            problems = []
+            if not bypass_ok:
+                problems.append("does not allow trusted Microsoft services (bypass AzureServices)")
+            if missing:
+                problems.append(
+                    f"does not allow {len(missing)} source subnet(s): "
+                    + ", ".join(f"{ids.name_of(ids.parent_of(s))}/{ids.name_of(s)}" for s in missing)
+                )
+            yield CACHE_FIREWALL.finding(
+                resource_id=account.id,
+                resource_type=STORAGE_TYPE,
+                region=account.location,
+                message=f"Cache storage account '{account.name}' denies network access by default and "
+                + " and ".join(problems)
+                + "; the source VMs cannot write replication data to it.",
+                remediation=_firewall_remediation(account, bypass_ok, missing),
+                evidence=evidence,
+            )
+        elif unresolved:
+            yield CACHE_FIREWALL.finding(
+                resource_id=account.id,
+                resource_type=STORAGE_TYPE,
+                region=account.location,
+                status="unknown",
+                message=f"Cache storage account '{account.name}' denies network access by default, and "
+                f"the source subnets of {len(unresolved)} item(s) could not be resolved (VM, NIC or VNet "
+                "not in the inventory), so it cannot be told whether they are allowed.",
+                evidence={**evidence, "unresolved_items": [item_ref(i) for i in unresolved]},
+            )
