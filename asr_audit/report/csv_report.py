@@ -1,0 +1,64 @@
+"""`--output csv`: one row per finding, for spreadsheets and ad-hoc filtering.
+
+Columns are fixed (`COLUMNS`) so scheduled exports stay comparable. Every cell is quoted
+and goes through `sanitize.csv_cell`: a value starting with `=`, `+`, `-` or `@` is
+prefixed with `'` so a spreadsheet shows it instead of evaluating it (CSV injection),
+and newlines are flattened so each finding is exactly one line. Booleans are
+`true`/`false`; an unset baseline is an empty cell. Coverage gaps are not findings and are
+not in this format: use json, markdown or sarif to see them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from asr_audit.findings import Finding
+from asr_audit.report import Report
+from asr_audit.report.sanitize import csv_cell
+
+COLUMNS = (
+    "rule_id",
+    "title",
+    "severity",
+    "status",
+    "subscription_id",
+    "resource_id",
+    "resource_type",
+    "region",
+    "message",
+    "remediation",
+    "docs",
+    "fingerprint",
+    "suppressed",
+    "suppression_reason",
+    "baseline",
+)
+
+
+def render(report: Report) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    writer.writerows([csv_cell(v) for v in _row(f)] for f in report.findings)
+    return out.getvalue()
+
+
+def _row(f: Finding) -> tuple[object, ...]:
+    return (
+        f.rule_id,
+        f.title,
+        f.severity.value,
+        f.status,
+        f.subscription_id,
+        f.resource_id,
+        f.resource_type,
+        f.region,
+        f.message,
+        f.remediation,
+        f.docs,
+        f.fingerprint,
+        "true" if f.suppressed else "false",
+        f.suppression_reason,
+        f.baseline,
+    )

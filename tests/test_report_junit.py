@@ -1,0 +1,104 @@
+"""JUnit output: parses as XML, counts add up, findings fail, suppressions skip, gaps error."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+from report_samples import HOSTILE, HOSTILE_RULE, PASS_RULE, QUIET_RULE, register, sample_report
+
+from asr_audit.report import render
+
+
+@pytest.fixture(autouse=True)
+def _rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    register(monkeypatch)
+
+
+def junit(**overrides: object) -> ET.Element:
+    text = render(sample_report(**overrides), "junit")
+    assert text.startswith("<?xml version='1.0' encoding='utf-8'?>")
+    return ET.fromstring(text.encode("utf-8"))  # a parser error here means invalid XML 1.0
+
+
+def suites(root: ET.Element) -> dict[str, ET.Element]:
+    return {s.get("name", ""): s for s in root.iter("testsuite")}
+
+
+def outcome(case: ET.Element) -> str:
+    children = [c.tag for c in case]
+    assert len(children) <= 1, children
+    return children[0] if children else "passed"
+
+
+def test_one_suite_per_rule_plus_coverage() -> None:
+    assert list(suites(junit())) == [HOSTILE_RULE, PASS_RULE, QUIET_RULE, "coverage"]
+
+
+def test_findings_fail_suppressed_skip_quiet_rules_pass_gaps_error() -> None:
+    by_suite = {name: [outcome(c) for c in s.iter("testcase")] for name, s in suites(junit()).items()}
+    assert by_suite == {
+        HOSTILE_RULE: ["failure", "failure"],
+        PASS_RULE: ["passed"],
+        QUIET_RULE: ["skipped"],
+        "coverage": ["error", "error"],
+    }
+
+
+def test_counts_on_suites_and_root_match_the_testcases() -> None:
+    root = junit()
+    for suite in root.iter("testsuite"):
+        cases = list(suite.iter("testcase"))
+        assert int(suite.get("tests", "-1")) == len(cases)
+        for tag, attr in (("failure", "failures"), ("error", "errors"), ("skipped", "skipped")):
+            assert int(suite.get(attr, "-1")) == sum(1 for c in cases if c.find(tag) is not None)
+    assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == (
+        "6",
+        "2",
+        "2",
+        "1",
+    )
+
+
+def test_testcase_identity_is_rule_and_resource() -> None:
+    suite = suites(junit())[HOSTILE_RULE]
+    high = next(c for c in suite.iter("testcase") if c.find("failure").get("type") == "high")
+    assert high.get("classname") == HOSTILE_RULE
+    assert high.get("name", "").endswith(" [0.0.0.0/0]")  # the rule key tells findings apart
+    failure = high.find("failure")
+    assert "Remediation: Fix NET-TEST-HOSTILE." in (failure.text or "")
+    assert "Fingerprint: " in (failure.text or "")
+    undecided = next(c for c in suite.iter("testcase") if c.find("failure").get("type") == "medium")
+    assert "could not be decided" in undecided.find("failure").get("message", "")
+
+
+def test_suppressed_case_says_why() -> None:
+    (case,) = suites(junit())[QUIET_RULE].iter("testcase")
+    assert case.find("skipped").get("message", "").startswith("suppressed: accepted <b>")
+
+
+def test_no_gaps_no_coverage_suite() -> None:
+    root = junit(coverage=[])
+    assert "coverage" not in suites(root)
+    assert root.get("errors") == "0"
+
+
+def test_empty_run_is_valid_and_all_pass() -> None:
+    root = junit(findings=[], coverage=[])
+    assert [outcome(c) for c in root.iter("testcase")] == ["passed"] * 3
+    assert root.get("failures") == "0"
+
+
+def test_hostile_text_round_trips_as_text_only() -> None:
+    root = junit()
+    case = next(c for c in suites(root)[HOSTILE_RULE].iter("testcase") if "script" in c.get("name", ""))
+    name = case.get("name", "")
+    assert "<script>alert(1)</script>" in name  # escaped by the serialiser, read back as text
+    assert "\x1b" not in name and "\\x1b[31m" in name
+    assert len(list(case)) == 1  # markup in the name created no elements
+    body = case.find("failure").text or ""
+    assert "\\x00" in body and "\\x07" in body and "\\u202e" in body
+    assert HOSTILE not in body  # the raw ESC is gone everywhere
+    errors = [c.find("error") for c in suites(root)["coverage"].iter("testcase")]
+    forbidden = next(e for e in errors if e.get("type") == "forbidden")
+    assert "<script>" in (forbidden.text or "")

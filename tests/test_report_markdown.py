@@ -1,0 +1,127 @@
+"""Markdown output: summary, findings by severity, suppressed, notes, resolved, gaps; escaping."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+from report_samples import HOSTILE_RULE, QUIET_RULE, SUB, finding, register, resource_id, sample_report
+
+from asr_audit import baseline, suppressions
+from asr_audit.findings import Severity
+from asr_audit.report import render
+from asr_audit.suppressions import Suppression
+
+_CELL_SPLIT = re.compile(r"(?<!\\)\|")
+
+
+@pytest.fixture(autouse=True)
+def _rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    register(monkeypatch)
+
+
+def markdown(**overrides: object) -> str:
+    return render(sample_report(**overrides), "markdown")
+
+
+def section(text: str, heading: str) -> str:
+    """The body under `heading` up to the next heading of the same or higher level."""
+    level = heading.split(" ", 1)[0]
+    start = text.index(heading + "\n")
+    rest = text[start + len(heading) + 1 :]
+    stop = re.search(rf"^#{{1,{len(level)}}} ", rest, re.MULTILINE)
+    return rest[: stop.start()] if stop else rest
+
+
+def rows(body: str) -> list[list[str]]:
+    """Cells of every table row, split on unescaped pipes as a GFM renderer does."""
+    table = [line for line in body.splitlines() if line.startswith("|") and not line.startswith("|---")]
+    return [[c.strip() for c in _CELL_SPLIT.split(line)[1:-1]] for line in table]
+
+
+def test_summary_counts_active_and_suppressed_by_severity() -> None:
+    table = {r[0]: r[1:] for r in rows(section(markdown(), "## Summary"))}
+    assert table["High"] == ["1", "0"]
+    assert table["Medium"] == ["1", "0"]
+    assert table["Low"] == ["0", "1"]
+    assert table["Critical"] == ["0", "0"]
+    assert table["**Total**"] == ["2", "1"]
+
+
+def test_findings_grouped_worst_first_with_remediation_and_docs() -> None:
+    findings = section(markdown(), "## Findings")
+    assert findings.index("### High (1)") < findings.index("### Medium (1)")
+    assert "### Low" not in findings  # the only low finding is suppressed
+    (header, high) = rows(section(findings, "### High (1)"))
+    assert header == ["Rule", "Resource", "Message", "Remediation", "Docs"]
+    assert high[0] == HOSTILE_RULE
+    assert high[3] == f"Fix {HOSTILE_RULE}."
+    assert re.fullmatch(r"\[docs\]\(https://\S+\)", high[4])
+    (_, medium) = rows(section(findings, "### Medium (1)"))
+    assert medium[0] == f"{HOSTILE_RULE} (undecided)"
+
+
+def test_no_active_findings() -> None:
+    text = markdown(findings=[], coverage=[])
+    assert "No active findings." in section(text, "## Findings")
+    assert "## Suppressed" not in text
+    assert "None: every collector read its data." in section(text, "## Coverage gaps")
+
+
+def test_suppressed_section_shows_reason() -> None:
+    (_, row) = rows(section(markdown(), "## Suppressed (1)"))
+    assert row[0] == QUIET_RULE
+    assert row[3].startswith("accepted &lt;b&gt;")
+
+
+def test_coverage_gaps_table() -> None:
+    body = section(markdown(), "## Coverage gaps")
+    assert "incomplete" in body
+    table = rows(body)
+    assert [r[1:3] for r in table[1:]] == [["storage", "forbidden"], ["asr", "throttled"]]
+    assert table[2][3] == "-"
+
+
+def test_suppression_notes_and_baseline_sections() -> None:
+    report = sample_report()
+    stale = Suppression("NET-*", "*/rg-old/*", "old", date(2024, 1, 1), file="s.yaml", line=7)
+    report.suppression_notes = suppressions.apply(report.findings, [stale], date(2025, 1, 1))
+    previous = [report.findings[1].to_json(), {"rule_id": "X", "resource_id": "/a|b", "fingerprint": "old"}]
+    report.resolved = baseline.apply(report.findings, previous)
+    text = render(report, "markdown")
+    assert "s.yaml:7" in section(text, "## Suppression file notes")
+    assert "Against the baseline: 2 new, 1 unchanged, 1 resolved." in section(text, "## Summary")
+    (_, resolved) = rows(section(text, "## Resolved since baseline (1)"))
+    assert resolved[2] == "/a\\|b"
+    (header, row) = rows(section(text, "### High (1)"))
+    assert header[-1] == "Baseline" and row[-1] == "new"
+
+
+def test_hostile_text_cannot_inject_markup() -> None:
+    text = markdown()
+    assert "<script>" not in text and "<b>" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "\x1b" not in text and "\\\\x1b" in text  # visible backslash, itself escaped
+    assert "[red]" not in text.replace("\\[red\\]", "")
+    assert "`tick`" not in text.replace("\\`tick\\`", "")
+    for heading in ("## Summary", "### High (1)", "## Suppressed (1)", "## Coverage gaps"):
+        table = rows(section(text, heading))
+        assert len({len(r) for r in table}) == 1, f"a pipe broke a table under {heading}"
+
+
+def test_newlines_and_links_in_values_cannot_break_out() -> None:
+    f = finding(HOSTILE_RULE, resource_id("v"), "line1\n## injected\n| a | b |", severity=Severity.HIGH)
+    f.docs = "javascript:alert(1)"
+    text = markdown(findings=[f], coverage=[])
+    assert "\n## injected" not in text
+    (_, row) = rows(section(text, "### High (1)"))
+    assert row[2] == "line1 ## injected \\| a \\| b \\|"
+    assert row[4] == "-"  # no link for a non-http(s) destination
+    assert "javascript:" not in text
+
+
+def test_scope_lists_subscriptions_and_regions() -> None:
+    text = markdown()
+    assert f"- **Subscriptions:** {SUB}" in text
+    assert "westus → eastus" in text
