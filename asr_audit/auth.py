@@ -1,0 +1,109 @@
+"""Credential selection (DESIGN.md §3).
+
+A pre-acquired token in `ASR_AUDIT_ACCESS_TOKEN` wins, so a pipeline that already ran
+`az account get-access-token` needs no azure-identity setup. Otherwise
+DefaultAzureCredential, imported only here and only when needed: it is slow to import and
+a snapshot replay never needs it.
+
+Credential failures surface as `AuthError` (exit 3) with one line, at the moment the scan
+first asks for a token; azure-identity's own messages span many lines.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from asr_audit.errors import AuthError
+
+if TYPE_CHECKING:
+    from azure.core.credentials import AccessToken, TokenCredential
+
+    from asr_audit.clouds import CloudProfile
+
+TOKEN_ENV = "ASR_AUDIT_ACCESS_TOKEN"
+_DEFAULT_LIFETIME = 3600
+
+
+def token_expiry(token: str, now: float | None = None) -> int:
+    """The JWT `exp` claim, or an hour from now when the token is opaque or unreadable.
+
+    The signature is not checked: ARM checks it, and the expiry only decides when the
+    policy would ask again (a static token cannot be refreshed anyway).
+    """
+    fallback = int((time.time() if now is None else now) + _DEFAULT_LIFETIME)
+    parts = token.split(".")
+    if len(parts) != 3:
+        return fallback
+    try:
+        payload = parts[1] + "=" * (-len(parts[1]) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(payload.encode("ascii")))
+    except (ValueError, UnicodeError):
+        return fallback
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    if isinstance(exp, (int, float)) and not isinstance(exp, bool):
+        return int(exp)
+    return fallback
+
+
+class StaticTokenCredential:
+    """A TokenCredential over one bearer token; it never logs or prints the token."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+        self._expires_on = token_expiry(token)
+
+    def __repr__(self) -> str:
+        return f"StaticTokenCredential(expires_on={self._expires_on})"
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        from azure.core.credentials import AccessToken
+
+        return AccessToken(self._token, self._expires_on)
+
+    def close(self) -> None:
+        """Nothing to release; present so callers can treat every credential alike."""
+
+
+class _OneLineErrors:
+    """Wraps a credential so its failures become `AuthError` with a one-line message.
+
+    `AuthError` is not an `AzureError`, so the SDK's retry policy re-raises it at once
+    instead of retrying a credential that cannot work.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        from azure.core.exceptions import ClientAuthenticationError
+
+        try:
+            return self._inner.get_token(*scopes, **kwargs)
+        except ClientAuthenticationError as exc:
+            raise AuthError(auth_failure_message(exc)) from None
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def auth_failure_message(exc: BaseException) -> str:
+    """The first line of a credential error, plus what to do about it."""
+    text = str(getattr(exc, "message", None) or exc).strip()
+    first = text.splitlines()[0].strip() if text else type(exc).__name__
+    return (
+        f"no usable Azure credential: {first} "
+        f"(sign in with `az login`, configure a service principal or managed identity, or set {TOKEN_ENV})"
+    )
+
+
+def make_credential(cloud: CloudProfile) -> TokenCredential:
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if token:
+        return StaticTokenCredential(token)
+    from azure.identity import DefaultAzureCredential
+
+    return _OneLineErrors(DefaultAzureCredential(authority=cloud.authority_host))

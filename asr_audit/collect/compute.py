@@ -1,0 +1,62 @@
+"""Virtual machines and managed disks: ARM JSON -> inventory records (pure functions, no I/O)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asr_audit.collect.fields import flag, identity, integer, obj, objs, props, ref, refs, text, texts
+from asr_audit.inventory import Disk, VirtualMachine, VmDisk
+
+
+def parse_vm_disk(raw: dict[str, Any]) -> VmDisk:
+    return VmDisk(
+        name=text(raw.get("name")),
+        lun=integer(raw.get("lun")),
+        managed_disk_id=ref(raw.get("managedDisk")),
+        vhd_uri=text(obj(raw.get("vhd")).get("uri")),
+        disk_size_gb=integer(raw.get("diskSizeGB")),
+        write_accelerator_enabled=flag(raw.get("writeAcceleratorEnabled")),
+    )
+
+
+def parse_virtual_machine(item: dict[str, Any]) -> VirtualMachine:
+    rid, name, location = identity(item)
+    p = props(item)
+    storage = obj(p.get("storageProfile"))
+    os_disk = obj(storage.get("osDisk"))
+    image = obj(storage.get("imageReference"))
+    plan = obj(item.get("plan"))
+    return VirtualMachine(
+        id=rid,
+        name=name,
+        location=location,
+        vm_size=text(obj(p.get("hardwareProfile")).get("vmSize")),
+        zones=texts(item.get("zones")),
+        network_interface_ids=refs(obj(p.get("networkProfile")).get("networkInterfaces")),
+        os_type=text(os_disk.get("osType")),
+        os_disk=parse_vm_disk(os_disk) if os_disk else None,
+        data_disks=[parse_vm_disk(d) for d in objs(storage.get("dataDisks"))],
+        ephemeral_os_disk=isinstance(os_disk.get("diffDiskSettings"), dict),
+        host_id=ref(p.get("host")),
+        host_group_id=ref(p.get("hostGroup")),
+        plan_publisher=text(plan.get("publisher")),
+        plan_product=text(plan.get("product")),
+        image_publisher=text(image.get("publisher")),
+        image_offer=text(image.get("offer")),
+        image_sku=text(image.get("sku")),
+    )
+
+
+def parse_disk(item: dict[str, Any]) -> Disk:
+    rid, name, location = identity(item)
+    p = props(item)
+    return Disk(
+        id=rid,
+        name=name,
+        location=location,
+        disk_size_gb=integer(p.get("diskSizeGB")),
+        sku_name=text(obj(item.get("sku")).get("name")),
+        managed_by=text(item.get("managedBy")),
+        os_type=text(p.get("osType")),
+        zones=texts(item.get("zones")),
+    )

@@ -1,0 +1,106 @@
+"""Every ARM URL the collectors request, with its api-version, in one table.
+
+The versions are the ones whose response shapes are pinned in `api-examples/` (the newest
+stable ones with complete examples). They are fixed here rather than taken from the SDK so
+an SDK upgrade changes no request, and recorded cassettes stay valid.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+API_VERSIONS: dict[str, str] = {
+    "subscriptions": "2022-12-01",
+    "resources": "2021-04-01",
+    "network": "2025-03-01",
+    "storage": "2025-06-01",
+    "recoveryservices": "2025-02-01",
+    "siterecovery": "2025-08-01",
+    "compute": "2025-04-01",
+    "disks": "2025-01-02",
+}
+
+
+def _url(path: str, family: str, **query: str) -> str:
+    params = [quote(k, safe="$") + "=" + quote(v, safe="/'") for k, v in query.items()]
+    params.append(f"api-version={API_VERSIONS[family]}")
+    return f"{path}?{'&'.join(params)}"
+
+
+# --- subscriptions ------------------------------------------------------------------------
+
+
+def subscriptions() -> str:
+    return _url("/subscriptions", "subscriptions")
+
+
+def subscription(subscription_id: str) -> str:
+    return _url(f"/subscriptions/{subscription_id}", "subscriptions")
+
+
+# --- subscription-wide lists: (collector, SDK family, URL) ----------------------------------
+
+# collector name -> (client family, provider path under /subscriptions/{id}, api-version key)
+SUBSCRIPTION_LISTS: dict[str, tuple[str, str, str]] = {
+    "vaults": ("recoveryservices", "Microsoft.RecoveryServices/vaults", "recoveryservices"),
+    "storage_accounts": ("storage", "Microsoft.Storage/storageAccounts", "storage"),
+    "virtual_networks": ("network", "Microsoft.Network/virtualNetworks", "network"),
+    "network_security_groups": ("network", "Microsoft.Network/networkSecurityGroups", "network"),
+    "route_tables": ("network", "Microsoft.Network/routeTables", "network"),
+    "express_route_circuits": ("network", "Microsoft.Network/expressRouteCircuits", "network"),
+    "azure_firewalls": ("network", "Microsoft.Network/azureFirewalls", "network"),
+    "network_interfaces": ("network", "Microsoft.Network/networkInterfaces", "network"),
+    "virtual_machines": ("compute", "Microsoft.Compute/virtualMachines", "compute"),
+    "disks": ("compute", "Microsoft.Compute/disks", "disks"),
+}
+
+
+def subscription_list(subscription_id: str, provider_path: str, version_key: str) -> str:
+    return _url(f"/subscriptions/{subscription_id}/providers/{provider_path}", version_key)
+
+
+# --- per resource group: VNet gateways and connections have no subscription-wide list ------
+
+# collector name -> ARM type; listed under each resource group that holds one
+RESOURCE_GROUP_LISTS: dict[str, str] = {
+    "virtual_network_gateways": "Microsoft.Network/virtualNetworkGateways",
+    "connections": "Microsoft.Network/connections",
+}
+
+
+def resources_of_types(subscription_id: str, types: list[str]) -> str:
+    """`GET /subscriptions/{id}/resources` filtered to the given types (one call, names the RGs)."""
+    expr = " or ".join(f"resourceType eq '{t}'" for t in types)
+    return _url(f"/subscriptions/{subscription_id}/resources", "resources", **{"$filter": expr})
+
+
+def resource_group_list(subscription_id: str, resource_group: str, arm_type: str) -> str:
+    group = quote(resource_group, safe="")
+    return _url(f"/subscriptions/{subscription_id}/resourceGroups/{group}/providers/{arm_type}", "network")
+
+
+# --- once per cloud ---------------------------------------------------------------------------
+
+
+def service_tags(subscription_id: str, location: str) -> str:
+    where = quote(location, safe="")
+    path = f"/subscriptions/{subscription_id}/providers/Microsoft.Network/locations/{where}/serviceTags"
+    return _url(path, "network")
+
+
+# --- per vault ---------------------------------------------------------------------------------
+
+
+def vault(vault_id: str) -> str:
+    return _url(vault_id, "recoveryservices")
+
+
+# collector name -> child collection under the vault id (vault-wide lists)
+VAULT_LISTS: dict[str, str] = {
+    "protected_items": "replicationProtectedItems",
+    "network_mappings": "replicationNetworkMappings",
+}
+
+
+def vault_list(vault_id: str, child: str) -> str:
+    return _url(f"{vault_id.rstrip('/')}/{child}", "siterecovery")

@@ -1,0 +1,189 @@
+"""One job = one list chain (or one GET) of one collector; the scheduler runs them.
+
+A job writes what it parsed into its own partial inventory and may ask for follow-up
+jobs (a vault's ASR objects once the vault list is in). It raises on failure; the
+scheduler turns every failure into a coverage record, keeping what was parsed before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from asr_audit import ids
+from asr_audit.collect import compute, endpoints, network, recovery, storage
+from asr_audit.collect.fields import parse_items, text
+from asr_audit.collect.pipeline import BadPayload, ClientFactory, get_json, pages
+from asr_audit.inventory import Inventory, Vault
+
+
+@dataclass
+class JobResult:
+    inventory: Inventory = field(default_factory=Inventory)
+    items: int = 0
+    skipped: int = 0
+    incomplete: str | None = None  # paging stopped early: the data is partial
+    followups: list[Job] = field(default_factory=list)
+
+
+@dataclass
+class Job:
+    subscription_id: str
+    collector: str
+    run: Callable[[JobResult], None]
+    fallback: Inventory | None = None  # merged instead when the job fails
+
+
+# collector -> (parser of one item, the Inventory list its records go to)
+_PARSERS: dict[str, tuple[Callable[[dict[str, Any]], Any], str]] = {
+    "storage_accounts": (storage.parse_storage_account, "storage_accounts"),
+    "virtual_networks": (network.parse_virtual_network, "virtual_networks"),
+    "network_security_groups": (network.parse_network_security_group, "network_security_groups"),
+    "route_tables": (network.parse_route_table, "route_tables"),
+    "express_route_circuits": (network.parse_express_route_circuit, "express_route_circuits"),
+    "azure_firewalls": (network.parse_azure_firewall, "azure_firewalls"),
+    "network_interfaces": (network.parse_network_interface, "network_interfaces"),
+    "virtual_machines": (compute.parse_virtual_machine, "virtual_machines"),
+    "disks": (compute.parse_disk, "disks"),
+    "virtual_network_gateways": (network.parse_virtual_network_gateway, "virtual_network_gateways"),
+    "connections": (network.parse_connection, "connections"),
+    "protected_items": (recovery.parse_protected_item, "protected_items"),
+    "network_mappings": (recovery.parse_network_mapping, "network_mappings"),
+}
+
+
+class JobBuilder:
+    """Makes the jobs for one scan; every job shares the scan's clients."""
+
+    def __init__(self, factory: ClientFactory, arm_endpoint: str) -> None:
+        self._factory = factory
+        self._arm_endpoint = arm_endpoint
+
+    def _collect(
+        self,
+        result: JobResult,
+        family: str,
+        url: str,
+        parse: Callable[[dict[str, Any]], Any],
+        keep: Callable[[Any], None],
+    ) -> None:
+        """Every page of one list, parsed; each record goes to `keep` as its page arrives, so
+        a failure on a later page leaves the earlier records in place."""
+        pager = pages(self._factory.get(family), url, self._arm_endpoint)
+        for page in pager:
+            items = page.get("value")
+            if not isinstance(items, list):
+                raise BadPayload("page has no 'value' array")
+            parsed, skipped = parse_items(items, parse)
+            for record in parsed:
+                keep(record)
+            result.items += len(parsed)
+            result.skipped += skipped
+        result.incomplete = pager.note
+
+    def _list_into(self, result: JobResult, collector: str, family: str, url: str) -> None:
+        parse, target = _PARSERS[collector]
+        self._collect(result, family, url, parse, getattr(result.inventory, target).append)
+
+    # --- subscription-wide lists -------------------------------------------------------------
+
+    def subscription_jobs(self, subscription_id: str) -> list[Job]:
+        jobs = []
+        for collector, (family, provider_path, version) in endpoints.SUBSCRIPTION_LISTS.items():
+            url = endpoints.subscription_list(subscription_id, provider_path, version)
+            run = (
+                self._vaults(subscription_id, url)
+                if collector == "vaults"
+                else self._plain(collector, family, url)
+            )
+            jobs.append(Job(subscription_id, collector, run))
+        jobs.append(Job(subscription_id, "gateway_resource_groups", self._gateway_groups(subscription_id)))
+        return jobs
+
+    def _plain(self, collector: str, family: str, url: str) -> Callable[[JobResult], None]:
+        return lambda result: self._list_into(result, collector, family, url)
+
+    # --- vaults and their ASR objects -----------------------------------------------------------
+
+    def _vaults(self, subscription_id: str, url: str) -> Callable[[JobResult], None]:
+        """The list names the vaults; each vault's GET and ASR lists become follow-up jobs."""
+
+        def run(result: JobResult) -> None:
+            def keep(vault: Vault) -> None:
+                result.followups.extend(self.vault_jobs(subscription_id, vault))
+
+            self._collect(result, "recoveryservices", url, recovery.parse_vault, keep)
+
+        return run
+
+    def vault_jobs(self, subscription_id: str, listed: Vault) -> list[Job]:
+        """The vault GET (falling back to the listed view) and its vault-wide ASR lists."""
+        vault_id, name = listed.id, listed.name
+
+        def get_vault(result: JobResult) -> None:
+            result.inventory.vaults.append(
+                recovery.parse_vault(
+                    get_json(self._factory.get("recoveryservices"), endpoints.vault(vault_id))
+                )
+            )
+            result.items = 1
+
+        jobs = [Job(subscription_id, f"vault:{name}", get_vault, fallback=Inventory(vaults=[listed]))]
+        for collector, child in endpoints.VAULT_LISTS.items():
+            url = endpoints.vault_list(vault_id, child)
+            jobs.append(
+                Job(subscription_id, f"{collector}:{name}", self._plain(collector, "siterecovery", url))
+            )
+        return jobs
+
+    # --- VNet gateways and connections: per resource group -----------------------------------------
+
+    def _gateway_groups(self, subscription_id: str) -> Callable[[JobResult], None]:
+        """One filtered resource list finds the groups; only those groups are then listed."""
+        by_type = {t.lower(): c for c, t in endpoints.RESOURCE_GROUP_LISTS.items()}
+        url = endpoints.resources_of_types(subscription_id, list(endpoints.RESOURCE_GROUP_LISTS.values()))
+
+        def locate(item: dict[str, Any]) -> tuple[str, str]:
+            collector = by_type[(text(item.get("type")) or "").lower()]
+            group = ids.resource_group_of(text(item.get("id")))
+            if not group:
+                raise ValueError("resource id has no resource group")
+            return collector, group
+
+        def run(result: JobResult) -> None:
+            seen: set[tuple[str, str]] = set()
+
+            def keep(found: tuple[str, str]) -> None:
+                collector, group = found
+                if (collector, group.lower()) in seen:
+                    return
+                seen.add((collector, group.lower()))
+                arm_type = endpoints.RESOURCE_GROUP_LISTS[collector]
+                rg_url = endpoints.resource_group_list(subscription_id, group, arm_type)
+                result.followups.append(
+                    Job(subscription_id, f"{collector}:{group}", self._plain(collector, "network", rg_url))
+                )
+
+            self._collect(result, "resources", url, locate, keep)
+
+        return run
+
+    # --- service tags, once per cloud ---------------------------------------------------------------
+
+    def service_tags_job(self, subscription_id: str, location: str) -> Job:
+        """One GET, not a list chain: ServiceTags_List is not pageable (the SDK returns one
+        object), and the `nextLink` its body carries leads to the same tags again. The tags
+        sit in `values`, not `value`."""
+        url = endpoints.service_tags(subscription_id, location)
+
+        def run(result: JobResult) -> None:
+            body = get_json(self._factory.get("network"), url)
+            values = body.get("values")
+            if not isinstance(values, list):
+                raise BadPayload("service tags response has no 'values' array")
+            parsed, result.skipped = parse_items(values, network.parse_service_tag)
+            result.inventory.service_tags.extend(parsed)
+            result.items = len(parsed)
+
+        return Job(subscription_id, "service_tags", run)

@@ -1,0 +1,278 @@
+"""Network resources: ARM JSON -> inventory records (pure functions, no I/O).
+
+Azure spells one fact two ways in several places (singular and plural prefix and port
+fields, two remote address spaces on a peering); each parser merges them, because a rule
+that reads only one spelling misses half the estate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asr_audit import ids
+from asr_audit.collect.fields import (
+    Malformed,
+    flag,
+    identity,
+    integer,
+    merged,
+    obj,
+    objs,
+    props,
+    ref,
+    refs,
+    text,
+    texts,
+)
+from asr_audit.inventory import (
+    AzureFirewall,
+    Connection,
+    ExpressRouteCircuit,
+    IpConfiguration,
+    NetworkInterface,
+    NetworkSecurityGroup,
+    Peering,
+    Route,
+    RouteTable,
+    SecurityRule,
+    ServiceTag,
+    Subnet,
+    VirtualNetwork,
+    VirtualNetworkGateway,
+)
+
+# --- virtual networks --------------------------------------------------------------------
+
+
+def parse_subnet(raw: dict[str, Any], vnet_id: str) -> Subnet | None:
+    """None for a subnet with neither id nor name (nothing could refer to it)."""
+    p = props(raw)
+    name = text(raw.get("name"))
+    sid = text(raw.get("id")) or (f"{vnet_id}/subnets/{name}" if name else None)
+    if not sid:
+        return None
+    endpoints = objs(p.get("serviceEndpoints"))
+    return Subnet(
+        id=sid,
+        name=name or ids.name_of(sid),
+        address_prefixes=merged(p.get("addressPrefix"), p.get("addressPrefixes")),
+        network_security_group_id=ref(p.get("networkSecurityGroup")),
+        route_table_id=ref(p.get("routeTable")),
+        service_endpoints=[s for s in (text(e.get("service")) for e in endpoints) if s],
+        service_endpoint_locations={
+            svc: texts(e.get("locations")) for e in endpoints if (svc := text(e.get("service")))
+        },
+    )
+
+
+def parse_peering(raw: dict[str, Any]) -> Peering | None:
+    pid = text(raw.get("id"))
+    if not pid:
+        return None
+    p = props(raw)
+    return Peering(
+        id=pid,
+        name=text(raw.get("name")) or ids.name_of(pid),
+        remote_virtual_network_id=ref(p.get("remoteVirtualNetwork")),
+        peering_state=text(p.get("peeringState")),
+        remote_address_prefixes=merged(
+            obj(p.get("remoteAddressSpace")).get("addressPrefixes"),
+            obj(p.get("remoteVirtualNetworkAddressSpace")).get("addressPrefixes"),
+        ),
+        allow_gateway_transit=flag(p.get("allowGatewayTransit")),
+        use_remote_gateways=flag(p.get("useRemoteGateways")),
+        allow_forwarded_traffic=flag(p.get("allowForwardedTraffic")),
+    )
+
+
+def parse_virtual_network(item: dict[str, Any]) -> VirtualNetwork:
+    rid, name, location = identity(item)
+    p = props(item)
+    subnets = [parse_subnet(s, rid) for s in objs(p.get("subnets"))]
+    peerings = [parse_peering(x) for x in objs(p.get("virtualNetworkPeerings"))]
+    return VirtualNetwork(
+        id=rid,
+        name=name,
+        location=location,
+        address_prefixes=texts(obj(p.get("addressSpace")).get("addressPrefixes")),
+        subnets=[s for s in subnets if s],
+        peerings=[x for x in peerings if x],
+    )
+
+
+# --- NSGs and route tables -------------------------------------------------------------------
+
+
+def parse_security_rule(raw: dict[str, Any], default: bool = False) -> SecurityRule:
+    """A rule without priority, direction or access cannot be evaluated: the NSG is malformed
+    rather than silently missing a rule (a dropped Deny would read as an Allow)."""
+    p = props(raw)
+    priority = integer(p.get("priority"))
+    direction, access = text(p.get("direction")), text(p.get("access"))
+    if priority is None or not direction or not access:
+        raise Malformed(f"security rule {raw.get('name')!r} lacks priority, direction or access")
+    return SecurityRule(
+        name=text(raw.get("name")) or ids.name_of(text(raw.get("id"))),
+        priority=priority,
+        direction=direction,
+        access=access,
+        protocol=text(p.get("protocol")) or "*",
+        destination_port_ranges=merged(p.get("destinationPortRange"), p.get("destinationPortRanges")),
+        destination_address_prefixes=merged(
+            p.get("destinationAddressPrefix"), p.get("destinationAddressPrefixes")
+        ),
+        destination_application_security_groups=refs(p.get("destinationApplicationSecurityGroups")),
+        source_address_prefixes=merged(p.get("sourceAddressPrefix"), p.get("sourceAddressPrefixes")),
+        source_port_ranges=merged(p.get("sourcePortRange"), p.get("sourcePortRanges")),
+        source_application_security_groups=refs(p.get("sourceApplicationSecurityGroups")),
+        default=default,
+    )
+
+
+def parse_network_security_group(item: dict[str, Any]) -> NetworkSecurityGroup:
+    rid, name, location = identity(item)
+    p = props(item)
+    return NetworkSecurityGroup(
+        id=rid,
+        name=name,
+        location=location,
+        security_rules=[parse_security_rule(r) for r in objs(p.get("securityRules"))],
+        default_security_rules=[parse_security_rule(r, True) for r in objs(p.get("defaultSecurityRules"))],
+    )
+
+
+def parse_route(raw: dict[str, Any]) -> Route:
+    p = props(raw)
+    prefix, hop = text(p.get("addressPrefix")), text(p.get("nextHopType"))
+    if not prefix or not hop:
+        raise Malformed(f"route {raw.get('name')!r} lacks addressPrefix or nextHopType")
+    return Route(
+        name=text(raw.get("name")) or ids.name_of(text(raw.get("id"))),
+        address_prefix=prefix,
+        next_hop_type=hop,
+        next_hop_ip_address=text(p.get("nextHopIpAddress")),
+    )
+
+
+def parse_route_table(item: dict[str, Any]) -> RouteTable:
+    rid, name, location = identity(item)
+    p = props(item)
+    return RouteTable(
+        id=rid,
+        name=name,
+        location=location,
+        routes=[parse_route(r) for r in objs(p.get("routes"))],
+        disable_bgp_route_propagation=flag(p.get("disableBgpRoutePropagation")),
+    )
+
+
+# --- hybrid connectivity -----------------------------------------------------------------------
+
+
+def parse_express_route_circuit(item: dict[str, Any]) -> ExpressRouteCircuit:
+    rid, name, location = identity(item)
+    p = props(item)
+    provider = obj(p.get("serviceProviderProperties"))
+    sku = obj(item.get("sku"))
+    return ExpressRouteCircuit(
+        id=rid,
+        name=name,
+        location=location,
+        peering_location=text(provider.get("peeringLocation")),
+        service_provider_name=text(provider.get("serviceProviderName")),
+        sku_tier=text(sku.get("tier")),
+        sku_family=text(sku.get("family")),
+        circuit_provisioning_state=text(p.get("circuitProvisioningState")),
+        service_provider_provisioning_state=text(p.get("serviceProviderProvisioningState")),
+    )
+
+
+def parse_virtual_network_gateway(item: dict[str, Any]) -> VirtualNetworkGateway:
+    """The VNet is the parent of the GatewaySubnet its ip configuration sits in."""
+    rid, name, location = identity(item)
+    p = props(item)
+    subnet_ids = [s for s in (ref(props(c).get("subnet")) for c in objs(p.get("ipConfigurations"))) if s]
+    return VirtualNetworkGateway(
+        id=rid,
+        name=name,
+        location=location,
+        gateway_type=text(p.get("gatewayType")),
+        vpn_type=text(p.get("vpnType")),
+        virtual_network_id=ids.parent_of(subnet_ids[0]) if subnet_ids else None,
+        gateway_default_site_id=ref(p.get("gatewayDefaultSite")),
+        enable_bgp=flag(p.get("enableBgp")),
+    )
+
+
+def parse_connection(item: dict[str, Any]) -> Connection:
+    rid, name, location = identity(item)
+    p = props(item)
+    return Connection(
+        id=rid,
+        name=name,
+        location=location,
+        connection_type=text(p.get("connectionType")),
+        virtual_network_gateway1_id=ref(p.get("virtualNetworkGateway1")),
+        virtual_network_gateway2_id=ref(p.get("virtualNetworkGateway2")),
+        local_network_gateway2_id=ref(p.get("localNetworkGateway2")),
+        peer_id=ref(p.get("peer")),
+        connection_status=text(p.get("connectionStatus")),
+    )
+
+
+def parse_azure_firewall(item: dict[str, Any]) -> AzureFirewall:
+    rid, name, location = identity(item)
+    p = props(item)
+    addresses = merged(
+        [props(c).get("privateIPAddress") for c in objs(p.get("ipConfigurations"))],
+        obj(p.get("hubIPAddresses")).get("privateIPAddress"),  # firewalls in a virtual WAN hub
+    )
+    return AzureFirewall(
+        id=rid,
+        name=name,
+        location=location,
+        private_ip_addresses=addresses,
+        firewall_policy_id=ref(p.get("firewallPolicy")),
+    )
+
+
+# --- NICs ---------------------------------------------------------------------------------------
+
+
+def parse_network_interface(item: dict[str, Any]) -> NetworkInterface:
+    rid, name, location = identity(item)
+    p = props(item)
+    configs = [
+        IpConfiguration(
+            name=text(c.get("name")) or ids.name_of(text(c.get("id"))),
+            subnet_id=ref(props(c).get("subnet")),
+            private_ip_address=text(props(c).get("privateIPAddress")),
+            application_security_group_ids=refs(props(c).get("applicationSecurityGroups")),
+        )
+        for c in objs(p.get("ipConfigurations"))
+    ]
+    return NetworkInterface(
+        id=rid,
+        name=name,
+        location=location,
+        virtual_machine_id=ref(p.get("virtualMachine")),
+        network_security_group_id=ref(p.get("networkSecurityGroup")),
+        ip_configurations=configs,
+    )
+
+
+# --- service tags -----------------------------------------------------------------------------
+
+
+def parse_service_tag(item: dict[str, Any]) -> ServiceTag:
+    """One entry of the service-tags `values` array; IPv4 and IPv6 prefixes kept alike."""
+    name = text(item.get("name")) or text(item.get("id"))
+    if not name:
+        raise Malformed("service tag has no name")
+    p = props(item)
+    return ServiceTag(
+        name=name,
+        region=text(p.get("region")),
+        system_service=text(p.get("systemService")),
+        address_prefixes=texts(p.get("addressPrefixes")),
+    )

@@ -1,0 +1,173 @@
+"""Recovery Services vaults and Site Recovery objects: ARM JSON -> inventory records.
+
+Each replication provider (`providerSpecificDetails.instanceType`) names the same facts
+differently (`recoveryAzureVMName` for A2A and InMageAzureV2, `recoveryAzureVmName` for
+HyperVReplicaAzure, `targetVmName` for InMageRcm); the table below maps them onto one
+record. Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asr_audit import ids
+from asr_audit.collect.fields import Malformed, identity, integer, obj, objs, props, required_id, text
+from asr_audit.inventory import HealthError, NetworkMapping, ProtectedDisk, ProtectedItem, Vault
+
+
+def parse_vault(item: dict[str, Any]) -> Vault:
+    """The list carries only provisioningState; the vault GET fills the network settings."""
+    rid, name, location = identity(item)
+    p = props(item)
+    return Vault(
+        id=rid,
+        name=name,
+        location=location,
+        private_endpoint_state_for_site_recovery=text(p.get("privateEndpointStateForSiteRecovery")),
+        public_network_access=text(p.get("publicNetworkAccess")),
+    )
+
+
+def vault_id_of(resource_id: str) -> str:
+    """The vault prefix of an ASR object id (`.../vaults/{name}/replicationFabrics/...`)."""
+    parts = resource_id.rstrip("/").split("/")
+    for i, part in enumerate(parts[:-1]):
+        if part.lower() == "vaults":
+            return "/".join(parts[: i + 2])
+    raise Malformed(f"not under a vault: {resource_id}")
+
+
+# --- protected items ------------------------------------------------------------------------
+
+# instanceType -> ProtectedItem field -> provider-specific property name (first present wins)
+_PROVIDER_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "A2A": {
+        "recovery_vm_name": ("recoveryAzureVMName",),
+        "recovery_network_id": ("selectedRecoveryAzureNetworkId",),
+        "recovery_resource_group_id": ("recoveryAzureResourceGroupId",),
+    },
+    "HyperVReplicaAzure": {
+        "recovery_vm_name": ("recoveryAzureVmName", "recoveryAzureVMName"),
+        "recovery_network_id": ("selectedRecoveryAzureNetworkId",),
+        "recovery_storage_account_id": ("recoveryAzureStorageAccount",),
+        "recovery_log_storage_account_id": ("recoveryAzureLogStorageAccountId",),
+        "recovery_resource_group_id": ("recoveryAzureResourceGroupId",),
+    },
+    "InMageAzureV2": {
+        "recovery_vm_name": ("recoveryAzureVMName",),
+        "recovery_network_id": ("selectedRecoveryAzureNetworkId",),
+        "recovery_storage_account_id": ("recoveryAzureStorageAccount",),
+        "recovery_log_storage_account_id": ("recoveryAzureLogStorageAccountId",),
+        "recovery_resource_group_id": ("recoveryAzureResourceGroupId",),
+    },
+    "InMageRcm": {
+        "recovery_vm_name": ("targetVmName",),
+        "recovery_network_id": ("targetNetworkId",),
+        "recovery_log_storage_account_id": ("logStorageAccountId",),
+        "recovery_resource_group_id": ("targetResourceGroupId",),
+    },
+}
+
+
+def _first(details: dict[str, Any], names: tuple[str, ...]) -> str | None:
+    for name in names:
+        value = text(details.get(name))
+        if value:
+            return value
+    return None
+
+
+def parse_health_error(raw: dict[str, Any]) -> HealthError:
+    return HealthError(
+        code=text(raw.get("errorCode")),
+        message=text(raw.get("errorMessage")) or text(raw.get("summaryMessage")),
+        severity=text(raw.get("errorSeverity")) or text(raw.get("errorLevel")),
+    )
+
+
+def _a2a_disks(details: dict[str, Any]) -> list[ProtectedDisk]:
+    managed = [
+        ProtectedDisk(
+            disk_id=text(d.get("diskId")),
+            cache_storage_account_id=text(d.get("primaryStagingAzureStorageAccountId")),
+            recovery_disk_id=text(d.get("recoveryReplicaDiskId")) or text(d.get("recoveryTargetDiskId")),
+            disk_capacity_bytes=integer(d.get("diskCapacityInBytes")),
+        )
+        for d in objs(details.get("protectedManagedDisks"))
+    ]
+    unmanaged = [
+        ProtectedDisk(
+            disk_id=text(d.get("diskUri")),
+            cache_storage_account_id=text(d.get("primaryStagingAzureStorageAccountId")),
+            recovery_disk_id=text(d.get("recoveryDiskUri")),
+            disk_capacity_bytes=integer(d.get("diskCapacityInBytes")),
+        )
+        for d in objs(details.get("protectedDisks"))
+    ]
+    return managed + unmanaged
+
+
+def _other_disks(details: dict[str, Any]) -> list[ProtectedDisk]:
+    """Non-A2A providers: the disk ids (InMageRcm also its per-disk capacity and target)."""
+    disks = objs(details.get("protectedManagedDisks")) or objs(details.get("protectedDisks"))
+    return [
+        ProtectedDisk(
+            disk_id=text(d.get("diskId")),
+            recovery_disk_id=text(d.get("targetManagedDiskId")),
+            disk_capacity_bytes=integer(d.get("capacityInBytes")),
+        )
+        for d in disks
+    ]
+
+
+def parse_protected_item(item: dict[str, Any]) -> ProtectedItem:
+    rid = required_id(item)
+    p = props(item)
+    details = obj(p.get("providerSpecificDetails"))
+    kind = text(details.get("instanceType"))
+    fields = {f: _first(details, names) for f, names in _PROVIDER_FIELDS.get(kind or "", {}).items()}
+    if kind == "InMageRcm" and not fields.get("recovery_log_storage_account_id"):
+        # InMageRcm names its log storage account per disk.
+        logs = [text(d.get("logStorageAccountId")) for d in objs(details.get("protectedDisks"))]
+        fields["recovery_log_storage_account_id"] = next((x for x in logs if x), None)
+    a2a = kind == "A2A"
+    return ProtectedItem(
+        id=rid,
+        name=text(item.get("name")) or ids.name_of(rid),
+        vault_id=vault_id_of(rid),
+        friendly_name=text(p.get("friendlyName")),
+        instance_type=kind,
+        protection_state=text(p.get("protectionState")),
+        replication_health=text(p.get("replicationHealth")),
+        health_errors=[parse_health_error(e) for e in objs(p.get("healthErrors"))],
+        primary_location=text(details.get("primaryFabricLocation")) if a2a else None,
+        recovery_location=text(details.get("recoveryFabricLocation")) if a2a else None,
+        primary_availability_zone=text(details.get("primaryAvailabilityZone")) if a2a else None,
+        recovery_availability_zone=text(details.get("recoveryAvailabilityZone")) if a2a else None,
+        source_vm_id=text(details.get("fabricObjectId")) if a2a else None,
+        churn_option=text(details.get("churnOptionSelected")) if a2a else None,
+        protected_disks=_a2a_disks(details) if a2a else _other_disks(details),
+        **fields,
+    )
+
+
+# --- network mappings -------------------------------------------------------------------------
+
+
+def parse_network_mapping(item: dict[str, Any]) -> NetworkMapping:
+    rid = required_id(item)
+    p = props(item)
+    settings = obj(p.get("fabricSpecificSettings"))
+    kind = text(settings.get("instanceType"))
+    a2a = kind == "AzureToAzure"
+    return NetworkMapping(
+        id=rid,
+        name=text(item.get("name")) or ids.name_of(rid),
+        vault_id=vault_id_of(rid),
+        instance_type=kind,
+        primary_network_id=text(p.get("primaryNetworkId")),
+        recovery_network_id=text(p.get("recoveryNetworkId")),
+        primary_location=text(settings.get("primaryFabricLocation")) if a2a else None,
+        recovery_location=text(settings.get("recoveryFabricLocation")) if a2a else None,
+        state=text(p.get("state")),
+    )

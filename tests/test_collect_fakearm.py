@@ -1,0 +1,122 @@
+"""`scan()` against the loopback HTTPS fake ARM: real sockets, TLS, paging and faults.
+
+The fake ARM is pointed at exactly as a user points the tool at Azure Stack or a private
+endpoint (`--arm-endpoint`): a CloudProfile with another ARM URL, TLS trust from
+REQUESTS_CA_BUNDLE, and a pre-acquired token in ASR_AUDIT_ACCESS_TOKEN.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+from conftest import SCENARIOS_DIR
+from fakearm import FakeArm
+from test_collect_transport import FAST
+
+from asr_audit.auth import TOKEN_ENV, make_credential
+from asr_audit.clouds import CLOUDS
+from asr_audit.collect import ScanRequest, scan
+from asr_audit.errors import AuthError
+from asr_audit.inventory import Inventory
+
+EXAMPLES = SCENARIOS_DIR / "api-examples"
+NETWORK_SUB = "00000000-0000-0000-0000-000000000000"
+ALL_SUBS = [
+    NETWORK_SUB,
+    "examples-vaults",
+    "c183865e-6077-46f2-a3b1-deb0f4f4650a",
+    "9112a37f-0f3e-46ec-9c00-060c6edca071",
+]
+
+
+def scan_fake(
+    arm: FakeArm, monkeypatch: pytest.MonkeyPatch, subs: list[str], token: str = "test-token"
+) -> Inventory:
+    monkeypatch.setenv(TOKEN_ENV, token)
+    cloud = CLOUDS["AzureCloud"].with_arm_endpoint(arm.url)
+    request = ScanRequest(subs, cloud, concurrency=4, regions=["westus"])
+    return scan(request, make_credential(cloud), retry=FAST)
+
+
+def file_count(stem: str) -> int:
+    return len(json.loads((EXAMPLES / "resources" / f"{stem}.json").read_text(encoding="utf-8")))
+
+
+def test_upstream_examples_are_collected_completely(
+    fake_arm: Callable[..., FakeArm], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arm = fake_arm("api-examples", page_size=2)
+    inventory = scan_fake(arm, monkeypatch, ALL_SUBS)
+    assert [c for c in inventory.coverage if c.status != "ok" or c.detail] == []
+    assert len(inventory.subscriptions) == 4
+    counts = {
+        "vaults": "vaults",
+        "storage_accounts": "storageAccounts",
+        "virtual_networks": "virtualNetworks",
+        "network_security_groups": "networkSecurityGroups",
+        "route_tables": "routeTables",
+        "express_route_circuits": "expressRouteCircuits",
+        "virtual_network_gateways": "virtualNetworkGateways",
+        "connections": "connections",
+        "azure_firewalls": "azureFirewalls",
+        "virtual_machines": "virtualMachines",
+        "disks": "disks",
+        "protected_items": "replicationProtectedItems",
+        "network_mappings": "replicationNetworkMappings",
+    }
+    assert {field: len(getattr(inventory, field)) for field in counts} == {
+        field: file_count(stem) for field, stem in counts.items()
+    }
+    assert len(inventory.service_tags) == 5
+    # the vault GET filled what the list lacks
+    assert any(v.public_network_access == "Enabled" for v in inventory.vaults)
+    served = arm.requests
+    assert {r.method for r in served} == {"GET"}
+    assert any("$skiptoken" in r.query for r in served)  # storage accounts took three pages
+    assert all(r.query.get("api-version") for r in served)
+
+
+def test_faults_become_coverage_and_retries_recover(
+    fake_arm: Callable[..., FakeArm], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arm = fake_arm("api-examples", page_size=50)
+    arm.add_fault(r"/routeTables$", 429, times=1, headers={"Retry-After": "120"})
+    arm.add_fault(r"/storageAccounts$", 403)
+    arm.add_fault(r"/networkSecurityGroups$", 200, body="<html>proxy error</html>")
+    inventory = scan_fake(arm, monkeypatch, [NETWORK_SUB])
+    status = {c.collector: c.status for c in inventory.coverage}
+    assert status["route_tables"] == "ok" and len(inventory.route_tables) == 2
+    assert status["storage_accounts"] == "forbidden" and inventory.storage_accounts == []
+    assert status["network_security_groups"] == "error"
+    assert len(inventory.virtual_networks) == file_count("virtualNetworks")
+    assert sum(1 for r in arm.requests if r.path.endswith("/routeTables")) == 2
+
+
+def test_wrong_token_is_an_auth_error(
+    fake_arm: Callable[..., FakeArm], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arm = fake_arm("api-examples")
+    with pytest.raises(AuthError, match="rejected the token"):
+        scan_fake(arm, monkeypatch, [NETWORK_SUB], token="stale-token")
+    assert all(r.path == f"/subscriptions/{NETWORK_SUB}" for r in arm.requests)
+
+
+def test_untrusted_certificate_is_reported_not_crashed(
+    fake_arm: Callable[..., FakeArm], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arm = fake_arm("api-examples")
+    bundle = arm.ca_bundle
+    other = FakeArm(EXAMPLES).start()  # a different throw-away CA
+    try:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", other.ca_bundle)
+        monkeypatch.setenv("SSL_CERT_FILE", other.ca_bundle)
+        inventory = scan_fake(arm, monkeypatch, [NETWORK_SUB])
+    finally:
+        other.stop()
+    assert bundle != other.ca_bundle
+    (sub,) = inventory.coverage
+    assert (sub.collector, sub.status) == ("subscription", "error")
+    assert "SSL" in (sub.detail or "") or "certificate" in (sub.detail or "").lower()
+    assert inventory.subscriptions == []
