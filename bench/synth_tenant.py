@@ -1,0 +1,214 @@
+"""Generate a synthetic Azure tenant as a fake-ARM scenario directory (tests/scenarios/README.md).
+
+The benchmark needs an estate the size of a real enterprise landing zone, in the exact REST
+shapes the collectors parse (api-examples/), so that both the request pattern (pages per list,
+vault -> protected items, resource group -> gateways) and the per-resource parsing cost are
+what a real scan meets. Every collected type is present, the references between resources hold
+(NIC -> subnet, VM -> NIC/disks, protected item -> VM/cache account/recovery VNet, subnet ->
+NSG/route table, gateway -> GatewaySubnet, connection -> circuit), and the output is a pure
+function of the arguments (seeded), so figures from two runs are comparable.
+
+Usage: python -m bench.synth_tenant --subscriptions 4 --resources 10000 --out DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+
+from bench.synth import network, recovery, workloads
+from bench.synth.common import REGIONS, Body, Estate, Values
+from bench.synth.service_tags import SERVICE_TAG_SERVICES, build_service_tags
+
+GENERATOR_FILE = "generator.json"  # the shape a directory was made with (ignored by the fake ARM)
+GENERATOR_VERSION = 2  # bump when the output changes, so benchmarks regenerate stale tenants
+
+# Per subscription, whatever its size: the shared hub of each region and the DR control plane.
+FIXED_PER_SUBSCRIPTION = {
+    "vaults": 2,
+    "replicationNetworkMappings": 8,
+    "expressRouteCircuits": 2,
+    "virtualNetworkGateways": 4,  # an ExpressRoute and a VPN gateway in each hub
+    "connections": 4,
+    "azureFirewalls": 2,
+}
+
+# How the rest of a subscription's budget splits (percent): a VM brings a NIC and 1.5 disks, half
+# the VMs are protected, and the network estate scales with the workload count.
+VARIABLE_WEIGHTS = {
+    "virtualMachines": 16,
+    "networkInterfaces": 16,
+    "replicationProtectedItems": 8,
+    "virtualNetworks": 10,
+    "networkSecurityGroups": 12,
+    "routeTables": 6,
+    "storageAccounts": 8,
+    # disks take the remainder (about 24)
+}
+MIN_PER_SUBSCRIPTION = 100
+
+
+class SynthError(ValueError):
+    """Arguments that cannot make a coherent tenant."""
+
+
+@dataclass(frozen=True, slots=True)
+class TenantShape:
+    subscriptions: int = 4
+    resources: int = 10_000
+    seed: int = 1
+    service_tags: int = 800  # entries in serviceTags.json (the real Public list has ~3,000)
+
+    def budgets(self) -> list[int]:
+        """Resources per subscription, summing exactly to `resources`."""
+        base, extra = divmod(self.resources, self.subscriptions)
+        return [base + (1 if i < extra else 0) for i in range(self.subscriptions)]
+
+    def validate(self) -> None:
+        if self.subscriptions < 1:
+            raise SynthError("--subscriptions must be at least 1")
+        if self.resources < self.subscriptions * MIN_PER_SUBSCRIPTION:
+            raise SynthError(f"--resources must be at least {MIN_PER_SUBSCRIPTION} per subscription")
+        if self.service_tags < len(SERVICE_TAG_SERVICES):
+            raise SynthError(f"--service-tags must be at least {len(SERVICE_TAG_SERVICES)}")
+
+
+def plan_counts(budget: int) -> dict[str, int]:
+    """How many resources of each scenario file one subscription with `budget` resources gets."""
+    variable = budget - sum(FIXED_PER_SUBSCRIPTION.values())
+    counts = dict(FIXED_PER_SUBSCRIPTION)
+    for stem, weight in VARIABLE_WEIGHTS.items():
+        counts[stem] = max(4 if stem == "virtualNetworks" else 2, variable * weight // 100)
+    counts["disks"] = budget - sum(counts.values())
+    if counts["disks"] < counts["virtualMachines"]:
+        raise SynthError("budget too small to give every VM an OS disk")
+    return counts
+
+
+@dataclass(slots=True)
+class Tenant:
+    """The generated estate: what `write()` lays out as a scenario directory."""
+
+    tenant_id: str
+    subscriptions: list[Body]
+    resources: dict[str, list[Body]]
+    service_tags: Body
+
+    def counts(self) -> dict[str, int]:
+        return {stem: len(bodies) for stem, bodies in self.resources.items()}
+
+
+def build_subscription(estate: Estate) -> dict[str, list[Body]]:
+    """Each step references what the earlier ones built (subnets need NSGs, NICs need subnets...)."""
+    network.build_nsgs(estate)
+    network.build_route_tables(estate)
+    network.build_virtual_networks(estate)
+    workloads.build_storage_accounts(estate)
+    network.build_hubs(estate)
+    workloads.build_workloads(estate)
+    recovery.build_recovery(estate)
+    for stem, bodies in estate.out.items():
+        if len(bodies) != estate.counts[stem]:
+            raise AssertionError(f"{stem}: built {len(bodies)}, planned {estate.counts[stem]}")
+    return estate.out
+
+
+def generate(shape: TenantShape) -> Tenant:
+    shape.validate()
+    values = Values(random.Random(shape.seed))
+    tenant_id = values.guid()
+    resources: dict[str, list[Body]] = {}
+    subscriptions: list[Body] = []
+    vnet_offset = 0
+    for index, budget in enumerate(shape.budgets()):
+        sub = values.guid()
+        subscriptions.append(
+            {"id": sub, "displayName": f"lz-{index:02d}-prod", "tenantId": tenant_id, "state": "Enabled"}
+        )
+        counts = plan_counts(budget)
+        if vnet_offset + counts["virtualNetworks"] > network.MAX_VNETS:
+            raise SynthError(f"more than {network.MAX_VNETS} VNets: lower --resources")
+        built = build_subscription(Estate(sub, index, counts, vnet_offset, values))
+        vnet_offset += counts["virtualNetworks"]
+        for stem, bodies in built.items():
+            resources.setdefault(stem, []).extend(bodies)
+    tags = build_service_tags(values, shape.service_tags, subscriptions[0]["id"])
+    return Tenant(tenant_id, subscriptions, resources, tags)
+
+
+def write(tenant: Tenant, shape: TenantShape, out: Path) -> None:
+    """Lay the tenant out as a scenario directory; previous `out/resources/*.json` files go."""
+    res_dir = out / "resources"
+    res_dir.mkdir(parents=True, exist_ok=True)
+    for old in res_dir.glob("*.json"):
+        old.unlink()
+    meta = {
+        "notes": f"Synthetic tenant from bench/synth_tenant.py: {shape.subscriptions} subscriptions, "
+        f"{shape.resources} resources, seed {shape.seed}.",
+        "regions": list(REGIONS),
+        "subscriptions": tenant.subscriptions,
+    }
+    (out / "scenario.yaml").write_text(yaml.safe_dump(meta, sort_keys=False), encoding="utf-8")
+    for stem, bodies in tenant.resources.items():
+        (res_dir / f"{stem}.json").write_text(json.dumps(bodies, separators=(",", ":")), encoding="utf-8")
+    compact = json.dumps(tenant.service_tags, separators=(",", ":"))
+    (out / "serviceTags.json").write_text(compact, encoding="utf-8")
+    stamp = {"version": GENERATOR_VERSION, "shape": asdict(shape)}
+    (out / GENERATOR_FILE).write_text(json.dumps(stamp), encoding="utf-8")
+
+
+def generated_with(scenario_dir: Path) -> TenantShape | None:
+    """The shape a directory was generated with, so the benchmark can reuse it when it matches."""
+    try:
+        stamp = json.loads((scenario_dir / GENERATOR_FILE).read_text(encoding="utf-8"))
+        if stamp.get("version") != GENERATOR_VERSION:
+            return None
+        return TenantShape(**stamp["shape"])
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def ensure(shape: TenantShape, out: Path) -> Tenant | None:
+    """Generate into `out` unless it already holds this exact shape; the new tenant, or None if reused."""
+    if generated_with(out) == shape:
+        return None
+    tenant = generate(shape)
+    write(tenant, shape, out)
+    return tenant
+
+
+def main(argv: list[str] | None = None) -> int:
+    default = TenantShape()
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--subscriptions", type=int, default=default.subscriptions)
+    parser.add_argument(
+        "--resources",
+        type=int,
+        default=default.resources,
+        help="ARM resource bodies in total, vault children included (not service tags)",
+    )
+    parser.add_argument(
+        "--service-tags", type=int, default=default.service_tags, help="entries in serviceTags.json"
+    )
+    parser.add_argument("--seed", type=int, default=default.seed)
+    parser.add_argument("--out", type=Path, required=True, help="scenario directory to (over)write")
+    args = parser.parse_args(argv)
+    shape = TenantShape(args.subscriptions, args.resources, args.seed, args.service_tags)
+    try:
+        tenant = generate(shape)
+    except SynthError as exc:
+        parser.error(str(exc))
+    write(tenant, shape, args.out)
+    summary = ", ".join(f"{stem} {n}" for stem, n in sorted(tenant.counts().items()))
+    print(f"wrote {args.out}: {sum(tenant.counts().values())} resources ({summary})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
