@@ -1,0 +1,139 @@
+"""Scenario directories: what the fake ARM server serves (format: tests/scenarios/README.md).
+
+A scenario is data only. Resource files hold full ARM bodies exactly as a GET returns them,
+so the collectors parse the same shapes they meet in Azure; the server decides routing,
+paging and scoping from each body's `id`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# Resource file stem -> the ARM type it holds. The type drives the list URLs that serve it.
+TOP_LEVEL_TYPES: dict[str, str] = {
+    "vaults": "Microsoft.RecoveryServices/vaults",
+    "storageAccounts": "Microsoft.Storage/storageAccounts",
+    "virtualNetworks": "Microsoft.Network/virtualNetworks",
+    "networkSecurityGroups": "Microsoft.Network/networkSecurityGroups",
+    "routeTables": "Microsoft.Network/routeTables",
+    "expressRouteCircuits": "Microsoft.Network/expressRouteCircuits",
+    "networkInterfaces": "Microsoft.Network/networkInterfaces",
+    "azureFirewalls": "Microsoft.Network/azureFirewalls",
+    "virtualNetworkGateways": "Microsoft.Network/virtualNetworkGateways",
+    "connections": "Microsoft.Network/connections",
+    "virtualMachines": "Microsoft.Compute/virtualMachines",
+    "disks": "Microsoft.Compute/disks",
+}
+
+# ARM has no subscription-wide list for these; they are listed per resource group.
+RESOURCE_GROUP_ONLY = frozenset({"Microsoft.Network/virtualNetworkGateways", "Microsoft.Network/connections"})
+
+# Vault children, served under `{vaultId}/<stem>` and filtered by the vault id prefix.
+VAULT_CHILDREN = ("replicationProtectedItems", "replicationNetworkMappings", "replicationFabrics")
+
+
+class ScenarioError(ValueError):
+    """A scenario directory that does not follow the format (a typo must not pass silently)."""
+
+
+@dataclass(slots=True)
+class Fault:
+    """An injected answer for requests whose path matches `path` (case-insensitive regex)."""
+
+    path: re.Pattern[str]
+    status: int
+    times: int | None = None  # None = every time
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None  # raw; None = an ARM error body fitting the status
+
+    @classmethod
+    def from_yaml(cls, raw: Any) -> Fault:
+        if not isinstance(raw, dict) or "path" not in raw or "status" not in raw:
+            raise ScenarioError(f"fault needs path and status: {raw!r}")
+        unknown = set(raw) - {"path", "status", "times", "headers", "body"}
+        if unknown:
+            raise ScenarioError(f"fault has unknown keys {sorted(unknown)}")
+        return cls(
+            path=re.compile(str(raw["path"]), re.IGNORECASE),
+            status=int(raw["status"]),
+            times=None if raw.get("times") is None else int(raw["times"]),
+            headers={str(k): str(v) for k, v in (raw.get("headers") or {}).items()},
+            body=None if raw.get("body") is None else str(raw["body"]),
+        )
+
+
+@dataclass(slots=True)
+class SubscriptionInfo:
+    id: str
+    display_name: str
+    tenant_id: str
+    state: str = "Enabled"
+
+    def body(self) -> dict[str, Any]:
+        """The subscription as `GET /subscriptions` returns it."""
+        return {
+            "id": f"/subscriptions/{self.id}",
+            "authorizationSource": "RoleBased",
+            "managedByTenants": [],
+            "subscriptionId": self.id,
+            "tenantId": self.tenant_id,
+            "displayName": self.display_name,
+            "state": self.state,
+            "subscriptionPolicies": {
+                "locationPlacementId": "Public_2014-09-01",
+                "quotaId": "PayAsYouGo_2014-09-01",
+                "spendingLimit": "Off",
+            },
+        }
+
+
+@dataclass(slots=True)
+class Scenario:
+    """An estate in memory; `load()` reads one from a directory, benchmarks build one directly."""
+
+    subscriptions: list[SubscriptionInfo] = field(default_factory=list)
+    resources: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # file stem -> bodies
+    service_tags: dict[str, Any] | None = None
+    faults: list[Fault] = field(default_factory=list)
+    regions: list[str] = field(default_factory=list)
+    notes: str = ""
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Scenario:
+        root = Path(directory)
+        meta = yaml.safe_load((root / "scenario.yaml").read_text(encoding="utf-8")) or {}
+        if not isinstance(meta, dict):
+            raise ScenarioError(f"{root}/scenario.yaml must be a mapping")
+        subscriptions = [
+            SubscriptionInfo(
+                id=str(s["id"]),
+                display_name=str(s.get("displayName", s["id"])),
+                tenant_id=str(s.get("tenantId", "00000000-0000-0000-0000-000000000000")),
+                state=str(s.get("state", "Enabled")),
+            )
+            for s in meta.get("subscriptions") or []
+        ]
+        resources: dict[str, list[dict[str, Any]]] = {}
+        for path in sorted((root / "resources").glob("*.json")):
+            if path.stem not in TOP_LEVEL_TYPES and path.stem not in VAULT_CHILDREN:
+                raise ScenarioError(f"{path}: unknown resource file (see tests/scenarios/README.md)")
+            bodies = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(bodies, list) or not all(isinstance(b, dict) and "id" in b for b in bodies):
+                raise ScenarioError(f"{path}: expected a JSON array of resource bodies with an id")
+            resources[path.stem] = bodies
+        tags_path = root / "serviceTags.json"
+        service_tags = json.loads(tags_path.read_text(encoding="utf-8")) if tags_path.exists() else None
+        return cls(
+            subscriptions=subscriptions,
+            resources=resources,
+            service_tags=service_tags,
+            faults=[Fault.from_yaml(f) for f in meta.get("faults") or []],
+            regions=[str(r) for r in meta.get("regions") or []],
+            notes=str(meta.get("notes") or ""),
+        )

@@ -1,0 +1,427 @@
+"""A loopback HTTPS server that answers like ARM for a scenario (see the package docstring).
+
+It exists so the real collectors (SDK pipeline, paging, retries, TLS) run unchanged against
+known data: responses keep ARM's shapes, paging goes through `nextLink` on the server's own
+host with the caller's api-version, auth and faults answer with ARM error bodies, and every
+request is logged so a test can prove the tool never sent a write.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import ssl
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any, NamedTuple
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+import trustme
+
+from asr_audit import ids
+
+from .scenario import RESOURCE_GROUP_ONLY, TOP_LEVEL_TYPES, VAULT_CHILDREN, Fault, Scenario
+
+RESOURCE_GRAPH_PATH = "/providers/microsoft.resourcegraph/resources"
+_EMPTY_GRAPH_RESULT = {"totalRecords": 0, "count": 0, "resultTruncated": "false", "facets": [], "data": []}
+_KNOWN_TYPES = frozenset(t.lower() for t in TOP_LEVEL_TYPES.values())
+_RESOURCE_GROUP_ONLY = frozenset(t.lower() for t in RESOURCE_GROUP_ONLY)
+_FILTER_TYPE = re.compile(r"resourceType\s+eq\s+'([^']+)'", re.IGNORECASE)
+
+_CHALLENGE = (
+    'Bearer authorization_uri="https://login.microsoftonline.com/common", '
+    'error="invalid_token", error_description="The access token is invalid."'
+)
+
+# The ARM error code a fault answers with when the scenario gives no body.
+_FAULT_CODES = {
+    400: "BadRequest",
+    403: "AuthorizationFailed",
+    404: "ResourceNotFound",
+    409: "Conflict",
+    429: "TooManyRequests",
+    500: "InternalServerError",
+    503: "ServiceUnavailable",
+}
+
+
+class ServedRequest(NamedTuple):
+    method: str
+    path: str
+    query: dict[str, str]  # decoded; `$skiptoken`, `api-version`, `$filter` as sent
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
+        return cls(status, json.dumps(payload).encode("utf-8"), headers or {})
+
+    @classmethod
+    def error(cls, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+        return cls.json(status, {"error": {"code": code, "message": message}}, headers)
+
+
+class _Store:
+    """Read-only indexes over a scenario, built once so request threads share them lock-free."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.subscriptions = {s.id.lower(): s for s in scenario.subscriptions}
+        self.by_type: dict[str, list[dict[str, Any]]] = {}
+        self.children: dict[str, list[dict[str, Any]]] = {}
+        self.by_id: dict[str, dict[str, Any]] = {}
+        self.resource_groups: dict[tuple[str, str], tuple[str, str]] = {}  # (sub, rg) -> (name, location)
+        for stem, bodies in scenario.resources.items():
+            if stem in TOP_LEVEL_TYPES:
+                self.by_type[TOP_LEVEL_TYPES[stem].lower()] = bodies
+                for body in bodies:
+                    sub, rg = ids.subscription_of(body["id"]), ids.resource_group_of(body["id"])
+                    if sub and rg:
+                        self.resource_groups.setdefault((sub, rg.lower()), (rg, body.get("location", "")))
+            else:
+                self.children[stem.lower()] = bodies
+            for body in bodies:
+                self.by_id[ids.key(body["id"])] = body
+        self.service_tags = scenario.service_tags
+
+    def top_level(self) -> list[tuple[str, dict[str, Any]]]:
+        """(type, body) of every top-level resource, in scenario order."""
+        return [(t, b) for t in TOP_LEVEL_TYPES.values() for b in self.by_type.get(t.lower(), [])]
+
+    def find(self, path: str) -> Any:
+        """A resource by id, or an inline child (a subnet inside its VNet body), or None."""
+        hit = self.by_id.get(ids.key(path))
+        if hit is not None:
+            return hit
+        parts = path.rstrip("/").split("/")
+        if len(parts) < 4:
+            return None
+        for child in self.inline_children("/".join(parts[:-1])) or []:
+            if isinstance(child, dict) and str(child.get("name", "")).lower() == parts[-1].lower():
+                return child
+        return None
+
+    def inline_children(self, path: str) -> list[Any] | None:
+        """`{resourceId}/{collection}`: the list ARM returns inline in the parent's properties."""
+        parent_id, _, collection = path.rstrip("/").rpartition("/")
+        parent = self.find(parent_id) if parent_id.count("/") >= 2 else None
+        props = parent.get("properties") if isinstance(parent, dict) else None
+        if not isinstance(props, dict):
+            return None
+        value = next((v for k, v in props.items() if k.lower() == collection.lower()), None)
+        return value if isinstance(value, list) else None
+
+
+class FakeArm:
+    """Serve a scenario over HTTPS on 127.0.0.1; use as a context manager."""
+
+    def __init__(
+        self,
+        scenario: str | Path | Scenario,
+        *,
+        page_size: int = 2,
+        latency: float = 0.0,
+        token: str = "test-token",
+    ) -> None:
+        self.scenario = scenario if isinstance(scenario, Scenario) else Scenario.load(scenario)
+        self.page_size = page_size
+        self.latency = latency
+        self.token = token
+        self._store = _Store(self.scenario)
+        self._faults: list[list[Any]] = [[f, f.times] for f in self.scenario.faults]  # [fault, remaining]
+        self._lock = threading.Lock()
+        self._requests: list[ServedRequest] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._tmpdir: str | None = None
+        self.url = ""
+        self.ca_bundle = ""
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> FakeArm:
+        ca = trustme.CA(key_type=trustme.KeyType.ECDSA)
+        cert = ca.issue_cert("127.0.0.1", "localhost", key_type=trustme.KeyType.ECDSA)
+        self._tmpdir = tempfile.mkdtemp(prefix="fakearm-")
+        self.ca_bundle = str(Path(self._tmpdir) / "ca.pem")
+        ca.cert_pem.write_to_path(self.ca_bundle)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        cert.configure_cert(context)
+
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.arm = self
+        # The TLS handshake runs in each handler thread, so one stalled client cannot block accept().
+        server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+        self._server = server
+        self.url = f"https://127.0.0.1:{server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fakearm", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self._tmpdir:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+    def __enter__(self) -> FakeArm:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- test hooks ----------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[ServedRequest]:
+        """A snapshot of every request received, in arrival order."""
+        with self._lock:
+            return list(self._requests)
+
+    def add_fault(
+        self,
+        path: str,
+        status: int,
+        *,
+        times: int | None = None,
+        headers: dict[str, str] | None = None,
+        body: str | None = None,
+    ) -> None:
+        """Inject a fault at run time, with the same meaning as a scenario `faults` entry."""
+        fault = Fault(re.compile(path, re.IGNORECASE), status, times, dict(headers or {}), body)
+        with self._lock:
+            self._faults.append([fault, times])
+
+    # -- request handling (called from handler threads) -----------------------------------
+
+    def handle(self, method: str, target: str, authorization: str | None) -> Response:
+        split = urlsplit(target)
+        path = unquote(split.path)
+        query = dict(parse_qsl(split.query, keep_blank_values=True))
+        with self._lock:
+            self._requests.append(ServedRequest(method, path, query))
+        if self.latency:
+            time.sleep(self.latency)  # outside the lock: concurrent requests overlap as in ARM
+        if authorization != f"Bearer {self.token}":
+            return Response.error(
+                401,
+                "InvalidAuthenticationToken",
+                "The access token is invalid.",
+                {"WWW-Authenticate": _CHALLENGE},
+            )
+        graph_query = method == "POST" and path.rstrip("/").lower() == RESOURCE_GRAPH_PATH
+        if method != "GET" and not graph_query:
+            return Response.error(405, "MethodNotAllowed", f"The fake ARM server is read-only ({method}).")
+        fault = self._take_fault(path)
+        if fault is not None:
+            return _fault_response(fault)
+        if not _lower_keys(query).get("api-version"):
+            return Response.error(
+                400,
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required.",
+            )
+        if graph_query:
+            return Response.json(200, _EMPTY_GRAPH_RESULT)
+        return self._route(split.path, path, query)
+
+    def _take_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            for entry in self._faults:
+                fault, remaining = entry
+                if (remaining is None or remaining > 0) and fault.path.search(path):
+                    if remaining is not None:
+                        entry[1] = remaining - 1
+                    return fault
+        return None
+
+    def _route(self, raw_path: str, path: str, query: dict[str, str]) -> Response:
+        store = self._store
+        segs = [s for s in path.split("/") if s]
+        low = [s.lower() for s in segs]
+        if low == ["subscriptions"]:
+            return self._page([s.body() for s in store.subscriptions.values()], raw_path, query)
+        if len(low) < 2 or low[0] != "subscriptions":
+            return _not_found(path)
+        sub = store.subscriptions.get(low[1])
+        if sub is None:
+            return Response.error(
+                404, "SubscriptionNotFound", f"The subscription '{segs[1]}' could not be found."
+            )
+        rest, sub_id = low[2:], low[1]
+        if not rest:
+            return Response.json(200, sub.body())
+        if rest == ["resources"]:
+            return self._generic_resources(sub_id, raw_path, query)
+        if rest == ["resourcegroups"]:
+            groups = [_rg_body(sub.id, *v) for (s, _), v in store.resource_groups.items() if s == sub_id]
+            return self._page(groups, raw_path, query)
+        if (
+            len(rest) == 5
+            and rest[:3] == ["providers", "microsoft.network", "locations"]
+            and rest[4] == "servicetags"
+        ):
+            return self._service_tags()
+        if len(rest) == 3 and rest[0] == "providers":
+            return self._list(f"{rest[1]}/{rest[2]}", sub_id, None, raw_path, query)
+        if len(rest) == 2 and rest[0] == "resourcegroups":
+            group = store.resource_groups.get((sub_id, rest[1]))
+            return Response.json(200, _rg_body(sub.id, *group)) if group else _rg_not_found(segs[3])
+        if len(rest) == 5 and rest[0] == "resourcegroups" and rest[2] == "providers":
+            if (sub_id, rest[1]) not in store.resource_groups:
+                return _rg_not_found(segs[3])
+            return self._list(f"{rest[3]}/{rest[4]}", sub_id, rest[1], raw_path, query)
+        if low[-1] in (c.lower() for c in VAULT_CHILDREN):
+            return self._vault_children(path, low[-1], raw_path, query)
+        found = store.find(path)
+        if found is not None:
+            return Response.json(200, found)
+        inline = store.inline_children(path)
+        if inline is not None:
+            return self._page(inline, raw_path, query)
+        return _not_found(path)
+
+    def _service_tags(self) -> Response:
+        if self._store.service_tags is None:
+            return _not_found("serviceTags")
+        return Response.json(200, self._store.service_tags)
+
+    def _list(self, rtype: str, sub: str, rg: str | None, raw_path: str, query: dict[str, str]) -> Response:
+        bodies = self._store.by_type.get(rtype)
+        if rtype not in _KNOWN_TYPES or (rg is None and rtype in _RESOURCE_GROUP_ONLY):
+            return Response.error(
+                404, "InvalidResourceType", f"The resource type '{rtype}' could not be found at this scope."
+            )
+        items = [
+            b
+            for b in bodies or []
+            if ids.subscription_of(b["id"]) == sub
+            and (rg is None or (ids.resource_group_of(b["id"]) or "").lower() == rg)
+        ]
+        return self._page(items, raw_path, query)
+
+    def _generic_resources(self, sub: str, raw_path: str, query: dict[str, str]) -> Response:
+        wanted = {t.lower() for t in _FILTER_TYPE.findall(_lower_keys(query).get("$filter", ""))}
+        items = [
+            {
+                "id": b["id"],
+                "name": b.get("name", ids.name_of(b["id"])),
+                "type": rtype,
+                "location": b.get("location"),
+            }
+            for rtype, b in self._store.top_level()
+            if ids.subscription_of(b["id"]) == sub and (not wanted or rtype.lower() in wanted)
+        ]
+        return self._page(items, raw_path, query)
+
+    def _vault_children(self, path: str, child: str, raw_path: str, query: dict[str, str]) -> Response:
+        vault = ids.key(path.rstrip("/").rsplit("/", 1)[0])
+        if vault not in self._store.by_id:
+            return _not_found(path)
+        prefix = vault + "/"
+        items = [b for b in self._store.children.get(child, []) if ids.key(b["id"]).startswith(prefix)]
+        return self._page(items, raw_path, query)
+
+    def _page(self, items: list[Any], raw_path: str, query: dict[str, str]) -> Response:
+        params = _lower_keys(query)
+        try:
+            start = int(params.get("$skiptoken", "0"))
+        except ValueError:
+            return Response.error(400, "InvalidSkipToken", "The $skiptoken is not valid.")
+        body: dict[str, Any] = {"value": items[start : start + self.page_size]}
+        if start + self.page_size < len(items):
+            kept = [(k, v) for k, v in query.items() if k.lower() != "$skiptoken"]
+            kept.sort(key=lambda kv: kv[0].lower() != "api-version")  # api-version first, as ARM does
+            encoded = "&".join(f"{k}={quote(v, safe='')}" for k, v in kept)
+            body["nextLink"] = f"{self.url}{raw_path}?{encoded}&$skiptoken={start + self.page_size}"
+        return Response.json(200, body)
+
+
+def _lower_keys(query: dict[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in query.items()}
+
+
+def _not_found(path: str) -> Response:
+    return Response.error(404, "ResourceNotFound", f"The resource '{path}' was not found.")
+
+
+def _rg_not_found(name: str) -> Response:
+    return Response.error(404, "ResourceGroupNotFound", f"Resource group '{name}' could not be found.")
+
+
+def _rg_body(sub: str, name: str, location: str) -> dict[str, Any]:
+    return {
+        "id": f"/subscriptions/{sub}/resourceGroups/{name}",
+        "name": name,
+        "type": "Microsoft.Resources/resourceGroups",
+        "location": location,
+        "properties": {"provisioningState": "Succeeded"},
+    }
+
+
+def _fault_response(fault: Fault) -> Response:
+    headers = {"Content-Type": "application/json; charset=utf-8", **fault.headers}
+    if fault.body is not None:
+        return Response(fault.status, fault.body.encode("utf-8"), headers)
+    if fault.status == 200:
+        return Response(200, b"{}", headers)
+    code = _FAULT_CODES.get(fault.status, "Error")
+    return Response.error(fault.status, code, f"Injected fault {fault.status} ({code}).", headers)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    arm: FakeArm
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that hang up or reject the certificate are expected in tests; stay quiet."""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so concurrent clients reuse connections
+    disable_nagle_algorithm = True  # headers and body go out in two writes; no 40 ms delayed-ACK stall
+    server: _Server
+    timeout = 30
+
+    def setup(self) -> None:
+        super().setup()
+        self.request.do_handshake()
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        response = self.server.arm.handle(self.command, self.path, self.headers.get("Authorization"))
+        self.send_response(response.status)
+        headers = {"Content-Type": "application/json; charset=utf-8", **response.headers}
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Requests are recorded in `FakeArm.requests`; no access log on stderr."""
