@@ -1,0 +1,460 @@
+"""`asr-audit`: argument parsing, the three ways to get an inventory, and exit codes (DESIGN.md §3).
+
+Exit codes: 0 clean, 1 findings at or above `--fail-on`, 2 usage or input error, 3 credential
+or authorisation failure, 4 scan incomplete. An unexpected exception (a bug) also exits 2: the
+run produced nothing trustworthy, and a gate must fail closed without that looking like a
+finding (1) or a tolerable coverage gap (4). `ASR_AUDIT_DEBUG=1` shows its traceback.
+
+The Azure SDKs and rich are imported only on the paths that need them, so `--help`,
+`rules` and `--snapshot --output json` start fast and need no Azure libraries at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from asr_audit import __version__, baseline, config, ids, runner, suppressions
+from asr_audit.clouds import CLOUDS, CloudProfile
+from asr_audit.errors import EXIT_AUTH, EXIT_USAGE, AuditError, AuthError, UsageError
+from asr_audit.inventory import Inventory
+from asr_audit.report import FORMATS, Report
+from asr_audit.report.sanitize import clean
+
+PROG = "asr-audit"
+DEBUG_ENV = "ASR_AUDIT_DEBUG"
+ARM_ENDPOINT_ENV = "ASR_AUDIT_ARM_ENDPOINT"
+FAIL_ON = ("critical", "high", "medium", "low", "info", "none")
+CATALOG_FORMATS = ("table", "json", "markdown")
+DEFAULT_OUTPUT = "table"
+DEFAULT_FAIL_ON = "high"
+EXIT_INTERRUPTED = 130
+MAX_CONCURRENCY = 64
+_REGION = re.compile(r"^[a-z0-9]+$")
+
+
+# --- argument types: each turns a bad value into argparse's one-line usage error -----------------
+
+
+def _region(value: str) -> str:
+    name = ids.region(value.strip()) or ""
+    if not _REGION.match(name):
+        raise argparse.ArgumentTypeError(
+            f"invalid region {value!r}: expected a name like westeurope or 'West Europe'"
+        )
+    return name
+
+
+def _subscription(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("empty subscription: give a subscription id or display name")
+    return value.strip()
+
+
+def _rule_ids(value: str) -> list[str]:
+    return [v for v in (part.strip() for part in value.split(",")) if v]
+
+
+def _concurrency(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= MAX_CONCURRENCY:
+        raise argparse.ArgumentTypeError(f"invalid concurrency {value!r}: expected 1..{MAX_CONCURRENCY}")
+    return n
+
+
+def https_url(value: str) -> str:
+    """An ARM endpoint must be https with a host: a bearer token never travels in clear text."""
+    try:
+        parts = urlsplit(value.strip())
+        valid = parts.scheme.lower() == "https" and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a malformed port or IPv6 literal
+        valid = False
+    if not valid or parts.query or parts.fragment:
+        raise ValueError(
+            f"invalid ARM endpoint {value!r}: expected an https URL such as https://management.azure.com"
+        )
+    return value.strip().rstrip("/")
+
+
+def _arm_endpoint(value: str) -> str:
+    try:
+        return https_url(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+# --- the parser ------------------------------------------------------------------------------------
+
+
+def _add_report_options(parser: argparse.ArgumentParser, *, subcommand: bool) -> None:
+    """Options shared by a scan and `demo`.
+
+    On the subcommand they default to SUPPRESS: argparse copies a subparser's defaults over
+    values already parsed, so `asr-audit --output json demo` would otherwise lose `json`.
+    """
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if subcommand else value
+
+    parser.add_argument(
+        "--output",
+        choices=tuple(FORMATS),
+        default=default(DEFAULT_OUTPUT),
+        help="report format (default: table)",
+    )
+    parser.add_argument(
+        "--out", metavar="FILE", default=default(None), help="write the report to FILE, not stdout"
+    )
+    parser.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        default=default(DEFAULT_FAIL_ON),
+        help="exit 1 when an unsuppressed finding is at or above this severity (default: high)",
+    )
+    parser.add_argument(
+        "--rules",
+        metavar="ID,...",
+        type=_rule_ids,
+        action="extend",
+        default=default([]),
+        help="run only these rules (see `asr-audit rules`)",
+    )
+    parser.add_argument(
+        "--skip-rules",
+        metavar="ID,...",
+        type=_rule_ids,
+        action="extend",
+        default=default([]),
+        help="skip these rules",
+    )
+    parser.add_argument(
+        "--suppressions",
+        metavar="FILE",
+        default=default(None),
+        help="YAML of accepted findings, each with an expiry",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="PREVIOUS.json",
+        default=default(None),
+        help="mark findings new/unchanged/resolved",
+    )
+    parser.add_argument(
+        "--config", metavar="FILE", default=default(None), help="YAML overrides for rule thresholds"
+    )
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        default=default(False),
+        help="no notes or progress on stderr, only errors",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Audit Azure subscriptions (read-only) for Azure Site Recovery readiness.",
+        epilog=(
+            "exit codes: 0 no unsuppressed finding at or above --fail-on and the scan was complete; "
+            "1 findings at or above --fail-on; 2 usage or input error; 3 authentication or authorisation "
+            f"failure; 4 scan incomplete. Set {DEBUG_ENV}=1 to see a traceback for an unexpected error."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--subscription",
+        metavar="ID",
+        action="append",
+        type=_subscription,
+        help="subscription id or display name to scan (repeatable)",
+    )
+    source.add_argument(
+        "--all-subscriptions",
+        action="store_true",
+        help="scan every subscription the credential can read",
+    )
+    source.add_argument(
+        "--snapshot", metavar="FILE", help="analyse a saved inventory instead of scanning Azure"
+    )
+    parser.add_argument(
+        "--source-region",
+        metavar="R",
+        type=_region,
+        help="source region; also audits VMs not yet protected there (default: from ASR objects)",
+    )
+    parser.add_argument("--target-region", metavar="R", type=_region, help="target (recovery) region")
+    parser.add_argument(
+        "--cloud", choices=tuple(CLOUDS), help="Azure cloud (default: AzureCloud, or the snapshot's)"
+    )
+    parser.add_argument(
+        "--arm-endpoint",
+        metavar="URL",
+        type=_arm_endpoint,
+        help=f"another ARM endpoint, e.g. Azure Stack Hub or a private link (env {ARM_ENDPOINT_ENV})",
+    )
+    parser.add_argument(
+        "--save-snapshot", metavar="FILE", help="after a live scan, save the inventory to FILE"
+    )
+    parser.add_argument(
+        "--concurrency",
+        metavar="N",
+        type=_concurrency,
+        help=f"parallel collector calls, 1..{MAX_CONCURRENCY} (default: 8)",
+    )
+    _add_report_options(parser, subcommand=False)
+
+    commands = parser.add_subparsers(dest="command", metavar="{rules,demo}")
+    catalog = commands.add_parser("rules", help="print the rule catalog")
+    catalog.add_argument(
+        "--output", choices=CATALOG_FORMATS, default=argparse.SUPPRESS, help="catalog format (default: table)"
+    )
+    demo = commands.add_parser("demo", help="a full run on the bundled recorded scenario, offline")
+    _add_report_options(demo, subcommand=True)
+    return parser
+
+
+# --- running -----------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help / --version (0), or a usage error argparse already printed (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        return _dispatch(args)
+    except AuditError as exc:
+        _error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        auth = _credential_failure(exc)
+        if auth is not None:
+            _error(str(auth))
+            return EXIT_AUTH
+        if os.environ.get(DEBUG_ENV):
+            traceback.print_exc()
+        _error(f"unexpected {type(exc).__name__}: {exc} (re-run with {DEBUG_ENV}=1 for a traceback)")
+        return EXIT_USAGE
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "rules":
+        if args.output not in CATALOG_FORMATS:
+            raise UsageError(f"rules --output must be one of {', '.join(CATALOG_FORMATS)}, not {args.output}")
+        from asr_audit.catalog import render_catalog
+
+        _emit(render_catalog(args.output), None)
+        return 0
+    # Every flag, rule id and input file is checked before a scan that may take minutes.
+    _check_source(args)
+    rules = runner.choose_rules(args.rules, args.skip_rules)
+    inputs = _policy_inputs(args)
+    started = runner.utc_now()
+    inventory, cloud = _inventory(args)
+    report = runner.audit(
+        inventory,
+        cloud=cloud,
+        source_region=args.source_region,
+        target_region=args.target_region,
+        rules=rules,
+        started_at=started,
+        **inputs,
+    )
+    _emit(_render(report, args.output, args.out), args.out)
+    if not args.quiet:
+        _notes(report, args, runner.scope_note(inventory, args.source_region))
+    return runner.exit_code(report, args.fail_on)
+
+
+def _check_source(args: argparse.Namespace) -> None:
+    live = bool(args.subscription or args.all_subscriptions)
+    if args.command == "demo":
+        if live or args.snapshot:
+            raise UsageError("demo replays its bundled recording: drop --subscription/--snapshot")
+    elif not (live or args.snapshot):
+        raise UsageError(
+            "give --subscription ID (repeatable), --all-subscriptions or --snapshot FILE; or run: rules, demo"
+        )
+    if args.save_snapshot and not live:
+        raise UsageError("--save-snapshot needs a live scan (--subscription)")
+
+
+def _inventory(args: argparse.Namespace) -> tuple[Inventory, CloudProfile]:
+    if args.command == "demo":
+        cloud = CLOUDS["AzureCloud"]
+        return _demo_inventory(cloud), cloud
+    if args.snapshot:
+        inventory = Inventory.load(args.snapshot)
+        return inventory, _snapshot_cloud(inventory, args.cloud)
+    cloud = _live_cloud(args)
+    return _scan(args, cloud), cloud
+
+
+def _policy_inputs(args: argparse.Namespace) -> dict[str, Any]:
+    """`runner.audit` keywords from `--config`, `--suppressions`, `--baseline`; bad files are UsageErrors."""
+    inputs: dict[str, Any] = {}
+    if args.config:
+        inputs["thresholds"] = config.load_thresholds(args.config)
+    if args.suppressions:
+        inputs["accepted"] = suppressions.load(args.suppressions)
+    if args.baseline:
+        inputs["previous"] = baseline.load(args.baseline)
+    return inputs
+
+
+def _snapshot_cloud(inventory: Inventory, flag: str | None) -> CloudProfile:
+    """The snapshot records its cloud, which decides the required FQDNs; a conflicting flag is an error."""
+    if flag and flag != inventory.cloud:
+        raise UsageError(f"the snapshot was collected from {inventory.cloud}, not {flag}: drop --cloud")
+    if inventory.cloud not in CLOUDS:
+        raise UsageError(
+            f"the snapshot names an unknown cloud {inventory.cloud!r}; expected one of {', '.join(CLOUDS)}"
+        )
+    return CLOUDS[inventory.cloud]
+
+
+def _live_cloud(args: argparse.Namespace) -> CloudProfile:
+    cloud = CLOUDS[args.cloud or "AzureCloud"]
+    endpoint = args.arm_endpoint
+    if endpoint is None and os.environ.get(ARM_ENDPOINT_ENV, "").strip():
+        try:
+            endpoint = https_url(os.environ[ARM_ENDPOINT_ENV])
+        except ValueError as exc:
+            raise UsageError(f"{ARM_ENDPOINT_ENV}: {exc}") from None
+    return cloud.with_arm_endpoint(endpoint) if endpoint else cloud
+
+
+def _scan(args: argparse.Namespace, cloud: CloudProfile) -> Inventory:
+    from asr_audit import auth, collect
+
+    credential = auth.make_credential(cloud)
+    options = {"concurrency": args.concurrency} if args.concurrency else {}
+    request = collect.ScanRequest(
+        subscriptions=list(args.subscription or []),
+        cloud=cloud,
+        regions=[r for r in (args.source_region, args.target_region) if r],
+        all_subscriptions=args.all_subscriptions,
+        **options,
+    )
+    with _progress(not args.quiet and sys.stderr.isatty()) as progress:
+        inventory = collect.scan(request, credential, progress)
+    if args.save_snapshot:
+        try:
+            inventory.save(args.save_snapshot)
+        except OSError as exc:
+            raise UsageError(f"cannot write snapshot {args.save_snapshot}: {exc.strerror or exc}") from None
+    return inventory
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[str, str, str], None] | None]:
+    """A one-line live status on stderr while collectors run (terminals only)."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.text import Text
+
+    done = 0
+    with Console(stderr=True).status("scanning...") as status:
+
+        def report(subscription: str, collector: str, state: str) -> None:
+            nonlocal done
+            done += 1
+            status.update(
+                Text(clean(f"scanning: {done} collector runs done; {collector} in {subscription}: {state}"))
+            )
+
+        yield report
+
+
+def _demo_inventory(cloud: CloudProfile) -> Inventory:
+    from asr_audit import collect, replay
+
+    # No subscriptions named: the replay scans every subscription the recording holds.
+    return replay.replay_scan(replay.DEMO_CASSETTE, collect.ScanRequest(subscriptions=[], cloud=cloud))
+
+
+def _render(report: Report, fmt: str, out: str | None) -> str:
+    if fmt == "table":
+        from asr_audit.report import table
+
+        color = out is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        width = max(shutil.get_terminal_size().columns, 100) if color else table.DEFAULT_WIDTH
+        return table.render(report, color=color, width=width)
+    from asr_audit.report import render
+
+    return render(report, fmt)
+
+
+def _emit(text: str, out: str | None) -> None:
+    """Results go to `--out` (UTF-8) or stdout; a closed pipe (`| head`) is not an error."""
+    if out:
+        try:
+            Path(out).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
+        return
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except UnicodeEncodeError:
+        encoding = sys.stdout.encoding or "ascii"
+        sys.stdout.write(text.encode(encoding, "replace").decode(encoding))
+    except BrokenPipeError:
+        # Point stdout at devnull so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _notes(report: Report, args: argparse.Namespace, scope_note: str | None) -> None:
+    """Stderr context for a log; what a table on stdout already shows is not repeated."""
+    if scope_note:
+        _note(scope_note)
+    if report.gaps:
+        _note(f"scan incomplete: {len(report.gaps)} collector run(s) failed; see the coverage section")
+    if args.output == "table" and not args.out:
+        return
+    for entry in report.suppression_notes:
+        _note(suppressions.describe_note(entry))
+    counts = ", ".join(f"{n} {sev}" for sev, n in report.by_severity().items() if n) or "none"
+    suppressed = len(report.findings) - len(report.active)
+    where = f"; report written to {args.out}" if args.out else ""
+    _note(f"{len(report.active)} finding(s) ({counts}), {suppressed} suppressed{where}")
+
+
+def _credential_failure(exc: Exception) -> AuthError | None:
+    """azure-identity errors that escape a collector are still a credential failure (exit 3)."""
+    exceptions = sys.modules.get("azure.core.exceptions")
+    if exceptions is not None and isinstance(exc, exceptions.ClientAuthenticationError):
+        from asr_audit.auth import auth_failure_message
+
+        return AuthError(auth_failure_message(exc))
+    return None
+
+
+def _one_line(message: str) -> str:
+    return " ".join(clean(message, multiline=True).split())
+
+
+def _note(message: str) -> None:
+    sys.stderr.write(f"{PROG}: note: {_one_line(message)}\n")
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f"{PROG}: error: {_one_line(message)}\n")

@@ -1,0 +1,69 @@
+"""`--output json`: the stable, versioned report document (DESIGN.md §3).
+
+`schemas/asr-audit-report.schema.json` is its minimum contract. Keys keep a fixed, readable
+order (not sorted) so diffs between runs stay small. `summary.total` counts unsuppressed
+findings, so it equals the sum of `summary.by_severity`; suppressed ones are counted apart.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from typing import Any
+
+from asr_audit.inventory import Coverage
+from asr_audit.report import REPORT_SCHEMA_VERSION, Report
+
+TOOL_NAME = "asr-audit"
+
+
+def document(report: Report) -> dict[str, Any]:
+    active = report.active
+    doc: dict[str, Any] = {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "tool": {"name": TOOL_NAME, "version": report.tool_version},
+        "scope": {
+            "subscriptions": list(report.subscriptions),
+            "source_region": report.source_region,
+            "target_region": report.target_region,
+            "cloud": report.cloud,
+        },
+        "started_at": report.started_at,
+        "finished_at": report.finished_at,
+        "summary": {
+            "by_severity": report.by_severity(),
+            "total": len(active),
+            "suppressed": len(report.findings) - len(active),
+        },
+        "rules_run": list(report.rules_run),
+        "coverage": [_coverage(c) for c in report.coverage],
+        "findings": [f.to_json() for f in report.findings],
+    }
+    if report.suppression_notes:
+        doc["suppressions"] = report.suppression_notes
+    if report.resolved:
+        doc["resolved"] = report.resolved
+    return doc
+
+
+def render(report: Report) -> str:
+    return json.dumps(document(report), indent=2, default=_jsonable) + "\n"
+
+
+def _coverage(c: Coverage) -> dict[str, Any]:
+    return {
+        "subscription_id": c.subscription_id,
+        "collector": c.collector,
+        "status": c.status,
+        "detail": c.detail,
+        "items": c.items,
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    """Evidence is free-form rule output: sets, tuples and enums must not crash a finished run."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    return str(value)
