@@ -1,0 +1,123 @@
+"""Which gateways serve a VNet, and which on-premises links (ExpressRoute circuits, site-to-site
+VPNs) it reaches through them.
+
+A VNet reaches a circuit or a local network gateway through a gateway connection on its own
+gateway, or through a hub it peers with when the spoke side uses the remote gateways and the
+hub side allows gateway transit. Where that chain leads into something the scan did not read
+(a hub in another subscription), the answer says so instead of pretending there is nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from asr_audit import ids
+from asr_audit.inventory import InventoryIndex, Peering, VirtualNetwork, VirtualNetworkGateway
+
+EXPRESSROUTE = "ExpressRoute"
+VPN = "VPN"
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayPath:
+    gateway: VirtualNetworkGateway
+    via_hub_id: str | None = None  # the peered hub whose gateway this is; None for the VNet's own
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """One on-premises link a VNet reaches."""
+
+    target_id: str  # the ExpressRoute circuit or local network gateway, as ARM spells it
+    kind: str  # ExpressRoute | VPN
+    connection_id: str
+    gateway_id: str
+    via_hub_id: str | None = None
+    connection_status: str | None = None
+
+    def to_json(self) -> dict[str, str]:
+        data = {
+            "target": self.target_id,
+            "kind": self.kind,
+            "connection": self.connection_id,
+            "gateway": self.gateway_id,
+            "via_hub": self.via_hub_id,
+            "connection_status": self.connection_status,
+        }
+        return {k: v for k, v in data.items() if v}
+
+
+@dataclass(slots=True)
+class Reach:
+    attachments: list[Attachment] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)  # why part of the reach could not be read
+
+    def targets(self) -> dict[str, Attachment]:
+        """Attachments by the canonical id of what they reach (first path wins)."""
+        out: dict[str, Attachment] = {}
+        for att in self.attachments:
+            out.setdefault(ids.key(att.target_id), att)
+        return out
+
+
+def _connected(peering: Peering) -> bool:
+    return (peering.peering_state or "").lower() == "connected"
+
+
+def unread_reason(index: InventoryIndex, resource_id: str, what: str) -> str:
+    """Why a referenced resource is missing: an unscanned subscription, or a gap in the scan."""
+    sub = ids.subscription_of(resource_id)
+    name = ids.name_of(resource_id)
+    if sub and sub not in index.subscriptions_read:
+        return f"{what} '{name}' is in subscription {sub}, which was not scanned"
+    return f"{what} '{name}' is not in the scanned inventory (deleted, or its listing failed: see coverage)"
+
+
+def uses_remote_gateway(vnet: VirtualNetwork) -> bool:
+    """A Connected peering with useRemoteGateways: Azure only allows it when the remote VNet
+    has a gateway, so the VNet has one even if the hub was not read."""
+    return any(_connected(p) and p.use_remote_gateways for p in vnet.peerings)
+
+
+def has_gateway(index: InventoryIndex, vnet: VirtualNetwork) -> bool:
+    return bool(index.gateways_by_vnet.get(ids.key(vnet.id))) or uses_remote_gateway(vnet)
+
+
+def gateway_paths(index: InventoryIndex, vnet: VirtualNetwork) -> tuple[list[GatewayPath], list[str]]:
+    """The gateways whose routes the VNet uses, and why some could not be resolved."""
+    paths = [GatewayPath(gw) for gw in index.gateways_by_vnet.get(ids.key(vnet.id), [])]
+    unknown: list[str] = []
+    for peering in vnet.peerings:
+        if not (_connected(peering) and peering.use_remote_gateways and peering.remote_virtual_network_id):
+            continue
+        hub = index.virtual_networks.get(ids.key(peering.remote_virtual_network_id))
+        if hub is None:
+            reason = unread_reason(index, peering.remote_virtual_network_id, "hub VNet")
+            unknown.append(f"VNet '{vnet.name}' uses the gateway of a peered hub, but {reason}")
+            continue
+        back = [p for p in hub.peerings if ids.key(p.remote_virtual_network_id) == ids.key(vnet.id)]
+        if any(p.allow_gateway_transit for p in back):
+            paths += [GatewayPath(gw, hub.id) for gw in index.gateways_by_vnet.get(ids.key(hub.id), [])]
+    return paths, unknown
+
+
+def hybrid_reach(index: InventoryIndex, vnet: VirtualNetwork) -> Reach:
+    """Every circuit (connection `peer`) and local network gateway the VNet's gateways connect to.
+
+    Any connection resource counts, whatever its status: a configured connection comes up
+    (and advertises the VNet's ranges) without anyone touching the VNet.
+    """
+    paths, unknown = gateway_paths(index, vnet)
+    reach = Reach(unknown=unknown)
+    for path in paths:
+        for conn in index.connections_by_gateway.get(ids.key(path.gateway.id), []):
+            if conn.peer_id:
+                target, kind = conn.peer_id, EXPRESSROUTE
+            elif conn.local_network_gateway2_id:
+                target, kind = conn.local_network_gateway2_id, VPN
+            else:
+                continue  # VNet-to-VNet: not an on-premises link
+            reach.attachments.append(
+                Attachment(target, kind, conn.id, path.gateway.id, path.via_hub_id, conn.connection_status)
+            )
+    return reach

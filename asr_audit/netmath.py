@@ -1,0 +1,604 @@
+"""Network arithmetic the rules share: prefix sets, overlap, service tags, route selection.
+
+It knows the inventory's shapes but nothing of rules, so a later check (NSG evaluation,
+firewall paths) can reuse the same answers to "which addresses", "which route" and "which
+next hop". Everything works on integer ranges per IP version; IPv4 and IPv6 are never
+compared with each other. Input text that is not a prefix (a service tag name, `*`, junk
+from a malformed response) never raises here: parsers return None and callers decide what
+an unparsable value means.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from asr_audit import ids
+from asr_audit.inventory import RouteTable, ServiceTag, Subnet, VirtualNetwork
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Range = tuple[int, int]  # first and last address, inclusive
+
+_BITS = {4: 32, 6: 128}
+_ADDRESS = {4: ipaddress.IPv4Address, 6: ipaddress.IPv6Address}
+
+
+# --- prefixes ------------------------------------------------------------------------------------
+
+
+def parse_prefix(text: object) -> Network | None:
+    """A CIDR (host bits tolerated) or a bare address; None for a tag name, `*` or junk."""
+    if isinstance(text, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+        return text
+    if not isinstance(text, str) or not text.strip():
+        return None
+    try:
+        return ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        return None
+
+
+def parse_prefixes(texts: Iterable[object]) -> tuple[list[Network], list[str]]:
+    """(the prefixes, the entries that are not prefixes), order kept, duplicates dropped."""
+    nets: dict[Network, None] = {}
+    bad: list[str] = []
+    for text in texts:
+        net = parse_prefix(text)
+        if net is None:
+            bad.append(str(text))
+        else:
+            nets[net] = None
+    return list(nets), bad
+
+
+def _span(net: Network) -> Range:
+    return int(net.network_address), int(net.broadcast_address)
+
+
+def _merge(ranges: Iterable[Range]) -> list[Range]:
+    out: list[Range] = []
+    for start, end in sorted(ranges):
+        if out and start <= out[-1][1] + 1:
+            if end > out[-1][1]:
+                out[-1] = (out[-1][0], end)
+        else:
+            out.append((start, end))
+    return out
+
+
+def _intersect(a: Sequence[Range], b: Sequence[Range]) -> list[Range]:
+    out: list[Range] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        start, end = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if start <= end:
+            out.append((start, end))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def _subtract(a: Sequence[Range], b: Sequence[Range]) -> list[Range]:
+    out: list[Range] = []
+    j = 0
+    for start, end in a:
+        while j < len(b) and b[j][1] < start:
+            j += 1
+        cursor, k = start, j
+        while k < len(b) and b[k][0] <= end and cursor <= end:
+            if b[k][0] > cursor:
+                out.append((cursor, b[k][0] - 1))
+            cursor = max(cursor, b[k][1] + 1)
+            k += 1
+        if cursor <= end:
+            out.append((cursor, end))
+    return out
+
+
+def _networks(version: int, start: int, end: int) -> Iterator[Network]:
+    make = _ADDRESS[version]
+    yield from ipaddress.summarize_address_range(make(start), make(end))  # type: ignore[misc]
+
+
+class PrefixSet:
+    """A set of IPv4 and IPv6 addresses, kept as merged ranges per version.
+
+    Set algebra on ranges answers "is every address of tag X allowed/routed" without caring
+    how the prefixes were cut; `networks()` gives the minimal CIDR list back. Entries that are
+    not prefixes are ignored (use `parse_prefixes` first where they matter).
+    """
+
+    __slots__ = ("_ranges",)
+
+    def __init__(self, prefixes: Iterable[Network | str] = ()) -> None:
+        raw: dict[int, list[Range]] = {4: [], 6: []}
+        for item in prefixes:
+            net = parse_prefix(item)
+            if net is not None:
+                raw[net.version].append(_span(net))
+        self._ranges = {v: _merge(r) for v, r in raw.items()}
+
+    @classmethod
+    def _of(cls, ranges: dict[int, list[Range]]) -> PrefixSet:
+        new = cls()
+        new._ranges = ranges
+        return new
+
+    @staticmethod
+    def of(value: PrefixSet | Network | str | Iterable[Network | str]) -> PrefixSet:
+        if isinstance(value, PrefixSet):
+            return value
+        if isinstance(value, (str, ipaddress.IPv4Network, ipaddress.IPv6Network)):
+            return PrefixSet([value])
+        return PrefixSet(value)
+
+    def ranges(self, version: int) -> list[Range]:
+        return self._ranges.get(version, [])
+
+    def networks(self) -> list[Network]:
+        return [n for v in (4, 6) for s, e in self._ranges[v] for n in _networks(v, s, e)]
+
+    def address_count(self) -> int:
+        return sum(e - s + 1 for v in (4, 6) for s, e in self._ranges[v])
+
+    def _combine(self, other: object, op: Any) -> PrefixSet:
+        o = PrefixSet.of(other)  # type: ignore[arg-type]
+        return PrefixSet._of({v: op(self._ranges[v], o._ranges[v]) for v in (4, 6)})
+
+    def __or__(self, other: object) -> PrefixSet:
+        return self._combine(other, lambda a, b: _merge([*a, *b]))
+
+    def __and__(self, other: object) -> PrefixSet:
+        return self._combine(other, _intersect)
+
+    def __sub__(self, other: object) -> PrefixSet:
+        return self._combine(other, _subtract)
+
+    def contains(self, other: PrefixSet | Network | str | Iterable[Network | str]) -> bool:
+        """Every address of `other` is in this set (an empty `other` is contained)."""
+        return not (PrefixSet.of(other) - self)
+
+    def intersects(self, other: PrefixSet | Network | str | Iterable[Network | str]) -> bool:
+        return bool(self & other)
+
+    def __bool__(self) -> bool:
+        return bool(self._ranges[4] or self._ranges[6])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PrefixSet) and self._ranges == other._ranges
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"PrefixSet({[str(n) for n in self.networks()]})"
+
+
+# --- overlap -------------------------------------------------------------------------------------
+
+
+class Overlap(NamedTuple):
+    a: Network
+    b: Network
+    range: Network  # the addresses both hold: CIDR blocks nest or are disjoint, so the smaller one
+
+
+def overlaps(a_prefixes: Iterable[Network | str], b_prefixes: Iterable[Network | str]) -> list[Overlap]:
+    """Every (a, b) pair of overlapping prefixes, by sort and sweep: O((n + k) log n), not O(n*m).
+
+    Sorted by start (larger block first on ties), the blocks of one side that hold the current
+    start form a nested chain, so each side keeps a stack; an arriving block overlaps exactly
+    the other side's stack (each of those contains it). Adjacent blocks do not overlap.
+    """
+    events: list[tuple[int, int, int, int, Network]] = []
+    for side, prefixes in enumerate((a_prefixes, b_prefixes)):
+        for net in dict.fromkeys(n for n in map(parse_prefix, prefixes) if n is not None):
+            start, end = _span(net)
+            events.append((net.version, start, -end, side, net))
+    events.sort(key=lambda e: e[:4])
+    out: list[Overlap] = []
+    stacks: tuple[list[tuple[int, Network]], list[tuple[int, Network]]] = ([], [])
+    version = 0
+    for v, start, neg_end, side, net in events:
+        if v != version:
+            stacks, version = ([], []), v
+        for stack in stacks:
+            while stack and stack[-1][0] < start:
+                stack.pop()
+        for _, other in stacks[1 - side]:
+            out.append(Overlap(net, other, net) if side == 0 else Overlap(other, net, net))
+        stacks[side].append((-neg_end, net))
+    return out
+
+
+# --- service tags --------------------------------------------------------------------------------
+
+
+def _tag_rank(name: str) -> int:
+    """Tie-break among tag routes with the same prefix, as Azure documents it: regional tags,
+    then top-level tags, then AzureCloud regional tags, then AzureCloud."""
+    base, dot, _ = name.partition(".")
+    if base.lower() == "azurecloud":
+        return 3 if dot else 4
+    return 1 if dot else 2
+
+
+class ServiceTagIndex:
+    """Service tags by name, case-insensitively, with the regional hierarchy made explicit.
+
+    `Storage` covers `Storage.EastUS`: expanding a top-level tag adds its regional tags'
+    prefixes, so a rule or route on `Storage` covers every regional destination even where
+    the collected lists disagree.
+    """
+
+    def __init__(self, tags: Iterable[ServiceTag]) -> None:
+        self._tags = {t.name.lower(): t for t in tags if t.name}
+        self._regional: dict[str, list[ServiceTag]] = {}
+        for tag in self._tags.values():
+            base, dot, _ = tag.name.partition(".")
+            if dot:
+                self._regional.setdefault(base.lower(), []).append(tag)
+        self._prefixes: dict[str, list[Network]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._tags)
+
+    def get(self, name: str | None) -> ServiceTag | None:
+        return self._tags.get((name or "").strip().lower())
+
+    def regional(self, base: str, region: str | None) -> ServiceTag | None:
+        """The tag of `base` for `region` (`Storage`, `East US` -> `Storage.EastUS`), by the
+        tags' own `region` field, else by name."""
+        want = ids.region(region)
+        if not want:
+            return None
+        for tag in self._regional.get(base.lower(), ()):
+            if ids.region(tag.region) == want:
+                return tag
+        return self.get(f"{base}.{want}")
+
+    def prefixes(self, name: str) -> list[Network] | None:
+        """The tag's prefixes plus, for a top-level tag, its regional tags'; None if unknown.
+
+        Kept as the tags list them (not merged): a route on a tag is one route per listed
+        prefix, and merging would change which route is the longest match.
+        """
+        key = name.strip().lower()
+        if key in self._prefixes:
+            return self._prefixes[key]
+        tag = self._tags.get(key)
+        if tag is None:
+            return None
+        listed = list(tag.address_prefixes)
+        if "." not in key:
+            listed += [p for child in self._regional.get(key, ()) for p in child.address_prefixes]
+        nets, _ = parse_prefixes(listed)
+        self._prefixes[key] = nets
+        return nets
+
+    def expand(self, name: str) -> PrefixSet | None:
+        nets = self.prefixes(name)
+        return None if nets is None else PrefixSet(nets)
+
+    @staticmethod
+    def name_covers(outer: str, inner: str) -> bool:
+        """By name alone: `Storage` covers `Storage.EastUS` and itself, not `StorageSyncService`."""
+        o, i = outer.strip().lower(), inner.strip().lower()
+        return i == o or i.startswith(o + ".")
+
+
+# --- routes --------------------------------------------------------------------------------------
+
+GATEWAY = "VirtualNetworkGateway"
+APPLIANCE = "VirtualAppliance"
+INTERNET = "Internet"
+VNET_LOCAL = "VnetLocal"
+NONE = "None"
+PEERING = "VNetPeering"
+SERVICE_ENDPOINT = "VirtualNetworkServiceEndpoint"
+_HOPS = {h.lower(): h for h in (GATEWAY, APPLIANCE, INTERNET, VNET_LOCAL, NONE, PEERING, SERVICE_ENDPOINT)}
+
+USER = "User"
+DEFAULT = "Default"
+
+# Same-prefix preference among system routes: a VNet range replaces the reserved `None`
+# route (Azure documents that), the rest cannot collide in practice.
+_SYSTEM_RANK = {VNET_LOCAL: 10, PEERING: 11, SERVICE_ENDPOINT: 12, INTERNET: 13, NONE: 14}
+
+RESERVED_PRIVATE = tuple(
+    ipaddress.ip_network(p) for p in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
+DEFAULT_ROUTES = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
+
+# Service endpoint service -> the service tag whose prefixes its system routes carry.
+SERVICE_ENDPOINT_TAGS = {
+    "microsoft.storage": "Storage",
+    "microsoft.storage.global": "Storage",
+    "microsoft.sql": "Sql",
+    "microsoft.keyvault": "AzureKeyVault",
+    "microsoft.eventhub": "EventHub",
+    "microsoft.servicebus": "ServiceBus",
+    "microsoft.azurecosmosdb": "AzureCosmosDB",
+    "microsoft.web": "AppService",
+    "microsoft.containerregistry": "AzureContainerRegistry",
+}
+_GLOBAL_ENDPOINTS = {"microsoft.storage.global"}
+
+
+def next_hop_type(value: str | None) -> str:
+    """ARM's spelling of a next hop type, whatever case it arrived in."""
+    text = (value or NONE).strip()
+    return _HOPS.get(text.lower(), text)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteEntry:
+    prefix: Network
+    next_hop_type: str
+    source: str = DEFAULT  # User (a UDR) | Default (a system route)
+    next_hop_ip: str | None = None
+    name: str | None = None  # the UDR's name
+    tag: str | None = None  # the service tag the prefix came from (UDR or service endpoint)
+
+    @property
+    def rank(self) -> int:
+        """Lower wins among routes with the same prefix: UDR with an explicit prefix, UDRs on
+        tags (regional first), then system routes."""
+        if self.source == USER:
+            return _tag_rank(self.tag) if self.tag else 0
+        return _SYSTEM_RANK.get(self.next_hop_type, 15)
+
+    def to_json(self) -> dict[str, str]:
+        data = {
+            "prefix": str(self.prefix),
+            "next_hop_type": self.next_hop_type,
+            "source": self.source,
+            "next_hop_ip": self.next_hop_ip,
+            "name": self.name,
+            "tag": self.tag,
+        }
+        return {k: v for k, v in data.items() if v}
+
+
+@dataclass(frozen=True, slots=True)
+class Unresolved:
+    """A route whose prefixes could not be known (a tag missing from the collected list)."""
+
+    name: str  # the UDR or service endpoint
+    address_prefix: str
+    next_hop_type: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"name": self.name, "address_prefix": self.address_prefix, "next_hop_type": self.next_hop_type}
+
+
+class RoutedPrefix(NamedTuple):
+    prefix: Network
+    route: RouteEntry | None  # None: no route covers it (traffic is dropped)
+
+
+def _route_key(route: RouteEntry) -> tuple[int, int, int]:
+    net = route.prefix
+    return net.version, net.prefixlen, int(net.network_address)
+
+
+class RouteSet:
+    """A subnet's effective routes: the winning route per prefix, queried by longest prefix match.
+
+    Routes are keyed by integers, not Network objects: a tag route expands to thousands of
+    prefixes and hashing ipaddress objects dominated the cost. Per version, `_spans` holds
+    (start, end, route) sorted by start, larger block first, with `_keys` its bisect index.
+    """
+
+    def __init__(self, routes: Iterable[RouteEntry] = (), unresolved: Iterable[Unresolved] = ()) -> None:
+        best: dict[tuple[int, int, int], RouteEntry] = {}
+        for route in routes:
+            key = _route_key(route)
+            current = best.get(key)
+            if current is None or route.rank < current.rank:
+                best[key] = route
+        self.unresolved = list(unresolved)
+        self._exact: dict[tuple[int, int], dict[int, RouteEntry]] = {}
+        self._spans: dict[int, list[tuple[int, int, RouteEntry]]] = {4: [], 6: []}
+        for (version, length, start), route in best.items():
+            self._exact.setdefault((version, length), {})[start] = route
+            self._spans[version].append((start, start + (1 << (_BITS[version] - length)) - 1, route))
+        for spans in self._spans.values():
+            spans.sort(key=lambda s: (s[0], -s[1]))
+        self._keys = {v: [(s, -e) for s, e, _ in spans] for v, spans in self._spans.items()}
+        self._lengths = self._lengths_of(self._exact)
+
+    @staticmethod
+    def _lengths_of(exact: dict[tuple[int, int], dict[int, RouteEntry]]) -> dict[int, list[int]]:
+        """Prefix lengths in use per version, shortest first: the probes of a lookup."""
+        return {v: sorted(n for (ver, n), routes in exact.items() if ver == v and routes) for v in (4, 6)}
+
+    def extended(self, routes: Iterable[RouteEntry], unresolved: Iterable[Unresolved] = ()) -> RouteSet:
+        """This set plus a few more routes, without sorting the whole table again: subnets that
+        share a large route table differ only in their system and service endpoint routes."""
+        new = RouteSet.__new__(RouteSet)
+        new.unresolved = [*self.unresolved, *unresolved]
+        new._exact = {k: dict(v) for k, v in self._exact.items()}
+        new._spans = {v: list(spans) for v, spans in self._spans.items()}
+        new._keys = {v: list(keys) for v, keys in self._keys.items()}
+        for route in routes:
+            version, length, start = _route_key(route)
+            current = new._exact.setdefault((version, length), {}).get(start)
+            if current is not None and current.rank <= route.rank:
+                continue
+            new._exact[(version, length)][start] = route
+            key = (start, -(start + (1 << (_BITS[version] - length)) - 1))
+            spans, keys = new._spans[version], new._keys[version]
+            at = bisect_left(keys, key)
+            if current is not None:
+                spans[at] = (start, -key[1], route)
+            else:
+                keys.insert(at, key)
+                spans.insert(at, (start, -key[1], route))
+        new._lengths = self._lengths_of(new._exact)
+        return new
+
+    def routes(self) -> list[RouteEntry]:
+        return [route for v in (4, 6) for _, _, route in self._spans[v]]
+
+    def _containing(self, version: int, point: int) -> list[RouteEntry]:
+        """Routes whose prefix holds `point`, least specific first."""
+        bits = _BITS[version]
+        found = []
+        for length in self._lengths[version]:
+            shift = bits - length
+            route = self._exact[(version, length)].get(point >> shift << shift)
+            if route is not None:
+                found.append(route)
+        return found
+
+    def effective_route(self, address: Address | str) -> RouteEntry | None:
+        """The route Azure picks for one destination address (longest prefix match)."""
+        addr = ipaddress.ip_address(address.strip() if isinstance(address, str) else address)
+        found = self._containing(addr.version, int(addr))
+        return found[-1] if found else None
+
+    def next_hops(self, destination: PrefixSet | Iterable[Network | str]) -> list[RoutedPrefix]:
+        """Split a destination (e.g. a service tag's prefixes) by the route each part takes."""
+        dest = PrefixSet.of(destination)
+        out: list[RoutedPrefix] = []
+        for v in (4, 6):
+            segments: list[tuple[int, int, RouteEntry | None]] = []
+            for start, end in dest.ranges(v):
+                for seg in self._segments(v, start, end):
+                    if segments and segments[-1][2] is seg[2] and segments[-1][1] + 1 == seg[0]:
+                        segments[-1] = (segments[-1][0], seg[1], seg[2])
+                    else:
+                        segments.append(seg)
+            out += [RoutedPrefix(n, route) for s, e, route in segments for n in _networks(v, s, e)]
+        return out
+
+    def _segments(self, version: int, start: int, end: int) -> Iterator[tuple[int, int, RouteEntry | None]]:
+        """Sweep [start, end] left to right; the stack holds the routes covering the cursor,
+        innermost on top (route prefixes nest or are disjoint)."""
+        stack = [(int(r.prefix.broadcast_address), r) for r in self._containing(version, start)]
+        spans = self._spans[version]
+        i = bisect_right(self._keys[version], (start, math.inf))
+        cursor = start
+        while cursor <= end:
+            span_start, span_end, route = (
+                spans[i] if i < len(spans) and spans[i][0] <= end else (end + 1, 0, None)
+            )
+            while cursor < span_start:
+                while stack and stack[-1][0] < cursor:
+                    stack.pop()
+                top = stack[-1] if stack else None
+                seg_end = min(span_start - 1, top[0]) if top else span_start - 1
+                yield cursor, seg_end, top[1] if top else None
+                cursor = seg_end + 1
+            if route is not None:
+                while stack and stack[-1][0] < span_start:
+                    stack.pop()
+                stack.append((span_end, route))
+                i += 1
+
+
+# --- a subnet's routes ---------------------------------------------------------------------------
+
+
+def system_routes(vnet: VirtualNetwork) -> list[RouteEntry]:
+    """The default routes of every subnet in `vnet`, plus peering routes (Connected peerings)."""
+    space, _ = parse_prefixes(vnet.address_prefixes)
+    routes = [RouteEntry(net, VNET_LOCAL) for net in space]
+    for peering in vnet.peerings:
+        if (peering.peering_state or "").lower() == "connected":
+            peered, _ = parse_prefixes(peering.remote_address_prefixes)
+            routes += [RouteEntry(net, PEERING, name=peering.name) for net in peered]
+    routes += [RouteEntry(net, INTERNET) for net in DEFAULT_ROUTES]
+    # A VNet range that includes a reserved range removes its `None` route (Azure's rule).
+    routes += [
+        RouteEntry(r, NONE)
+        for r in RESERVED_PRIVATE
+        if not any(n.version == 4 and r.subnet_of(n) for n in space)  # type: ignore[arg-type]
+    ]
+    return routes
+
+
+def service_endpoint_routes(
+    vnet: VirtualNetwork, subnet: Subnet, tags: ServiceTagIndex
+) -> tuple[list[RouteEntry], list[Unresolved]]:
+    """System routes a subnet's service endpoints add: the service's prefixes in the
+    endpoint's locations (the VNet's region when none are listed), next hop
+    VirtualNetworkServiceEndpoint."""
+    routes: list[RouteEntry] = []
+    unresolved: list[Unresolved] = []
+    locations = {k.lower(): v for k, v in subnet.service_endpoint_locations.items()}
+    for service in subnet.service_endpoints:
+        key = service.strip().lower()
+        base = SERVICE_ENDPOINT_TAGS.get(key)
+        if base is None:
+            continue
+        where = locations.get(key) or [vnet.location]
+        if key in _GLOBAL_ENDPOINTS or "*" in where:
+            wanted = [(base, tags.get(base))]
+        else:
+            wanted = [(f"{base}.{ids.region(loc)}", tags.regional(base, loc)) for loc in where]
+        for label, tag in wanted:
+            nets = tags.prefixes(tag.name) if tag else None
+            if tag is None or nets is None:
+                unresolved.append(Unresolved(service, label, SERVICE_ENDPOINT))
+                continue
+            routes += [RouteEntry(n, SERVICE_ENDPOINT, tag=tag.name) for n in nets]
+    return routes, unresolved
+
+
+def user_routes(route_table: RouteTable, tags: ServiceTagIndex) -> tuple[list[RouteEntry], list[Unresolved]]:
+    """A route table's UDRs; a service-tag address prefix becomes one route per tag prefix."""
+    routes: list[RouteEntry] = []
+    unresolved: list[Unresolved] = []
+    for udr in route_table.routes:
+        hop = next_hop_type(udr.next_hop_type)
+        net = parse_prefix(udr.address_prefix)
+        if net is not None:
+            routes.append(RouteEntry(net, hop, USER, udr.next_hop_ip_address, udr.name))
+            continue
+        tag = tags.get(udr.address_prefix)
+        nets = tags.prefixes(udr.address_prefix) if tag else None
+        if tag is None or nets is None:
+            unresolved.append(Unresolved(udr.name, udr.address_prefix, hop))
+            continue
+        routes += [RouteEntry(n, hop, USER, udr.next_hop_ip_address, udr.name, tag.name) for n in nets]
+    return routes, unresolved
+
+
+class SubnetRouter:
+    """Builds subnets' RouteSets over one inventory, compiling each route table's UDRs once
+    (a table on a service tag such as AzureCloud expands to thousands of routes, and many
+    subnets share one table)."""
+
+    def __init__(self, tags: ServiceTagIndex) -> None:
+        self.tags = tags
+        self._tables: dict[int, tuple[RouteTable, RouteSet]] = {}  # keeps the table alive: ids stay unique
+
+    def _table(self, route_table: RouteTable | None) -> RouteSet:
+        if route_table is None:
+            return RouteSet()
+        cached = self._tables.get(id(route_table))
+        if cached is None:
+            cached = (route_table, RouteSet(*user_routes(route_table, self.tags)))
+            self._tables[id(route_table)] = cached
+        return cached[1]
+
+    def routes(self, vnet: VirtualNetwork, subnet: Subnet, route_table: RouteTable | None) -> RouteSet:
+        """What ARM can show of a subnet's effective routes: system, peering, service endpoint
+        and user-defined routes. Routes learned over BGP from on-premises are not visible."""
+        endpoint, unresolved = service_endpoint_routes(vnet, subnet, self.tags)
+        return self._table(route_table).extended([*system_routes(vnet), *endpoint], unresolved)
+
+
+def subnet_routes(
+    vnet: VirtualNetwork, subnet: Subnet, route_table: RouteTable | None, tags: ServiceTagIndex
+) -> RouteSet:
+    """One subnet's routes (see `SubnetRouter.routes`); use a SubnetRouter for many subnets."""
+    return SubnetRouter(tags).routes(vnet, subnet, route_table)

@@ -1,0 +1,154 @@
+"""NET-ADDRESS-OVERLAP: source and recovery VNets whose address spaces overlap.
+
+Overlap is what IP retention needs, and harmless while only one side is connected to
+on-premises. It breaks routing when both VNets are connected to the same ExpressRoute circuit
+or VPN at the same time: on-premises then learns the same range from two places. The pair is
+reported high in that case, info otherwise (a reminder to keep the target connection down
+until failover), and `unknown` when a hub or circuit path runs through something unread and
+could turn an info into a high.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from asr_audit import connectivity, ids, netmath, scope
+from asr_audit.connectivity import Reach
+from asr_audit.findings import Finding, Severity
+from asr_audit.inventory import Inventory, VirtualNetwork
+from asr_audit.rules.base import Context, RuleMeta, rule
+
+VNET_TYPE = "Microsoft.Network/virtualNetworks"
+
+ADDRESS_OVERLAP = RuleMeta(
+    id="NET-ADDRESS-OVERLAP",
+    title="Source and recovery VNets have overlapping address space",
+    severity=Severity.HIGH,
+    category="network",
+    rationale=(
+        "An ExpressRoute circuit (or a VPN to one on-premises site) cannot serve two virtual networks "
+        "with the same address ranges at the same time. Recovery VNets that reuse the source ranges "
+        "(to retain IP addresses on failover) must stay disconnected from on-premises until failover; "
+        "if both are connected, on-premises receives the same prefixes from two VNets and traffic to "
+        "one of them is misrouted."
+    ),
+    remediation=(
+        "Either give the recovery VNet its own address space (az network vnet update -g <rg> -n <vnet> "
+        "--address-prefixes <non-overlapping-cidr>; portal: virtual network > Address space), or keep IP "
+        "retention and remove the recovery side's connection to the shared circuit/VPN until failover "
+        "(az network vpn-connection delete -g <rg> -n <connection>), re-creating it in the failover "
+        "runbook (az network vpn-connection create -g <rg> -n <connection> --vnet-gateway1 <gateway> "
+        "--express-route-circuit2 <circuit-id>) after disconnecting the source VNet."
+    ),
+    docs="https://learn.microsoft.com/en-us/azure/site-recovery/azure-vm-disaster-recovery-with-expressroute",
+    source=(
+        "Integrate ExpressRoute with disaster recovery for Azure VMs (learn.microsoft.com, 2019-04-08 "
+        "revision), Access with a single circuit; About networking in Azure to Azure replication "
+        "(2018 seed), ExpressRoute configuration"
+    ),
+    references=("https://learn.microsoft.com/en-us/azure/site-recovery/azure-to-azure-about-networking",),
+)
+
+
+def _names(targets: Iterable[str]) -> str:
+    return ", ".join(f"'{ids.name_of(t)}'" for t in targets)
+
+
+def _ranges(found: list[netmath.Overlap]) -> str:
+    return ", ".join(dict.fromkeys(str(o.range) for o in found))
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    status: str  # fail | unknown
+    severity: Severity
+    shared: list[str]  # ids of the circuits / local network gateways both sides reach
+    unknown: list[str]  # why a path could not be followed
+    both_connected: bool
+
+
+def judge(src: Reach, rec: Reach) -> Verdict:
+    """High when both reach one link; `unknown` only where an unread path could make both
+    sides reach something (with one side reaching nothing, the pair cannot clash); else info."""
+    src_targets, rec_targets = src.targets(), rec.targets()
+    shared = [src_targets[k].target_id for k in sorted(src_targets.keys() & rec_targets.keys())]
+    unknown = src.unknown + rec.unknown
+    both = bool(src.attachments and rec.attachments)
+    if shared:
+        return Verdict("fail", Severity.HIGH, shared, unknown, both)
+    src_may = bool(src.attachments or src.unknown)
+    rec_may = bool(rec.attachments or rec.unknown)
+    if (src.unknown and rec_may) or (rec.unknown and src_may):
+        return Verdict("unknown", Severity.HIGH, [], unknown, both)
+    return Verdict("fail", Severity.INFO, [], unknown, both)
+
+
+def _message(src: VirtualNetwork, rec: VirtualNetwork, found: list[netmath.Overlap], verdict: Verdict) -> str:
+    head = f"Source VNet '{src.name}' and recovery VNet '{rec.name}' overlap ({_ranges(found)})"
+    if verdict.shared:
+        return (
+            f"{head} and are both connected to {_names(verdict.shared)} at the same time: on-premises "
+            "learns the same ranges from both VNets and traffic to one of them is misrouted. Give the "
+            "recovery VNet its own address space, or remove its connection until failover."
+        )
+    if verdict.status == "unknown":
+        return (
+            f"{head}; whether both reach the same ExpressRoute circuit or VPN cannot be checked: "
+            f"{'; '.join(verdict.unknown)}. Scan that subscription too, or make sure the recovery side "
+            "stays disconnected from on-premises until failover."
+        )
+    extra = (
+        " Both are connected to on-premises through different links; if those lead to the same network "
+        "the ranges clash there too."
+        if verdict.both_connected
+        else ""
+    )
+    return (
+        f"{head}. This suits IP retention only while the recovery VNet stays disconnected from "
+        f"on-premises: keep its ExpressRoute/VPN connection down until failover.{extra}"
+    )
+
+
+@rule(ADDRESS_OVERLAP)
+def check_address_overlap(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+    index = ctx.index
+    reaches: dict[str, Reach] = {}
+
+    def reach(vnet: VirtualNetwork) -> Reach:
+        key = ids.key(vnet.id)
+        if key not in reaches:
+            reaches[key] = connectivity.hybrid_reach(index, vnet)
+        return reaches[key]
+
+    recovery = sorted(scope.recovery_vnets(ctx).items())
+    for src_key, src in sorted(scope.source_vnets(ctx).items()):
+        for rec_key, rec in recovery:
+            if rec_key == src_key:
+                continue
+            found = netmath.overlaps(src.address_prefixes, rec.address_prefixes)
+            if not found:
+                continue
+            pair = (reach(src), reach(rec))
+            verdict = judge(*pair)
+            yield ADDRESS_OVERLAP.finding(
+                resource_id=src.id,
+                resource_type=VNET_TYPE,
+                region=src.location,
+                key=rec_key,
+                status=verdict.status,
+                severity=verdict.severity,
+                message=_message(src, rec, found, verdict),
+                evidence={
+                    "source_vnet": src.id,
+                    "recovery_vnet": rec.id,
+                    "overlaps": [
+                        {"source_prefix": str(o.a), "recovery_prefix": str(o.b), "overlap": str(o.range)}
+                        for o in found
+                    ],
+                    "shared_connections": verdict.shared,
+                    "source_connections": [a.to_json() for a in pair[0].attachments],
+                    "recovery_connections": [a.to_json() for a in pair[1].attachments],
+                    "unknown": verdict.unknown,
+                },
+            )

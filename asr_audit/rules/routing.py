@@ -1,0 +1,362 @@
+"""NET-FORCED-TUNNEL: replication traffic routed to on-premises or through an appliance.
+
+For every subnet that holds a protected or candidate VM, each destination replication needs
+(section 5 of DESIGN.md) is expanded to its service tag's prefixes and split by the subnet's
+effective routes (`netmath.subnet_routes`: UDRs with tag prefixes expanded, service endpoint
+routes, system routes; longest prefix wins). Any part that leaves through a
+VirtualNetworkGateway (high) or a VirtualAppliance (medium) is tunnelled; an appliance that
+is an Azure Firewall in the inventory is left to NET-FIREWALL-FQDN. What ARM cannot show
+(BGP routes from on-premises, tags that were not collected) yields `unknown`, never a pass.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from asr_audit import connectivity, ids, netmath, scope
+from asr_audit.findings import Finding, Severity
+from asr_audit.inventory import Inventory, RouteTable, Subnet, VirtualNetwork
+from asr_audit.netmath import APPLIANCE, DEFAULT, GATEWAY, INTERNET, RouteSet, ServiceTagIndex
+from asr_audit.rules.base import Context, RuleMeta, rule
+
+SUBNET_TYPE = "Microsoft.Network/virtualNetworks/subnets"
+EXAMPLES = 5
+
+FORCED_TUNNEL = RuleMeta(
+    id="NET-FORCED-TUNNEL",
+    title="Replication traffic is forced through a gateway or appliance",
+    severity=Severity.HIGH,
+    category="network",
+    rationale=(
+        "Replication traffic and Site Recovery service calls must stay on Azure's backbone. A 0.0.0.0/0 "
+        "(or other covering) user-defined route to a VPN/ExpressRoute gateway sends them to on-premises, "
+        "where they are slow, costly or dropped; a route to a network virtual appliance makes the "
+        "appliance carry all replication traffic, which it may throttle."
+    ),
+    remediation=(
+        "Enable the Storage service endpoint on the subnet so cache writes bypass the default route "
+        "(az network vnet subnet update -g <rg> --vnet-name <vnet> -n <subnet> --service-endpoints "
+        "Microsoft.Storage; portal: virtual network > Service endpoints > Add). For the other "
+        "destinations add service-tag routes with next hop Internet to the subnet's route table, e.g. "
+        "az network route-table route create -g <rg> --route-table-name <table> -n asr-aad "
+        "--address-prefix AzureActiveDirectory --next-hop-type Internet (likewise EventHub.<target-region> "
+        "and AzureSiteRecovery), or use a private endpoint for the vault."
+    ),
+    docs="https://learn.microsoft.com/en-us/azure/site-recovery/azure-to-azure-about-networking",
+    source=(
+        "About networking in Azure VM disaster recovery (learn.microsoft.com, 2020-03-13 revision), Network "
+        "virtual appliance configuration and Forced tunneling; About networking in Azure to Azure "
+        "replication (2018 seed), Forced tunneling; Virtual network traffic routing "
+        "(learn.microsoft.com, 2023-05-27 revision), How Azure selects a route"
+    ),
+    references=("https://learn.microsoft.com/en-us/azure/virtual-network/virtual-networks-udr-overview",),
+)
+
+# --- required destinations ------------------------------------------------------------------------
+
+SOURCE, TARGET = "source", "target"
+# (service tag, which region's regional tag; None for a global tag): DESIGN.md section 5.
+REQUIRED = (
+    ("Storage", SOURCE),
+    ("AzureActiveDirectory", None),
+    ("EventHub", TARGET),
+    ("AzureSiteRecovery", None),
+)
+SITE_RECOVERY = "AzureSiteRecovery"
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    service: str  # the tag, or the base of a regional tag
+    side: str | None  # source | target | None (global tag)
+    region: str | None = None
+
+    @property
+    def label(self) -> str:
+        if not self.side:
+            return self.service
+        return f"{self.service}.{self.region or f'<{self.side} region>'}"
+
+
+def required_destinations(source_region: str | None, target_region: str | None) -> list[Destination]:
+    """What an A2A VM in `source_region` replicating to `target_region` must reach on 443."""
+    regions = {SOURCE: ids.region(source_region), TARGET: ids.region(target_region)}
+    return [Destination(svc, side, regions[side] if side else None) for svc, side in REQUIRED]
+
+
+def resolve(tags: ServiceTagIndex, dest: Destination) -> tuple[netmath.PrefixSet | None, str, str | None]:
+    """(the destination's prefixes, its tag name, why it cannot be resolved)."""
+    if dest.side and not dest.region:
+        return None, dest.label, f"the {dest.side} region is not known (give --{dest.side}-region)"
+    if not tags:
+        return None, dest.label, "service tags were not collected (see coverage)"
+    tag = tags.regional(dest.service, dest.region) if dest.side else tags.get(dest.service)
+    if tag is None:
+        return None, dest.label, f"service tag {dest.label} is not in the collected service tags"
+    prefixes = netmath.PrefixSet(tag.address_prefixes)
+    if not prefixes:
+        return None, tag.name, f"service tag {tag.name} lists no address prefixes"
+    return prefixes, tag.name, None
+
+
+# --- one subnet -----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class SubnetCase:
+    vnet: VirtualNetwork
+    subnet: Subnet
+    placements: list[scope.Placement] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Outcome:
+    table: RouteTable | None = None
+    tunnelled: list[dict[str, Any]] = field(default_factory=list)
+    unknown: list[dict[str, str]] = field(default_factory=list)
+    unresolved: list[dict[str, str]] = field(default_factory=list)  # routes whose tag was not collected
+    severity: Severity = Severity.MEDIUM
+
+
+def _ip(text: str | None) -> str | None:
+    """An IP address in canonical form (IPv6 spellings vary; stray whitespace), else None."""
+    try:
+        return str(ipaddress.ip_address((text or "").strip()))
+    except ValueError:
+        return None
+
+
+def _firewall_ips(inventory: Inventory) -> set[str]:
+    return {ip for fw in inventory.azure_firewalls for ip in map(_ip, fw.private_ip_addresses) if ip}
+
+
+def _tunnels(route: netmath.RouteEntry | None, firewalls: set[str]) -> bool:
+    """Tunnelled by this route; an Azure Firewall next hop is NET-FIREWALL-FQDN's to judge."""
+    if route is None or route.next_hop_type not in (GATEWAY, APPLIANCE):
+        return False
+    return not (route.next_hop_type == APPLIANCE and _ip(route.next_hop_ip) in firewalls)
+
+
+def _undecided(route: netmath.RouteEntry | None) -> bool:
+    """Routed only by the system default: a BGP route from on-premises would take precedence.
+    (VNet, peering and service endpoint system routes win over BGP.)"""
+    return route is None or (route.source == DEFAULT and route.next_hop_type == INTERNET)
+
+
+def _could_tunnel(routes: RouteSet, firewalls: set[str], bgp: bool) -> bool:
+    """Whether anything in this subnet's routing can tunnel a public destination; if not, a
+    destination whose prefixes are unknown cannot be tunnelled either and needs no `unknown`."""
+    return (
+        bgp
+        or any(_tunnels(r, firewalls) and not r.prefix.is_private for r in routes.routes())
+        or any(u.next_hop_type in (GATEWAY, APPLIANCE) for u in routes.unresolved)
+    )
+
+
+def _judge(
+    dest_prefixes: netmath.PrefixSet, tag: str, routes: RouteSet, firewalls: set[str], bgp: bool
+) -> tuple[dict[str, Any] | None, str | None]:
+    """(tunnelled evidence, unknown reason) for one resolved destination."""
+    pieces = routes.next_hops(dest_prefixes)
+    tunnelled = [p for p in pieces if _tunnels(p.route, firewalls)]
+    if tunnelled:
+        used = {id(p.route): p.route for p in tunnelled if p.route}
+        return {
+            "destination": tag,
+            "next_hop_types": sorted({r.next_hop_type for r in used.values()}),
+            "routes": [r.to_json() for r in used.values()],
+            "tunnelled_prefixes": len(tunnelled),
+            "examples": [str(p.prefix) for p in tunnelled[:EXAMPLES]],
+            "partial": len(tunnelled) < len(pieces),
+        }, None
+    if bgp and any(_undecided(p.route) for p in pieces):
+        return None, (
+            "BGP route propagation is enabled and the VNet has a gateway, so on-premises may advertise "
+            "a default route that ARM does not show"
+        )
+    risky = [u for u in routes.unresolved if u.next_hop_type in (GATEWAY, APPLIANCE)]
+    if risky:
+        names = ", ".join(f"'{u.name}' ({u.address_prefix})" for u in risky)
+        return None, f"route(s) {names} use a service tag that was not collected"
+    return None, None
+
+
+def _bypassed_by_private_endpoint(ctx: Context, case: SubnetCase) -> bool:
+    """Every protected VM in the subnet replicates through a vault with a private endpoint."""
+    vaults = [
+        ctx.index.vaults.get(ids.key(p.workload.item.vault_id)) if p.workload.item else None
+        for p in case.placements
+    ]
+    return all(v and (v.private_endpoint_state_for_site_recovery or "").lower() == "enabled" for v in vaults)
+
+
+def _route_table(ctx: Context, subnet: Subnet) -> tuple[RouteTable | None, str | None]:
+    if not subnet.route_table_id:
+        return None, None
+    table = ctx.index.route_tables.get(ids.key(subnet.route_table_id))
+    if table is None:
+        return None, connectivity.unread_reason(ctx.index, subnet.route_table_id, "route table")
+    return table, None
+
+
+def _evaluate(ctx: Context, case: SubnetCase, router: netmath.SubnetRouter, firewalls: set[str]) -> Outcome:
+    outcome = Outcome()
+    table, missing = _route_table(ctx, case.subnet)
+    outcome.table = table
+    if missing:
+        outcome.unknown.append({"destination": "*", "reason": missing})
+        return outcome
+    tags = router.tags
+    routes = router.routes(case.vnet, case.subnet, table)
+    bgp = (table is None or not table.disable_bgp_route_propagation) and connectivity.has_gateway(
+        ctx.index, case.vnet
+    )
+    wanted: dict[Destination, None] = {}
+    for p in case.placements:
+        wanted.update(
+            dict.fromkeys(required_destinations(p.workload.source_region, p.workload.target_region))
+        )
+    private_endpoint = _bypassed_by_private_endpoint(ctx, case)
+    for dest in wanted:
+        if dest.service == SITE_RECOVERY and private_endpoint:
+            continue
+        prefixes, tag, reason = resolve(tags, dest)
+        if prefixes is None:
+            if _could_tunnel(routes, firewalls, bgp):
+                outcome.unknown.append({"destination": tag, "reason": reason or ""})
+            continue
+        found, reason = _judge(prefixes, tag, routes, firewalls, bgp)
+        if found:
+            outcome.tunnelled.append(found)
+            if GATEWAY in found["next_hop_types"]:
+                outcome.severity = Severity.HIGH
+        elif reason:
+            outcome.unknown.append({"destination": tag, "reason": reason})
+    outcome.unresolved = [u.to_json() for u in routes.unresolved]
+    return outcome
+
+
+# --- the rule -------------------------------------------------------------------------------------
+
+
+def _cases(ctx: Context) -> list[SubnetCase]:
+    cases: dict[str, SubnetCase] = {}
+    for p in scope.placements(ctx):
+        cases.setdefault(ids.key(p.subnet.id), SubnetCase(p.vnet, p.subnet)).placements.append(p)
+    return [cases[k] for k in sorted(cases)]
+
+
+def _workloads(case: SubnetCase) -> list[dict[str, str]]:
+    seen = {ids.key(p.workload.vm.id): p.workload for p in case.placements}
+    return [{"vm": w.vm.name, "id": w.vm.id, "kind": w.kind} for w in seen.values()]
+
+
+def _who(case: SubnetCase) -> str:
+    vms = _workloads(case)
+    shown = ", ".join(f"{v['kind']} VM '{v['vm']}'" for v in vms[:3])
+    return shown + (f" and {len(vms) - 3} more" if len(vms) > 3 else "")
+
+
+def _fix(case: SubnetCase, outcome: Outcome) -> str:
+    """The remediation with this subnet's names filled in (existing service endpoints kept:
+    `--service-endpoints` replaces the list)."""
+    vnet_rg = ids.resource_group_of(case.vnet.id) or "<rg>"
+    table_id = outcome.table.id if outcome.table else ""
+    table_rg = ids.resource_group_of(table_id) or "<rg>"
+    endpoints = " ".join(
+        {e.lower(): e for e in [*case.subnet.service_endpoints, "Microsoft.Storage"]}.values()
+    )
+    steps = []
+    for t in outcome.tunnelled:
+        tag = t["destination"]
+        if tag.lower().startswith("storage"):
+            steps.append(
+                f"az network vnet subnet update -g {vnet_rg} --vnet-name {case.vnet.name} "
+                f"-n {case.subnet.name} --service-endpoints {endpoints}"
+            )
+        else:
+            route = f"asr-{tag.replace('.', '-').lower()}"
+            steps.append(
+                f"az network route-table route create -g {table_rg} --route-table-name "
+                f"{ids.name_of(table_id)} -n {route} --address-prefix {tag} --next-hop-type Internet"
+            )
+    return "Bypass the tunnel for each destination: " + "; ".join(steps) + ". " + FORCED_TUNNEL.remediation
+
+
+def _check_routes(case: SubnetCase) -> str:
+    nic = case.placements[0].nic
+    return (
+        f"Check the effective routes of the VM's NIC (az network nic show-effective-route-table "
+        f"-g {ids.resource_group_of(nic.id)} -n {nic.name}; portal: network interface > Effective routes). "
+        "If replication destinations leave through a gateway or appliance, bypass them: "
+        + FORCED_TUNNEL.remediation
+    )
+
+
+def _gaps(outcome: Outcome) -> str:
+    """Unknown destinations grouped by reason, for messages."""
+    by_reason: dict[str, list[str]] = {}
+    for u in outcome.unknown:
+        by_reason.setdefault(u["reason"], []).append(u["destination"])
+    return "; ".join(f"{reason} ({', '.join(dests)})" for reason, dests in by_reason.items())
+
+
+def _tunnel_message(where: str, outcome: Outcome) -> str:
+    listed = "; ".join(
+        f"{t['destination']} via {'/'.join(t['next_hop_types'])}"
+        + (f" ({t['tunnelled_prefixes']} prefix(es), partial)" if t["partial"] else "")
+        for t in outcome.tunnelled
+    )
+    hops = {h for t in outcome.tunnelled for h in t["next_hop_types"]}
+    why = []
+    if GATEWAY in hops:
+        why.append("through the gateway, replication traffic leaves Azure for on-premises")
+    if APPLIANCE in hops:
+        why.append("the appliance must carry all replication traffic and may throttle or drop it")
+    gaps = f" Not decidable: {_gaps(outcome)}." if outcome.unknown else ""
+    because = "; ".join(why)
+    return (
+        f"{where} routes replication destinations away from Azure's backbone: {listed}. "
+        f"{because[0].upper()}{because[1:]}. Route these destinations to Internet with service-tag routes "
+        f"(Storage: a service endpoint).{gaps}"
+    )
+
+
+@rule(FORCED_TUNNEL)
+def check_forced_tunnel(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+    router = netmath.SubnetRouter(ServiceTagIndex(inventory.service_tags))
+    firewalls = _firewall_ips(inventory)
+    for case in _cases(ctx):
+        outcome = _evaluate(ctx, case, router, firewalls)
+        if not (outcome.tunnelled or outcome.unknown):
+            continue
+        where = f"subnet '{case.vnet.name}/{case.subnet.name}' ({_who(case)})"
+        evidence = {
+            "subnet": case.subnet.id,
+            "route_table": case.subnet.route_table_id,
+            "workloads": _workloads(case),
+            "tunnelled": outcome.tunnelled,
+            "unknown": outcome.unknown,
+            "unresolved_routes": outcome.unresolved,
+        }
+        common = {"resource_id": case.subnet.id, "resource_type": SUBNET_TYPE, "region": case.vnet.location}
+        if outcome.tunnelled:
+            yield FORCED_TUNNEL.finding(
+                **common,
+                severity=outcome.severity,
+                message=_tunnel_message(where[0].upper() + where[1:], outcome),
+                remediation=_fix(case, outcome),
+                evidence=evidence,
+            )
+        else:
+            yield FORCED_TUNNEL.finding(
+                **common,
+                status="unknown",
+                message=f"Cannot tell whether {where} forces replication traffic off Azure's backbone: "
+                f"{_gaps(outcome)}.",
+                remediation=_check_routes(case),
+                evidence=evidence,
+            )

@@ -1,0 +1,376 @@
+"""netmath: prefixes, overlap, service tags and route selection, against hand cases and brute force."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from asr_audit import netmath
+from asr_audit.inventory import Peering, Route, RouteTable, ServiceTag, Subnet, VirtualNetwork
+from asr_audit.netmath import (
+    APPLIANCE,
+    GATEWAY,
+    INTERNET,
+    NONE,
+    PEERING,
+    SERVICE_ENDPOINT,
+    USER,
+    VNET_LOCAL,
+    PrefixSet,
+    RouteEntry,
+    RouteSet,
+    ServiceTagIndex,
+)
+
+net = ipaddress.ip_network
+
+TAGS = [
+    ServiceTag("Storage", None, "AzureStorage", ["20.38.0.0/16", "2603:1030::/32"]),
+    ServiceTag("Storage.EastUS", "eastus", "AzureStorage", ["20.38.1.0/24", "20.60.2.0/24"]),
+    ServiceTag("Storage.WestUS", "westus", "AzureStorage", ["20.61.0.0/24"]),
+    ServiceTag("StorageSyncService", None, "AzureStorageSyncService", ["40.1.0.0/24"]),
+    ServiceTag("AzureCloud", None, None, ["20.0.0.0/8"]),
+    ServiceTag("AzureCloud.eastus", "eastus", None, ["20.38.0.0/16"]),
+]
+
+
+# --- prefixes ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("10.0.0.0/16", "10.0.0.0/16"),
+        (" 10.0.0.5/16 ", "10.0.0.0/16"),  # host bits tolerated, whitespace stripped
+        ("10.0.0.5", "10.0.0.5/32"),
+        ("2001:db8::/32", "2001:db8::/32"),
+        ("Storage", None),
+        ("*", None),
+        ("", None),
+        (None, None),
+        ("10.0.0.0/33", None),
+    ],
+)
+def test_parse_prefix(text: str | None, expected: str | None) -> None:
+    parsed = netmath.parse_prefix(text)
+    assert (str(parsed) if parsed else None) == expected
+
+
+def test_parse_prefixes_keeps_order_drops_duplicates_and_returns_the_rest() -> None:
+    nets, bad = netmath.parse_prefixes(["10.1.0.0/16", "Internet", "10.1.0.0/16", "::/0"])
+    assert nets == [net("10.1.0.0/16"), net("::/0")]
+    assert bad == ["Internet"]
+
+
+def test_prefix_set_algebra_merges_adjacent_blocks_and_keeps_versions_apart() -> None:
+    s = PrefixSet(["10.0.0.0/24", "10.0.1.0/24", "fd00::/64", "junk"])
+    assert [str(n) for n in s.networks()] == ["10.0.0.0/23", "fd00::/64"]
+    assert s.contains("10.0.1.128/25") and not s.contains("10.0.2.0/24")
+    assert not s.contains(["10.0.0.0/24", "fd00:0:0:1::/64"])
+    assert [str(n) for n in (s - "10.0.0.128/25").networks()] == ["10.0.0.0/25", "10.0.1.0/24", "fd00::/64"]
+    assert [str(n) for n in (s & ["10.0.1.0/30", "::/0"]).networks()] == ["10.0.1.0/30", "fd00::/64"]
+    assert not PrefixSet(["0.0.0.0/0"]).intersects("::/0")
+    assert (s | "10.0.2.0/23") == PrefixSet(["10.0.0.0/22", "fd00::/64"])
+    assert PrefixSet(["10.0.0.0/30"]).address_count() == 4
+
+
+_small = st.builds(
+    lambda a, n: ipaddress.ip_network(f"10.0.0.{a}/{n}", strict=False),
+    st.integers(0, 255),
+    st.integers(24, 32),
+)
+
+
+def _addresses(nets: list[ipaddress.IPv4Network]) -> set[int]:
+    return {int(a) for n in nets for a in (n.network_address + i for i in range(n.num_addresses))}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_small, max_size=6), st.lists(_small, max_size=6))
+def test_prefix_set_operations_match_sets_of_addresses(a: list, b: list) -> None:
+    sa, sb = PrefixSet(a), PrefixSet(b)
+    ea, eb = _addresses(a), _addresses(b)
+    assert _addresses((sa | sb).networks()) == ea | eb
+    assert _addresses((sa & sb).networks()) == ea & eb
+    assert _addresses((sa - sb).networks()) == ea - eb
+    assert sa.contains(sb) == (eb <= ea)
+
+
+# --- overlap -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        (["10.0.0.0/16"], ["10.1.0.0/16"], []),  # adjacent, not overlapping
+        (["10.0.0.0/24"], ["10.0.1.0/24", "10.0.0.0/25"], [("10.0.0.0/24", "10.0.0.0/25", "10.0.0.0/25")]),
+        (["10.0.0.0/16"], ["10.0.0.0/16"], [("10.0.0.0/16", "10.0.0.0/16", "10.0.0.0/16")]),
+        (["10.0.5.0/24"], ["10.0.0.0/8"], [("10.0.5.0/24", "10.0.0.0/8", "10.0.5.0/24")]),
+        (["fd00::/48"], ["fd00:0:0:ff::/64"], [("fd00::/48", "fd00:0:0:ff::/64", "fd00:0:0:ff::/64")]),
+        (["0.0.0.0/0"], ["::/0"], []),  # never v4 against v6
+        (["::ffff:10.0.0.0/104"], ["10.0.0.0/8"], []),
+        (["Storage", "10.0.0.0/8"], ["*", "10.2.0.0/16"], [("10.0.0.0/8", "10.2.0.0/16", "10.2.0.0/16")]),
+    ],
+)
+def test_overlaps(a: list[str], b: list[str], expected: list[tuple[str, str, str]]) -> None:
+    found = [(str(o.a), str(o.b), str(o.range)) for o in netmath.overlaps(a, b)]
+    assert found == expected
+
+
+def test_overlaps_reports_every_pair_under_a_wide_block() -> None:
+    found = netmath.overlaps(["10.0.0.0/8", "10.1.0.0/16"], ["10.1.2.0/24", "10.9.0.0/16", "11.0.0.0/8"])
+    assert {(str(o.a), str(o.b)) for o in found} == {
+        ("10.0.0.0/8", "10.1.2.0/24"),
+        ("10.0.0.0/8", "10.9.0.0/16"),
+        ("10.1.0.0/16", "10.1.2.0/24"),
+    }
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_small, max_size=8), st.lists(_small, max_size=8))
+def test_overlaps_match_the_quadratic_reference(a: list, b: list) -> None:
+    expected = {(x, y, x if x.prefixlen >= y.prefixlen else y) for x in a for y in b if x.overlaps(y)}
+    found = netmath.overlaps(a, b)
+    assert set(found) == expected
+    assert len(found) == len(expected)  # each pair once
+
+
+# --- service tags --------------------------------------------------------------------------------
+
+
+def test_service_tags_are_found_case_insensitively_and_regionally_by_the_region_field() -> None:
+    tags = ServiceTagIndex(TAGS)
+    assert tags.get("storage.eastus").name == "Storage.EastUS"
+    assert tags.regional("storage", "East US").name == "Storage.EastUS"
+    assert tags.regional("Storage", "centralus") is None
+    assert tags.get("Storage.Nowhere") is None
+    renamed = ServiceTagIndex([ServiceTag("EventHub.Region7", "westeurope", None, ["1.1.1.0/24"])])
+    assert renamed.regional("EventHub", "westeurope").name == "EventHub.Region7"
+
+
+def test_a_top_level_tag_covers_its_regional_tags() -> None:
+    tags = ServiceTagIndex(TAGS)
+    storage = tags.expand("Storage")
+    assert storage.contains(tags.expand("Storage.EastUS"))  # 20.60.2.0/24 is listed only regionally
+    assert not storage.contains("40.1.0.0/24")  # StorageSyncService is not a Storage region
+    assert tags.expand("Storage.EastUS") == PrefixSet(["20.38.1.0/24", "20.60.2.0/24"])
+    assert tags.prefixes("Nope") is None
+    assert ServiceTagIndex.name_covers("Storage", "storage.EastUS")
+    assert not ServiceTagIndex.name_covers("Storage", "StorageSyncService")
+    assert not ServiceTagIndex([])
+
+
+# --- route selection -----------------------------------------------------------------------------
+
+
+def entry(prefix: str, hop: str, source: str = USER, **kw: str) -> RouteEntry:
+    return RouteEntry(net(prefix), hop, source, **kw)
+
+
+def test_longest_prefix_wins_and_a_udr_beats_a_system_route_with_the_same_prefix() -> None:
+    routes = RouteSet(
+        [
+            entry("0.0.0.0/0", INTERNET, "Default"),
+            entry("10.0.0.0/16", VNET_LOCAL, "Default"),
+            entry("0.0.0.0/0", GATEWAY, name="force"),
+            entry("10.0.0.0/16", APPLIANCE, next_hop_ip="10.0.9.4", name="inspect"),
+            entry("20.38.0.0/16", INTERNET, name="storage"),
+        ]
+    )
+    assert routes.effective_route("20.38.1.1").name == "storage"
+    assert routes.effective_route("20.39.0.1").name == "force"
+    assert routes.effective_route("10.0.3.4").name == "inspect"
+    assert routes.effective_route("2001:db8::1") is None  # no IPv6 route given
+    assert len(routes.routes()) == 3
+
+
+def test_same_prefix_explicit_udr_beats_tag_udrs_and_regional_tags_beat_top_level() -> None:
+    prefix = "20.38.1.0/24"
+    best_first = [
+        entry(prefix, APPLIANCE, next_hop_ip="10.0.9.4"),
+        entry(prefix, GATEWAY, tag="Storage.EastUS"),
+        entry(prefix, INTERNET, tag="Storage"),
+        entry(prefix, NONE, tag="AzureCloud.eastus"),
+        entry(prefix, NONE, tag="AzureCloud"),
+        entry(prefix, INTERNET, "Default"),
+    ]
+    for i in range(len(best_first)):
+        # offered worst first, so winning does not depend on coming first
+        assert RouteSet(reversed(best_first[i:])).effective_route("20.38.1.7") is best_first[i]
+
+
+def test_next_hops_split_a_destination_by_route() -> None:
+    routes = RouteSet(
+        [
+            entry("0.0.0.0/0", GATEWAY, name="force"),
+            entry("20.38.1.0/24", INTERNET, name="bypass"),
+            entry("20.38.1.128/25", APPLIANCE, next_hop_ip="10.0.9.4", name="inner"),
+            entry("::/0", INTERNET, "Default"),
+        ]
+    )
+    pieces = routes.next_hops(["20.38.0.0/23", "2603:1030::/48"])
+    assert [(str(p.prefix), p.route.name) for p in pieces] == [
+        ("20.38.0.0/24", "force"),
+        ("20.38.1.0/25", "bypass"),
+        ("20.38.1.128/25", "inner"),
+        ("2603:1030::/48", None),
+    ]
+    assert pieces[-1].route.next_hop_type == INTERNET
+
+
+def test_next_hops_leave_uncovered_space_without_a_route() -> None:
+    routes = RouteSet([entry("10.0.0.0/25", INTERNET)])
+    assert [(str(p.prefix), p.route) for p in routes.next_hops(["10.0.0.0/24"])] == [
+        ("10.0.0.0/25", routes.effective_route("10.0.0.1")),
+        ("10.0.0.128/25", None),
+    ]
+
+
+_route_prefix = st.builds(
+    lambda a, n: ipaddress.ip_network(f"10.0.{a >> 8}.{a & 255}/{n}", strict=False),
+    st.integers(0, 1023),
+    st.integers(20, 32),
+)
+_route = st.builds(
+    lambda p, hop, user: RouteEntry(p, hop, USER if user else "Default"),
+    _route_prefix,
+    st.sampled_from([INTERNET, GATEWAY, APPLIANCE, VNET_LOCAL, NONE]),
+    st.booleans(),
+)
+
+
+def _reference(routes: list[RouteEntry], address: ipaddress.IPv4Address) -> RouteEntry | None:
+    matching = [r for r in routes if address in r.prefix]
+    if not matching:
+        return None
+    longest = max(r.prefix.prefixlen for r in matching)
+    best = [r for r in matching if r.prefix.prefixlen == longest]
+    return min(best, key=lambda r: r.rank)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_route, max_size=10), st.lists(st.integers(0, 4095), min_size=1, max_size=20), _route_prefix)
+def test_route_selection_matches_brute_force(
+    routes: list, offsets: list[int], dest: ipaddress.IPv4Network
+) -> None:
+    table = RouteSet(routes)
+    for offset in offsets:
+        address = ipaddress.ip_address("10.0.0.0") + offset
+        assert table.effective_route(address) is _reference(routes, address)
+    # every address of a destination is routed by the piece next_hops puts it in
+    pieces = table.next_hops([dest])
+    assert PrefixSet([p.prefix for p in pieces]) == PrefixSet([dest])
+    for piece in pieces:
+        for address in (piece.prefix.network_address, piece.prefix.broadcast_address):
+            assert piece.route is table.effective_route(address)
+
+
+# --- a subnet's routes ---------------------------------------------------------------------------
+
+
+def vnet(
+    prefixes: list[str], *, peerings: list[Peering] = (), subnet: Subnet | None = None
+) -> VirtualNetwork:
+    sub = subnet or Subnet(
+        id="/subscriptions/s/resourceGroups/g/providers/x/virtualNetworks/v/subnets/a", name="a"
+    )
+    return VirtualNetwork(
+        id="/subscriptions/s/resourceGroups/g/providers/x/virtualNetworks/v",
+        name="v",
+        location="East US",
+        address_prefixes=prefixes,
+        subnets=[sub],
+        peerings=list(peerings),
+    )
+
+
+def test_system_routes_vnet_space_peerings_defaults_and_reserved_ranges() -> None:
+    peered = Peering(
+        id="p1", name="to-hub", peering_state="Connected", remote_address_prefixes=["10.9.0.0/16"]
+    )
+    pending = Peering(
+        id="p2", name="to-x", peering_state="Initiated", remote_address_prefixes=["10.8.0.0/16"]
+    )
+    routes = RouteSet(netmath.system_routes(vnet(["10.1.0.0/16", "fd00::/48"], peerings=[peered, pending])))
+    hops = {
+        a: routes.effective_route(a).next_hop_type for a in ("10.1.2.3", "10.9.0.1", "10.8.0.1", "8.8.8.8")
+    }
+    assert hops == {"10.1.2.3": VNET_LOCAL, "10.9.0.1": PEERING, "10.8.0.1": NONE, "8.8.8.8": INTERNET}
+    assert routes.effective_route("fd00::1").next_hop_type == VNET_LOCAL
+    assert routes.effective_route("2001:db8::1").next_hop_type == INTERNET
+    # a VNet range holding a reserved range removes its None route
+    wide = RouteSet(netmath.system_routes(vnet(["10.0.0.0/7"])))
+    assert net("10.0.0.0/8") not in {r.prefix for r in wide.routes()}
+    assert wide.effective_route("11.0.0.1").next_hop_type == VNET_LOCAL
+
+
+def test_service_tag_udrs_expand_and_unknown_tags_are_reported_unresolved() -> None:
+    tags = ServiceTagIndex(TAGS)
+    table = RouteTable(
+        id="rt",
+        name="rt",
+        location="eastus",
+        routes=[
+            Route("force", "0.0.0.0/0", "virtualnetworkgateway"),
+            Route("storage", "storage.eastus", "Internet"),
+            Route("sql", "Sql.EastUS", "Internet"),
+        ],
+    )
+    v = vnet(["10.1.0.0/16"])
+    routes = netmath.subnet_routes(v, v.subnets[0], table, tags)
+    assert routes.effective_route("20.60.2.9").tag == "Storage.EastUS"
+    assert routes.effective_route("20.61.0.1").next_hop_type == GATEWAY  # next hop case normalised
+    assert [(u.name, u.address_prefix) for u in routes.unresolved] == [("sql", "Sql.EastUS")]
+
+
+@pytest.mark.parametrize(
+    ("locations", "covered", "uncovered", "unresolved"),
+    [
+        ({}, ["20.38.1.1"], ["20.61.0.1"], []),  # no locations listed: the VNet's region
+        ({"Microsoft.Storage": ["eastus", "West US"]}, ["20.38.1.1", "20.61.0.1"], [], []),
+        ({"microsoft.storage": ["*"]}, ["20.38.200.1", "20.61.0.1"], [], []),
+        ({"Microsoft.Storage": ["centralus"]}, [], ["20.38.1.1"], ["Storage.centralus"]),
+    ],
+)
+def test_service_endpoint_routes(
+    locations: dict[str, list[str]], covered: list[str], uncovered: list[str], unresolved: list[str]
+) -> None:
+    sub = Subnet(
+        id="/x/subnets/a",
+        name="a",
+        service_endpoints=["Microsoft.Storage"],
+        service_endpoint_locations=locations,
+    )
+    v = vnet(["10.1.0.0/16"], subnet=sub)
+    routes = netmath.subnet_routes(v, sub, None, ServiceTagIndex(TAGS))
+    assert [routes.effective_route(a).next_hop_type for a in covered] == [SERVICE_ENDPOINT] * len(covered)
+    assert [routes.effective_route(a).next_hop_type for a in uncovered] == [INTERNET] * len(uncovered)
+    assert [u.address_prefix for u in routes.unresolved] == unresolved
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(_route, max_size=10), st.lists(_route, max_size=6), st.lists(st.integers(0, 4095), max_size=20)
+)
+def test_extending_a_route_set_equals_building_it_whole(base: list, more: list, offsets: list[int]) -> None:
+    whole, extended = RouteSet([*base, *more]), RouteSet(base).extended(more)
+    assert [(r.prefix, r.rank) for r in extended.routes()] == [(r.prefix, r.rank) for r in whole.routes()]
+    for offset in offsets:
+        address = ipaddress.ip_address("10.0.0.0") + offset
+        assert extended.effective_route(address) is _reference([*base, *more], address)
+    assert RouteSet(base).routes() == RouteSet(base).extended([]).routes()
+
+
+def test_a_shared_route_table_does_not_carry_one_vnets_routes_into_another() -> None:
+    table = RouteTable(id="rt", name="rt", location="eastus", routes=[Route("force", "0.0.0.0/0", GATEWAY)])
+    router = netmath.SubnetRouter(ServiceTagIndex(TAGS))
+    a, b = vnet(["10.1.0.0/16"]), vnet(["10.2.0.0/16"])
+    routes_a = router.routes(a, a.subnets[0], table)
+    routes_b = router.routes(b, b.subnets[0], table)
+    assert routes_a.effective_route("10.1.0.4").next_hop_type == VNET_LOCAL
+    assert routes_b.effective_route("10.1.0.4").next_hop_type == NONE  # reserved range, not B's space
+    assert routes_b.effective_route("10.2.0.4").next_hop_type == VNET_LOCAL
+    assert routes_a.effective_route("8.8.8.8").name == routes_b.effective_route("8.8.8.8").name == "force"
