@@ -6,7 +6,10 @@ responses its behaviour depends on.
 
 from __future__ import annotations
 
+import gc
+import importlib
 import re
+import threading
 from typing import Any
 
 import azure.identity
@@ -16,7 +19,7 @@ from test_collect_transport import FAST, FakeTransport, RecordingCredential, arm
 
 from asr_audit.auth import TOKEN_ENV, StaticTokenCredential, make_credential
 from asr_audit.clouds import CLOUDS
-from asr_audit.collect import ScanRequest, scan
+from asr_audit.collect import SCAN_GC_THRESHOLD, ScanRequest, scan
 from asr_audit.errors import AuthError, UsageError
 from asr_audit.inventory import Inventory
 
@@ -171,6 +174,65 @@ def test_progress_reports_every_step() -> None:
     assert sorted(seen) == sorted((c.subscription_id, c.collector, c.status) for c in inventory.coverage)
     assert (SUB, "subscription", "ok") in seen
     assert {"vaults", "virtual_networks", "disks", "gateway_resource_groups"} <= {c for _, c, _ in seen}
+
+
+# --- running the scan ----------------------------------------------------------------------------
+
+
+class Watched(FakeTransport):
+    """Also notes, per request, the sending thread and the GC thresholds in force."""
+
+    def __init__(self, base: FakeTransport) -> None:
+        super().__init__()
+        self.routes = base.routes
+        self.threads: set[str] = set()
+        self.thresholds: set[tuple[int, int, int]] = set()
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        self.threads.add(threading.current_thread().name)
+        self.thresholds.add(gc.get_threshold())
+        return super().send(request, **kwargs)
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_concurrency_bounds_the_threads_sending_requests(concurrency: int) -> None:
+    transport = Watched(fake_arm((SUB, "Prod"), (SUB2, "DR")))
+    run(transport, SUB, SUB2, concurrency=concurrency)
+    assert len(transport.requests) > 20
+    assert 1 <= len(transport.threads) <= concurrency
+
+
+def test_gc_runs_less_often_during_a_scan_and_as_before_after_it() -> None:
+    before = gc.get_threshold()
+    transport = Watched(fake_arm())
+    run(transport)
+    assert transport.thresholds == {(SCAN_GC_THRESHOLD, *before[1:])}
+    assert gc.get_threshold() == before
+
+
+def test_gc_thresholds_are_restored_when_the_scan_fails() -> None:
+    before = gc.get_threshold()
+    transport = fake_arm()
+    transport.add("GET", rf"/subscriptions/{SUB}\?", arm_error(401, "InvalidAuthenticationToken"))
+    with pytest.raises(AuthError):
+        run(transport)
+    assert gc.get_threshold() == before
+
+
+def test_sdk_clients_are_imported_in_the_calling_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not in the workers, where the import lock would serialise them behind one another."""
+    importing: list[tuple[str, str]] = []
+    real_import = importlib.import_module
+
+    def spy(name: str, package: str | None = None) -> Any:
+        if name.startswith("azure.mgmt."):
+            importing.append((name, threading.current_thread().name))
+        return real_import(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", spy)
+    run(fake_arm())
+    assert {name for name, _ in importing} >= {"azure.mgmt.network", "azure.mgmt.compute"}
+    assert {thread for _, thread in importing} == {threading.current_thread().name}
 
 
 # --- vaults and ASR objects ----------------------------------------------------------------------

@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 import requests
 from azure.core.credentials import AccessToken
-from azure.core.exceptions import ServiceRequestError
+from azure.core.exceptions import AzureError, ServiceRequestError
 from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest
 from azure.core.rest._requests_basic import RestRequestsTransportResponse
+from urllib3.exceptions import ProtocolError
 
 from asr_audit.clouds import CLOUDS
 from asr_audit.collect.pipeline import (
@@ -38,7 +39,30 @@ ARM = "https://management.azure.com"
 SUB = "11111111-2222-4333-8444-555555555555"
 FAST = RetrySettings(retry_after_cap=0.1, retry_total=3, backoff_factor=0.01, backoff_max=0.05)
 
-Answer = tuple[int, Any, dict[str, str]] | Exception
+
+def _encode(body: Any) -> bytes:
+    """Bytes as they are, text as UTF-8, anything else as JSON."""
+    if isinstance(body, bytes):
+        return body
+    return body.encode() if isinstance(body, str) else json.dumps(body).encode()
+
+
+class Truncated:
+    """An answer whose body breaks off after `keep` bytes, as when a connection drops mid-body."""
+
+    def __init__(self, body: Any, keep: int = 5) -> None:
+        self.data = json.dumps(body).encode()
+        self.keep = keep
+
+    def stream(self, amt: int, decode_content: bool = True) -> Any:
+        yield self.data[: self.keep]
+        raise ProtocolError("Connection broken: IncompleteRead(5 bytes read, 20 more expected)")
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+Answer = tuple[int, Any, dict[str, str]] | Exception | Truncated
 
 
 class FakeTransport(HttpTransport):  # type: ignore[type-arg]
@@ -47,6 +71,7 @@ class FakeTransport(HttpTransport):  # type: ignore[type-arg]
     def __init__(self, routes: list[tuple[str, str, list[Answer]]] | None = None) -> None:
         self.routes = [(m, re.compile(p, re.IGNORECASE), list(a)) for m, p, a in routes or []]
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.streamed: list[bool] = []  # per request: did the caller ask for a streamed body?
         self.sleeps: list[float] = []
 
     def add(self, method: str, pattern: str, *answers: Answer) -> None:
@@ -57,6 +82,7 @@ class FakeTransport(HttpTransport):  # type: ignore[type-arg]
 
     def send(self, request: Any, **kwargs: Any) -> Any:
         self.requests.append((request.method, request.url, dict(request.headers)))
+        self.streamed.append(bool(kwargs.get("stream", False)))
         answer: Answer = (404, {"error": {"code": "NoRoute", "message": request.url}}, {})
         for method, pattern, answers in self.routes:
             if method == request.method and pattern.search(request.url):
@@ -64,11 +90,15 @@ class FakeTransport(HttpTransport):  # type: ignore[type-arg]
                 break
         if isinstance(answer, Exception):
             raise answer
-        status, body, headers = answer
         raw = requests.Response()
+        if isinstance(answer, Truncated):
+            status, headers = 200, {}
+            raw.raw = answer  # read through requests' own streaming, which raises mid-body
+        else:
+            status, body, headers = answer
+            raw._content = _encode(body)
+            raw._content_consumed = True  # type: ignore[attr-defined]
         raw.status_code = status
-        raw._content = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-        raw._content_consumed = True  # type: ignore[attr-defined]
         raw.headers = requests.structures.CaseInsensitiveDict({"Content-Type": "application/json", **headers})
         raw.reason = "Canned"
         raw.url = request.url
@@ -325,6 +355,47 @@ def test_non_object_body_is_bad_payload(factory: ClientFactory, transport: FakeT
     transport.add("GET", "", (200, body, {}))
     with pytest.raises(BadPayload):
         list(_list(factory))
+
+
+def test_bodies_are_streamed_so_the_sdk_does_not_decode_them_first(
+    factory: ClientFactory, transport: FakeTransport
+) -> None:
+    """The SDK's ContentDecodePolicy decodes only unstreamed bodies; get_json decodes once."""
+    transport.add("GET", "", ok({"value": [1]}))
+    assert get_json(factory.get("network"), "/subscriptions/s/x") == {"value": [1]}
+    assert transport.streamed == [True]
+
+
+def test_body_cut_short_is_retried(factory: ClientFactory, transport: FakeTransport) -> None:
+    """Streaming must not move the body read out of the retry loop."""
+    transport.add("GET", "disks", Truncated({"value": [1, 2, 3]}), ok({"value": [1, 2, 3]}))
+    assert get_json(factory.get("compute"), "/subscriptions/s/providers/Microsoft.Compute/disks") == {
+        "value": [1, 2, 3]
+    }
+    assert len(transport.urls("disks")) == 2
+
+
+def test_body_cut_short_every_time_is_an_azure_error(
+    factory: ClientFactory, transport: FakeTransport
+) -> None:
+    transport.add("GET", "disks", Truncated({"value": [1, 2, 3]}))
+    with pytest.raises(AzureError):
+        get_json(factory.get("compute"), "/subscriptions/s/providers/Microsoft.Compute/disks")
+    assert len(transport.urls("disks")) == FAST.retry_total + 1
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16"])
+def test_json_bytes_in_any_json_encoding_decode(
+    factory: ClientFactory, transport: FakeTransport, encoding: str
+) -> None:
+    transport.add("GET", "", (200, json.dumps({"name": "réseau"}).encode(encoding), {}))
+    assert get_json(factory.get("network"), "/subscriptions/s/x") == {"name": "réseau"}
+
+
+def test_body_that_is_not_utf8_is_bad_payload(factory: ClientFactory, transport: FakeTransport) -> None:
+    transport.add("GET", "", (200, b'{"name": "\xff\xfe"}', {}))
+    with pytest.raises(BadPayload):
+        get_json(factory.get("network"), "/subscriptions/s/x")
 
 
 def test_http_failure_detail_is_one_line_from_arm_error(

@@ -1,9 +1,12 @@
-"""The HTTP side of collection: SDK clients with a read-only guard and a bounded retry.
+"""The HTTP side of collection: SDK clients with a read-only guard, a bounded retry and
+client-side pacing under ARM's read limits.
 
 Requests go through each management client's own pipeline (`send_request`) so auth,
 retry, TLS and the ARM policies stay the SDK's, but the bodies are parsed as plain JSON:
 SDK model deserialisation costs 8-10x more CPU and the inventory is our own model anyway
-(DESIGN.md §6, "Measured on these machines").
+(DESIGN.md §6, "Measured on these machines"). Bodies are decoded once, by `get_json`: the
+requests are streamed so azure-core's ContentDecodePolicy does not decode them first into
+an object nobody uses (~25 % of the client's CPU in bench/README.md's profile).
 """
 
 from __future__ import annotations
@@ -19,13 +22,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from azure.core.credentials import AccessToken, TokenCredential
-from azure.core.exceptions import DecodeError
 from azure.core.pipeline import PipelineRequest, PipelineResponse
-from azure.core.pipeline.policies import RetryPolicy, SansIOHTTPPolicy
+from azure.core.pipeline.policies import HTTPPolicy, RetryPolicy, SansIOHTTPPolicy
 from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest, HttpResponse
 
 from asr_audit.clouds import CloudProfile
+from asr_audit.collect.throttle import ReadBudget, ReadBudgetPolicy
 
 # Read-only POST endpoints (path, case-insensitive). Resource Graph queries are reads.
 READ_ONLY_POSTS = ("/providers/microsoft.resourcegraph/resources",)
@@ -113,6 +116,26 @@ class CappedRetryPolicy(RetryPolicy):
         return random.uniform(0, ceiling)
 
 
+# --- streamed bodies ------------------------------------------------------------------------
+
+
+class ReadBodyPolicy(HTTPPolicy):  # type: ignore[type-arg]
+    """Reads every response body within the retry loop, though the request is streamed.
+
+    Streaming only keeps ContentDecodePolicy from decoding the body; the body is still
+    wanted whole, and reading it here keeps three things as they were without streaming:
+    a body cut short is an error the retry policy retries; the 409 body that
+    ARMAutoResourceProviderRegistrationPolicy reads to find the namespace to register
+    (which the guard then refuses) is there to read; and a retried 429/5xx answer releases
+    its connection instead of holding it until garbage collection.
+    """
+
+    def send(self, request: PipelineRequest) -> PipelineResponse:  # type: ignore[type-arg]
+        response = self.next.send(request)
+        response.http_response.read()
+        return response
+
+
 # --- clients --------------------------------------------------------------------------------
 
 # family -> (module, class). All of them serve any ARM URL through `send_request`; one per
@@ -173,11 +196,14 @@ class RetrySettings:
 
 
 class ClientFactory:
-    """Builds each management client once per scan, on first use, from any thread.
+    """Builds every management client of a scan up front, in the calling thread.
 
-    Importing all the management packages costs ~0.7 s warm, so a client is imported only
-    when a collector first needs it. Each client gets fresh policy instances: a pipeline
-    links its policies together, so one policy object cannot serve two pipelines.
+    Importing the management packages costs ~0.7 s, so it happens only when a scan starts
+    (DESIGN.md §6); doing it here, before the worker pool exists, keeps the imports out of
+    the workers, where they would serialise on the import lock and delay the first
+    requests. Each client gets fresh policy instances (a pipeline links its policies
+    together, so one policy object cannot serve two pipelines) but all of them share one
+    token and one `ReadBudget`, since ARM's limits count requests, not clients.
     """
 
     def __init__(
@@ -188,21 +214,18 @@ class ClientFactory:
         retry: RetrySettings | None = None,
         transport: HttpTransport | None = None,  # type: ignore[type-arg]
         pool_size: int = 10,
+        budget: ReadBudget | None = None,
     ) -> None:
         self._credential = SharedToken(credential)
         self._cloud = cloud
         self._retry = retry or RetrySettings()
         self._transport = transport  # tests: one fake transport shared by every client
         self._pool_size = pool_size
-        self._clients: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self._budget = budget or ReadBudget()
+        self._clients: dict[str, Any] = {family: self._build(family) for family in _CLIENTS}
 
     def get(self, family: str) -> Any:
-        with self._lock:
-            client = self._clients.get(family)
-            if client is None:
-                client = self._clients[family] = self._build(family)
-            return client
+        return self._clients[family]
 
     def _build(self, family: str) -> Any:
         import importlib
@@ -215,7 +238,7 @@ class ClientFactory:
             _UNUSED_SUBSCRIPTION,
             base_url=self._cloud.arm_endpoint,
             credential_scopes=[self._cloud.credential_scope],
-            per_retry_policies=[ReadOnlyGuardPolicy()],
+            per_retry_policies=[ReadOnlyGuardPolicy(), ReadBudgetPolicy(self._budget), ReadBodyPolicy()],
             retry_policy=CappedRetryPolicy(
                 retry_after_cap=retry.retry_after_cap,
                 retry_total=retry.retry_total,
@@ -238,10 +261,8 @@ class ClientFactory:
         return RequestsTransport(session=session, session_owner=True, connection_verify=verify)
 
     def close(self) -> None:
-        with self._lock:
-            for client in self._clients.values():
-                client.close()
-            self._clients.clear()
+        for client in self._clients.values():
+            client.close()
 
 
 # --- requests and paging -----------------------------------------------------------------------
@@ -294,15 +315,13 @@ def _failure(response: HttpResponse) -> HttpFailure:
 
 def get_json(client: Any, url: str) -> dict[str, Any]:
     """One GET through the client's pipeline; the body must be a JSON object."""
-    try:
-        response = client.send_request(HttpRequest("GET", _safe_for_format(url)))
-    except DecodeError as exc:  # the SDK's own JSON decoding, for a JSON content type
-        raise BadPayload(f"response is not JSON ({one_line(exc.message, 120)})") from None
+    with client.send_request(HttpRequest("GET", _safe_for_format(url)), stream=True) as response:
+        content = response.read()  # ReadBodyPolicy has read it: this returns the bytes
     if not 200 <= response.status_code < 300:
         raise _failure(response)
     try:
-        body = json.loads(response.text())
-    except (ValueError, UnicodeDecodeError) as exc:
+        body = json.loads(content)  # bytes: json detects UTF-8/16/32 and a BOM itself
+    except ValueError as exc:  # UnicodeDecodeError included
         raise BadPayload(f"response is not JSON ({one_line(str(exc), 120)})") from None
     if not isinstance(body, dict):
         raise BadPayload(f"response is a JSON {type(body).__name__}, not an object")
