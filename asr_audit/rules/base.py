@@ -17,6 +17,14 @@ from asr_audit.clouds import CLOUDS, CloudProfile
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import Inventory, InventoryIndex
 
+# Where each rule's page (docs/rules/<ID>.md) is published; findings link there, the page links
+# on to Microsoft's documents. One constant so a fork or a mirror changes one line.
+DOCS_BASE = "https://github.com/asr-audit/asr-audit/blob/main/docs/rules/"
+
+
+def docs_page(rule_id: str) -> str:
+    return f"{DOCS_BASE}{rule_id}.md"
+
 
 @dataclass(frozen=True, slots=True)
 class RuleMeta:
@@ -29,6 +37,7 @@ class RuleMeta:
     docs: str
     source: str
     seed_value: str | None = None  # what the seed documents said, where today's value differs
+    references: tuple[str, ...] = ()  # further documents, beside `docs` (the primary one)
 
     def finding(
         self,
@@ -54,7 +63,7 @@ class RuleMeta:
             region=ids.region(region),
             message=message,
             remediation=remediation or self.remediation,
-            docs=self.docs,
+            docs=docs_page(self.id),
             evidence=evidence or {},
             key=key,
         )

@@ -377,7 +377,7 @@ TARGET_VNET_REGION = RuleMeta(
         "-n <name> -l <recovery-region> --address-prefixes <cidr>."
     ),
     docs="https://learn.microsoft.com/azure/site-recovery/azure-to-azure-network-mapping",
-    source="derived from Azure-to-Azure network mapping (current Learn page)",
+    source="derived from Set up network mapping and IP addressing for VNets (learn.microsoft.com, 2018-11-27)",
 )
 
 

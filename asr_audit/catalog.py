@@ -1,0 +1,210 @@
+"""`asr-audit rules`: the rule catalog, and the rule pages under docs/rules/, from rule metadata.
+
+Both are rendered from `RuleMeta` so the catalog, the pages and the findings cannot disagree;
+`tools/gen_rule_docs.py` writes the pages and a test fails when a page has drifted from what
+this module renders.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from asr_audit import __version__
+from asr_audit.rules import all_rules
+from asr_audit.rules.base import RuleMeta, docs_page
+from asr_audit.thresholds import THRESHOLDS
+
+CATALOG_SCHEMA_VERSION = 1
+FORMATS = ("table", "json", "markdown")
+_DATE = re.compile(r"\b((?:19|20)\d{2}(?:-\d{2}-\d{2})?)\b")  # 2025-06-13, or a bare year
+_WIDTH = 100
+
+
+def source_date(meta: RuleMeta) -> str | None:
+    """The date of the first source document named: `Title (site, YYYY-MM-DD)` or `Title (YYYY)`."""
+    match = _DATE.search(meta.source)
+    return match.group(1) if match else None
+
+
+def rule_record(meta: RuleMeta) -> dict[str, Any]:
+    return {
+        "id": meta.id,
+        "title": meta.title,
+        "severity": meta.severity.value,
+        "category": meta.category,
+        "rationale": meta.rationale,
+        "remediation": meta.remediation,
+        "source": meta.source,
+        "source_date": source_date(meta),
+        "seed_value": meta.seed_value,
+        "docs": meta.docs,
+        "page": docs_page(meta.id),
+        "references": list(meta.references),
+    }
+
+
+def _metas() -> list[RuleMeta]:
+    return [r.meta for r in all_rules().values()]
+
+
+def render_catalog(fmt: str = "table") -> str:
+    """The catalog of every registered rule in `fmt` (table, json or markdown)."""
+    metas = _metas()
+    if fmt == "json":
+        return _json(metas)
+    if fmt == "markdown":
+        return render_markdown(metas)
+    if fmt == "table":
+        return _table(metas)
+    raise ValueError(f"unknown catalog format {fmt!r} (choose from {', '.join(FORMATS)})")
+
+
+def _json(metas: list[RuleMeta]) -> str:
+    doc = {
+        "schema_version": CATALOG_SCHEMA_VERSION,
+        "tool": {"name": "asr-audit", "version": __version__},
+        "rules": [rule_record(m) for m in metas],
+        "thresholds": [
+            {
+                "key": t.key,
+                "default": t.default,
+                "unit": t.unit,
+                "description": t.description,
+                "source": t.source,
+                "seed_value": t.seed,
+            }
+            for t in THRESHOLDS.values()
+        ],
+    }
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def _field(label: str, text: str) -> str:
+    return textwrap.fill(
+        text,
+        width=_WIDTH,
+        initial_indent=f"  {label:<8}",
+        subsequent_indent=" " * 10,
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
+
+
+def _table(metas: list[RuleMeta]) -> str:
+    """One block per rule: a header line to scan, then the full text wrapped for a terminal."""
+    blocks = [f"asr-audit rule catalog: {len(metas)} rules (full pages: {docs_page('<ID>')})"]
+    for m in metas:
+        lines = [f"{m.id}  [{m.severity.value}, {m.category}]  {m.title}", _field("Why", m.rationale)]
+        lines.append(_field("Fix", m.remediation))
+        lines.append(_field("Source", m.source))
+        if m.seed_value:
+            lines.append(_field("Seed", m.seed_value))
+        lines.append(_field("Docs", m.docs))
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
+
+
+def _cell(text: str | None) -> str:
+    return (text or "").replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(metas: Iterable[RuleMeta]) -> str:
+    """The catalog as a Markdown document (also docs/rules/README.md)."""
+    metas = list(metas)
+    out = [
+        "# asr-audit rule catalog",
+        "",
+        f"{len(metas)} rules. Each id links to its page: why it matters, the exact ARM properties it "
+        "reads, and how to fix it.",
+        "",
+        "| id | severity | category | title | source date | seed value |",
+        "|---|---|---|---|---|---|",
+    ]
+    out += [
+        f"| [{m.id}]({m.id}.md) | {m.severity.value} | {m.category} | {_cell(m.title)} | "
+        f"{source_date(m) or ''} | {_cell(m.seed_value)} |"
+        for m in metas
+    ]
+    for m in metas:
+        out += ["", f"## {m.id}: {m.title}", "", m.rationale, "", f"**Fix.** {m.remediation}", ""]
+        out.append(f"**Source.** {m.source}" + (f" **Seed value:** {m.seed_value}." if m.seed_value else ""))
+        out += ["", f"[Rule page]({m.id}.md) · [Microsoft documentation]({m.docs})"]
+    return "\n".join(out) + "\n"
+
+
+# --- rule pages ------------------------------------------------------------------------------
+
+PAGE_SECTIONS = ("Synopsis", "How it is evaluated", "How to fix it")
+FIX_SUBSECTIONS = ("Portal", "Azure CLI", "Bicep")
+GENERATED_NOTE = (
+    "<!-- Generated by tools/gen_rule_docs.py from the rule's metadata and docs/rules/src/{id}.md. "
+    "Edit those, then run: python tools/gen_rule_docs.py -->"
+)
+
+
+class PageSourceError(ValueError):
+    """A hand-written page source that lacks a required section."""
+
+
+def split_sections(text: str) -> dict[str, str]:
+    """Level-2 sections of a Markdown text by heading; text before the first heading is dropped."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        if line.startswith("## "):
+            current = sections.setdefault(line[3:].strip(), [])
+        elif current is not None:
+            current.append(line)
+    return {name: "\n".join(body).strip() for name, body in sections.items()}
+
+
+def check_page_source(rule_id: str, text: str) -> dict[str, str]:
+    sections = split_sections(text)
+    missing = [s for s in PAGE_SECTIONS if not sections.get(s)]
+    extra = [s for s in sections if s not in PAGE_SECTIONS]
+    fix = sections.get("How to fix it", "")
+    missing += [f"How to fix it / {s}" for s in FIX_SUBSECTIONS if f"### {s}" not in fix]
+    if missing or extra:
+        raise PageSourceError(
+            f"docs/rules/src/{rule_id}.md: missing sections {missing or 'none'}, unexpected {extra or 'none'}"
+        )
+    return sections
+
+
+def render_rule_page(meta: RuleMeta, source_text: str) -> str:
+    """A rule's page: metadata (severity, rationale, remediation, sources) plus hand-written sections."""
+    sections = check_page_source(meta.id, source_text)
+    facts = [
+        ("Rule id", f"`{meta.id}`"),
+        ("Severity", meta.severity.value),
+        ("Category", meta.category),
+        ("Source", _cell(meta.source)),
+    ]
+    if meta.seed_value:
+        facts.append(("Seed value (superseded)", _cell(meta.seed_value)))
+    out = [GENERATED_NOTE.format(id=meta.id), "", f"# {meta.id}: {meta.title}", "", "| | |", "|---|---|"]
+    out += [f"| {k} | {v} |" for k, v in facts]
+    out += ["", "## Synopsis", "", sections["Synopsis"], "", "## Why it matters", "", meta.rationale]
+    out += ["", "## How it is evaluated", "", sections["How it is evaluated"]]
+    out += ["", "## How to fix it", "", meta.remediation, "", sections["How to fix it"]]
+    out += ["", "## References", "", f"- {meta.docs}"]
+    out += [f"- {ref}" for ref in meta.references]
+    out += [f"- Source: {meta.source}", "- [All rules](README.md)"]
+    return "\n".join(out) + "\n"
+
+
+def generated_docs(src_dir: Path) -> dict[str, str]:
+    """Every generated file of docs/rules/ (file name -> text): one page per registered rule, plus
+    README.md (the catalog). `src_dir` holds the hand-written `<ID>.md` sources."""
+    metas = _metas()
+    missing = [m.id for m in metas if not (src_dir / f"{m.id}.md").is_file()]
+    if missing:
+        raise PageSourceError(f"no page source in {src_dir} for: {', '.join(missing)}")
+    files = {f"{m.id}.md": render_rule_page(m, (src_dir / f"{m.id}.md").read_text("utf-8")) for m in metas}
+    files["README.md"] = render_markdown(metas)
+    return files

@@ -1,0 +1,162 @@
+"""Rules on the Site Recovery objects themselves: replication health and network mappings.
+
+These read only what ASR reports (protected items, network mappings); they judge nothing the
+VM or network rules already cover.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+from asr_audit import ids
+from asr_audit.findings import Finding, Severity
+from asr_audit.inventory import Inventory, NetworkMapping, ProtectedItem
+from asr_audit.rules.base import Context, RuleMeta, rule
+
+PROTECTED_ITEM_TYPE = (
+    "Microsoft.RecoveryServices/vaults/replicationFabrics/replicationProtectionContainers/"
+    "replicationProtectedItems"
+)
+NETWORK_MAPPING_TYPE = (
+    "Microsoft.RecoveryServices/vaults/replicationFabrics/replicationNetworks/replicationNetworkMappings"
+)
+AZURE_TO_AZURE = "AzureToAzure"
+
+
+def vault_region(ctx: Context, vault_id: str) -> str | None:
+    """ASR child objects carry no location of their own; report them in their vault's region."""
+    vault = ctx.index.vaults.get(ids.key(vault_id))
+    return vault.location if vault else None
+
+
+def item_label(item: ProtectedItem) -> str:
+    return item.friendly_name or item.name
+
+
+ASR_HEALTH = RuleMeta(
+    id="ASR-HEALTH",
+    title="Replicated item is not healthy",
+    severity=Severity.MEDIUM,
+    category="asr",
+    rationale=(
+        "Site Recovery rates each replicated item's replicationHealth: Warning when symptoms are detected "
+        "that may impact replication, Critical when replication is stuck or not keeping up with the data "
+        "change rate. A failover from such an item can lose more data than the recovery point objective "
+        "allows, or fail. Critical is reported as high, Warning as medium, each with the item's health "
+        "errors."
+    ),
+    remediation=(
+        "Open the vault's Replicated items, select the item and work through its Error details (each "
+        "health error comes with possible causes and a recommended action); then confirm the item is "
+        "Healthy again and has a recent recovery point before relying on it."
+    ),
+    docs="https://learn.microsoft.com/azure/site-recovery/site-recovery-monitor-and-troubleshoot",
+    source=(
+        "Monitoring and troubleshooting Azure Site Recovery (learn.microsoft.com, 2018-02-22); "
+        "healthErrors of ReplicationProtectedItems_List"
+    ),
+    references=("https://learn.microsoft.com/azure/site-recovery/azure-to-azure-troubleshoot-errors",),
+)
+
+_HEALTH_SEVERITY = {"warning": Severity.MEDIUM, "critical": Severity.HIGH}
+
+
+@rule(ASR_HEALTH)
+def check_replication_health(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+    for item in inventory.protected_items:
+        severity = _HEALTH_SEVERITY.get((item.replication_health or "").lower())
+        if severity is None:
+            continue
+        errors = [e.message or e.code for e in item.health_errors if e.message or e.code]
+        detail = "; ".join(errors) if errors else "ASR lists no health errors for it"
+        yield ASR_HEALTH.finding(
+            resource_id=item.id,
+            resource_type=PROTECTED_ITEM_TYPE,
+            region=vault_region(ctx, item.vault_id),
+            severity=severity,
+            message=(
+                f"Replicated item {item_label(item)} ({item.instance_type or 'unknown type'}) has "
+                f"replication health {item.replication_health}: {detail}."
+            ),
+            evidence={
+                "replication_health": item.replication_health,
+                "protection_state": item.protection_state,
+                "replication_type": item.instance_type,
+                "health_errors": [dataclasses.asdict(e) for e in item.health_errors],
+            },
+        )
+
+
+ASR_NETMAP_REVERSE = RuleMeta(
+    id="ASR-NETMAP-REVERSE",
+    title="Azure-to-Azure network mapping has no reverse mapping",
+    severity=Severity.LOW,
+    category="asr",
+    rationale=(
+        "A network mapping tells Site Recovery which recovery VNet a failed-over VM joins. After a "
+        "failover, re-protection replicates the VM back from the recovery region and needs the mapping in "
+        "the opposite direction (recovery VNet to the original VNet). Site Recovery creates both when it "
+        "creates a mapping during enable-replication, but a mapping created or changed by hand in one "
+        "direction leaves re-protection to pick or create another network."
+    ),
+    remediation=(
+        "Create the mapping in the opposite direction: in the vault, Site Recovery infrastructure > "
+        "Network mapping > + Network mapping, with the recovery region as source and the recovery VNet "
+        "mapped back to the original VNet. When you change one direction, change the other as well."
+    ),
+    docs="https://learn.microsoft.com/azure/site-recovery/azure-to-azure-network-mapping",
+    source="Set up network mapping and IP addressing for VNets (learn.microsoft.com, 2018-11-27)",
+)
+
+
+def _mapping_key(m: NetworkMapping) -> tuple[str, str, str | None, str | None]:
+    return (
+        ids.key(m.primary_network_id),
+        ids.key(m.recovery_network_id),
+        ids.region(m.primary_location),
+        ids.region(m.recovery_location),
+    )
+
+
+def _is_reverse(forward: NetworkMapping, other: NetworkMapping) -> bool:
+    """`other` maps forward's recovery VNet back to its primary VNet (and regions, where both say)."""
+    fwd_primary, fwd_recovery, fwd_src, fwd_dst = _mapping_key(forward)
+    primary, recovery, src, dst = _mapping_key(other)
+    if (primary, recovery) != (fwd_recovery, fwd_primary):
+        return False
+    return all(a is None or b is None or a == b for a, b in ((src, fwd_dst), (dst, fwd_src)))
+
+
+@rule(ASR_NETMAP_REVERSE)
+def check_reverse_mapping(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+    mappings = [
+        m
+        for m in inventory.network_mappings
+        if (m.instance_type or "").lower() == AZURE_TO_AZURE.lower()
+        and m.primary_network_id
+        and m.recovery_network_id
+    ]
+    for mapping in mappings:
+        if any(_is_reverse(mapping, other) for other in mappings):
+            continue
+        primary, recovery = mapping.primary_network_id or "", mapping.recovery_network_id or ""
+        yield ASR_NETMAP_REVERSE.finding(
+            resource_id=mapping.id,
+            resource_type=NETWORK_MAPPING_TYPE,
+            region=vault_region(ctx, mapping.vault_id),
+            message=(
+                f"Network mapping {mapping.name} maps VNet {ids.name_of(primary)} "
+                f"({mapping.primary_location or 'region not reported'}) to {ids.name_of(recovery)} "
+                f"({mapping.recovery_location or 'region not reported'}), but no vault maps "
+                f"{ids.name_of(recovery)} back to {ids.name_of(primary)}: re-protection after failover "
+                "has no network to return to."
+            ),
+            evidence={
+                "primary_network_id": primary,
+                "recovery_network_id": recovery,
+                "primary_location": mapping.primary_location,
+                "recovery_location": mapping.recovery_location,
+                "missing": {"primary_network_id": recovery, "recovery_network_id": primary},
+            },
+        )

@@ -1,0 +1,62 @@
+"""Numeric limits the rules compare against, in one place.
+
+Microsoft changes these limits every few years (the 2016 seed said 1,023 GB per disk and 16
+disks; today an A2A data disk may be 32 TiB and a VM may have 64). Keeping them as data, with
+the document each comes from and the seed's value beside it, makes such a change a one-line
+edit or a `--config` override (see `asr_audit.config`) rather than a code change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+A2A_MATRIX = (
+    "Support matrix for Azure VM disaster recovery between Azure regions, "
+    "Replicated machines - storage (learn.microsoft.com, 2025-06-13)"
+)
+HYPERV_MATRIX = (
+    "Support matrix for disaster recovery of on-premises Hyper-V VMs to Azure, "
+    "Azure VM requirements (learn.microsoft.com, 2020-01-27)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    key: str
+    default: int
+    unit: str
+    description: str
+    source: str
+    seed: int | None = None  # what the seed documents said, where it differs or still applies
+
+
+_ALL = (
+    Threshold("os_disk_max_gib", 4095, "GiB", "largest OS disk of an Azure VM", A2A_MATRIX, seed=1023),
+    Threshold("managed_data_disk_max_gib", 32767, "GiB", "largest managed data disk", A2A_MATRIX, seed=1023),
+    Threshold(
+        "unmanaged_data_disk_max_gib", 4095, "GiB", "largest unmanaged data disk", A2A_MATRIX, seed=1023
+    ),
+    Threshold("managed_disk_min_gib", 1, "GiB", "smallest managed disk (unmanaged: none)", A2A_MATRIX),
+    Threshold("data_disk_count_max", 64, "disks", "most data disks on an Azure VM", A2A_MATRIX, seed=16),
+    Threshold(
+        "hyperv_data_disk_max_gb", 4095, "GB", "largest Hyper-V data disk VHD", HYPERV_MATRIX, seed=1023
+    ),
+    Threshold(
+        "hyperv_data_disk_count_max", 16, "disks", "most data disks on a Hyper-V VM", HYPERV_MATRIX, seed=16
+    ),
+)
+THRESHOLDS: dict[str, Threshold] = {t.key: t for t in _ALL}
+
+
+def defaults() -> dict[str, int]:
+    return {key: t.default for key, t in THRESHOLDS.items()}
+
+
+def limit(thresholds: dict[str, Any], key: str) -> int:
+    """The effective value of `key`: the configured override, else the documented default."""
+    return int(thresholds.get(key, THRESHOLDS[key].default))
+
+
+def seed(key: str) -> int | None:
+    return THRESHOLDS[key].seed

@@ -1,0 +1,420 @@
+"""VM-NAME, DSK-SIZE, DSK-COUNT, VM-EPHEMERAL-OS, VM-UNSUPPORTED and NIC-ASG on small inventories."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import asr_audit.rules.machines  # noqa: F401  (registers the rules)
+from asr_audit.findings import Finding, Severity
+from asr_audit.inventory import (
+    Disk,
+    Inventory,
+    IpConfiguration,
+    NetworkInterface,
+    ProtectedDisk,
+    ProtectedItem,
+    Vault,
+    VirtualMachine,
+    VmDisk,
+)
+from asr_audit.rules.base import REGISTRY, Context, docs_page
+from asr_audit.rules.machines import is_arm64_size, name_problems
+
+SUB = "00000000-0000-0000-0000-000000000001"
+RG = f"/subscriptions/{SUB}/resourceGroups/app"
+VAULT_ID = f"/Subscriptions/{SUB}/resourceGroups/dr/providers/Microsoft.RecoveryServices/vaults/v1"
+GIB = 1024**3
+
+
+def vm(name: str = "web1", **kwargs: Any) -> VirtualMachine:
+    kwargs.setdefault(
+        "os_disk",
+        VmDisk(
+            name=f"{name}-os",
+            managed_disk_id=f"{RG}/providers/Microsoft.Compute/disks/{name}-os",
+            disk_size_gb=128,
+        ),
+    )
+    return VirtualMachine(
+        id=f"{RG}/providers/Microsoft.Compute/virtualMachines/{name}", name=name, location="eastus", **kwargs
+    )
+
+
+def item(name: str = "item1", instance_type: str = "A2A", **kwargs: Any) -> ProtectedItem:
+    return ProtectedItem(
+        id=f"{VAULT_ID}/replicationFabrics/f/replicationProtectionContainers/c/replicationProtectedItems/{name}",
+        name=name,
+        vault_id=VAULT_ID,
+        friendly_name=name,
+        instance_type=instance_type,
+        **kwargs,
+    )
+
+
+def protect(machine: VirtualMachine, **kwargs: Any) -> ProtectedItem:
+    """An A2A item for `machine`, with the mixed-case id ASR returns."""
+    kwargs.setdefault("recovery_vm_name", machine.name)
+    return item(
+        f"item-{machine.name}",
+        source_vm_id=machine.id.replace("/subscriptions/", "/Subscriptions/").upper(),
+        primary_location="East US",
+        recovery_location="westus",
+        **kwargs,
+    )
+
+
+def run(rule_id: str, inventory: Inventory, **ctx: Any) -> list[Finding]:
+    return list(REGISTRY[rule_id].check(inventory, Context(inventory, **ctx)))
+
+
+def scan(rule_id: str, *machines: VirtualMachine, **ctx: Any) -> list[Finding]:
+    """Run one rule with every VM protected by an A2A item."""
+    inv = Inventory(vaults=[Vault(VAULT_ID, "v1", "westus")], virtual_machines=list(machines))
+    inv.protected_items = [protect(m) for m in machines]
+    return run(rule_id, inv, **ctx)
+
+
+def readiness(rule_id: str, *machines: VirtualMachine, **ctx: Any) -> list[Finding]:
+    """Run one rule on candidate VMs (no ASR objects, --source-region eastus)."""
+    return run(rule_id, Inventory(virtual_machines=list(machines)), source_region="East US", **ctx)
+
+
+# --- VM-NAME ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("web_01", "characters other than letters, digits and hyphens: '_'"),
+        ("app.prod", "'.'"),
+        ("-web", "does not start with a letter or digit"),
+        ("web-", "does not end with a letter or digit"),
+        ("a" * 64, "64 characters (1-63 allowed)"),
+        ("", "0 characters"),
+        ("wéb", "'é'"),
+    ],
+)
+def test_name_problems_names_each_reason(name: str, problem: str) -> None:
+    assert any(problem in p for p in name_problems(name))
+
+
+@pytest.mark.parametrize("name", ["a", "web-01", "W1", "a" * 63, "0-9"])
+def test_name_problems_accepts_valid_names(name: str) -> None:
+    assert name_problems(name) == []
+
+
+@pytest.mark.parametrize("kind", ["A2A", "HyperVReplicaAzure", "InMageAzureV2", "InMageRcm"])
+def test_vm_name_fires_on_invalid_target_name_of_each_item_type(kind: str) -> None:
+    inv = Inventory(
+        vaults=[Vault(VAULT_ID, "v1", "West US")],
+        protected_items=[item(instance_type=kind, recovery_vm_name="db_01")],
+    )
+    [finding] = run("VM-NAME", inv)
+    assert finding.rule_id == "VM-NAME"
+    assert finding.resource_id == inv.protected_items[0].id
+    assert finding.severity is Severity.HIGH
+    assert finding.region == "westus"
+    assert finding.evidence["target_vm_name"] == "db_01"
+    assert "'_'" in finding.message
+
+
+def test_vm_name_silent_on_valid_or_missing_names_and_other_item_types() -> None:
+    inv = Inventory(
+        protected_items=[
+            item("ok", recovery_vm_name="db-01"),
+            item("unset", recovery_vm_name=None),
+            item("e2e", instance_type="HyperVReplica2012R2", recovery_vm_name="not_azure"),
+        ]
+    )
+    assert run("VM-NAME", inv) == []
+
+
+def test_vm_name_judges_the_target_name_not_the_source_name_of_protected_vms() -> None:
+    source = vm("legacy_app")
+    inv = Inventory(
+        virtual_machines=[source], protected_items=[protect(source, recovery_vm_name="legacy-app")]
+    )
+    assert "VM-NAME" not in {f.rule_id for f in run("VM-NAME", inv, source_region="eastus")}
+
+
+def test_vm_name_fires_on_candidate_source_name_in_readiness_mode() -> None:
+    [finding] = readiness("VM-NAME", vm("sql_primary"), vm("sql-secondary"))
+    assert finding.rule_id == "VM-NAME"
+    assert finding.resource_id.endswith("/virtualMachines/sql_primary")
+    assert finding.evidence["scope"] == "candidate"
+    assert "candidate VM sql_primary" in finding.message
+
+
+# --- DSK-SIZE ----------------------------------------------------------------------------------
+
+
+def managed(size: int | None, lun: int | None = None, name: str = "d") -> VmDisk:
+    return VmDisk(
+        name=name,
+        lun=lun,
+        managed_disk_id=f"{RG}/providers/Microsoft.Compute/disks/{name}",
+        disk_size_gb=size,
+    )
+
+
+def unmanaged(size: int, lun: int = 0) -> VmDisk:
+    return VmDisk(
+        name=f"vhd{lun}",
+        lun=lun,
+        vhd_uri=f"https://sa.blob.core.windows.net/vhds/{lun}.vhd",
+        disk_size_gb=size,
+    )
+
+
+def test_dsk_size_fires_on_os_disk_above_4095_gib_with_seed_value_beside() -> None:
+    [finding] = scan("DSK-SIZE", vm(os_disk=managed(4096, name="os")))
+    assert finding.rule_id == "DSK-SIZE"
+    assert finding.key == "os"
+    assert finding.evidence["limit_gib"] == 4095
+    assert finding.evidence["seed_limit_gb"] == 1023
+    assert "protected VM web1" in finding.message
+    assert "4,096 GiB" in finding.message and "4,095 GiB" in finding.message and "1,023 GB" in finding.message
+
+
+def test_dsk_size_silent_at_each_limit() -> None:
+    machine = vm(
+        os_disk=managed(4095, name="os"),
+        data_disks=[managed(32767, lun=0), unmanaged(4095, lun=1), managed(1, lun=2)],
+    )
+    assert scan("DSK-SIZE", machine) == []
+
+
+@pytest.mark.parametrize(
+    ("disk", "limit"),
+    [(managed(32768, lun=3), 32767), (unmanaged(4096, lun=3), 4095), (managed(0, lun=3), 1)],
+)
+def test_dsk_size_fires_on_data_disks_outside_their_kind_limit(disk: VmDisk, limit: int) -> None:
+    [finding] = scan("DSK-SIZE", vm(data_disks=[disk]))
+    assert finding.rule_id == "DSK-SIZE"
+    assert finding.key == "lun:3"
+    assert finding.evidence["limit_gib"] == limit
+
+
+def test_dsk_size_no_minimum_for_unmanaged_disks() -> None:
+    assert scan("DSK-SIZE", vm(data_disks=[unmanaged(0)])) == []
+
+
+def test_dsk_size_reads_the_managed_disk_resource_when_the_vm_omits_the_size() -> None:
+    machine = vm(data_disks=[managed(None, lun=0, name="big")])
+    disk_id = machine.data_disks[0].managed_disk_id or ""
+    inv = Inventory(
+        virtual_machines=[machine], disks=[Disk(disk_id.upper(), "big", "eastus", disk_size_gb=40000)]
+    )
+    [finding] = run("DSK-SIZE", inv, source_region="eastus")
+    assert finding.rule_id == "DSK-SIZE"
+    assert finding.evidence["size_gib"] == 40000
+
+
+def test_dsk_size_silent_when_no_size_is_known() -> None:
+    assert scan("DSK-SIZE", vm(data_disks=[managed(None, lun=0)])) == []
+
+
+def test_dsk_size_limit_comes_from_the_thresholds() -> None:
+    machine = vm(os_disk=managed(3000, name="os"))
+    assert scan("DSK-SIZE", machine) == []
+    [finding] = scan("DSK-SIZE", machine, thresholds={"os_disk_max_gib": 2048})
+    assert finding.rule_id == "DSK-SIZE"
+    assert finding.evidence["limit_gib"] == 2048
+
+
+def test_dsk_size_ignores_vms_outside_scope() -> None:
+    assert run("DSK-SIZE", Inventory(virtual_machines=[vm(os_disk=managed(9000, name="os"))])) == []
+
+
+def test_dsk_size_fires_on_hyperv_disk_above_4095_gb_only() -> None:
+    hv = item(
+        "hv1",
+        instance_type="HyperVReplicaAzure",
+        protected_disks=[
+            ProtectedDisk(disk_id="disk-a", disk_capacity_bytes=4095 * GIB),
+            ProtectedDisk(disk_id="disk-b", disk_capacity_bytes=5000 * GIB),
+        ],
+    )
+    [finding] = run("DSK-SIZE", Inventory(protected_items=[hv]))
+    assert finding.rule_id == "DSK-SIZE"
+    assert finding.resource_id == hv.id
+    assert finding.key == "disk:disk-b"
+    assert finding.evidence["limit_gb"] == 4095
+    assert "Hyper-V VM hv1" in finding.message
+
+
+# --- DSK-COUNT ---------------------------------------------------------------------------------
+
+
+def disks(n: int) -> list[VmDisk]:
+    return [managed(64, lun=i, name=f"d{i}") for i in range(n)]
+
+
+def test_dsk_count_fires_above_64_data_disks() -> None:
+    [finding] = scan("DSK-COUNT", vm(data_disks=disks(65)))
+    assert finding.rule_id == "DSK-COUNT"
+    assert finding.evidence == {"scope": "protected", "data_disks": 65, "limit": 64, "seed_limit": 16}
+
+
+def test_dsk_count_silent_at_64_data_disks() -> None:
+    assert scan("DSK-COUNT", vm(data_disks=disks(64))) == []
+
+
+def test_dsk_count_hyperv_allows_one_os_disk_and_16_data_disks() -> None:
+    def hv(n: int) -> ProtectedItem:
+        return item(
+            f"hv{n}",
+            instance_type="HyperVReplicaAzure",
+            protected_disks=[ProtectedDisk(disk_id=str(i)) for i in range(n)],
+        )
+
+    findings = run("DSK-COUNT", Inventory(protected_items=[hv(17), hv(18)]))
+    assert [f.resource_id for f in findings] == [hv(18).id]
+    assert findings[0].evidence["data_disks"] == 17
+
+
+def test_dsk_count_limit_comes_from_the_thresholds() -> None:
+    assert [
+        f.rule_id for f in scan("DSK-COUNT", vm(data_disks=disks(20)), thresholds={"data_disk_count_max": 16})
+    ] == ["DSK-COUNT"]
+
+
+# --- VM-EPHEMERAL-OS -------------------------------------------------------------------------
+
+
+def test_vm_ephemeral_os_fires_on_diff_disk_settings() -> None:
+    [finding] = readiness("VM-EPHEMERAL-OS", vm(ephemeral_os_disk=True))
+    assert finding.rule_id == "VM-EPHEMERAL-OS"
+    assert finding.severity is Severity.HIGH
+    assert finding.evidence["scope"] == "candidate"
+
+
+def test_vm_ephemeral_os_silent_on_persistent_os_disk() -> None:
+    assert readiness("VM-EPHEMERAL-OS", vm()) == []
+
+
+# --- VM-UNSUPPORTED --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("size", "arm"),
+    [
+        ("Standard_D2ps_v5", True),
+        ("Standard_E4pds_v5", True),
+        ("standard_b2pts_v2", True),
+        ("Standard_D16plds_v6", True),
+        ("Standard_E64-16ps_v5", True),
+        ("Standard_NP10s", False),  # NP is the FPGA family, not the Arm feature letter
+        ("Standard_D2s_v5", False),
+        ("Standard_DC8ads_v5", False),
+        ("Standard_NC4as_T4_v3", False),
+        ("Basic_A0", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_is_arm64_size_reads_the_feature_letters(size: str | None, arm: bool) -> None:
+    assert is_arm64_size(size) is arm
+
+
+@pytest.mark.parametrize(
+    ("machine", "reason"),
+    [
+        (
+            vm(data_disks=[VmDisk(name="log", lun=1, write_accelerator_enabled=True)]),
+            "write accelerator enabled on data disk LUN 1",
+        ),
+        (vm(host_id=f"{RG}/providers/Microsoft.Compute/hostGroups/hg/hosts/h1"), "Azure Dedicated Host h1"),
+        (vm(host_group_id=f"{RG}/providers/Microsoft.Compute/hostGroups/hg"), "Azure Dedicated Host hg"),
+        (vm(vm_size="Standard_D4ps_v5"), "Arm64 size Standard_D4ps_v5"),
+        (vm(plan_publisher="PaloAltoNetworks", plan_product="vmseries-flex"), "Palo Alto Networks appliance"),
+    ],
+)
+def test_vm_unsupported_fires_for_each_reason(machine: VirtualMachine, reason: str) -> None:
+    [finding] = scan("VM-UNSUPPORTED", machine)
+    assert finding.rule_id == "VM-UNSUPPORTED"
+    assert any(reason in r for r in finding.evidence["reasons"])
+    assert reason in finding.message
+
+
+def test_vm_unsupported_reports_all_reasons_in_one_finding() -> None:
+    machine = vm(
+        vm_size="Standard_D2ps_v5",
+        host_id=f"{RG}/providers/Microsoft.Compute/hostGroups/hg/hosts/h1",
+        os_disk=VmDisk(name="os", write_accelerator_enabled=True, disk_size_gb=64),
+    )
+    [finding] = scan("VM-UNSUPPORTED", machine)
+    assert len(finding.evidence["reasons"]) == 3
+
+
+def test_vm_unsupported_silent_on_a_plain_x64_vm() -> None:
+    machine = vm(vm_size="Standard_D2s_v5", plan_publisher="canonical", data_disks=[managed(64, lun=0)])
+    assert scan("VM-UNSUPPORTED", machine) == []
+
+
+# --- NIC-ASG ------------------------------------------------------------------------------------
+
+
+def nic(machine: VirtualMachine, asgs: list[str], attached: bool = True) -> NetworkInterface:
+    return NetworkInterface(
+        id=f"{RG}/providers/Microsoft.Network/networkInterfaces/{machine.name}-nic",
+        name=f"{machine.name}-nic",
+        location="eastus",
+        virtual_machine_id=machine.id.upper() if attached else None,
+        ip_configurations=[
+            IpConfiguration(name="ipconfig1", application_security_group_ids=asgs),
+            IpConfiguration(name="ipconfig2"),
+        ],
+    )
+
+
+def test_nic_asg_fires_on_nic_in_application_security_group() -> None:
+    machine = vm()
+    asg = f"{RG}/providers/Microsoft.Network/applicationSecurityGroups/asg-web"
+    inv = Inventory(
+        virtual_machines=[machine],
+        network_interfaces=[nic(machine, [asg])],
+        protected_items=[protect(machine)],
+    )
+    [finding] = run("NIC-ASG", inv)
+    assert finding.rule_id == "NIC-ASG"
+    assert finding.resource_id == inv.network_interfaces[0].id
+    assert finding.severity is Severity.MEDIUM
+    assert finding.evidence["ip_configurations"] == {"ipconfig1": [asg]}
+    assert "asg-web" in finding.message
+
+
+def test_nic_asg_finds_the_nic_through_the_vm_when_the_nic_names_no_vm() -> None:
+    machine = vm()
+    card = nic(machine, [f"{RG}/providers/Microsoft.Network/applicationSecurityGroups/a"], attached=False)
+    machine.network_interface_ids = [card.id.upper()]
+    inv = Inventory(virtual_machines=[machine], network_interfaces=[card])
+    assert [f.rule_id for f in run("NIC-ASG", inv, source_region="eastus")] == ["NIC-ASG"]
+
+
+def test_nic_asg_silent_without_application_security_groups() -> None:
+    machine = vm()
+    inv = Inventory(
+        virtual_machines=[machine], network_interfaces=[nic(machine, [])], protected_items=[protect(machine)]
+    )
+    assert run("NIC-ASG", inv) == []
+
+
+# --- shared behaviour ----------------------------------------------------------------------------
+
+
+def test_findings_link_to_their_rule_page() -> None:
+    [finding] = scan("VM-EPHEMERAL-OS", vm(ephemeral_os_disk=True))
+    assert finding.docs == docs_page("VM-EPHEMERAL-OS")
+    assert finding.docs.endswith("/docs/rules/VM-EPHEMERAL-OS.md")
+
+
+def test_a_vm_referenced_by_two_items_is_reported_once() -> None:
+    machine = vm(ephemeral_os_disk=True)
+    inv = Inventory(
+        virtual_machines=[machine], protected_items=[protect(machine), protect(machine, recovery_vm_name="x")]
+    )
+    inv.protected_items[1].id += "-stale"
+    assert len(run("VM-EPHEMERAL-OS", inv)) == 1
