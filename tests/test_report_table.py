@@ -35,16 +35,10 @@ def test_row_shows_rule_resource_status_message_and_remediation() -> None:
     text = render_table(report([f]), width=WIDE)
     lines = text.splitlines()
     at = lines_with(text, "VM-NAME")[0]
-    for expected in (
-        "1",
-        "high",
-        "VM-NAME",
-        "vm-app-01",
-        "unknown",
-        "vm-app-01 cannot be a target name",
-        "Rename",
-    ):
+    for expected in ("1", "VM-NAME", "vm-app-01", "unknown", "vm-app-01 cannot be a target name"):
         assert expected in lines[at]
+    assert "HIGH (1)" in text  # severity is the section title, not a column
+    assert "Fix: Rename the target VM." in lines[at + 1]  # the fix sits under its message
     column = lines[at].index("vm-app-01")
     assert lines[at + 1][column:].split()[0] == "virtualMachines"
     assert lines[at + 2][column:].split()[0] == "westeurope"

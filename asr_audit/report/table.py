@@ -80,8 +80,9 @@ def _sections(report: Report) -> list[RenderableType]:
 
 
 def _severity_section(severity: Severity, findings: list[Finding], first: int) -> Group:
-    """One table per severity; full resource ids follow it as numbered notes, one per line,
-    because an ARM id folded inside a table cell can no longer be copied."""
+    """One table per severity (so no severity column); the fix sits under the message it
+    answers, and full resource ids follow as numbered notes, one per line, because an ARM id
+    folded inside a table cell can no longer be copied."""
     table = Table(
         title=Text(f"{severity.value.upper()} ({len(findings)})", style=_STYLE[severity]),
         title_justify="left",
@@ -90,22 +91,23 @@ def _severity_section(severity: Severity, findings: list[Finding], first: int) -
         expand=True,
     )
     table.add_column("#", no_wrap=True, justify="right")
-    table.add_column("Severity", no_wrap=True)
     table.add_column("Rule", no_wrap=True)
-    table.add_column("Resource", ratio=3, overflow="fold")
+    table.add_column("Resource", ratio=2, overflow="fold")
     table.add_column("Status", no_wrap=True)
-    table.add_column("Message", ratio=4, overflow="fold")
-    table.add_column("Remediation", ratio=3, overflow="fold")
+    table.add_column("Finding and fix", ratio=7, overflow="fold")
     notes: list[Text] = []
     for number, f in enumerate(findings, start=first):
         table.add_row(
             Text(str(number)),
-            safe(f.severity.value, _STYLE[severity]),
-            safe(f.rule_id, "bold"),
+            safe(f.rule_id, _STYLE[severity]),
             _resource(f),
             _status(f),
-            safe(f.message, multiline=True),
-            safe(f.remediation, multiline=True),
+            Text.assemble(
+                safe(f.message, multiline=True),
+                "\n",
+                Text("Fix: ", style="bold"),
+                safe(f.remediation, multiline=True),
+            ),
         )
         note = Text.assemble(Text(f"  #{number} ", style="dim"), safe(f.resource_id, "dim"))
         note.no_wrap, note.overflow = True, "ignore"  # one unbroken line, even past the width
