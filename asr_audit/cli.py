@@ -17,14 +17,14 @@ import re
 import shutil
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from asr_audit import __version__, baseline, config, ids, runner, suppressions
+from asr_audit import __version__, baseline, config, ids, progress, runner, suppressions
 from asr_audit.clouds import CLOUDS, CloudProfile
+from asr_audit.collect import DEFAULT_CONCURRENCY
 from asr_audit.errors import EXIT_AUTH, EXIT_USAGE, AuditError, AuthError, UsageError
 from asr_audit.inventory import Inventory
 from asr_audit.report import FORMATS, Report
@@ -58,6 +58,15 @@ def _subscription(value: str) -> str:
     if not value.strip():
         raise argparse.ArgumentTypeError("empty subscription: give a subscription id or display name")
     return value.strip()
+
+
+def _resource_group(value: str) -> str:
+    name = value.strip()
+    if not name or "/" in name:
+        raise argparse.ArgumentTypeError(
+            f"invalid resource group {value!r}: expected a resource group name such as rg-prod, not an id"
+        )
+    return name
 
 
 def _rule_ids(value: str) -> list[str]:
@@ -155,10 +164,81 @@ def _add_report_options(parser: argparse.ArgumentParser, *, subcommand: bool) ->
         "--config", metavar="FILE", default=default(None), help="YAML overrides for rule thresholds"
     )
     parser.add_argument(
+        "--resource-group",
+        metavar="RG",
+        type=_resource_group,
+        action="append",
+        default=default([]),
+        help=(
+            "report only findings whose resource is in resource group RG (repeatable, any case). "
+            "Collection and analysis stay subscription-wide, because rules need context from other "
+            "groups (hub VNets, shared storage accounts); a finding is kept when the resource group "
+            "of its own resource id matches, whichever workload it concerns"
+        ),
+    )
+    parser.add_argument(
+        "--mask",
+        action="store_true",
+        default=default(False),
+        help=(
+            "mask subscription ids (all but their last 4 hex digits) in the report and on stderr; "
+            "fingerprints stay those of the real ids, so a masked report still works as --baseline. "
+            "--save-snapshot files are not masked"
+        ),
+    )
+    parser.add_argument(
         "--quiet",
         action="store_true",
         default=default(False),
         help="no notes or progress on stderr, only errors",
+    )
+
+
+def _add_scope_options(parser: argparse.ArgumentParser, *, subcommand: bool) -> None:
+    """What to scan, shared by a scan and `demo` (which picks from its recording's subscriptions);
+    defaults as in `_add_report_options`."""
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if subcommand else value
+
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--subscription",
+        metavar="ID|NAME",
+        action="append",
+        type=_subscription,
+        default=default(None),
+        help="subscription id or display name to scan (repeatable)",
+    )
+    source.add_argument(
+        "--all-subscriptions",
+        action="store_true",
+        default=default(False),
+        help="scan every subscription the credential can read",
+    )
+    if not subcommand:
+        source.add_argument(
+            "--snapshot", metavar="FILE", help="analyse a saved inventory instead of scanning Azure"
+        )
+    parser.add_argument(
+        "--source-region",
+        metavar="R",
+        type=_region,
+        default=default(None),
+        help="source region; also audits VMs not yet protected there (default: from ASR objects)",
+    )
+    parser.add_argument(
+        "--target-region",
+        metavar="R",
+        type=_region,
+        default=default(None),
+        help="target (recovery) region",
+    )
+    parser.add_argument(
+        "--save-snapshot",
+        metavar="FILE",
+        default=default(None),
+        help="after the scan, save the inventory to FILE (for --snapshot)",
     )
 
 
@@ -173,29 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument(
-        "--subscription",
-        metavar="ID",
-        action="append",
-        type=_subscription,
-        help="subscription id or display name to scan (repeatable)",
-    )
-    source.add_argument(
-        "--all-subscriptions",
-        action="store_true",
-        help="scan every subscription the credential can read",
-    )
-    source.add_argument(
-        "--snapshot", metavar="FILE", help="analyse a saved inventory instead of scanning Azure"
-    )
-    parser.add_argument(
-        "--source-region",
-        metavar="R",
-        type=_region,
-        help="source region; also audits VMs not yet protected there (default: from ASR objects)",
-    )
-    parser.add_argument("--target-region", metavar="R", type=_region, help="target (recovery) region")
+    _add_scope_options(parser, subcommand=False)
     parser.add_argument(
         "--cloud", choices=tuple(CLOUDS), help="Azure cloud (default: AzureCloud, or the snapshot's)"
     )
@@ -206,13 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"another ARM endpoint, e.g. Azure Stack Hub or a private link (env {ARM_ENDPOINT_ENV})",
     )
     parser.add_argument(
-        "--save-snapshot", metavar="FILE", help="after a live scan, save the inventory to FILE"
-    )
-    parser.add_argument(
         "--concurrency",
         metavar="N",
         type=_concurrency,
-        help=f"parallel collector calls, 1..{MAX_CONCURRENCY} (default: 8)",
+        help=f"parallel collector calls, 1..{MAX_CONCURRENCY} (default: {DEFAULT_CONCURRENCY})",
     )
     _add_report_options(parser, subcommand=False)
 
@@ -221,7 +276,16 @@ def build_parser() -> argparse.ArgumentParser:
     catalog.add_argument(
         "--output", choices=CATALOG_FORMATS, default=argparse.SUPPRESS, help="catalog format (default: table)"
     )
-    demo = commands.add_parser("demo", help="a full run on the bundled recorded scenario, offline")
+    demo = commands.add_parser(
+        "demo",
+        help="a full run on the bundled recorded scenario, offline",
+        description=(
+            "Replay the bundled recording of a two-subscription estate (Fabrikam Prod, Fabrikam "
+            "Connectivity) through the real collectors and rules. --subscription and "
+            "--all-subscriptions choose among the recorded subscriptions (default: all)."
+        ),
+    )
+    _add_scope_options(demo, subcommand=True)
     _add_report_options(demo, subcommand=True)
     return parser
 
@@ -234,26 +298,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help / --version (0), or a usage error argparse already printed (2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    say = _Stderr(mask=args.mask)
     try:
-        return _dispatch(args)
+        return _dispatch(args, say)
     except AuditError as exc:
-        _error(str(exc))
+        say.error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
-        _error("interrupted")
+        say.error("interrupted")
         return EXIT_INTERRUPTED
     except Exception as exc:
         auth = _credential_failure(exc)
         if auth is not None:
-            _error(str(auth))
+            say.error(str(auth))
             return EXIT_AUTH
         if os.environ.get(DEBUG_ENV):
             traceback.print_exc()
-        _error(f"unexpected {type(exc).__name__}: {exc} (re-run with {DEBUG_ENV}=1 for a traceback)")
+        say.error(f"unexpected {type(exc).__name__}: {exc} (re-run with {DEBUG_ENV}=1 for a traceback)")
         return EXIT_USAGE
 
 
-def _dispatch(args: argparse.Namespace) -> int:
+def _dispatch(args: argparse.Namespace, say: _Stderr) -> int:
     if args.command == "rules":
         if args.output not in CATALOG_FORMATS:
             raise UsageError(f"rules --output must be one of {', '.join(CATALOG_FORMATS)}, not {args.output}")
@@ -274,36 +339,54 @@ def _dispatch(args: argparse.Namespace) -> int:
         target_region=args.target_region,
         rules=rules,
         started_at=started,
+        resource_groups=args.resource_group,
         **inputs,
     )
-    _emit(_render(report, args.output, args.out), args.out)
+    shown = report
+    if args.mask:
+        from asr_audit.masking import mask_report
+
+        shown = mask_report(report)
+    _emit(_render(shown, args.output, args.out), args.out)
     if not args.quiet:
-        _notes(report, args, runner.scope_note(inventory, args.source_region))
+        scope_notes = (
+            runner.scope_note(inventory, args.source_region),
+            runner.resource_group_note(inventory, args.resource_group),
+        )
+        _notes(shown, args, [n for n in scope_notes if n], say)
     return runner.exit_code(report, args.fail_on)
 
 
 def _check_source(args: argparse.Namespace) -> None:
-    live = bool(args.subscription or args.all_subscriptions)
-    if args.command == "demo":
-        if live or args.snapshot:
-            raise UsageError("demo replays its bundled recording: drop --subscription/--snapshot")
-    elif not (live or args.snapshot):
+    scan = bool(args.subscription or args.all_subscriptions) or args.command == "demo"
+    if args.subscription and args.all_subscriptions:  # given on either side of `demo`
+        raise UsageError("--subscription and --all-subscriptions exclude each other")
+    if args.command == "demo" and args.snapshot:
+        raise UsageError("demo replays its bundled recording: drop --snapshot")
+    if not (scan or args.snapshot):
         raise UsageError(
             "give --subscription ID (repeatable), --all-subscriptions or --snapshot FILE; or run: rules, demo"
         )
-    if args.save_snapshot and not live:
-        raise UsageError("--save-snapshot needs a live scan (--subscription)")
+    if args.save_snapshot and not scan:
+        raise UsageError("--save-snapshot needs a scan (--subscription, --all-subscriptions or demo)")
 
 
 def _inventory(args: argparse.Namespace) -> tuple[Inventory, CloudProfile]:
-    if args.command == "demo":
-        cloud = CLOUDS["AzureCloud"]
-        return _demo_inventory(cloud), cloud
     if args.snapshot:
         inventory = Inventory.load(args.snapshot)
         return inventory, _snapshot_cloud(inventory, args.cloud)
-    cloud = _live_cloud(args)
-    return _scan(args, cloud), cloud
+    if args.command == "demo":
+        cloud = CLOUDS["AzureCloud"]
+        inventory = _replay(args, cloud)
+    else:
+        cloud = _live_cloud(args)
+        inventory = _scan(args, cloud)
+    if args.save_snapshot:
+        try:
+            inventory.save(args.save_snapshot)
+        except OSError as exc:
+            raise UsageError(f"cannot write snapshot {args.save_snapshot}: {exc.strerror or exc}") from None
+    return inventory, cloud
 
 
 def _policy_inputs(args: argparse.Namespace) -> dict[str, Any]:
@@ -352,43 +435,22 @@ def _scan(args: argparse.Namespace, cloud: CloudProfile) -> Inventory:
         all_subscriptions=args.all_subscriptions,
         **options,
     )
-    with _progress(not args.quiet and sys.stderr.isatty()) as progress:
-        inventory = collect.scan(request, credential, progress)
-    if args.save_snapshot:
-        try:
-            inventory.save(args.save_snapshot)
-        except OSError as exc:
-            raise UsageError(f"cannot write snapshot {args.save_snapshot}: {exc.strerror or exc}") from None
-    return inventory
+    label = _masker(args.mask)
+    with progress.scan_progress(progress.wanted(args.quiet), label) as report:
+        return collect.scan(request, credential, report)
 
 
-@contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[str, str, str], None] | None]:
-    """A one-line live status on stderr while collectors run (terminals only)."""
-    if not enabled:
-        yield None
-        return
-    from rich.console import Console
-    from rich.text import Text
+def _replay(args: argparse.Namespace, cloud: CloudProfile) -> Inventory:
+    """`demo`: the bundled recording, scanned like a tenant; no subscription named means all of them.
 
-    done = 0
-    with Console(stderr=True).status("scanning...") as status:
-
-        def report(subscription: str, collector: str, state: str) -> None:
-            nonlocal done
-            done += 1
-            status.update(
-                Text(clean(f"scanning: {done} collector runs done; {collector} in {subscription}: {state}"))
-            )
-
-        yield report
-
-
-def _demo_inventory(cloud: CloudProfile) -> Inventory:
+    No region hint: a service-tags location other than the recorded one is not in the recording.
+    """
     from asr_audit import collect, replay
 
-    # No subscriptions named: the replay scans every subscription the recording holds.
-    return replay.replay_scan(replay.DEMO_CASSETTE, collect.ScanRequest(subscriptions=[], cloud=cloud))
+    request = collect.ScanRequest(
+        subscriptions=list(args.subscription or []), cloud=cloud, all_subscriptions=args.all_subscriptions
+    )
+    return replay.replay_scan(replay.DEMO_CASSETTE, request)
 
 
 def _render(report: Report, fmt: str, out: str | None) -> str:
@@ -422,20 +484,20 @@ def _emit(text: str, out: str | None) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def _notes(report: Report, args: argparse.Namespace, scope_note: str | None) -> None:
+def _notes(report: Report, args: argparse.Namespace, scope_notes: list[str], say: _Stderr) -> None:
     """Stderr context for a log; what a table on stdout already shows is not repeated."""
-    if scope_note:
-        _note(scope_note)
+    for note in scope_notes:
+        say.note(note)
     if report.gaps:
-        _note(f"scan incomplete: {len(report.gaps)} collector run(s) failed; see the coverage section")
+        say.note(f"scan incomplete: {len(report.gaps)} collector run(s) failed; see the coverage section")
     if args.output == "table" and not args.out:
         return
     for entry in report.suppression_notes:
-        _note(suppressions.describe_note(entry))
+        say.note(suppressions.describe_note(entry))
     counts = ", ".join(f"{n} {sev}" for sev, n in report.by_severity().items() if n) or "none"
     suppressed = len(report.findings) - len(report.active)
     where = f"; report written to {args.out}" if args.out else ""
-    _note(f"{len(report.active)} finding(s) ({counts}), {suppressed} suppressed{where}")
+    say.note(f"{len(report.active)} finding(s) ({counts}), {suppressed} suppressed{where}")
 
 
 def _credential_failure(exc: Exception) -> AuthError | None:
@@ -448,13 +510,27 @@ def _credential_failure(exc: Exception) -> AuthError | None:
     return None
 
 
-def _one_line(message: str) -> str:
-    return " ".join(clean(message, multiline=True).split())
+def _masker(mask: bool) -> Callable[[str], str]:
+    """What stderr text goes through: with `--mask`, every GUID is masked (see masking.py)."""
+    if not mask:
+        return str
+    from asr_audit.masking import mask_guids
+
+    return mask_guids
 
 
-def _note(message: str) -> None:
-    sys.stderr.write(f"{PROG}: note: {_one_line(message)}\n")
+class _Stderr:
+    """Notes and errors: one sanitised line each, masked with `--mask`."""
 
+    def __init__(self, *, mask: bool) -> None:
+        self._hide = _masker(mask)
 
-def _error(message: str) -> None:
-    sys.stderr.write(f"{PROG}: error: {_one_line(message)}\n")
+    def note(self, message: str) -> None:
+        self._write("note", message)
+
+    def error(self, message: str) -> None:
+        self._write("error", message)
+
+    def _write(self, kind: str, message: str) -> None:
+        line = " ".join(clean(self._hide(message), multiline=True).split())
+        sys.stderr.write(f"{PROG}: {kind}: {line}\n")

@@ -6,11 +6,12 @@ replayed recording are analysed the same way.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from datetime import date, datetime, timezone
 from typing import Any
 
-from asr_audit import __version__, baseline, scope, suppressions
+from asr_audit import __version__, baseline, ids, scope, suppressions
 from asr_audit.clouds import CloudProfile
 from asr_audit.errors import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, UsageError
 from asr_audit.findings import Severity
@@ -60,6 +61,38 @@ def scope_note(inventory: Inventory, source_region: str | None) -> str | None:
     )
 
 
+def in_resource_groups(resource_id: str | None, groups: set[str]) -> bool:
+    """Whether the id's own resource group is one of `groups` (lower-case names)."""
+    group = ids.resource_group_of(resource_id)
+    return group is not None and group.lower() in groups
+
+
+def resource_group_note(inventory: Inventory, resource_groups: Iterable[str]) -> str | None:
+    """Name the `--resource-group` values no collected resource is in: a typo would otherwise
+    pass a gate with an empty report."""
+    wanted = _lower(resource_groups)
+    if not wanted:
+        return None
+    seen: set[str] = set()
+    for f in dataclasses.fields(inventory):
+        records = getattr(inventory, f.name)
+        for item in records if isinstance(records, list) else ():
+            group = ids.resource_group_of(getattr(item, "id", None))
+            if group:
+                seen.add(group.lower())
+    missing = sorted(wanted - seen)
+    if not missing:
+        return None
+    return (
+        f"no collected resource is in resource group(s) {', '.join(missing)}: "
+        "check the name (--resource-group matches a resource group name, not an id)"
+    )
+
+
+def _lower(values: Iterable[str]) -> set[str]:
+    return {v.strip().lower() for v in values if v.strip()}
+
+
 def audit(
     inventory: Inventory,
     *,
@@ -72,12 +105,17 @@ def audit(
     accepted: list[suppressions.Suppression] | None = None,
     previous: list[dict[str, Any]] | None = None,
     today: date | None = None,
+    resource_groups: Iterable[str] = (),
 ) -> Report:
     """Analyse `inventory` with `rules` (all when None) and wrap the result in a `Report`.
 
     `started_at` lets a live scan count collection time in the run; it defaults to now.
     `accepted` (a loaded `--suppressions` file) marks findings suppressed as of `today`;
     `previous` (a loaded `--baseline` report) marks them new or unchanged.
+    `resource_groups`, when given, keeps only findings (and resolved baseline entries) whose
+    resource id is in one of them. The analysis itself stays subscription-wide, so rules see
+    hub VNets and shared accounts in other groups, and suppression notes describe the file
+    against every finding, not just the ones shown.
     """
     started = started_at or utc_now()
     rule_ids = choose_rules() if rules is None else rules
@@ -91,6 +129,10 @@ def audit(
     findings = analyze(inventory, context, select=rule_ids) if rule_ids else []
     notes = suppressions.apply(findings, accepted, today or date.today()) if accepted is not None else []
     resolved = baseline.apply(findings, previous) if previous is not None else []
+    groups = _lower(resource_groups)
+    if groups:
+        findings = [f for f in findings if in_resource_groups(f.resource_id, groups)]
+        resolved = [r for r in resolved if in_resource_groups(r["resource_id"], groups)]
     return Report(
         tool_version=__version__,
         subscriptions=[s.id for s in inventory.subscriptions],

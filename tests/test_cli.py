@@ -210,6 +210,53 @@ def test_expired_suppression_no_longer_suppresses_and_is_reported(
     assert "expired on 2001-01-01" in err
 
 
+def suppress(tmp_path: Path, *names: str) -> str:
+    path = tmp_path / "suppress.yaml"
+    entries = "".join(
+        f"- rule: VM-TEST-FLAG\n  resource: '*/virtualMachines/{n}'\n"
+        "  reason: accepted\n  expires: 2999-12-31\n"
+        for n in names
+    )
+    path.write_text(entries or "[]\n")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("fail_on", "suppressed", "expected"),
+    [
+        ("high", (), 1),
+        ("high", ("high-a",), 0),  # the only high finding is accepted; medium-b is below the bar
+        ("medium", ("high-a",), 1),  # medium-b still fails a medium gate
+        ("medium", ("high-a", "medium-b"), 0),
+        ("info", ("high-a", "medium-b"), 0),
+        ("none", (), 0),
+    ],
+)
+def test_exit_code_follows_fail_on_with_suppressions(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    fail_on: str,
+    suppressed: tuple[str, ...],
+    expected: int,
+) -> None:
+    path = snapshot(tmp_path, estate("high-a", "medium-b"))
+    argv = ["--snapshot", path, "--fail-on", fail_on, "--output", "json", "--quiet"]
+    code, out, _ = run(capsys, *argv, "--suppressions", suppress(tmp_path, *suppressed))
+    assert code == expected
+    doc = json.loads(out)
+    assert sorted(f["resource_id"].rsplit("/", 1)[-1] for f in doc["findings"] if f["suppressed"]) == sorted(
+        suppressed
+    )
+
+
+def test_suppressed_failing_finding_leaves_an_incomplete_scan_at_4(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = snapshot(tmp_path, estate("high-a", gaps=[GAP]))
+    assert run(capsys, "--snapshot", path, "--quiet")[0] == 1
+    assert run(capsys, "--snapshot", path, "--suppressions", suppress(tmp_path, "high-a"), "--quiet")[0] == 4
+
+
 def test_runner_exit_code_ignores_suppressed_findings() -> None:
     report = runner.audit(estate("critical-a"), cloud=CLOUDS["AzureCloud"])
     assert runner.exit_code(report, "info") == 1
@@ -241,6 +288,8 @@ def test_no_source_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
         (["--fail-on", "severe"], "invalid choice"),
         (["--subscription", SUB, "--snapshot", "x.json"], "not allowed with"),
         (["--subscription", "  "], "empty subscription"),
+        (["--resource-group", " "], "invalid resource group"),
+        (["--resource-group", f"/subscriptions/{SUB}/resourceGroups/rg-app"], "invalid resource group"),
     ],
 )
 def test_bad_flags_exit_2_with_argparse_usage(
@@ -646,9 +695,44 @@ def test_demo_replays_the_bundled_recording(
     assert doc["scope"]["subscriptions"] and all(c["subscription_id"] for c in doc["coverage"])
 
 
-def test_demo_rejects_a_scan_source(demo: list[Any], capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "--subscription", SUB, "demo")
-    assert code == 2 and "demo" in error_line(err)
+def test_demo_scans_the_recorded_subscriptions_it_is_given(
+    demo: list[Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "demo", "--subscription", "Fabrikam Prod", "--subscription", SUB, "--quiet")
+    assert demo[-1][1].subscriptions == ["Fabrikam Prod", SUB] and not demo[-1][1].all_subscriptions
+    run(capsys, "--all-subscriptions", "demo", "--quiet")  # before the subcommand works too
+    assert demo[-1][1].all_subscriptions is True and demo[-1][1].subscriptions == []
+    run(capsys, "demo", "--quiet")
+    assert demo[-1][1].subscriptions == [] and not demo[-1][1].all_subscriptions
+
+
+def test_subscriptions_and_all_subscriptions_exclude_each_other_across_the_subcommand(
+    demo: list[Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "--all-subscriptions", "demo", "--subscription", SUB)
+    assert code == 2 and "--all-subscriptions" in error_line(err)
+    assert demo == []
+
+
+def test_demo_rejects_a_snapshot(demo: list[Any], capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--snapshot", "estate.json", "demo")
+    assert code == 2 and "--snapshot" in error_line(err)
+    assert demo == []
+
+
+def test_demo_can_save_a_snapshot(
+    demo: list[Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    saved = tmp_path / "demo.json"
+    code, _, _ = run(capsys, "demo", "--save-snapshot", str(saved), "--output", "json", "--quiet")
+    assert code == 1
+    assert [v.name for v in Inventory.load(saved).virtual_machines] == ["high-demo", "low-demo"]
+
+
+def test_demo_rejects_live_only_flags(demo: list[Any], capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "demo", "--concurrency", "4")
+    assert code == 2 and "unrecognized arguments: --concurrency" in err
+    assert demo == []
 
 
 def test_rules_subcommand_prints_the_catalog(capsys: pytest.CaptureFixture[str]) -> None:
