@@ -48,7 +48,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 def demo_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any], str]:
-    code, out, err = run(capsys, "demo", "--output", "json", *argv)
+    code, out, err = run(capsys, "demo", "--output", "json", "--fail-on", "high", *argv)
     return code, json.loads(out), err
 
 
