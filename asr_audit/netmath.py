@@ -71,7 +71,20 @@ def _merge(ranges: Iterable[Range]) -> list[Range]:
     return out
 
 
+# Past this size ratio a range list is searched by bisection instead of walked: a rule on a tag
+# such as AzureCloud holds thousands of ranges while the destination left to decide holds a few.
+_LOPSIDED = 16
+
+
+def _first_reaching(b: Sequence[Range], start: int) -> int:
+    """Index of the first range of `b` (sorted, disjoint) that ends at or after `start`."""
+    i = bisect_right(b, (start, math.inf)) - 1
+    return i if i >= 0 and b[i][1] >= start else i + 1
+
+
 def _intersect(a: Sequence[Range], b: Sequence[Range]) -> list[Range]:
+    if len(a) * _LOPSIDED < len(b) or len(b) * _LOPSIDED < len(a):
+        return _intersect_by_search(*((a, b) if len(a) <= len(b) else (b, a)))
     out: list[Range] = []
     i = j = 0
     while i < len(a) and j < len(b):
@@ -85,10 +98,23 @@ def _intersect(a: Sequence[Range], b: Sequence[Range]) -> list[Range]:
     return out
 
 
+def _intersect_by_search(small: Sequence[Range], large: Sequence[Range]) -> list[Range]:
+    out: list[Range] = []
+    for start, end in small:
+        k = _first_reaching(large, start)
+        while k < len(large) and large[k][0] <= end:
+            out.append((max(start, large[k][0]), min(end, large[k][1])))
+            k += 1
+    return out
+
+
 def _subtract(a: Sequence[Range], b: Sequence[Range]) -> list[Range]:
     out: list[Range] = []
+    search = len(a) * _LOPSIDED < len(b)
     j = 0
     for start, end in a:
+        if search:
+            j = _first_reaching(b, start)
         while j < len(b) and b[j][1] < start:
             j += 1
         cursor, k = start, j
@@ -127,7 +153,7 @@ class PrefixSet:
 
     @classmethod
     def _of(cls, ranges: dict[int, list[Range]]) -> PrefixSet:
-        new = cls()
+        new = cls.__new__(cls)  # not cls(): every set operation makes one, parsing nothing
         new._ranges = ranges
         return new
 
@@ -245,6 +271,7 @@ class ServiceTagIndex:
             if dot:
                 self._regional.setdefault(base.lower(), []).append(tag)
         self._prefixes: dict[str, list[Network]] = {}
+        self._sets: dict[str, PrefixSet | None] = {}
 
     def __bool__(self) -> bool:
         return bool(self._tags)
@@ -283,8 +310,12 @@ class ServiceTagIndex:
         return nets
 
     def expand(self, name: str) -> PrefixSet | None:
-        nets = self.prefixes(name)
-        return None if nets is None else PrefixSet(nets)
+        """The tag's addresses as one set (cached: NSG rules name the same few tags again and again)."""
+        key = name.strip().lower()
+        if key not in self._sets:
+            nets = self.prefixes(key)
+            self._sets[key] = None if nets is None else PrefixSet(nets)
+        return self._sets[key]
 
     @staticmethod
     def name_covers(outer: str, inner: str) -> bool:
