@@ -20,6 +20,9 @@ from typing import Any, TypeVar
 from asr_audit import ids
 from asr_audit.errors import UsageError
 
+if typing.TYPE_CHECKING:
+    from asr_audit.netmath import ServiceTagIndex
+
 SNAPSHOT_SCHEMA_VERSION = 1
 SNAPSHOT_KIND = "asr-audit-inventory"
 
@@ -189,6 +192,63 @@ class Connection:
     connection_status: str | None = None
 
 
+NETWORK_RULE, APPLICATION_RULE = "NetworkRule", "ApplicationRule"  # FirewallRule.rule_type
+
+
+@dataclass(slots=True)
+class FirewallRule:
+    """A network or application rule, classic or from a firewall policy, in one shape.
+
+    `protocols` holds `TCP`/`UDP`/`ICMP`/`Any` for network rules and `Https:443`-style
+    `protocolType:port` pairs for application rules. IP groups stay ids: they are not collected.
+    """
+
+    name: str
+    rule_type: str  # NetworkRule | ApplicationRule
+    protocols: list[str] = field(default_factory=list)
+    source_addresses: list[str] = field(default_factory=list)
+    source_ip_groups: list[str] = field(default_factory=list)
+    destination_addresses: list[str] = field(default_factory=list)  # prefixes, ranges, `*`, service tags
+    destination_ip_groups: list[str] = field(default_factory=list)
+    destination_ports: list[str] = field(default_factory=list)
+    destination_fqdns: list[str] = field(default_factory=list)  # network rules
+    target_fqdns: list[str] = field(default_factory=list)  # application rules
+    fqdn_tags: list[str] = field(default_factory=list)
+    web_categories: list[str] = field(default_factory=list)
+    target_urls: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class FirewallRuleCollection:
+    """A filter collection: classic network/application rule collection or a policy's
+    FirewallPolicyFilterRuleCollection (NAT collections are not kept)."""
+
+    name: str
+    priority: int
+    action: str  # Allow | Deny
+    rules: list[FirewallRule] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class FirewallRuleCollectionGroup:
+    id: str
+    name: str
+    priority: int
+    rule_collections: list[FirewallRuleCollection] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class FirewallPolicy:
+    id: str
+    name: str
+    location: str
+    base_policy_id: str | None = None  # its rules are processed before this policy's
+    sku_tier: str | None = None
+    rule_collection_group_ids: list[str] = field(default_factory=list)  # as the policy body lists them
+    rule_collection_groups: list[FirewallRuleCollectionGroup] = field(default_factory=list)
+    rules_read: bool = False  # the groups were listed completely
+
+
 @dataclass(slots=True)
 class AzureFirewall:
     id: str
@@ -196,6 +256,7 @@ class AzureFirewall:
     location: str
     private_ip_addresses: list[str] = field(default_factory=list)
     firewall_policy_id: str | None = None
+    rule_collections: list[FirewallRuleCollection] = field(default_factory=list)  # classic, NAT left out
 
 
 # --- compute --------------------------------------------------------------------------
@@ -350,6 +411,7 @@ class Inventory:
     virtual_network_gateways: list[VirtualNetworkGateway] = field(default_factory=list)
     connections: list[Connection] = field(default_factory=list)
     azure_firewalls: list[AzureFirewall] = field(default_factory=list)
+    firewall_policies: list[FirewallPolicy] = field(default_factory=list)
     network_interfaces: list[NetworkInterface] = field(default_factory=list)
     virtual_machines: list[VirtualMachine] = field(default_factory=list)
     disks: list[Disk] = field(default_factory=list)
@@ -521,9 +583,20 @@ class InventoryIndex:
         return self._by_id(self.inventory.azure_firewalls)
 
     @cached_property
+    def firewall_policies(self) -> dict[str, FirewallPolicy]:
+        return self._by_id(self.inventory.firewall_policies)
+
+    @cached_property
     def service_tags(self) -> dict[str, ServiceTag]:
         """By lower-cased tag name (`storage.eastus`)."""
         return {t.name.lower(): t for t in self.inventory.service_tags}
+
+    @cached_property
+    def service_tag_index(self) -> ServiceTagIndex:
+        """Service tags with their regional hierarchy, shared by every rule of one analysis."""
+        from asr_audit.netmath import ServiceTagIndex  # netmath builds on this module
+
+        return ServiceTagIndex(self.inventory.service_tags)
 
     @cached_property
     def subscriptions_read(self) -> set[str]:

@@ -49,6 +49,7 @@ SUBSCRIPTION_LISTS: dict[str, tuple[str, str, str]] = {
     "route_tables": ("network", "Microsoft.Network/routeTables", "network"),
     "express_route_circuits": ("network", "Microsoft.Network/expressRouteCircuits", "network"),
     "azure_firewalls": ("network", "Microsoft.Network/azureFirewalls", "network"),
+    "firewall_policies": ("network", "Microsoft.Network/firewallPolicies", "network"),
     "network_interfaces": ("network", "Microsoft.Network/networkInterfaces", "network"),
     "virtual_machines": ("compute", "Microsoft.Compute/virtualMachines", "compute"),
     "disks": ("compute", "Microsoft.Compute/disks", "disks"),
@@ -104,3 +105,10 @@ VAULT_LISTS: dict[str, str] = {
 
 def vault_list(vault_id: str, child: str) -> str:
     return _url(f"{vault_id.rstrip('/')}/{child}", "siterecovery")
+
+
+# --- per firewall policy: its rule collection groups are child resources, not inline -----------
+
+
+def rule_collection_groups(policy_id: str) -> str:
+    return _url(f"{policy_id.rstrip('/')}/ruleCollectionGroups", "network")

@@ -7,6 +7,7 @@ scheduler turns every failure into a coverage record, keeping what was parsed be
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,7 @@ from asr_audit import ids
 from asr_audit.collect import compute, endpoints, network, recovery, storage
 from asr_audit.collect.fields import parse_items, text
 from asr_audit.collect.pipeline import BadPayload, ClientFactory, get_json, pages
-from asr_audit.inventory import Inventory, Vault
+from asr_audit.inventory import FirewallPolicy, FirewallRuleCollectionGroup, Inventory, Vault
 
 
 @dataclass
@@ -92,11 +93,12 @@ class JobBuilder:
         jobs = []
         for collector, (family, provider_path, version) in endpoints.SUBSCRIPTION_LISTS.items():
             url = endpoints.subscription_list(subscription_id, provider_path, version)
-            run = (
-                self._vaults(subscription_id, url)
-                if collector == "vaults"
-                else self._plain(collector, family, url)
-            )
+            if collector == "vaults":
+                run = self._vaults(subscription_id, url)
+            elif collector == "firewall_policies":
+                run = self._firewall_policies(subscription_id, url)
+            else:
+                run = self._plain(collector, family, url)
             jobs.append(Job(subscription_id, collector, run))
         jobs.append(Job(subscription_id, "gateway_resource_groups", self._gateway_groups(subscription_id)))
         return jobs
@@ -136,6 +138,39 @@ class JobBuilder:
                 Job(subscription_id, f"{collector}:{name}", self._plain(collector, "siterecovery", url))
             )
         return jobs
+
+    # --- firewall policies and their rule collection groups ----------------------------------------
+
+    def _firewall_policies(self, subscription_id: str, url: str) -> Callable[[JobResult], None]:
+        """The list names the policies; each policy's rule collection groups are a follow-up job.
+        A policy in a subscription that is not scanned is never fetched: the rule reports it unread."""
+
+        def run(result: JobResult) -> None:
+            def keep(policy: FirewallPolicy) -> None:
+                result.followups.append(self.rule_collection_groups_job(subscription_id, policy))
+
+            self._collect(result, "network", url, network.parse_firewall_policy, keep)
+
+        return run
+
+    def rule_collection_groups_job(self, subscription_id: str, listed: FirewallPolicy) -> Job:
+        """The policy enters the inventory with its groups only when they were all read; on any
+        failure, a skipped group or a cut-off listing it enters as listed, `rules_read` false, so
+        the rule says `unknown` instead of judging half a policy."""
+        url = endpoints.rule_collection_groups(listed.id)
+
+        def run(result: JobResult) -> None:
+            groups: list[FirewallRuleCollectionGroup] = []
+            self._collect(result, "network", url, network.parse_rule_collection_group, groups.append)
+            if result.incomplete:
+                return  # the fallback (the listed policy) is merged
+            complete = not result.skipped
+            result.inventory.firewall_policies.append(
+                dataclasses.replace(listed, rule_collection_groups=groups, rules_read=complete)
+            )
+
+        fallback = Inventory(firewall_policies=[listed])
+        return Job(subscription_id, f"rule_collection_groups:{listed.name}", run, fallback=fallback)
 
     # --- VNet gateways and connections: per resource group -----------------------------------------
 

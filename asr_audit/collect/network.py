@@ -21,13 +21,20 @@ from asr_audit.collect.fields import (
     props,
     ref,
     refs,
+    required_id,
     text,
     texts,
 )
 from asr_audit.inventory import (
+    APPLICATION_RULE,
+    NETWORK_RULE,
     AzureFirewall,
     Connection,
     ExpressRouteCircuit,
+    FirewallPolicy,
+    FirewallRule,
+    FirewallRuleCollection,
+    FirewallRuleCollectionGroup,
     IpConfiguration,
     NetworkInterface,
     NetworkSecurityGroup,
@@ -220,19 +227,115 @@ def parse_connection(item: dict[str, Any]) -> Connection:
     )
 
 
+# --- Azure Firewall and firewall policies ---------------------------------------------------
+
+NAT_COLLECTION = "firewallpolicynatrulecollection"
+_CLASSIC_COLLECTIONS = (
+    ("networkRuleCollections", NETWORK_RULE),
+    ("applicationRuleCollections", APPLICATION_RULE),
+)
+
+
+def parse_firewall_rule(raw: dict[str, Any], rule_type: str | None = None) -> FirewallRule:
+    """Classic rules take their type from the collection they sit in, policy rules carry
+    `ruleType`. Application rules list `{protocolType, port}` objects (kept as `Https:443`);
+    network rules say `protocols` (classic) or `ipProtocols` (policy)."""
+    kind = rule_type or text(raw.get("ruleType")) or ""
+    if kind == APPLICATION_RULE:
+        protocols = [
+            f"{t}:{port}" if (port := integer(x.get("port"))) is not None else t
+            for x in objs(raw.get("protocols"))
+            if (t := text(x.get("protocolType")))
+        ]
+    else:
+        protocols = merged(raw.get("protocols"), raw.get("ipProtocols"))
+    return FirewallRule(
+        name=text(raw.get("name")) or "",
+        rule_type=kind,
+        protocols=protocols,
+        source_addresses=texts(raw.get("sourceAddresses")),
+        source_ip_groups=texts(raw.get("sourceIpGroups")),
+        destination_addresses=texts(raw.get("destinationAddresses")),
+        destination_ip_groups=texts(raw.get("destinationIpGroups")),
+        destination_ports=texts(raw.get("destinationPorts")),
+        destination_fqdns=texts(raw.get("destinationFqdns")),
+        target_fqdns=texts(raw.get("targetFqdns")),
+        fqdn_tags=texts(raw.get("fqdnTags")),
+        web_categories=texts(raw.get("webCategories")),
+        target_urls=texts(raw.get("targetUrls")),
+    )
+
+
+def _rule_collection(name: Any, body: dict[str, Any], rule_type: str | None = None) -> FirewallRuleCollection:
+    """A collection without priority or action cannot be placed in the processing order: the
+    whole resource is malformed rather than silently missing it (a dropped Deny reads as Allow)."""
+    priority = integer(body.get("priority"))
+    action = text(obj(body.get("action")).get("type"))
+    if priority is None or not action:
+        raise Malformed(f"rule collection {name!r} lacks priority or action")
+    return FirewallRuleCollection(
+        name=text(name) or "",
+        priority=priority,
+        action=action,
+        rules=[parse_firewall_rule(r, rule_type) for r in objs(body.get("rules"))],
+    )
+
+
 def parse_azure_firewall(item: dict[str, Any]) -> AzureFirewall:
+    """Classic rule collections sit inline (`properties` wrapped); a policy-managed firewall
+    has none and names its `firewallPolicy` instead."""
     rid, name, location = identity(item)
     p = props(item)
     addresses = merged(
         [props(c).get("privateIPAddress") for c in objs(p.get("ipConfigurations"))],
         obj(p.get("hubIPAddresses")).get("privateIPAddress"),  # firewalls in a virtual WAN hub
     )
+    collections = [
+        _rule_collection(c.get("name"), props(c), kind)
+        for field, kind in _CLASSIC_COLLECTIONS
+        for c in objs(p.get(field))
+    ]
     return AzureFirewall(
         id=rid,
         name=name,
         location=location,
         private_ip_addresses=addresses,
         firewall_policy_id=ref(p.get("firewallPolicy")),
+        rule_collections=collections,
+    )
+
+
+def parse_firewall_policy(item: dict[str, Any]) -> FirewallPolicy:
+    """The policy as listed; its rule collection groups are child resources, listed apart."""
+    rid, name, location = identity(item)
+    p = props(item)
+    return FirewallPolicy(
+        id=rid,
+        name=name,
+        location=location,
+        base_policy_id=ref(p.get("basePolicy")),
+        sku_tier=text(obj(p.get("sku")).get("tier")),
+        rule_collection_group_ids=refs(p.get("ruleCollectionGroups")),
+    )
+
+
+def parse_rule_collection_group(item: dict[str, Any]) -> FirewallRuleCollectionGroup:
+    """Filter collections only: NAT collections translate inbound traffic and never allow or
+    deny an outbound flow."""
+    rid = required_id(item)
+    p = props(item)
+    priority = integer(p.get("priority"))
+    if priority is None:
+        raise Malformed(f"rule collection group {item.get('name')!r} lacks priority")
+    return FirewallRuleCollectionGroup(
+        id=rid,
+        name=text(item.get("name")) or ids.name_of(rid),
+        priority=priority,
+        rule_collections=[
+            _rule_collection(c.get("name"), c)
+            for c in objs(p.get("ruleCollections"))
+            if (text(c.get("ruleCollectionType")) or "").lower() != NAT_COLLECTION
+        ],
     )
 
 

@@ -25,8 +25,9 @@ tests/scenarios/README.md):
   (generic `{id, name, type, location}` items), `GET /subscriptions/{sub}/resourcegroups`.
 - `GET /subscriptions/{sub}/providers/Microsoft.Network/locations/{loc}/serviceTags`: the
   scenario's `serviceTags.json` verbatim (same object for every location).
-- `GET {vaultId}/replicationProtectedItems|replicationNetworkMappings|replicationFabrics`:
-  children whose id starts with the vault id (case-insensitive; ASR ids use `/Subscriptions/`).
+- `GET {vaultId}/replicationProtectedItems|replicationNetworkMappings|replicationFabrics` and
+  `GET {firewallPolicyId}/ruleCollectionGroups`: children whose id starts with the parent's id
+  (case-insensitive; ASR ids use `/Subscriptions/`).
 - `GET {anyResourceId}` and inline children (`{vnetId}/subnets/{name}`, `{vnetId}/subnets`).
 - Lists page by `page_size` with `nextLink = {arm.url}{path}?api-version=...&$skiptoken=N`
   (other query parameters kept); the last page has no nextLink.

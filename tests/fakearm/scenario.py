@@ -25,6 +25,7 @@ TOP_LEVEL_TYPES: dict[str, str] = {
     "expressRouteCircuits": "Microsoft.Network/expressRouteCircuits",
     "networkInterfaces": "Microsoft.Network/networkInterfaces",
     "azureFirewalls": "Microsoft.Network/azureFirewalls",
+    "firewallPolicies": "Microsoft.Network/firewallPolicies",
     "virtualNetworkGateways": "Microsoft.Network/virtualNetworkGateways",
     "connections": "Microsoft.Network/connections",
     "virtualMachines": "Microsoft.Compute/virtualMachines",
@@ -36,6 +37,10 @@ RESOURCE_GROUP_ONLY = frozenset({"Microsoft.Network/virtualNetworkGateways", "Mi
 
 # Vault children, served under `{vaultId}/<stem>` and filtered by the vault id prefix.
 VAULT_CHILDREN = ("replicationProtectedItems", "replicationNetworkMappings", "replicationFabrics")
+
+# Firewall policy children, served the same way under `{policyId}/<stem>`.
+POLICY_CHILDREN = ("ruleCollectionGroups",)
+CHILD_COLLECTIONS = VAULT_CHILDREN + POLICY_CHILDREN
 
 
 class ScenarioError(ValueError):
@@ -121,7 +126,7 @@ class Scenario:
         ]
         resources: dict[str, list[dict[str, Any]]] = {}
         for path in sorted((root / "resources").glob("*.json")):
-            if path.stem not in TOP_LEVEL_TYPES and path.stem not in VAULT_CHILDREN:
+            if path.stem not in TOP_LEVEL_TYPES and path.stem not in CHILD_COLLECTIONS:
                 raise ScenarioError(f"{path}: unknown resource file (see tests/scenarios/README.md)")
             bodies = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(bodies, list) or not all(isinstance(b, dict) and "id" in b for b in bodies):

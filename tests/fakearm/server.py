@@ -26,7 +26,7 @@ import trustme
 
 from asr_audit import ids
 
-from .scenario import RESOURCE_GROUP_ONLY, TOP_LEVEL_TYPES, VAULT_CHILDREN, Fault, Scenario
+from .scenario import CHILD_COLLECTIONS, RESOURCE_GROUP_ONLY, TOP_LEVEL_TYPES, Fault, Scenario
 
 RESOURCE_GRAPH_PATH = "/providers/microsoft.resourcegraph/resources"
 _EMPTY_GRAPH_RESULT = {"totalRecords": 0, "count": 0, "resultTruncated": "false", "facets": [], "data": []}
@@ -291,8 +291,8 @@ class FakeArm:
             if (sub_id, rest[1]) not in store.resource_groups:
                 return _rg_not_found(segs[3])
             return self._list(f"{rest[3]}/{rest[4]}", sub_id, rest[1], raw_path, query)
-        if low[-1] in (c.lower() for c in VAULT_CHILDREN):
-            return self._vault_children(path, low[-1], raw_path, query)
+        if low[-1] in (c.lower() for c in CHILD_COLLECTIONS):
+            return self._children(path, low[-1], raw_path, query)
         found = store.find(path)
         if found is not None:
             return Response.json(200, found)
@@ -334,11 +334,13 @@ class FakeArm:
         ]
         return self._page(items, raw_path, query)
 
-    def _vault_children(self, path: str, child: str, raw_path: str, query: dict[str, str]) -> Response:
-        vault = ids.key(path.rstrip("/").rsplit("/", 1)[0])
-        if vault not in self._store.by_id:
+    def _children(self, path: str, child: str, raw_path: str, query: dict[str, str]) -> Response:
+        """A vault's ASR objects or a firewall policy's rule collection groups: the scenario's
+        children whose id starts with the parent's id."""
+        parent = ids.key(path.rstrip("/").rsplit("/", 1)[0])
+        if parent not in self._store.by_id:
             return _not_found(path)
-        prefix = vault + "/"
+        prefix = parent + "/"
         items = [b for b in self._store.children.get(child, []) if ids.key(b["id"]).startswith(prefix)]
         return self._page(items, raw_path, query)
 
