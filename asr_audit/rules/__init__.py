@@ -9,7 +9,17 @@ from asr_audit.findings import Finding
 from asr_audit.inventory import Inventory
 from asr_audit.rules.base import REGISTRY, Context, Rule
 
-RULE_MODULES = ("placement", "storage", "addressing", "routing", "machines", "asr")
+RULE_MODULES = (
+    "placement",
+    "storage",
+    "addressing",
+    "routing",
+    "nsg",
+    "firewall",
+    "expressroute",
+    "machines",
+    "asr",
+)
 
 
 def all_rules() -> dict[str, Rule]:
