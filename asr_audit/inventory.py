@@ -454,7 +454,8 @@ class Inventory:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read snapshot {path}: {getattr(exc, 'strerror', None) or exc}") from None
+            reason = getattr(exc, "strerror", None) or exc
+            raise UsageError(f"cannot read snapshot {path}: {reason}") from None
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:

@@ -24,7 +24,10 @@ from asr_audit.rules import all_rules
 ROOT = Path(__file__).resolve().parent.parent
 RULES_DOCS = ROOT / "docs" / "rules"
 SOURCES = RULES_DOCS / "src"
-HAND_WRITTEN = [ROOT / "docs" / name for name in ("permissions.md", "not-checked.md", "ci.md")] + [ROOT / "README.md"]
+HAND_WRITTEN = [
+    *(ROOT / "docs" / name for name in ("permissions.md", "not-checked.md", "ci.md")),
+    ROOT / "README.md",
+]
 RULE_ID = re.compile(r"\b(?:PLC|STG|NET|ER|VM|DSK|NIC|ASR)(?:-[A-Z0-9]+)+\b")
 REGENERATE = "run: python tools/gen_rule_docs.py"
 
