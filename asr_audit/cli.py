@@ -12,6 +12,7 @@ The Azure SDKs and rich are imported only on the paths that need them, so `--hel
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import shutil
@@ -37,6 +38,11 @@ FAIL_ON = ("critical", "high", "medium", "low", "info", "none")
 CATALOG_FORMATS = ("table", "json", "markdown")
 DEFAULT_OUTPUT = "table"
 DEFAULT_FAIL_ON = "high"
+# Five dash-separated groups of 8-4-4-4-12 characters: meant as an id, so a typo in it is a usage
+# error now rather than a display-name lookup later.
+_GUID_SHAPED = re.compile(r"^[^\s-]{8}-[^\s-]{4}-[^\s-]{4}-[^\s-]{4}-[^\s-]{12}$")
+_EXAMPLE_GUID = "00000000-0000-0000-0000-000000000000"
+_SDK_SILENCER = logging.NullHandler()
 EXIT_INTERRUPTED = 130
 MAX_CONCURRENCY = 64
 _REGION = re.compile(r"^[a-z0-9]+$")
@@ -302,6 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help / --version (0), or a usage error argparse already printed (2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     say = _Stderr(mask=args.mask)
+    _quiet_sdk_logging()
     try:
         return _dispatch(args, say)
     except AuditError as exc:
@@ -319,6 +326,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         say.error(f"unexpected {type(exc).__name__}: {exc} (re-run with {DEBUG_ENV}=1 for a traceback)")
         return EXIT_USAGE
+
+
+def _quiet_sdk_logging() -> None:
+    """azure-identity logs each failed credential as a multi-line WARNING, which Python's
+    last-resort handler prints to stderr; our one-line error already says what failed. A null
+    handler on the `azure` logger keeps that away, unless ASR_AUDIT_DEBUG asks to see it."""
+    sdk = logging.getLogger("azure")
+    if os.environ.get(DEBUG_ENV):
+        sdk.removeHandler(_SDK_SILENCER)
+    elif _SDK_SILENCER not in sdk.handlers:
+        sdk.addHandler(_SDK_SILENCER)
 
 
 def _dispatch(args: argparse.Namespace, say: _Stderr) -> int:
@@ -372,6 +390,9 @@ def _check_source(args: argparse.Namespace) -> None:
         raise UsageError(
             "give --subscription ID (repeatable), --all-subscriptions or --snapshot FILE; or run: rules, demo"
         )
+    for value in args.subscription or ():
+        if _GUID_SHAPED.match(value.strip()) and not ids.is_guid(value.strip()):
+            raise UsageError(f"malformed subscription id {value!r}: expected a GUID such as {_EXAMPLE_GUID}")
     if args.save_snapshot and not scan:
         raise UsageError("--save-snapshot needs a scan (--subscription, --all-subscriptions or demo)")
 

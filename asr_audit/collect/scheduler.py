@@ -131,10 +131,26 @@ class Scan:
         parsed, _ = parse_items([body], parse_subscription)
         return parsed[0] if parsed else Subscription(id=subscription_id)
 
+    def _listing_for(self, names: list[str]) -> list[Subscription]:
+        """The readable subscriptions, to resolve `names`. When the credential cannot list them,
+        a value that is not a GUID cannot be interpreted at all: that is the input's fault (exit
+        2), whereas `--all-subscriptions` alone with a failing credential stays an auth error."""
+        try:
+            return self._readable_subscriptions()
+        except (AuthError, ClientAuthenticationError) as exc:
+            if not names:
+                raise
+            detail = str(exc) if isinstance(exc, AuthError) else auth_failure_message(exc)
+            quoted = ", ".join(repr(n) for n in names)
+            raise UsageError(
+                f"{quoted} is not a subscription id (GUID), and display names cannot be resolved "
+                f"without a credential that lists subscriptions: {detail}"
+            ) from None
+
     def resolve(self, requested: list[str], everything: bool, pool: ThreadPoolExecutor) -> list[Subscription]:
         """Names become ids; each id is read once. Raises when nothing at all is readable."""
-        needs_listing = everything or any(not ids.is_guid(v) for v in requested)
-        readable = self._readable_subscriptions() if needs_listing else []
+        names = [v for v in requested if not ids.is_guid(v.strip())]
+        readable = self._listing_for(names) if (everything or names) else []
         wanted: list[str] = [s.id for s in readable] if everything else []
         for value in requested:
             sid = value.strip().lower() if ids.is_guid(value.strip()) else match_display_name(value, readable)
