@@ -665,3 +665,33 @@ def test_subscription_parsing_and_name_matching() -> None:
         match_display_name("dev", readable)
     with pytest.raises(UsageError, match=r"readable: Dev \(b\), dev \(c\), Prod"):
         match_display_name("staging", readable)
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "key"),
+    [("HyperVReplicaAzure", "azureVmDiskDetails"), ("InMageAzureV2", "azureVMDiskDetails")],
+)
+def test_on_premises_disk_sizes_come_from_azure_vm_disk_details(instance_type: str, key: str) -> None:
+    """Hyper-V and VMware items report source disk sizes only there, as MiB strings."""
+    item = {
+        "id": f"{SUB}/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v/replicationFabrics/f"
+        "/replicationProtectionContainers/c/replicationProtectedItems/hv1",
+        "name": "hv1",
+        "properties": {
+            "providerSpecificDetails": {
+                "instanceType": instance_type,
+                "protectedManagedDisks": [{"diskId": "disk-os"}],  # ids only: the sized list wins
+                key: [
+                    {"diskId": "disk-os", "vhdName": "os.vhdx", "maxSizeMB": "130048", "lunId": "0"},
+                    {"vhdId": "vhd-data", "vhdName": "data.vhdx", "maxSizeMB": "4194304"},
+                    {"vhdName": "odd.vhdx", "maxSizeMB": "n/a"},
+                ],
+            }
+        },
+    }
+    disks = recovery.parse_protected_item(item).protected_disks
+    assert [(d.disk_id, d.disk_capacity_bytes) for d in disks] == [
+        ("disk-os", 130048 * 2**20),
+        ("vhd-data", 4 * 2**40),
+        ("odd.vhdx", None),
+    ]

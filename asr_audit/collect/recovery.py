@@ -108,7 +108,20 @@ def _a2a_disks(details: dict[str, Any]) -> list[ProtectedDisk]:
 
 
 def _other_disks(details: dict[str, Any]) -> list[ProtectedDisk]:
-    """Non-A2A providers: the disk ids (InMageRcm also its per-disk capacity and target)."""
+    """Non-A2A providers: the disk ids (InMageRcm also its per-disk capacity and target).
+
+    HyperVReplicaAzure and InMageAzureV2 give the source disks' sizes only in
+    `azureVmDiskDetails` (`azureVMDiskDetails` on InMageAzureV2), as `maxSizeMB` strings; those
+    entries describe every replicated disk, so they win when present."""
+    sized = objs(details.get("azureVmDiskDetails")) or objs(details.get("azureVMDiskDetails"))
+    if sized:
+        return [
+            ProtectedDisk(
+                disk_id=text(d.get("diskId")) or text(d.get("vhdId")) or text(d.get("vhdName")),
+                disk_capacity_bytes=_mib_to_bytes(integer(d.get("maxSizeMB"))),
+            )
+            for d in sized
+        ]
     disks = objs(details.get("protectedManagedDisks")) or objs(details.get("protectedDisks"))
     return [
         ProtectedDisk(
@@ -118,6 +131,10 @@ def _other_disks(details: dict[str, Any]) -> list[ProtectedDisk]:
         )
         for d in disks
     ]
+
+
+def _mib_to_bytes(mib: int | None) -> int | None:
+    return None if mib is None else mib * 2**20
 
 
 def parse_protected_item(item: dict[str, Any]) -> ProtectedItem:
