@@ -60,23 +60,39 @@ class Reach:
         return out
 
 
-def _connected(peering: Peering) -> bool:
+def connected(peering: Peering) -> bool:
     return (peering.peering_state or "").lower() == "connected"
 
 
-def unread_reason(index: InventoryIndex, resource_id: str, what: str) -> str:
-    """Why a referenced resource is missing: an unscanned subscription, or a gap in the scan."""
+def allows_transit(hub: VirtualNetwork, spoke: VirtualNetwork) -> bool:
+    """The hub's side of its peering with `spoke` lets the spoke use the hub's gateway."""
+    back = [p for p in hub.peerings if ids.key(p.remote_virtual_network_id) == ids.key(spoke.id)]
+    return any(p.allow_gateway_transit for p in back)
+
+
+def unread_reason(index: InventoryIndex, resource_id: str, what: str, *, advise: bool = False) -> str:
+    """Why a referenced resource is missing: an unscanned subscription, or a gap in the scan.
+
+    `advise` is the wording of the placement and storage rules, which also say how to close the
+    gap; both wordings stand in published findings, so neither is changed into the other.
+    """
     sub = ids.subscription_of(resource_id)
-    name = ids.name_of(resource_id)
+    named = f"{what} '{ids.name_of(resource_id)}'"
     if sub and sub not in index.subscriptions_read:
-        return f"{what} '{name}' is in subscription {sub}, which was not scanned"
-    return f"{what} '{name}' is not in the scanned inventory (deleted, or its listing failed: see coverage)"
+        advice = "; scan it too (with Reader access) to check this" if advise else ""
+        return f"{named} is in subscription {sub}, which was not scanned{advice}"
+    if advise:
+        return (
+            f"{named} was not found in the scanned inventory "
+            "(deleted, moved, or its listing failed: see coverage)"
+        )
+    return f"{named} is not in the scanned inventory (deleted, or its listing failed: see coverage)"
 
 
 def uses_remote_gateway(vnet: VirtualNetwork) -> bool:
     """A Connected peering with useRemoteGateways: Azure only allows it when the remote VNet
     has a gateway, so the VNet has one even if the hub was not read."""
-    return any(_connected(p) and p.use_remote_gateways for p in vnet.peerings)
+    return any(connected(p) and p.use_remote_gateways for p in vnet.peerings)
 
 
 def has_gateway(index: InventoryIndex, vnet: VirtualNetwork) -> bool:
@@ -88,15 +104,14 @@ def gateway_paths(index: InventoryIndex, vnet: VirtualNetwork) -> tuple[list[Gat
     paths = [GatewayPath(gw) for gw in index.gateways_by_vnet.get(ids.key(vnet.id), [])]
     unknown: list[str] = []
     for peering in vnet.peerings:
-        if not (_connected(peering) and peering.use_remote_gateways and peering.remote_virtual_network_id):
+        if not (connected(peering) and peering.use_remote_gateways and peering.remote_virtual_network_id):
             continue
         hub = index.virtual_networks.get(ids.key(peering.remote_virtual_network_id))
         if hub is None:
             reason = unread_reason(index, peering.remote_virtual_network_id, "hub VNet")
             unknown.append(f"VNet '{vnet.name}' uses the gateway of a peered hub, but {reason}")
             continue
-        back = [p for p in hub.peerings if ids.key(p.remote_virtual_network_id) == ids.key(vnet.id)]
-        if any(p.allow_gateway_transit for p in back):
+        if allows_transit(hub, vnet):
             paths += [GatewayPath(gw, hub.id) for gw in index.gateways_by_vnet.get(ids.key(hub.id), [])]
     return paths, unknown
 

@@ -49,9 +49,7 @@ def scope_note(inventory: Inventory, source_region: str | None) -> str | None:
     if source_region:
         return None
     context = Context(inventory)
-    has_a2a = bool(scope.a2a_items(context)) or any(
-        m.instance_type == "AzureToAzure" for m in inventory.network_mappings
-    )
+    has_a2a = bool(scope.a2a_items(context) or scope.a2a_mappings(context))
     if has_a2a:
         return None
     return (

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from asr_audit import ids
 from asr_audit.inventory import (
     NetworkInterface,
+    NetworkMapping,
     ProtectedItem,
     Subnet,
     VirtualMachine,
@@ -21,6 +22,7 @@ from asr_audit.inventory import (
 from asr_audit.rules.base import Context
 
 A2A = "A2A"
+A2A_MAPPING = "AzureToAzure"  # the instance type of an Azure-to-Azure network mapping
 ON_PREMISES_TO_AZURE = frozenset({"HyperVReplicaAzure", "InMageAzureV2", "InMageRcm"})
 
 
@@ -53,6 +55,10 @@ def on_premises_items(ctx: Context) -> list[ProtectedItem]:
     return [i for i in ctx.inventory.protected_items if i.instance_type in ON_PREMISES_TO_AZURE]
 
 
+def a2a_mappings(ctx: Context) -> list[NetworkMapping]:
+    return [m for m in ctx.inventory.network_mappings if m.instance_type == A2A_MAPPING]
+
+
 def workloads(ctx: Context) -> list[Workload]:
     cached = ctx.__dict__.get("_workloads")
     if cached is not None:
@@ -83,19 +89,32 @@ def workloads(ctx: Context) -> list[Workload]:
     return out
 
 
+def vm_nics(ctx: Context, vm: VirtualMachine) -> list[NetworkInterface]:
+    """The VM's NICs, found by the NICs' own VM reference, else by the VM's list of NIC ids."""
+    index = ctx.index
+    nics = index.nics_by_vm.get(ids.key(vm.id))
+    if nics is None:
+        nics = [n for n in map(index.network_interfaces.get, map(ids.key, vm.network_interface_ids)) if n]
+    return nics
+
+
 def placements(ctx: Context) -> Iterator[Placement]:
-    """Each workload NIC ip configuration whose subnet is in the inventory."""
+    """Each workload NIC in each inventoried subnet it has an ip configuration in.
+
+    One per (NIC, subnet): a NIC's second ip configuration in a subnet adds nothing, but a second
+    NIC in the same subnet has its own NSG to judge. Rules about a subnet group by subnet.
+    """
     index = ctx.index
     for wl in workloads(ctx):
-        nics = index.nics_by_vm.get(ids.key(wl.vm.id))
-        if nics is None:
-            nics = [n for n in map(index.network_interfaces.get, map(ids.key, wl.vm.network_interface_ids)) if n]
-        seen: set[str] = set()
-        for nic in nics:
+        seen: set[tuple[str, str]] = set()
+        for nic in vm_nics(ctx, wl.vm):
             for ipc in nic.ip_configurations:
                 found = index.subnets.get(ids.key(ipc.subnet_id))
-                if found and ids.key(found[1].id) not in seen:
-                    seen.add(ids.key(found[1].id))
+                if found is None:
+                    continue
+                placed = (ids.key(nic.id), ids.key(found[1].id))
+                if placed not in seen:
+                    seen.add(placed)
                     yield Placement(wl, nic, found[0], found[1])
 
 
@@ -104,9 +123,9 @@ def region_pairs(ctx: Context) -> set[tuple[str, str]]:
     pairs = {
         (w.source_region, w.target_region) for w in workloads(ctx) if w.source_region and w.target_region
     }
-    for m in ctx.inventory.network_mappings:
+    for m in a2a_mappings(ctx):
         src, dst = ids.region(m.primary_location), ids.region(m.recovery_location)
-        if m.instance_type == "AzureToAzure" and src and dst:
+        if src and dst:
             pairs.add((src, dst))
     src, dst = ids.region(ctx.source_region), ids.region(ctx.target_region)
     if src and dst:
@@ -123,11 +142,7 @@ def recovery_vnets(ctx: Context) -> dict[str, VirtualNetwork]:
     """VNets that workloads fail over into: chosen on items, mapped, or (readiness) in the target region."""
     index = ctx.index
     wanted = {ids.key(i.recovery_network_id) for i in a2a_items(ctx) if i.recovery_network_id}
-    wanted |= {
-        ids.key(m.recovery_network_id)
-        for m in ctx.inventory.network_mappings
-        if m.instance_type == "AzureToAzure" and m.recovery_network_id
-    }
+    wanted |= {ids.key(m.recovery_network_id) for m in a2a_mappings(ctx) if m.recovery_network_id}
     out = {k: index.virtual_networks[k] for k in wanted if k in index.virtual_networks}
     target = ids.region(ctx.target_region)
     if target:

@@ -18,8 +18,7 @@ from asr_audit.connectivity import Reach
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import Inventory, VirtualNetwork
 from asr_audit.rules.base import Context, RuleMeta, rule
-
-VNET_TYPE = "Microsoft.Network/virtualNetworks"
+from asr_audit.rules.common import VNET_TYPE
 
 ADDRESS_OVERLAP = RuleMeta(
     id="NET-ADDRESS-OVERLAP",

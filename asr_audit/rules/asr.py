@@ -11,28 +11,10 @@ from collections.abc import Iterator
 
 from asr_audit import ids
 from asr_audit.findings import Finding, Severity
-from asr_audit.inventory import Inventory, NetworkMapping, ProtectedItem
+from asr_audit.inventory import Inventory, NetworkMapping
 from asr_audit.rules.base import Context, RuleMeta, rule
-
-PROTECTED_ITEM_TYPE = (
-    "Microsoft.RecoveryServices/vaults/replicationFabrics/replicationProtectionContainers/"
-    "replicationProtectedItems"
-)
-NETWORK_MAPPING_TYPE = (
-    "Microsoft.RecoveryServices/vaults/replicationFabrics/replicationNetworks/replicationNetworkMappings"
-)
-AZURE_TO_AZURE = "AzureToAzure"
-
-
-def vault_region(ctx: Context, vault_id: str) -> str | None:
-    """ASR child objects carry no location of their own; report them in their vault's region."""
-    vault = ctx.index.vaults.get(ids.key(vault_id))
-    return vault.location if vault else None
-
-
-def item_label(item: ProtectedItem) -> str:
-    return item.friendly_name or item.name
-
+from asr_audit.rules.common import NETWORK_MAPPING_TYPE, item_finding, item_label, vault_region
+from asr_audit.scope import A2A_MAPPING
 
 ASR_HEALTH = RuleMeta(
     id="ASR-HEALTH",
@@ -70,10 +52,10 @@ def check_replication_health(inventory: Inventory, ctx: Context) -> Iterator[Fin
             continue
         errors = [e.message or e.code for e in item.health_errors if e.message or e.code]
         detail = "; ".join(errors) if errors else "ASR lists no health errors for it"
-        yield ASR_HEALTH.finding(
-            resource_id=item.id,
-            resource_type=PROTECTED_ITEM_TYPE,
-            region=vault_region(ctx, item.vault_id),
+        yield item_finding(
+            ASR_HEALTH,
+            ctx,
+            item,
             severity=severity,
             message=(
                 f"Replicated item {item_label(item)} ({item.instance_type or 'unknown type'}) has "
@@ -133,7 +115,7 @@ def check_reverse_mapping(inventory: Inventory, ctx: Context) -> Iterator[Findin
     mappings = [
         m
         for m in inventory.network_mappings
-        if (m.instance_type or "").lower() == AZURE_TO_AZURE.lower()
+        if (m.instance_type or "").lower() == A2A_MAPPING.lower()
         and m.primary_network_id
         and m.recovery_network_id
     ]

@@ -27,11 +27,8 @@ from asr_audit.inventory import (
     VirtualNetworkGateway,
 )
 from asr_audit.rules.base import Context, RuleMeta, rule
+from asr_audit.rules.common import CIRCUIT_TYPE, GATEWAY_TYPE, VNET_TYPE, workload_ref
 
-CIRCUIT_TYPE = "Microsoft.Network/expressRouteCircuits"
-GATEWAY_TYPE = "Microsoft.Network/virtualNetworkGateways"
-VNET_TYPE = "Microsoft.Network/virtualNetworks"
-A2A_MAPPING = "AzureToAzure"
 SR_EXPRESSROUTE_DOC = (
     "https://learn.microsoft.com/en-us/azure/site-recovery/azure-vm-disaster-recovery-with-expressroute"
 )
@@ -174,7 +171,7 @@ def _names(items: Iterable[str]) -> str:
 
 
 def _vm_list(workloads: Iterable[scope.Workload]) -> list[dict[str, str]]:
-    return [{"vm": w.vm.name, "id": w.vm.id, "kind": w.kind} for w in workloads]
+    return [workload_ref(w) for w in workloads]
 
 
 # --- ER-PREMIUM-XGEO ------------------------------------------------------------------------------
@@ -407,10 +404,9 @@ def has_failover_gateway(index: InventoryIndex, vnet: VirtualNetwork) -> bool:
         return True
     for peering in vnet.peerings:
         hub = index.virtual_networks.get(ids.key(peering.remote_virtual_network_id))
-        if not (hub and (peering.peering_state or "").lower() == "connected"):
+        if not (hub and connectivity.connected(peering)):
             continue
-        back = [p for p in hub.peerings if ids.key(p.remote_virtual_network_id) == ids.key(vnet.id)]
-        if index.gateways_by_vnet.get(ids.key(hub.id)) and any(p.allow_gateway_transit for p in back):
+        if index.gateways_by_vnet.get(ids.key(hub.id)) and connectivity.allows_transit(hub, vnet):
             return True
     return False
 
@@ -447,9 +443,8 @@ def _recovery_ids(ctx: Context, side: SourceSide, wl: scope.Workload) -> list[st
         return [wl.item.recovery_network_id]
     return [
         m.recovery_network_id
-        for m in ctx.inventory.network_mappings
-        if m.instance_type == A2A_MAPPING
-        and m.recovery_network_id
+        for m in scope.a2a_mappings(ctx)
+        if m.recovery_network_id
         and ids.key(m.primary_network_id) == ids.key(side.vnet.id)
         and (not wl.target_region or ids.region(m.recovery_location) in (None, wl.target_region))
     ]

@@ -50,20 +50,8 @@ from asr_audit.inventory import (
 )
 from asr_audit.netmath import APPLIANCE, PrefixSet, RouteSet, ServiceTagIndex
 from asr_audit.rules.base import Context, RuleMeta, rule
-from asr_audit.rules.routing import (
-    SITE_RECOVERY,
-    SUBNET_TYPE,
-    Destination,
-    SubnetCase,
-    _bypassed_by_private_endpoint,
-    _cases,
-    _ip,
-    _route_table,
-    _who,
-    _workloads,
-    required_destinations,
-    resolve,
-)
+from asr_audit.rules.common import SUBNET_TYPE, canonical_ip, firewalls_by_ip, route_table
+from asr_audit.rules.routing import Destination, SubnetCase, resolve, subnet_cases, subnet_destinations
 
 PORT = 443
 EXAMPLES = 5
@@ -526,14 +514,10 @@ class FirewallCase:
     unknown: list[dict[str, str]] = field(default_factory=list)  # destinations not evaluated, and why
 
 
-def firewalls_by_ip(inventory: Inventory) -> dict[str, AzureFirewall]:
-    return {ip: fw for fw in inventory.azure_firewalls for ip in map(_ip, fw.private_ip_addresses) if ip}
-
-
 def _firewall_of(route: netmath.RouteEntry | None, firewalls: dict[str, AzureFirewall]) -> str | None:
     if route is None or route.next_hop_type != APPLIANCE:
         return None
-    ip = _ip(route.next_hop_ip)
+    ip = canonical_ip(route.next_hop_ip)
     return ip if ip in firewalls else None
 
 
@@ -565,16 +549,6 @@ def _names(ctx: Context, case: SubnetCase, dest: Destination) -> list[str]:
             return [fqdn]
         caches |= {f"{ids.name_of(a).lower()}{fqdn[1:]}" for a in accounts if a}
     return sorted(caches) or [fqdn]
-
-
-def _destinations_of(ctx: Context, case: SubnetCase) -> list[Destination]:
-    wanted: dict[Destination, None] = {}
-    for p in case.placements:
-        wanted.update(
-            dict.fromkeys(required_destinations(p.workload.source_region, p.workload.target_region))
-        )
-    skip_asr = _bypassed_by_private_endpoint(ctx, case)
-    return [d for d in wanted if not (d.service == SITE_RECOVERY and skip_asr)]
 
 
 def _case_for(
@@ -619,7 +593,7 @@ def evaluate_subnet(
     public_hops = {
         ip for r in routes.routes() if not r.prefix.is_private and (ip := _firewall_of(r, firewalls))
     }
-    for dest in _destinations_of(ctx, case):
+    for dest in subnet_destinations(ctx, case):
         prefixes, tag, reason = resolve(tags, dest)
         if prefixes is None:
             for ip in sorted(public_hops):
@@ -645,7 +619,7 @@ def evaluate_subnet(
     udrs = {r.name: r for r in table.routes} if table else {}
     for u in routes.unresolved:  # a tag route to a firewall whose tag could not be expanded
         udr = udrs.get(u.name)
-        ip = _ip(udr.next_hop_ip_address) if udr and u.next_hop_type == APPLIANCE else None
+        ip = canonical_ip(udr.next_hop_ip_address) if udr and u.next_hop_type == APPLIANCE else None
         if ip in firewalls:
             reason = f"route '{u.name}' sends service tag {u.address_prefix}, which was not collected, here"
             _case_for(ctx, cases, ip, firewalls).unknown.append(
@@ -729,14 +703,14 @@ def _finding(case: SubnetCase, fw_case: FirewallCase) -> Finding | None:
     gaps = _gaps(fw_case)
     if not blocked and not gaps:
         return None
-    where = f"subnet '{case.vnet.name}/{case.subnet.name}' ({_who(case)})"
+    where = f"subnet '{case.vnet.name}/{case.subnet.name}' ({case.who()})"
     evidence = {
         "subnet": case.subnet.id,
         "source_prefixes": case.subnet.address_prefixes,
         "firewall": fw_case.firewall.id,
         "firewall_ip": fw_case.ip,
         "policies": fw_case.policies,
-        "workloads": _workloads(case),
+        "workloads": case.workload_refs(),
         "destinations": [j.to_json() for j in fw_case.judged],
         "unknown": fw_case.unknown,
     }
@@ -780,8 +754,8 @@ def check_firewall_fqdn(inventory: Inventory, ctx: Context) -> Iterator[Finding]
         return
     tags = ServiceTagIndex(inventory.service_tags)
     router = netmath.SubnetRouter(tags)
-    for case in _cases(ctx):
-        table, missing = _route_table(ctx, case.subnet)
+    for case in subnet_cases(ctx):
+        table, missing = route_table(ctx, case.subnet)
         if missing:
             continue  # whether anything reaches a firewall is unknown: NET-FORCED-TUNNEL says so
         routes = router.routes(case.vnet, case.subnet, table)

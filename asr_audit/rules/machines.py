@@ -13,14 +13,12 @@ from typing import Any
 
 from asr_audit import ids
 from asr_audit.findings import Finding, Severity
-from asr_audit.inventory import Inventory, NetworkInterface, ProtectedItem, VirtualMachine, VmDisk
-from asr_audit.rules.asr import PROTECTED_ITEM_TYPE, item_label, vault_region
+from asr_audit.inventory import Inventory, ProtectedItem, VirtualMachine, VmDisk
 from asr_audit.rules.base import Context, RuleMeta, rule
-from asr_audit.scope import A2A, ON_PREMISES_TO_AZURE, Workload, workloads
+from asr_audit.rules.common import NIC_TYPE, VM_TYPE, item_finding, item_label
+from asr_audit.scope import A2A, ON_PREMISES_TO_AZURE, Workload, vm_nics, workloads
 from asr_audit.thresholds import limit, seed
 
-VM_TYPE = "Microsoft.Compute/virtualMachines"
-NIC_TYPE = "Microsoft.Network/networkInterfaces"
 HYPER_V = "HyperVReplicaAzure"
 A2A_MATRIX = "https://learn.microsoft.com/azure/site-recovery/azure-to-azure-support-matrix"
 HYPERV_MATRIX = "https://learn.microsoft.com/azure/site-recovery/hyper-v-azure-support-matrix"
@@ -122,10 +120,10 @@ def check_vm_name(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
             continue
         problems = name_problems(item.recovery_vm_name)
         if problems:
-            yield VM_NAME.finding(
-                resource_id=item.id,
-                resource_type=PROTECTED_ITEM_TYPE,
-                region=vault_region(ctx, item.vault_id),
+            yield item_finding(
+                VM_NAME,
+                ctx,
+                item,
                 message=(
                     f"Replicated item {item_label(item)} ({item.instance_type}) has target VM name "
                     f"{item.recovery_vm_name!r}: {'; '.join(problems)}."
@@ -286,10 +284,10 @@ def check_disk_size(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
                 continue
             size = disk.disk_capacity_bytes / GIB
             name = ids.name_of(disk.disk_id) if disk.disk_id else f"#{i}"
-            yield DSK_SIZE.finding(
-                resource_id=item.id,
-                resource_type=PROTECTED_ITEM_TYPE,
-                region=vault_region(ctx, item.vault_id),
+            yield item_finding(
+                DSK_SIZE,
+                ctx,
+                item,
                 message=(
                     f"Hyper-V VM {item_label(item)}: disk {name} is {_gb(size)} GB, above the "
                     f"{_gb(bound)} GB a Hyper-V disk replicating to Azure may have "
@@ -325,10 +323,10 @@ def check_disk_count(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
         # Hyper-V to Azure allows exactly one OS disk; the rest of the replicated disks are data disks.
         count = len(item.protected_disks) - 1
         if count > hv_bound:
-            yield DSK_COUNT.finding(
-                resource_id=item.id,
-                resource_type=PROTECTED_ITEM_TYPE,
-                region=vault_region(ctx, item.vault_id),
+            yield item_finding(
+                DSK_COUNT,
+                ctx,
+                item,
                 message=(
                     f"Hyper-V VM {item_label(item)} replicates {count} data disks (plus its OS disk); "
                     f"Hyper-V to Azure allows at most {hv_bound}."
@@ -477,18 +475,10 @@ NIC_ASG = RuleMeta(
 )
 
 
-def _nics(ctx: Context, vm: VirtualMachine) -> list[NetworkInterface]:
-    index = ctx.index
-    nics = index.nics_by_vm.get(ids.key(vm.id))
-    if nics is None:
-        nics = [n for n in map(index.network_interfaces.get, map(ids.key, vm.network_interface_ids)) if n]
-    return nics
-
-
 @rule(NIC_ASG)
 def check_nic_asg(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
     for wl in _unique_workloads(ctx):
-        for nic in _nics(ctx, wl.vm):
+        for nic in vm_nics(ctx, wl.vm):
             groups = {
                 ipc.name: ipc.application_security_group_ids
                 for ipc in nic.ip_configurations

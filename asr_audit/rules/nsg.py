@@ -29,9 +29,15 @@ from asr_audit.nsg import (
     virtual_network,
 )
 from asr_audit.rules.base import Context, RuleMeta, rule
-from asr_audit.rules.routing import SITE_RECOVERY, SUBNET_TYPE, Destination, required_destinations, resolve
+from asr_audit.rules.common import NIC_TYPE, SUBNET_TYPE, route_table
+from asr_audit.rules.routing import (
+    SITE_RECOVERY,
+    Destination,
+    private_endpoint,
+    required_destinations,
+    resolve,
+)
 
-NIC_TYPE = "Microsoft.Network/networkInterfaces"
 EXAMPLES = 3
 ABOUT_NETWORKING = "https://learn.microsoft.com/en-us/azure/site-recovery/azure-to-azure-about-networking"
 REFERENCES = (
@@ -145,13 +151,10 @@ class Estate:
     def book(self, vnet: VirtualNetwork, subnet: Subnet) -> AddressBook:
         key = ids.key(subnet.id)
         if key not in self._books:
-            table = (
-                self.index.route_tables.get(ids.key(subnet.route_table_id)) if subnet.route_table_id else None
-            )
+            table, missing = route_table(self.ctx, subnet)
             doubts = []
-            if subnet.route_table_id and table is None:
-                reason = connectivity.unread_reason(self.index, subnet.route_table_id, "route table")
-                doubts.append(f"{reason}; the prefixes of its routes are part of VirtualNetwork")
+            if missing:
+                doubts.append(f"{missing}; the prefixes of its routes are part of VirtualNetwork")
             if connectivity.has_gateway(self.index, vnet):
                 doubts.append(
                     f"VNet '{vnet.name}' reaches a gateway, so VirtualNetwork also holds on-premises ranges "
@@ -347,10 +350,7 @@ def report(
 
 def _wanted(ctx: Context, workload: scope.Workload) -> list[Destination]:
     """The workload's destinations; a vault private endpoint carries the Site Recovery calls."""
-    vault = ctx.index.vaults.get(ids.key(workload.item.vault_id)) if workload.item else None
-    private = (
-        vault is not None and (vault.private_endpoint_state_for_site_recovery or "").lower() == "enabled"
-    )
+    private = private_endpoint(ctx, workload)
     dests = required_destinations(workload.source_region, workload.target_region)
     return [d for d in dests if not (private and d.service == SITE_RECOVERY)]
 
@@ -430,8 +430,8 @@ def _pairs(ctx: Context) -> dict[str, set[tuple[str | None, str | None]]]:
     for w in scope.workloads(ctx):
         if w.item and w.item.recovery_network_id:
             out.setdefault(ids.key(w.item.recovery_network_id), set()).add((w.source_region, w.target_region))
-    for m in ctx.inventory.network_mappings:
-        if m.instance_type == "AzureToAzure" and m.recovery_network_id:
+    for m in scope.a2a_mappings(ctx):
+        if m.recovery_network_id:
             pair = (ids.region(m.primary_location), ids.region(m.recovery_location))
             out.setdefault(ids.key(m.recovery_network_id), set()).add(pair)
     source, target = ids.region(ctx.source_region), ids.region(ctx.target_region)

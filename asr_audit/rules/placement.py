@@ -12,23 +12,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol, TypeVar
 
-from asr_audit import ids, scope
+from asr_audit import connectivity, ids, scope
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import Inventory, NetworkMapping, ProtectedItem, Vault
 from asr_audit.rules.base import Context, RuleMeta, rule
-from asr_audit.rules.storage import (
-    ITEM_TYPE,
+from asr_audit.rules.common import (
+    PROTECTED_ITEM_TYPE,
     STORAGE_TYPE,
+    VAULT_TYPE,
+    VNET_TYPE,
     Group,
-    cache_uses,
     find_storage,
     group_refs,
     item_ref,
-    missing_reason,
+    vault_region,
 )
-
-VAULT_TYPE = "Microsoft.RecoveryServices/vaults"
-VNET_TYPE = "Microsoft.Network/virtualNetworks"
+from asr_audit.rules.storage import cache_uses
 
 R = TypeVar("R", bound=ProtectedItem | NetworkMapping)
 
@@ -88,6 +87,12 @@ def _referrer(ref: ProtectedItem | NetworkMapping) -> dict[str, str]:
     return {**item_ref(ref), "type": "protected item"}
 
 
+def _cannot_check(ctx: Context, resource_id: str, what: str) -> str:
+    """The message of an `unknown` finding for a referenced resource the inventory lacks."""
+    reason = connectivity.unread_reason(ctx.index, resource_id, what, advise=True)
+    return f"Cannot check the region: {reason}."
+
+
 # --- vaults ------------------------------------------------------------------------------------
 
 
@@ -102,7 +107,7 @@ def _vaults_with_items(
                 resource_id=group.resource_id,
                 resource_type=VAULT_TYPE,
                 status="unknown",
-                message=f"Cannot check the region: {missing_reason(ctx, group.resource_id, 'vault')}.",
+                message=_cannot_check(ctx, group.resource_id, "vault"),
                 evidence={"protected_items": [item_ref(i) for i in group.referrers]},
             )
         else:
@@ -254,7 +259,7 @@ def check_same_region(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
         if src and src == recovery_region(item) and not is_zone_to_zone(ctx, item):
             yield SAME_REGION.finding(
                 resource_id=item.id,
-                resource_type=ITEM_TYPE,
+                resource_type=PROTECTED_ITEM_TYPE,
                 region=src,
                 message=f"Protected item '{item_ref(item)['name']}' replicates from {src} to {src} without "
                 "a source and a recovery availability zone: it has no protection against a region or "
@@ -290,7 +295,7 @@ def _check_location(
                 resource_id=group.resource_id,
                 resource_type=resource_type,
                 status="unknown",
-                message=f"Cannot check the region: {missing_reason(ctx, group.resource_id, what)}.",
+                message=_cannot_check(ctx, group.resource_id, what),
                 evidence={"referrers": [{**_referrer(r), "expected_region": e} for r, e in refs]},
             )
             continue
@@ -377,7 +382,9 @@ TARGET_VNET_REGION = RuleMeta(
         "-n <name> -l <recovery-region> --address-prefixes <cidr>."
     ),
     docs="https://learn.microsoft.com/azure/site-recovery/azure-to-azure-network-mapping",
-    source="derived from Set up network mapping and IP addressing for VNets (learn.microsoft.com, 2018-11-27)",
+    source=(
+        "derived from Set up network mapping and IP addressing for VNets (learn.microsoft.com, 2018-11-27)"
+    ),
 )
 
 
@@ -393,11 +400,7 @@ def check_target_vnet_region(inventory: Inventory, ctx: Context) -> Iterator[Fin
     refs: list[tuple[str | None, ProtectedItem | NetworkMapping]] = [
         (i.recovery_network_id, i) for i in scope.a2a_items(ctx)
     ]
-    refs += [
-        (m.recovery_network_id, m)
-        for m in ctx.inventory.network_mappings
-        if m.instance_type == "AzureToAzure"
-    ]
+    refs += [(m.recovery_network_id, m) for m in scope.a2a_mappings(ctx)]
     yield from _check_location(
         TARGET_VNET_REGION,
         ctx,
@@ -408,11 +411,6 @@ def check_target_vnet_region(inventory: Inventory, ctx: Context) -> Iterator[Fin
         where="the recovery region",
         resource_type=VNET_TYPE,
     )
-
-
-def _vault_region(ctx: Context, item: ProtectedItem) -> str | None:
-    vault = ctx.index.vaults.get(ids.key(item.vault_id))
-    return ids.region(vault.location) if vault else None
 
 
 H2A_STORAGE_REGION = RuleMeta(
@@ -445,7 +443,7 @@ def check_h2a_storage_region(inventory: Inventory, ctx: Context) -> Iterator[Fin
         H2A_STORAGE_REGION,
         ctx,
         group_refs(pairs),
-        expected=lambda item: _vault_region(ctx, item),
+        expected=lambda item: vault_region(ctx, item.vault_id),
         lookup=lambda rid: find_storage(ctx, rid),
         what="replica/log storage account",
         where="the vault's region",
@@ -479,7 +477,7 @@ def check_h2a_network_region(inventory: Inventory, ctx: Context) -> Iterator[Fin
         H2A_NETWORK_REGION,
         ctx,
         group_refs((i.recovery_network_id, i) for i in scope.on_premises_items(ctx)),
-        expected=lambda item: _vault_region(ctx, item),
+        expected=lambda item: vault_region(ctx, item.vault_id),
         lookup=lambda rid: ctx.index.virtual_networks.get(ids.key(rid)),
         what="recovery virtual network",
         where="the vault's region",

@@ -15,7 +15,6 @@ through gateway transit); only a subnet's own 0.0.0.0/0 -> Internet route escape
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,8 +24,16 @@ from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import Inventory, RouteTable, Subnet, VirtualNetwork, VirtualNetworkGateway
 from asr_audit.netmath import APPLIANCE, DEFAULT, GATEWAY, INTERNET, RouteSet, ServiceTagIndex
 from asr_audit.rules.base import Context, RuleMeta, rule
+from asr_audit.rules.common import (
+    GATEWAY_TYPE,
+    SUBNET_TYPE,
+    VNET_TYPE,
+    canonical_ip,
+    firewalls_by_ip,
+    route_table,
+    workload_ref,
+)
 
-SUBNET_TYPE = "Microsoft.Network/virtualNetworks/subnets"
 EXAMPLES = 5
 
 FORCED_TUNNEL = RuleMeta(
@@ -106,14 +113,54 @@ def resolve(tags: ServiceTagIndex, dest: Destination) -> tuple[netmath.PrefixSet
     return prefixes, tag.name, None
 
 
+def private_endpoint(ctx: Context, workload: scope.Workload) -> bool:
+    """The workload's vault has a private endpoint for Site Recovery, so its calls to the service go
+    there rather than to the AzureSiteRecovery tag (a candidate has no vault yet)."""
+    vault = ctx.index.vaults.get(ids.key(workload.item.vault_id)) if workload.item else None
+    return vault is not None and (vault.private_endpoint_state_for_site_recovery or "").lower() == "enabled"
+
+
 # --- one subnet -----------------------------------------------------------------------------------
 
 
 @dataclass(slots=True)
 class SubnetCase:
+    """A subnet holding workloads, with each of their NICs placed in it."""
+
     vnet: VirtualNetwork
     subnet: Subnet
     placements: list[scope.Placement] = field(default_factory=list)
+
+    def workload_refs(self) -> list[dict[str, str]]:
+        """The subnet's VMs, each once however many NICs (or stale items) place it here."""
+        seen = {ids.key(p.workload.vm.id): p.workload for p in self.placements}
+        return [workload_ref(w) for w in seen.values()]
+
+    def who(self) -> str:
+        """The first few VMs of the subnet, for messages."""
+        vms = self.workload_refs()
+        shown = ", ".join(f"{v['kind']} VM '{v['vm']}'" for v in vms[:3])
+        return shown + (f" and {len(vms) - 3} more" if len(vms) > 3 else "")
+
+
+def subnet_cases(ctx: Context) -> list[SubnetCase]:
+    """Every subnet that holds a workload NIC, once, in id order."""
+    cases: dict[str, SubnetCase] = {}
+    for p in scope.placements(ctx):
+        cases.setdefault(ids.key(p.subnet.id), SubnetCase(p.vnet, p.subnet)).placements.append(p)
+    return [cases[k] for k in sorted(cases)]
+
+
+def subnet_destinations(ctx: Context, case: SubnetCase) -> list[Destination]:
+    """What the subnet's workloads must reach, each once; Site Recovery is left out when every
+    one of them reaches it through its vault's private endpoint."""
+    wanted: dict[Destination, None] = {}
+    for p in case.placements:
+        wanted.update(
+            dict.fromkeys(required_destinations(p.workload.source_region, p.workload.target_region))
+        )
+    private = all(private_endpoint(ctx, p.workload) for p in case.placements)
+    return [d for d in wanted if not (d.service == SITE_RECOVERY and private)]
 
 
 @dataclass(slots=True)
@@ -125,23 +172,11 @@ class Outcome:
     severity: Severity = Severity.MEDIUM
 
 
-def _ip(text: str | None) -> str | None:
-    """An IP address in canonical form (IPv6 spellings vary; stray whitespace), else None."""
-    try:
-        return str(ipaddress.ip_address((text or "").strip()))
-    except ValueError:
-        return None
-
-
-def _firewall_ips(inventory: Inventory) -> set[str]:
-    return {ip for fw in inventory.azure_firewalls for ip in map(_ip, fw.private_ip_addresses) if ip}
-
-
 def _tunnels(route: netmath.RouteEntry | None, firewalls: set[str]) -> bool:
     """Tunnelled by this route; an Azure Firewall next hop is NET-FIREWALL-FQDN's to judge."""
     if route is None or route.next_hop_type not in (GATEWAY, APPLIANCE):
         return False
-    return not (route.next_hop_type == APPLIANCE and _ip(route.next_hop_ip) in firewalls)
+    return not (route.next_hop_type == APPLIANCE and canonical_ip(route.next_hop_ip) in firewalls)
 
 
 def _undecided(route: netmath.RouteEntry | None) -> bool:
@@ -188,27 +223,9 @@ def _judge(
     return None, None
 
 
-def _bypassed_by_private_endpoint(ctx: Context, case: SubnetCase) -> bool:
-    """Every protected VM in the subnet replicates through a vault with a private endpoint."""
-    vaults = [
-        ctx.index.vaults.get(ids.key(p.workload.item.vault_id)) if p.workload.item else None
-        for p in case.placements
-    ]
-    return all(v and (v.private_endpoint_state_for_site_recovery or "").lower() == "enabled" for v in vaults)
-
-
-def _route_table(ctx: Context, subnet: Subnet) -> tuple[RouteTable | None, str | None]:
-    if not subnet.route_table_id:
-        return None, None
-    table = ctx.index.route_tables.get(ids.key(subnet.route_table_id))
-    if table is None:
-        return None, connectivity.unread_reason(ctx.index, subnet.route_table_id, "route table")
-    return table, None
-
-
 def _evaluate(ctx: Context, case: SubnetCase, router: netmath.SubnetRouter, firewalls: set[str]) -> Outcome:
     outcome = Outcome()
-    table, missing = _route_table(ctx, case.subnet)
+    table, missing = route_table(ctx, case.subnet)
     outcome.table = table
     if missing:
         outcome.unknown.append({"destination": "*", "reason": missing})
@@ -218,15 +235,7 @@ def _evaluate(ctx: Context, case: SubnetCase, router: netmath.SubnetRouter, fire
     bgp = (table is None or not table.disable_bgp_route_propagation) and connectivity.has_gateway(
         ctx.index, case.vnet
     )
-    wanted: dict[Destination, None] = {}
-    for p in case.placements:
-        wanted.update(
-            dict.fromkeys(required_destinations(p.workload.source_region, p.workload.target_region))
-        )
-    private_endpoint = _bypassed_by_private_endpoint(ctx, case)
-    for dest in wanted:
-        if dest.service == SITE_RECOVERY and private_endpoint:
-            continue
+    for dest in subnet_destinations(ctx, case):
         prefixes, tag, reason = resolve(tags, dest)
         if prefixes is None:
             if _could_tunnel(routes, firewalls, bgp):
@@ -244,24 +253,6 @@ def _evaluate(ctx: Context, case: SubnetCase, router: netmath.SubnetRouter, fire
 
 
 # --- the rule -------------------------------------------------------------------------------------
-
-
-def _cases(ctx: Context) -> list[SubnetCase]:
-    cases: dict[str, SubnetCase] = {}
-    for p in scope.placements(ctx):
-        cases.setdefault(ids.key(p.subnet.id), SubnetCase(p.vnet, p.subnet)).placements.append(p)
-    return [cases[k] for k in sorted(cases)]
-
-
-def _workloads(case: SubnetCase) -> list[dict[str, str]]:
-    seen = {ids.key(p.workload.vm.id): p.workload for p in case.placements}
-    return [{"vm": w.vm.name, "id": w.vm.id, "kind": w.kind} for w in seen.values()]
-
-
-def _who(case: SubnetCase) -> str:
-    vms = _workloads(case)
-    shown = ", ".join(f"{v['kind']} VM '{v['vm']}'" for v in vms[:3])
-    return shown + (f" and {len(vms) - 3} more" if len(vms) > 3 else "")
 
 
 def _fix(case: SubnetCase, outcome: Outcome) -> str:
@@ -332,16 +323,16 @@ def _tunnel_message(where: str, outcome: Outcome) -> str:
 @rule(FORCED_TUNNEL)
 def check_forced_tunnel(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
     router = netmath.SubnetRouter(ctx.index.service_tag_index)
-    firewalls = _firewall_ips(inventory)
-    for case in _cases(ctx):
+    firewalls = set(firewalls_by_ip(inventory))
+    for case in subnet_cases(ctx):
         outcome = _evaluate(ctx, case, router, firewalls)
         if not (outcome.tunnelled or outcome.unknown):
             continue
-        where = f"subnet '{case.vnet.name}/{case.subnet.name}' ({_who(case)})"
+        where = f"subnet '{case.vnet.name}/{case.subnet.name}' ({case.who()})"
         evidence = {
             "subnet": case.subnet.id,
             "route_table": case.subnet.route_table_id,
-            "workloads": _workloads(case),
+            "workloads": case.workload_refs(),
             "tunnelled": outcome.tunnelled,
             "unknown": outcome.unknown,
             "unresolved_routes": outcome.unresolved,
@@ -367,9 +358,6 @@ def check_forced_tunnel(inventory: Inventory, ctx: Context) -> Iterator[Finding]
 
 
 # --- NET-GATEWAY-DEFAULT-SITE ---------------------------------------------------------------------
-
-GATEWAY_TYPE = "Microsoft.Network/virtualNetworkGateways"
-VNET_TYPE = "Microsoft.Network/virtualNetworks"
 
 GATEWAY_DEFAULT_SITE = RuleMeta(
     id="NET-GATEWAY-DEFAULT-SITE",
@@ -426,13 +414,13 @@ class DefaultSiteCase:
 
 def _by_vnet(ctx: Context) -> dict[str, list[SubnetCase]]:
     out: dict[str, list[SubnetCase]] = {}
-    for case in _cases(ctx):
+    for case in subnet_cases(ctx):
         out.setdefault(ids.key(case.vnet.id), []).append(case)
     return out
 
 
 def _exempt(ctx: Context, case: SubnetCase) -> bool:
-    table, _ = _route_table(ctx, case.subnet)
+    table, _ = route_table(ctx, case.subnet)
     return _internet_default(table)
 
 
@@ -461,7 +449,7 @@ def _default_site_message(ctx: Context, site: DefaultSiteCase) -> str:
         f"'{ids.name_of(v)}'" + (f" (through hub '{ids.name_of(h)}')" if h else "")
         for v, h in site.vnets.items()
     )
-    subnets = ", ".join(f"'{c.subnet.name}' ({_who(c)})" for c in site.tunnelled)
+    subnets = ", ".join(f"'{c.subnet.name}' ({c.who()})" for c in site.tunnelled)
     exempt = (
         f" {len(site.exempt)} subnet(s) with their own 0.0.0.0/0 route to Internet are not affected."
         if site.exempt
@@ -515,7 +503,7 @@ def check_gateway_default_site(inventory: Inventory, ctx: Context) -> Iterator[F
                 "served_vnets": [{"vnet": v, "via_hub": h} for v, h in site.vnets.items()],
                 "tunnelled_subnets": [c.subnet.id for c in site.tunnelled],
                 "exempt_subnets": site.exempt,
-                "workloads": [w for c in site.tunnelled for w in _workloads(c)],
+                "workloads": [w for c in site.tunnelled for w in c.workload_refs()],
                 "required_endpoints": ctx.cloud.endpoints.as_dict(),
             },
         )

@@ -1,4 +1,4 @@
-"""Storage rules (STG-*), plus the reference helpers the placement rules share.
+"""Storage rules (STG-*), plus `cache_uses`, which the placement rules share.
 
 ASR points at storage accounts from its own objects (cache accounts on A2A disks, replica
 and log accounts on on-premises items); several items usually share one account. Rules
@@ -10,80 +10,21 @@ reported with status `unknown` rather than passed in silence.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Generic, TypeVar
 
-from asr_audit import ids, scope
+from asr_audit import connectivity, ids, scope
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import Inventory, ProtectedItem, StorageAccount
 from asr_audit.rules.base import Context, RuleMeta, rule
-
-STORAGE_TYPE = "Microsoft.Storage/storageAccounts"
-ITEM_TYPE = "/".join(
-    (
-        "Microsoft.RecoveryServices/vaults",
-        "replicationFabrics",
-        "replicationProtectionContainers",
-        "replicationProtectedItems",
-    )
+from asr_audit.rules.common import (
+    PROTECTED_ITEM_TYPE,
+    STORAGE_TYPE,
+    Group,
+    find_storage,
+    group_refs,
+    item_ref,
 )
 
-T = TypeVar("T")
-
-
 # --- shared helpers ---------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Group(Generic[T]):
-    """Everything that refers to one resource, keyed case-insensitively."""
-
-    resource_id: str  # as first written by a referrer
-    referrers: list[T] = field(default_factory=list)
-
-
-def group_refs(pairs: Iterable[tuple[str | None, T]]) -> list[Group[T]]:
-    """Group (resource id, referrer) pairs by canonical id, dropping empty ids and repeats."""
-    groups: dict[str, Group[T]] = {}
-    seen: set[tuple[str, int]] = set()
-    for resource_id, referrer in pairs:
-        if not resource_id:
-            continue
-        key = ids.key(resource_id)
-        group = groups.setdefault(key, Group(resource_id))
-        if (key, id(referrer)) not in seen:
-            seen.add((key, id(referrer)))
-            group.referrers.append(referrer)
-    return [groups[k] for k in sorted(groups)]
-
-
-def item_ref(item: ProtectedItem) -> dict[str, str]:
-    """How evidence names a protected item: its id and the name an admin sees in the portal."""
-    return {"id": item.id, "name": item.friendly_name or item.name}
-
-
-def missing_reason(ctx: Context, resource_id: str, what: str) -> str:
-    """Why a referenced resource is not in the inventory, as precisely as the scan can tell."""
-    name = ids.name_of(resource_id)
-    sub = ids.subscription_of(resource_id)
-    if sub and sub not in ctx.index.subscriptions_read:
-        return (
-            f"{what} '{name}' is in subscription {sub}, which was not scanned; "
-            "scan it too (with Reader access) to check this"
-        )
-    return (
-        f"{what} '{name}' was not found in the scanned inventory "
-        "(deleted, moved, or its listing failed: see coverage)"
-    )
-
-
-def find_storage(ctx: Context, ref: str) -> StorageAccount | None:
-    """Resolve an ASR storage reference: normally an ARM id, on some older items a bare name."""
-    account = ctx.index.storage_accounts.get(ids.key(ref))
-    if account is None and "/" not in ref:
-        wanted = ref.strip().lower()  # account names are globally unique
-        account = next((a for a in ctx.inventory.storage_accounts if a.name.lower() == wanted), None)
-    return account
 
 
 def cache_uses(ctx: Context) -> list[Group[ProtectedItem]]:
@@ -103,7 +44,8 @@ def unknown_account(
         resource_id=group.resource_id,
         resource_type=STORAGE_TYPE,
         status="unknown",
-        message=f"Cannot check this account: {missing_reason(ctx, group.resource_id, what)}.",
+        message="Cannot check this account: "
+        f"{connectivity.unread_reason(ctx.index, group.resource_id, what, advise=True)}.",
         evidence={**evidence, "protected_items": [item_ref(i) for i in group.referrers]},
     )
 
@@ -197,7 +139,7 @@ def check_log_pairing(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
         if not item.recovery_log_storage_account_id:
             yield LOG_PAIRING.finding(
                 resource_id=item.id,
-                resource_type=ITEM_TYPE,
+                resource_type=PROTECTED_ITEM_TYPE,
                 message=f"Protected item '{item_ref(item)['name']}' replicates to Premium storage account "
                 f"'{ids.name_of(item.recovery_storage_account_id)}' but has no log storage account; "
                 "Premium replica storage needs a Standard account for replication logs.",
