@@ -368,6 +368,34 @@ def test_an_unread_nic_nsg_cannot_hide_a_block_by_the_subnet_nsg() -> None:
     assert [n["read"] for n in finding.evidence["nsgs"]] == [True, False]
 
 
+@pytest.mark.parametrize(
+    ("second_nic_rules", "fires"),
+    [([DENY_INTERNET], True), ([*allows(SOURCE_SIDE), DENY_INTERNET], False)],
+)
+def test_a_second_nic_in_the_same_subnet_is_judged_by_its_own_nsg(
+    second_nic_rules: list[SecurityRule], fires: bool
+) -> None:
+    ctx = Scene().context()  # vm1-nic: no NSG on it nor on the subnet, so it passes
+    vm, vnet = ctx.inventory.virtual_machines[0], ctx.inventory.virtual_networks[0]
+    _, second = vm_with_nic("vm1-second", "eastus", subnet_id(vnet))
+    second.virtual_machine_id = vm.id
+    second.ip_configurations[0].private_ip_address = "10.0.0.5"
+    own = nsg("nsg-second", second_nic_rules)
+    second.network_security_group_id = own.id
+    ctx.inventory.network_interfaces.append(second)
+    ctx.inventory.network_security_groups.append(own)
+    found = run("NET-NSG-OUTBOUND", ctx)
+    assert_reportable(found)
+    if not fires:
+        assert found == []
+        return
+    [finding] = found
+    assert finding.resource_id == second.id
+    assert blocked(finding) == set(SOURCE_SIDE)
+    assert finding.evidence["nsgs"] == [{"id": own.id, "attached_to": "nic", "read": True}]
+    assert "NIC 'vm1-second-nic' of protected VM 'vm1'" in finding.message
+
+
 # --- NET-NSG-RECOVERY-SIDE ----------------------------------------------------------------------------
 
 

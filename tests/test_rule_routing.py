@@ -339,3 +339,16 @@ def test_one_finding_per_subnet_listing_both_vms() -> None:
     [finding] = run("NET-FORCED-TUNNEL", ctx)
     assert sorted(w["vm"] for w in finding.evidence["workloads"]) == ["vm1", "vm2"]
     assert finding.resource_id == vnet.subnets[0].id
+
+
+def test_a_vm_with_two_nics_in_the_subnet_is_reported_once() -> None:
+    ctx = Scene(routes=[FORCE]).context()
+    vm, vnet = ctx.inventory.virtual_machines[0], ctx.inventory.virtual_networks[0]
+    _, second = vm_with_nic("vm1-second", "eastus", subnet_id(vnet))
+    second.virtual_machine_id = vm.id
+    ctx.inventory.network_interfaces.append(second)
+    [finding] = run("NET-FORCED-TUNNEL", ctx)
+    assert finding.resource_id == vnet.subnets[0].id
+    assert tunnelled(finding) == ALL
+    assert [w["vm"] for w in finding.evidence["workloads"]] == ["vm1"]
+    assert "(protected VM 'vm1')" in finding.message
