@@ -28,6 +28,7 @@ from asr_audit.inventory import (
     NetworkMapping,
     ProtectedDisk,
     ProtectedItem,
+    SecurityRule,
     StorageAccount,
     Subnet,
     Subscription,
@@ -235,3 +236,32 @@ def assert_catalogued(prefix: str, category: str) -> None:
         assert meta.category == category
         assert meta.docs.startswith("https://learn.microsoft.com/"), meta.id
         assert meta.title and meta.rationale and meta.remediation and meta.source, meta.id
+
+
+def security_rule(
+    name: str,
+    priority: int,
+    access: str,
+    dest: Sequence[str] = (),
+    *,
+    ports: Sequence[str] = ("443",),
+    protocol: str = "Tcp",
+    source: Sequence[str] = ("*",),
+    dest_asgs: Sequence[str] = (),
+    source_asgs: Sequence[str] = (),
+    direction: str = "Outbound",
+) -> SecurityRule:
+    """An NSG rule as the collector builds it (singular and plural fields already merged)."""
+    return SecurityRule(
+        name=name,
+        priority=priority,
+        direction=direction,
+        access=access,
+        protocol=protocol,
+        destination_port_ranges=list(ports),
+        destination_address_prefixes=list(dest),
+        destination_application_security_groups=list(dest_asgs),
+        source_address_prefixes=list(source),
+        source_port_ranges=["*"],
+        source_application_security_groups=list(source_asgs),
+    )

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from builders import security_rule
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -53,32 +54,7 @@ NIC_IP = "10.0.0.4"
 ASG_WEB = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/applicationSecurityGroups/asg-web"
 
 
-def rule(
-    name: str,
-    priority: int,
-    access: str,
-    dest: Sequence[str] = (),
-    *,
-    ports: Sequence[str] = ("443",),
-    protocol: str = "Tcp",
-    source: Sequence[str] = ("*",),
-    dest_asgs: Sequence[str] = (),
-    source_asgs: Sequence[str] = (),
-    direction: str = "Outbound",
-) -> SecurityRule:
-    return SecurityRule(
-        name=name,
-        priority=priority,
-        direction=direction,
-        access=access,
-        protocol=protocol,
-        destination_port_ranges=list(ports),
-        destination_address_prefixes=list(dest),
-        destination_application_security_groups=list(dest_asgs),
-        source_address_prefixes=list(source),
-        source_port_ranges=["*"],
-        source_application_security_groups=list(source_asgs),
-    )
+rule = security_rule
 
 
 def nsg(name: str, *rules: SecurityRule, defaults: Sequence[SecurityRule] = ()) -> NetworkSecurityGroup:

@@ -19,6 +19,7 @@ from builders import (
     network_mapping,
     resource_id,
     run,
+    security_rule,
     subnet_id,
     vault,
     virtual_network,
@@ -52,29 +53,9 @@ RECOVERY_SIDE = ["Storage.WestUS", "AzureActiveDirectory", "EventHub.EastUS", "A
 ASG = resource_id("Microsoft.Network/applicationSecurityGroups", "asg-web")
 
 
-def out(
-    name: str,
-    priority: int,
-    access: str,
-    dest: Sequence[str] = (),
-    *,
-    ports: Sequence[str] = ("443",),
-    protocol: str = "Tcp",
-    source: Sequence[str] = ("VirtualNetwork",),
-    dest_asgs: Sequence[str] = (),
-) -> SecurityRule:
-    return SecurityRule(
-        name=name,
-        priority=priority,
-        direction="Outbound",
-        access=access,
-        protocol=protocol,
-        destination_port_ranges=list(ports),
-        destination_address_prefixes=list(dest),
-        destination_application_security_groups=list(dest_asgs),
-        source_address_prefixes=list(source),
-        source_port_ranges=["*"],
-    )
+def out(name: str, priority: int, access: str, dest: Sequence[str] = (), **kw: Any) -> SecurityRule:
+    """A rule from the VNet, the usual source in these scenarios."""
+    return security_rule(name, priority, access, dest, **{"source": ("VirtualNetwork",), **kw})
 
 
 DENY_INTERNET = out("Deny-Internet", 300, "Deny", ["Internet"], ports=["*"], protocol="*", source=["*"])
