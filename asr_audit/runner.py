@@ -142,6 +142,7 @@ def audit(
         findings=findings,
         coverage=list(inventory.coverage),
         rules_run=rule_ids,
+        resource_groups=sorted(groups),
         suppression_notes=notes,
         resolved=resolved,
     )

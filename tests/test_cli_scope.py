@@ -160,6 +160,8 @@ def test_resource_group_filter_is_a_view_of_the_whole_analysis(
     assert expected and {f["fingerprint"] for f in doc["findings"]} == expected
     assert len(doc["findings"]) < len(everything.doc["findings"])
     assert doc["coverage"] == everything.doc["coverage"]  # collection is still subscription-wide
+    assert doc["scope"]["resource_groups"] == ["rg-asr-eus", "rg-legacy-eus"]  # the view is on record
+    assert everything.doc["scope"]["resource_groups"] == []
     assert code == 1
 
 

@@ -90,6 +90,7 @@ def test_full_report_is_valid_against_the_schema() -> None:
         "source_region": "westeurope",
         "target_region": None,
         "cloud": "AzureCloud",
+        "resource_groups": [],
     }
     assert doc["rules_run"] == ["VM-NAME", "DSK-SIZE"]
 

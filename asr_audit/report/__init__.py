@@ -37,6 +37,7 @@ class Report:
     findings: list[Finding]
     coverage: list[Coverage]
     rules_run: list[str] = field(default_factory=list)
+    resource_groups: list[str] = field(default_factory=list)  # --resource-group view, if any
     # Suppression and baseline bookkeeping (issue: compliance workflow); empty when unused.
     suppression_notes: list[dict[str, Any]] = field(default_factory=list)
     resolved: list[dict[str, Any]] = field(default_factory=list)

@@ -27,6 +27,7 @@ def document(report: Report) -> dict[str, Any]:
             "source_region": report.source_region,
             "target_region": report.target_region,
             "cloud": report.cloud,
+            "resource_groups": list(report.resource_groups),  # empty: the whole subscriptions
         },
         "started_at": report.started_at,
         "finished_at": report.finished_at,
