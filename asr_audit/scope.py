@@ -60,7 +60,7 @@ def a2a_mappings(ctx: Context) -> list[NetworkMapping]:
 
 
 def workloads(ctx: Context) -> list[Workload]:
-    cached = ctx.__dict__.get("_workloads")
+    cached = ctx.memo.get("workloads")
     if cached is not None:
         return cached
     vms = ctx.index.virtual_machines
@@ -85,7 +85,7 @@ def workloads(ctx: Context) -> list[Workload]:
         for vm in ctx.inventory.virtual_machines:
             if ids.key(vm.id) not in protected and ids.region(vm.location) == source:
                 out.append(Workload(vm, "candidate", source, ids.region(ctx.target_region)))
-    ctx.__dict__["_workloads"] = out
+    ctx.memo["workloads"] = out
     return out
 
 

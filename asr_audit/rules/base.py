@@ -78,6 +78,9 @@ class Context:
     target_region: str | None = None  # --target-region
     cloud: CloudProfile = field(default_factory=lambda: CLOUDS["AzureCloud"])
     thresholds: dict[str, Any] = field(default_factory=dict)
+    # Derived data several rules share in one analysis (workloads, compiled NSGs, firewall rule
+    # orders), computed once; never findings.
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @cached_property
     def index(self) -> InventoryIndex:

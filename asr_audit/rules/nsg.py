@@ -143,9 +143,9 @@ class Estate:
 
     @staticmethod
     def of(ctx: Context) -> Estate:
-        found = ctx.__dict__.get("_nsg_estate")
+        found = ctx.memo.get("nsg_estate")
         if found is None:
-            found = ctx.__dict__["_nsg_estate"] = Estate(ctx)
+            found = ctx.memo["nsg_estate"] = Estate(ctx)
         return found
 
     def book(self, vnet: VirtualNetwork, subnet: Subnet) -> AddressBook:
