@@ -46,6 +46,12 @@ _SDK_SILENCER = logging.NullHandler()
 EXIT_INTERRUPTED = 130
 MAX_CONCURRENCY = 64
 _REGION = re.compile(r"^[a-z0-9]+$")
+# A management group id as ARM allows it (ASCII letters, digits, - _ ( ) ., up to 90), or its full
+# ARM id as the portal shows it.
+_MANAGEMENT_GROUP = re.compile(r"^[A-Za-z0-9_().-]{1,90}$")
+_MANAGEMENT_GROUP_ID = re.compile(
+    r"^/providers/microsoft\.management/managementgroups/([^/]+)/?$", re.IGNORECASE
+)
 
 
 # --- argument types: each turns a bad value into argparse's one-line usage error -----------------
@@ -64,6 +70,18 @@ def _subscription(value: str) -> str:
     if not value.strip():
         raise argparse.ArgumentTypeError("empty subscription: give a subscription id or display name")
     return value.strip()
+
+
+def _management_group(value: str) -> str:
+    """Its id only: display names would need every group listed (tenant-wide read) to resolve."""
+    name = value.strip()
+    full = _MANAGEMENT_GROUP_ID.match(name)
+    name = full.group(1) if full else name
+    if not _MANAGEMENT_GROUP.match(name):
+        raise argparse.ArgumentTypeError(
+            f"invalid management group {value!r}: expected its id (e.g. mg-prod), not its display name"
+        )
+    return name
 
 
 def _resource_group(value: str) -> str:
@@ -225,7 +243,17 @@ def _add_scope_options(parser: argparse.ArgumentParser, *, subcommand: bool) -> 
         default=default(False),
         help="scan every subscription the credential can read",
     )
-    if not subcommand:
+    if not subcommand:  # live-only: the demo recording holds no management group
+        source.add_argument(
+            "--management-group",
+            metavar="MG",
+            action="append",
+            type=_management_group,
+            help=(
+                "scan every subscription below management group MG, child groups included "
+                "(repeatable; its id, not its display name)"
+            ),
+        )
         source.add_argument(
             "--snapshot", metavar="FILE", help="analyse a saved inventory instead of scanning Azure"
         )
@@ -381,20 +409,29 @@ def _dispatch(args: argparse.Namespace, say: _Stderr) -> int:
 
 
 def _check_source(args: argparse.Namespace) -> None:
-    scan = bool(args.subscription or args.all_subscriptions) or args.command == "demo"
+    scan = (
+        bool(args.subscription or args.all_subscriptions or args.management_group) or args.command == "demo"
+    )
     if args.subscription and args.all_subscriptions:  # given on either side of `demo`
         raise UsageError("--subscription and --all-subscriptions exclude each other")
     if args.command == "demo" and args.snapshot:
         raise UsageError("demo replays its bundled recording: drop --snapshot")
+    if args.command == "demo" and args.management_group:
+        raise UsageError(
+            "demo replays its bundled recording, which has no management groups: drop --management-group"
+        )
     if not (scan or args.snapshot):
         raise UsageError(
-            "give --subscription ID (repeatable), --all-subscriptions or --snapshot FILE; or run: rules, demo"
+            "give --subscription ID (repeatable), --all-subscriptions, --management-group MG or "
+            "--snapshot FILE; or run: rules, demo"
         )
     for value in args.subscription or ():
         if _GUID_SHAPED.match(value.strip()) and not ids.is_guid(value.strip()):
             raise UsageError(f"malformed subscription id {value!r}: expected a GUID such as {_EXAMPLE_GUID}")
     if args.save_snapshot and not scan:
-        raise UsageError("--save-snapshot needs a scan (--subscription, --all-subscriptions or demo)")
+        raise UsageError(
+            "--save-snapshot needs a scan (--subscription, --all-subscriptions, --management-group or demo)"
+        )
 
 
 def _inventory(args: argparse.Namespace) -> tuple[Inventory, CloudProfile]:
@@ -459,6 +496,7 @@ def _scan(args: argparse.Namespace, cloud: CloudProfile) -> Inventory:
         cloud=cloud,
         regions=[r for r in (args.source_region, args.target_region) if r],
         all_subscriptions=args.all_subscriptions,
+        management_groups=list(args.management_group or []),
         **options,
     )
     label = _masker(args.mask)

@@ -77,7 +77,8 @@ def replay_scan(cassette: Path, request: ScanRequest) -> Inventory:
             request,
             cloud=request.cloud.with_arm_endpoint(f"{recorded[0].scheme}://{recorded[0].netloc}"),
             regions=request.regions or _recorded_service_tag_locations(recorded),
-            all_subscriptions=request.all_subscriptions or not request.subscriptions,
+            all_subscriptions=request.all_subscriptions
+            or not (request.subscriptions or request.management_groups),
         )
         return scan(request, StaticTokenCredential(REPLAY_TOKEN), transport=_offline_transport())
 

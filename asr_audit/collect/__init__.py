@@ -35,6 +35,8 @@ class ScanRequest:
     concurrency: int = DEFAULT_CONCURRENCY
     regions: list[str] = field(default_factory=list)  # hint for the service-tags location
     all_subscriptions: bool = False  # add every subscription the credential can read
+    # add every subscription below these management groups (ids, not display names), at any depth
+    management_groups: list[str] = field(default_factory=list)
 
 
 def scan(
@@ -47,9 +49,10 @@ def scan(
 ) -> Inventory:
     """Collect the inventory of the requested subscriptions.
 
-    Raises `UsageError` for a name no readable subscription has, `AuthError` when the
-    credential fails or no requested subscription is readable; otherwise always returns,
-    with per-collector outcomes in `inventory.coverage`. `progress(subscription, collector,
+    Raises `UsageError` for a name no readable subscription has, or management groups with no
+    subscription below them; `AuthError` when the credential fails, a management group cannot
+    be read, or no requested subscription is readable. Otherwise it always returns, with
+    per-collector outcomes in `inventory.coverage`. `progress(subscription, collector,
     status)` is called from the calling thread after each step. `transport` and `retry`
     exist for tests (a fake azure-core transport, short retry waits).
     """
@@ -62,7 +65,9 @@ def scan(
         )
         try:
             runner = Scan(factory, request.cloud.arm_endpoint, request.concurrency, request.regions, progress)
-            inventory = runner.run(request.subscriptions, request.all_subscriptions)
+            inventory = runner.run(
+                request.subscriptions, request.all_subscriptions, request.management_groups
+            )
         finally:
             factory.close()
     inventory.cloud = request.cloud.name

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 API_VERSIONS: dict[str, str] = {
     "subscriptions": "2022-12-01",
+    "managementgroups": "2020-05-01",  # the REST reference's version; 2023-04-01's example has the same shape
     "resources": "2021-04-01",
     "network": "2025-03-01",
     "storage": "2025-06-01",
@@ -36,6 +37,15 @@ def subscriptions() -> str:
 
 def subscription(subscription_id: str) -> str:
     return _url(f"/subscriptions/{subscription_id}", "subscriptions")
+
+
+# --- management groups: the subscriptions under one, at every level -------------------------
+
+
+def management_group_descendants(group_id: str) -> str:
+    """Every child group and subscription below the group, all levels, in one paged list."""
+    group = quote(group_id, safe="")
+    return _url(f"/providers/Microsoft.Management/managementGroups/{group}/descendants", "managementgroups")
 
 
 # --- subscription-wide lists: (collector, SDK family, URL) ----------------------------------

@@ -9,10 +9,10 @@ return partial inventories, so nothing is shared but the clients.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from azure.core.exceptions import AzureError, ClientAuthenticationError
 
@@ -31,11 +31,21 @@ from asr_audit.collect.pipeline import (
     pages,
     unregistered_provider,
 )
-from asr_audit.collect.subscriptions import match_display_name, parse_subscription
+from asr_audit.collect.subscriptions import descendant_subscription, match_display_name, parse_subscription
 from asr_audit.errors import AuthError, UsageError
 from asr_audit.inventory import Coverage, Inventory, Subscription
 
 Progress = Callable[[str, str, str], None]
+T = TypeVar("T")
+
+
+class _Unlisted(Exception):
+    """A list the scope depends on could not be read whole; `status_code` when ARM said why."""
+
+    def __init__(self, detail: str, status_code: int | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.status_code = status_code
 
 
 def _outcome(exc: Exception) -> tuple[str, str]:
@@ -96,25 +106,60 @@ class Scan:
 
     # --- subscriptions --------------------------------------------------------------------------
 
-    def _readable_subscriptions(self) -> list[Subscription]:
-        """Every subscription the credential can see; needed only to resolve display names."""
-        found: list[Subscription] = []
-        client = self._factory.get("resources")
+    def _scope_list(self, url: str, parse: Callable[[dict[str, Any]], T]) -> list[T]:
+        """Every item of a list the scope is decided from. Unlike a collector's list, it must be
+        whole: a list cut short (a nextLink that cannot be followed) would quietly narrow the
+        scan, so it fails like an unreadable one."""
+        found: list[T] = []
         try:
-            for page in pages(client, endpoints.subscriptions(), self._arm_endpoint):
-                parsed, _ = parse_items(page.get("value") or [], parse_subscription)
+            listing = pages(self._factory.get("resources"), url, self._arm_endpoint)
+            for page in listing:
+                parsed, _ = parse_items(page.get("value") or [], parse)
                 found.extend(parsed)
         except HttpFailure as exc:
+            raise _Unlisted(exc.detail, exc.status_code) from None
+        except ClientAuthenticationError:
+            raise  # the credential: run() makes it an AuthError
+        except (BadPayload, AzureError) as exc:
+            raise _Unlisted(_outcome(exc)[1]) from None
+        if listing.note:
+            raise _Unlisted(listing.note)
+        return found
+
+    def _readable_subscriptions(self) -> list[Subscription]:
+        """Every subscription the credential can see; needed only to resolve display names."""
+        try:
+            return self._scope_list(endpoints.subscriptions(), parse_subscription)
+        except _Unlisted as exc:
             if exc.status_code in (401, 403):
                 raise AuthError(f"cannot list subscriptions: {exc.detail}") from None
             raise UsageError(
                 f"cannot list subscriptions to resolve a name ({exc.detail}); pass ids"
             ) from None
-        except ClientAuthenticationError:
-            raise  # the credential: run() makes it an AuthError
-        except (BadPayload, AzureError) as exc:
-            _, detail = _outcome(exc)
-            raise UsageError(f"cannot list subscriptions to resolve a name ({detail}); pass ids") from None
+
+    def _group_subscriptions(self, groups: Sequence[str]) -> list[str]:
+        """The subscriptions below each management group, at any depth, in listing order.
+
+        ARM may answer 403 for a group that does not exist as well as for one the credential
+        has no role on, so both read as "not found or not readable": either way the requested
+        scope cannot be read at all (exit 3), as for a requested subscription.
+        """
+        found: list[str] = []
+        for group in groups:
+            url = endpoints.management_group_descendants(group)
+            try:
+                listed = self._scope_list(url, descendant_subscription)
+            except _Unlisted as exc:
+                if exc.status_code == 401:
+                    raise AuthError(f"ARM rejected the token: {exc.detail}") from None
+                if exc.status_code in (403, 404):
+                    raise AuthError(
+                        f"management group {group} not found or not readable with this credential "
+                        f"({exc.detail})"
+                    ) from None
+                detail = f"cannot list the subscriptions of management group {group} ({exc.detail})"
+                raise UsageError(detail) from None
+            found += [sid for sid in listed if sid]
         return found
 
     def _check_subscription(self, subscription_id: str) -> Subscription | Coverage:
@@ -147,15 +192,26 @@ class Scan:
                 f"without a credential that lists subscriptions: {detail}"
             ) from None
 
-    def resolve(self, requested: list[str], everything: bool, pool: ThreadPoolExecutor) -> list[Subscription]:
-        """Names become ids; each id is read once. Raises when nothing at all is readable."""
+    def resolve(
+        self,
+        requested: list[str],
+        everything: bool,
+        pool: ThreadPoolExecutor,
+        groups: Sequence[str] = (),
+    ) -> list[Subscription]:
+        """Names become ids and management groups the subscriptions below them; each id is read
+        once. Raises when nothing at all is readable."""
         names = [v for v in requested if not ids.is_guid(v.strip())]
         readable = self._listing_for(names) if (everything or names) else []
-        wanted: list[str] = [s.id for s in readable] if everything else []
-        for value in requested:
-            sid = value.strip().lower() if ids.is_guid(value.strip()) else match_display_name(value, readable)
-            if sid not in wanted:
-                wanted.append(sid)
+        candidates = [s.id for s in readable] if everything else []
+        candidates += self._group_subscriptions(groups)
+        candidates += [
+            value.strip().lower() if ids.is_guid(value.strip()) else match_display_name(value, readable)
+            for value in requested
+        ]
+        wanted = list(dict.fromkeys(candidates))
+        if not wanted and groups:
+            raise UsageError(f"no subscription under management group {', '.join(groups)}: nothing to scan")
         if not wanted:
             raise UsageError("no subscription to scan")
         checked = list(pool.map(self._check_subscription, wanted))
@@ -180,10 +236,10 @@ class Scan:
         if self._progress:
             self._progress(coverage.subscription_id, coverage.collector, coverage.status)
 
-    def run(self, requested: list[str], everything: bool = False) -> Inventory:
+    def run(self, requested: list[str], everything: bool = False, groups: Sequence[str] = ()) -> Inventory:
         with ThreadPoolExecutor(max_workers=self._concurrency, thread_name_prefix="asr-audit") as pool:
             try:
-                subs = self.resolve(requested, everything, pool)
+                subs = self.resolve(requested, everything, pool, groups)
             except ClientAuthenticationError as exc:
                 raise AuthError(auth_failure_message(exc)) from None
             jobs = [job for sub in subs for job in self._builder.subscription_jobs(sub.id)]

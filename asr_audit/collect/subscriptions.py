@@ -1,4 +1,5 @@
-"""Subscriptions: ARM JSON -> inventory records, and name-or-id matching (pure, no I/O)."""
+"""Subscriptions: ARM JSON -> inventory records, name-or-id matching, and the subscriptions
+among a management group's descendants (pure, no I/O)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,23 @@ def parse_subscription(item: dict[str, Any]) -> Subscription:
     return Subscription(
         id=sid.lower(), display_name=text(item.get("displayName")), state=text(item.get("state"))
     )
+
+
+def descendant_subscription(item: dict[str, Any]) -> str | None:
+    """The subscription id of a management-group descendant, or None for a child group.
+
+    Child groups need no visit of their own: the descendants list already holds every level.
+    The type is `Microsoft.Management/managementGroups/subscriptions` (older versions:
+    `/subscriptions`); without a type, the id (`/subscriptions/{guid}`) decides.
+    """
+    kind = (text(item.get("type")) or "").lower()
+    rid = text(item.get("id")) or ""
+    if not (kind.endswith("/subscriptions") or (not kind and rid.lower().startswith("/subscriptions/"))):
+        return None
+    sid = next((v for v in (text(item.get("name")), ids.name_of(rid)) if v and ids.is_guid(v)), None)
+    if sid is None:
+        raise Malformed("management group descendant of type subscription has no subscription id")
+    return sid.lower()
 
 
 def match_display_name(value: str, readable: list[Subscription]) -> str:

@@ -16,6 +16,8 @@ What it serves (shapes as in /work/shared/api-examples; format of a scenario in
 tests/scenarios/README.md):
 
 - `GET /subscriptions`, `GET /subscriptions/{id}` (404 `SubscriptionNotFound` if unknown).
+- `GET /providers/Microsoft.Management/managementGroups/{id}/descendants`: the groups and
+  subscriptions below a scenario `managementGroups` entry, all levels (404 `NotFound` if unknown).
 - `GET /subscriptions/{sub}/providers/{Namespace}/{type}` for every type in
   `scenario.TOP_LEVEL_TYPES` except VNet gateways and connections (ARM lists those per resource
   group only: 404 `InvalidResourceType` at subscription scope).

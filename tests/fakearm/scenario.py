@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,38 @@ class SubscriptionInfo:
 
 
 @dataclass(slots=True)
+class ManagementGroup:
+    """A management group: the groups and subscriptions directly under it (scenario
+    `managementGroups`). Its subscriptions need not be in the scenario's `subscriptions`: one
+    that is not stands for a subscription the credential cannot read."""
+
+    id: str
+    display_name: str
+    children: list[ManagementGroup] = field(default_factory=list)
+    subscriptions: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_yaml(cls, raw: Any) -> ManagementGroup:
+        if not isinstance(raw, dict) or "id" not in raw:
+            raise ScenarioError(f"management group needs an id: {raw!r}")
+        unknown = set(raw) - {"id", "displayName", "children", "subscriptions"}
+        if unknown:
+            raise ScenarioError(f"management group {raw['id']} has unknown keys {sorted(unknown)}")
+        return cls(
+            id=str(raw["id"]),
+            display_name=str(raw.get("displayName", raw["id"])),
+            children=[cls.from_yaml(c) for c in raw.get("children") or []],
+            subscriptions=[str(s) for s in raw.get("subscriptions") or []],
+        )
+
+    def walk(self) -> Iterator[ManagementGroup]:
+        """This group and every group below it."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+@dataclass(slots=True)
 class Scenario:
     """An estate in memory; `load()` reads one from a directory, benchmarks build one directly."""
 
@@ -108,6 +141,7 @@ class Scenario:
     faults: list[Fault] = field(default_factory=list)
     regions: list[str] = field(default_factory=list)
     notes: str = ""
+    management_groups: list[ManagementGroup] = field(default_factory=list)  # the roots of each tree
 
     @classmethod
     def load(cls, directory: str | Path) -> Scenario:
@@ -132,6 +166,10 @@ class Scenario:
             if not isinstance(bodies, list) or not all(isinstance(b, dict) and "id" in b for b in bodies):
                 raise ScenarioError(f"{path}: expected a JSON array of resource bodies with an id")
             resources[path.stem] = bodies
+        groups = [ManagementGroup.from_yaml(g) for g in meta.get("managementGroups") or []]
+        group_ids = [g.id.lower() for top in groups for g in top.walk()]
+        if len(group_ids) != len(set(group_ids)):
+            raise ScenarioError(f"{root}/scenario.yaml: a management group id appears twice")
         tags_path = root / "serviceTags.json"
         service_tags = json.loads(tags_path.read_text(encoding="utf-8")) if tags_path.exists() else None
         return cls(
@@ -141,4 +179,5 @@ class Scenario:
             faults=[Fault.from_yaml(f) for f in meta.get("faults") or []],
             regions=[str(r) for r in meta.get("regions") or []],
             notes=str(meta.get("notes") or ""),
+            management_groups=groups,
         )

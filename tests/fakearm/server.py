@@ -26,13 +26,21 @@ import trustme
 
 from asr_audit import ids
 
-from .scenario import CHILD_COLLECTIONS, RESOURCE_GROUP_ONLY, TOP_LEVEL_TYPES, Fault, Scenario
+from .scenario import (
+    CHILD_COLLECTIONS,
+    RESOURCE_GROUP_ONLY,
+    TOP_LEVEL_TYPES,
+    Fault,
+    ManagementGroup,
+    Scenario,
+)
 
 RESOURCE_GRAPH_PATH = "/providers/microsoft.resourcegraph/resources"
 _EMPTY_GRAPH_RESULT = {"totalRecords": 0, "count": 0, "resultTruncated": "false", "facets": [], "data": []}
 _KNOWN_TYPES = frozenset(t.lower() for t in TOP_LEVEL_TYPES.values())
 _RESOURCE_GROUP_ONLY = frozenset(t.lower() for t in RESOURCE_GROUP_ONLY)
 _FILTER_TYPE = re.compile(r"resourceType\s+eq\s+'([^']+)'", re.IGNORECASE)
+_MANAGEMENT_GROUPS = ["providers", "microsoft.management", "managementgroups"]
 
 _CHALLENGE = (
     'Bearer authorization_uri="https://login.microsoftonline.com/common", '
@@ -93,6 +101,12 @@ class _Store:
             for body in bodies:
                 self.by_id[ids.key(body["id"])] = body
         self.service_tags = scenario.service_tags
+        names = {s.id.lower(): s.display_name for s in scenario.subscriptions}
+        self.descendants = {  # management group id (lower case) -> its descendants list
+            group.id.lower(): _descendants(group, names)
+            for top in scenario.management_groups
+            for group in top.walk()
+        }
 
     def top_level(self) -> list[tuple[str, dict[str, Any]]]:
         """(type, body) of every top-level resource, in scenario order."""
@@ -261,6 +275,11 @@ class FakeArm:
         low = [s.lower() for s in segs]
         if low == ["subscriptions"]:
             return self._page([s.body() for s in store.subscriptions.values()], raw_path, query)
+        if len(low) == 5 and low[:3] == _MANAGEMENT_GROUPS and low[4] == "descendants":
+            items = store.descendants.get(low[3])
+            if items is None:
+                return Response.error(404, "NotFound", f"Management group '{segs[3]}' was not found.")
+            return self._page(items, raw_path, query)
         if len(low) < 2 or low[0] != "subscriptions":
             return _not_found(path)
         sub = store.subscriptions.get(low[1])
@@ -369,6 +388,33 @@ def _not_found(path: str) -> Response:
 
 def _rg_not_found(name: str) -> Response:
     return Response.error(404, "ResourceGroupNotFound", f"Resource group '{name}' could not be found.")
+
+
+def _descendants(group: ManagementGroup, subscription_names: dict[str, str]) -> list[dict[str, Any]]:
+    """What `GET .../managementGroups/{id}/descendants` lists: every group and subscription
+    below `group` at any depth, each child group followed by what it holds."""
+    parent = {"id": f"/providers/Microsoft.Management/managementGroups/{group.id}"}
+    found: list[dict[str, Any]] = []
+    for child in group.children:
+        found.append(
+            {
+                "name": child.id,
+                "type": "Microsoft.Management/managementGroups",
+                "id": f"/providers/Microsoft.Management/managementGroups/{child.id}",
+                "properties": {"displayName": child.display_name, "parent": parent},
+            }
+        )
+        found.extend(_descendants(child, subscription_names))
+    for sid in group.subscriptions:
+        found.append(
+            {
+                "name": sid,
+                "type": "Microsoft.Management/managementGroups/subscriptions",
+                "id": f"/subscriptions/{sid}",
+                "properties": {"displayName": subscription_names.get(sid.lower(), sid), "parent": parent},
+            }
+        )
+    return found
 
 
 def _rg_body(sub: str, name: str, location: str) -> dict[str, Any]:
