@@ -125,3 +125,9 @@ def test_scope_lists_subscriptions_and_regions() -> None:
     text = markdown()
     assert f"- **Subscriptions:** {SUB}" in text
     assert "westus → eastus" in text
+
+
+def test_scope_without_region_flags_says_where_regions_come_from() -> None:
+    text = markdown(source_region=None, target_region=None)
+    assert "- **Regions (source → target):** from ASR replication settings" in text
+    assert "?" not in text.split("## Summary")[0]

@@ -38,7 +38,10 @@ def render(report: Report) -> str:
 
 def _scope(report: Report) -> list[str]:
     subs = ", ".join(md(s) for s in report.subscriptions) or "none"
-    regions = f"{md(report.source_region or '?')} → {md(report.target_region or '?')}"
+    if report.source_region or report.target_region:
+        regions = f"{md(report.source_region or 'inferred')} → {md(report.target_region or 'inferred')}"
+    else:  # no flags: each protected item carries its own pair
+        regions = "from ASR replication settings"
     return [
         f"- **Subscriptions:** {subs}",
         f"- **Cloud:** {md(report.cloud)}",
