@@ -45,6 +45,9 @@ class Finding:
     docs: str | None
     evidence: dict[str, Any] = field(default_factory=dict)
     key: str = ""
+    # What an admin calls the resource where its id ends in a GUID (replicated items): the table
+    # shows it instead of the GUID. None: the id's last segment is the name.
+    resource_name: str | None = None
     suppressed: bool = False
     suppression_reason: str | None = None
     baseline: str | None = None  # new | unchanged, when --baseline is given
@@ -62,6 +65,7 @@ class Finding:
             "subscription_id": self.subscription_id,
             "resource_id": self.resource_id,
             "resource_type": self.resource_type,
+            "resource_name": self.resource_name,
             "region": self.region,
             "message": self.message,
             "remediation": self.remediation,

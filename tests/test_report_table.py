@@ -149,3 +149,12 @@ def test_suppression_notes_resolved_and_new_markers() -> None:
 def test_render_dispatch_gives_plain_table() -> None:
     text = render(report([finding("a", Severity.HIGH)]), "table")
     assert "HIGH (1)" in text and "\x1b" not in text
+
+
+def test_a_replicated_item_shows_its_friendly_name_not_its_guid() -> None:
+    guid = "9b11a888-f87c-5714-80dc-f7dc42afad08"
+    item = finding(guid, Severity.HIGH, resource_name="vm-app-02 [red]x", message="unhealthy")
+    text = render_table(report([item]), width=WIDE)
+    row = text.splitlines()[lines_with(text, "VM-NAME")[0]]
+    assert "vm-app-02 [red]x" in row and guid not in row  # the full id still follows as a note
+    assert lines_with(text, f"/virtualMachines/{guid}")

@@ -95,3 +95,8 @@ def test_a_saved_snapshot_gives_the_same_findings_as_the_scan(broken: Inventory,
     live = [f.to_json() for f in _findings(broken)]
     offline = [f.to_json() for f in _findings(again)]
     assert live and offline == live
+
+
+def test_findings_on_replicated_items_carry_the_name_an_admin_knows(broken: Inventory) -> None:
+    names = {f.resource_name for f in _findings(broken) if f.rule_id == "ASR-HEALTH"}
+    assert "vm-app-02" in names and None not in names

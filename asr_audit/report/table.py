@@ -126,7 +126,7 @@ def _resource(f: Finding) -> Text:
     """Short name, then the last type segment (`subnets`, not the provider path) and the region;
     the full id is in the notes below the table."""
     rtype = (f.resource_type or "").rsplit("/", 1)[-1]
-    text = safe(ids.name_of(f.resource_id) or f.resource_id, "bold")
+    text = safe(f.resource_name or ids.name_of(f.resource_id) or f.resource_id, "bold")
     for detail in (rtype, f.region):
         if detail:
             text.append_text(Text("\n")).append_text(safe(detail, "dim"))

@@ -99,6 +99,7 @@ def item_finding(
     return meta.finding(
         resource_id=item.id,
         resource_type=PROTECTED_ITEM_TYPE,
+        resource_name=item_label(item),
         region=vault_region(ctx, item.vault_id),
         message=message,
         evidence=evidence,

@@ -24,6 +24,7 @@ from asr_audit.rules.common import (
     Group,
     find_storage,
     group_refs,
+    item_label,
     item_ref,
     vault_region,
 )
@@ -260,6 +261,7 @@ def check_same_region(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
             yield SAME_REGION.finding(
                 resource_id=item.id,
                 resource_type=PROTECTED_ITEM_TYPE,
+                resource_name=item_label(item),
                 region=src,
                 message=f"Protected item '{item_ref(item)['name']}' replicates from {src} to {src} without "
                 "a source and a recovery availability zone: it has no protection against a region or "

@@ -21,6 +21,7 @@ from asr_audit.rules.common import (
     Group,
     find_storage,
     group_refs,
+    item_label,
     item_ref,
 )
 
@@ -140,6 +141,7 @@ def check_log_pairing(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
             yield LOG_PAIRING.finding(
                 resource_id=item.id,
                 resource_type=PROTECTED_ITEM_TYPE,
+                resource_name=item_label(item),
                 message=f"Protected item '{item_ref(item)['name']}' replicates to Premium storage account "
                 f"'{ids.name_of(item.recovery_storage_account_id)}' but has no log storage account; "
                 "Premium replica storage needs a Standard account for replication logs.",
