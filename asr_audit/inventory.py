@@ -37,15 +37,41 @@ class Subscription:
     state: str | None = None
 
 
+# Coverage statuses (DESIGN.md §8.2). Anything but OK is a gap: the data is not all there, and the
+# rules that read it say `unknown` for what it would have decided, never pass.
+COVERAGE_OK = "ok"
+COVERAGE_PARTIAL = "partial"  # read, but some items could not be: `unread` names them, `detail` says why
+COVERAGE_NOT_COLLECTED = "not_collected"  # a snapshot without this section: never read at all
+# Failed outright, by cause: 401/403, 429 after retries, anything else, 404, stall or deadline.
+COVERAGE_FAILED = frozenset({"forbidden", "throttled", "error", "not_found", "timeout"})
+COVERAGE_STATUSES = frozenset({COVERAGE_OK, COVERAGE_PARTIAL, COVERAGE_NOT_COLLECTED}) | COVERAGE_FAILED
+
+
 @dataclass(slots=True)
 class Coverage:
-    """One collector's outcome for one subscription (or vault)."""
+    """One collector's outcome for one subscription (or for one vault, resource group or policy in it).
+
+    `collector` is the collector's name, with `:<name>` for a per-object run
+    (`protected_items:vault-prod`); `scope` is then that object's ARM id, so a rule can say what it
+    could not judge.
+    """
 
     subscription_id: str
     collector: str
-    status: str  # ok | forbidden | throttled | error | not_found
+    status: str  # one of COVERAGE_STATUSES
     detail: str | None = None
     items: int = 0
+    unread: list[str] = field(default_factory=list)  # ids (or positions) of items that could not be read
+    scope: str | None = None  # the vault, resource group or policy id of a per-object run
+
+    @property
+    def kind(self) -> str:
+        """The collector without its per-object suffix: what rules declare they depend on."""
+        return self.collector.split(":", 1)[0]
+
+    @property
+    def is_gap(self) -> bool:
+        return self.status != COVERAGE_OK
 
 
 # --- storage and vaults ----------------------------------------------------------

@@ -54,7 +54,7 @@ class Report:
 
     @property
     def gaps(self) -> list[Coverage]:
-        return [c for c in self.coverage if c.status != "ok"]
+        return [c for c in self.coverage if c.is_gap]
 
 
 def render(report: Report, fmt: str) -> str:

@@ -58,6 +58,8 @@ def _coverage(c: Coverage) -> dict[str, Any]:
         "status": c.status,
         "detail": c.detail,
         "items": c.items,
+        "unread": list(c.unread),
+        "scope": c.scope,
     }
 
 
