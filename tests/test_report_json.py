@@ -1,7 +1,8 @@
 """`--output json`: the versioned report document validated against its JSON Schema.
 
 The schema is a copy of `../shared/schemas/asr-audit-report.schema.json` (relative to the repo
-root) in `tests/data/`, so the suite does not depend on the shared folder.
+root) in `tests/data/`, so the suite does not depend on the shared folder, extended with the
+coverage statuses and fields of DESIGN.md §8.2 (`partial`, `not_collected`, `timeout`, `unread`, `scope`).
 """
 
 from __future__ import annotations
@@ -141,13 +142,23 @@ def test_findings_keep_suppression_baseline_and_fingerprint() -> None:
 def test_coverage_lists_every_collector_run_with_its_detail() -> None:
     doc = document(full_report())
     assert doc["coverage"] == [
-        {"subscription_id": SUB, "collector": "compute", "status": "ok", "detail": None, "items": 3},
+        {
+            "subscription_id": SUB,
+            "collector": "compute",
+            "status": "ok",
+            "detail": None,
+            "items": 3,
+            "unread": [],
+            "scope": None,
+        },
         {
             "subscription_id": SUB,
             "collector": "network",
             "status": "forbidden",
             "detail": "AuthorizationFailed",
             "items": 0,
+            "unread": [],
+            "scope": None,
         },
     ]
 
