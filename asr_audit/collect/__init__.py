@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 # lists) queue behind the initial ones, and 157 requests at 50 ms cannot take under 1 s;
 # bench/README.md has the figures. Far below ARM's read budget either way (throttle.py).
 DEFAULT_CONCURRENCY = 16
+# DESIGN.md §8.2: a stalled or trickling read must not hold a nightly gate for minutes.
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_READ_TIMEOUT = 30.0
+DEFAULT_DEADLINE = 1800.0
 
 
 @dataclass
@@ -37,6 +41,8 @@ class ScanRequest:
     all_subscriptions: bool = False  # add every subscription the credential can read
     # add every subscription below these management groups (ids, not display names), at any depth
     management_groups: list[str] = field(default_factory=list)
+    timeout: tuple[float, float] = (DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT)  # (connect, read) seconds
+    deadline: float | None = DEFAULT_DEADLINE  # seconds for the whole scan; unfinished lists become gaps
 
 
 def scan(

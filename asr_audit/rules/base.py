@@ -80,6 +80,7 @@ class Context:
     target_region: str | None = None  # --target-region
     cloud: CloudProfile = field(default_factory=lambda: CLOUDS["AzureCloud"])
     thresholds: dict[str, Any] = field(default_factory=dict)
+    vaults: list[str] = field(default_factory=list)  # --vault: names or ids of vaults the user will use
     # Derived data several rules share in one analysis (workloads, compiled NSGs, firewall rule
     # orders), computed once; never findings.
     memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)

@@ -1,0 +1,29 @@
+"""Secrets out of every text the tool shows or stores (DESIGN.md §8.2: no output holds a token).
+
+Error texts come from places we do not control: an HTTP library that quotes a header it
+rejected, an SDK exception that prints the request, a server that echoes what it was sent.
+Anything that reaches coverage details, stderr, a report or a snapshot goes through `scrub()`,
+so a bearer token cannot leak even through a message nobody foresaw.
+"""
+
+from __future__ import annotations
+
+import re
+
+_MASK = "[redacted]"
+
+# Order matters: the header and scheme forms first, so their whole value goes, then bare JWTs
+# (three base64url parts, the first one a JSON header: `eyJ`) and signed-URL query values.
+_PATTERNS = (
+    re.compile(r"(?i)(authorization\s*[:=]\s*)(?:bearer\s+)?[^\s,;'\"]+"),
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/]+=*"),
+    re.compile(r"()eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*"),
+    re.compile(r"(?i)((?:access_token|refresh_token|client_secret|sig|code)=)[^&\s'\"]+"),
+)
+
+
+def scrub(text: str) -> str:
+    """`text` with every token-like value replaced by `[redacted]`."""
+    for pattern in _PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + _MASK, text)
+    return text
