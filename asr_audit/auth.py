@@ -15,6 +15,7 @@ import base64
 import json
 import os
 import time
+import unicodedata
 from typing import TYPE_CHECKING, Any
 
 from asr_audit.errors import AuthError
@@ -49,6 +50,30 @@ def token_expiry(token: str, now: float | None = None) -> int:
     return fallback
 
 
+def check_token(token: str, source: str) -> str:
+    """`token`, when it can go into an `Authorization` header as it is.
+
+    A line break or another control character would split or corrupt the header, and the
+    HTTP library's complaint quotes the header value, token included, into every error text
+    downstream; inner whitespace means a pasted or mangled value. Such a token is refused
+    before any request with a message that says what is wrong but never shows the token.
+    """
+    problem = None
+    if not token:
+        problem = "is empty"
+    elif any(c in "\r\n" for c in token):
+        problem = "contains a line break"
+    elif "\x00" in token:
+        problem = "contains a NUL character"
+    elif any(unicodedata.category(c)[0] == "C" for c in token):
+        problem = "contains control characters"
+    elif any(c.isspace() for c in token):
+        problem = "contains whitespace"
+    if problem:
+        raise AuthError(f"the access token from {source} {problem}; refusing to send it")
+    return token
+
+
 class StaticTokenCredential:
     """A TokenCredential over one bearer token; it never logs or prints the token."""
 
@@ -69,7 +94,8 @@ class StaticTokenCredential:
 
 
 class _OneLineErrors:
-    """Wraps a credential so its failures become `AuthError` with a one-line message.
+    """Wraps a credential so its failures become `AuthError` with a one-line message, and a
+    token it returns is checked like one from the environment.
 
     `AuthError` is not an `AzureError`, so the SDK's retry policy re-raises it at once
     instead of retrying a credential that cannot work.
@@ -82,9 +108,11 @@ class _OneLineErrors:
         from azure.core.exceptions import ClientAuthenticationError
 
         try:
-            return self._inner.get_token(*scopes, **kwargs)
+            token = self._inner.get_token(*scopes, **kwargs)
         except ClientAuthenticationError as exc:
             raise AuthError(auth_failure_message(exc)) from None
+        check_token(token.token, f"the Azure credential ({type(self._inner).__name__})")
+        return token
 
     def close(self) -> None:
         self._inner.close()
@@ -101,9 +129,9 @@ def auth_failure_message(exc: BaseException) -> str:
 
 
 def make_credential(cloud: CloudProfile) -> TokenCredential:
-    token = os.environ.get(TOKEN_ENV, "").strip()
+    token = os.environ.get(TOKEN_ENV, "").strip()  # outer whitespace: a trailing newline from $(...)
     if token:
-        return StaticTokenCredential(token)
+        return StaticTokenCredential(check_token(token, TOKEN_ENV))
     from azure.identity import DefaultAzureCredential
 
     return _OneLineErrors(DefaultAzureCredential(authority=cloud.authority_host))

@@ -37,9 +37,9 @@ def by_name(records: list[Any]) -> dict[str, Any]:
 
 def test_malformed_items_are_skipped_and_counted() -> None:
     items = [None, "junk", 7, {"name": "no id"}, {"id": 42}, {"id": f"{SUB}/resourceGroups/rg/x/y/vnet1"}]
-    parsed, skipped = parse_items(items, network.parse_virtual_network)
+    parsed, unread = parse_items(items, network.parse_virtual_network)
     assert [v.name for v in parsed] == ["vnet1"]
-    assert skipped == 5
+    assert unread.count == 5 and unread.ids == ["item 1", "item 2", "item 3", "item 4", "item 5"]
 
 
 @pytest.mark.parametrize(
@@ -66,16 +66,20 @@ def test_bare_resource_with_only_an_id_parses_to_defaults(parse: Any) -> None:
     assert record.location == ""
 
 
-@pytest.mark.parametrize("junk", [[], "text", 3, {"a": 1}])
-def test_junk_property_values_do_not_crash(junk: Any) -> None:
+@pytest.mark.parametrize("junk", [[], 3, {"a": 1}])
+def test_junk_leaf_values_read_as_not_set(junk: Any) -> None:
     rid = f"{SUB}/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v"
-    body = {
-        "id": rid,
-        "location": junk,
-        "properties": {"addressSpace": junk, "subnets": junk, "virtualNetworkPeerings": [junk]},
-    }
+    body = {"id": rid, "location": junk, "properties": {"addressSpace": {"addressPrefixes": junk}}}
     vnet = network.parse_virtual_network(body)
-    assert vnet.subnets == [] and vnet.peerings == [] and vnet.address_prefixes == []
+    assert vnet.location == "" and vnet.address_prefixes == []
+
+
+@pytest.mark.parametrize("junk", ["text", 3, {"a": 1}])
+def test_junk_structural_values_make_the_item_malformed(junk: Any) -> None:
+    """A `subnets` that is not a list would read as "no subnets": the item is unread instead."""
+    rid = f"{SUB}/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v"
+    with pytest.raises(Malformed, match="'subnets'"):
+        network.parse_virtual_network({"id": rid, "properties": {"subnets": junk}})
 
 
 # --- virtual networks -----------------------------------------------------------------------------
@@ -587,8 +591,8 @@ def test_network_mappings() -> None:
 def test_maximum_set_junk_vm_parses() -> None:
     junk = [v for v in example("virtualMachines") if "plan" in v]
     assert junk, "the MaximumSet VM example is part of the scenario"
-    vms, skipped = parse_items(junk, compute.parse_virtual_machine)
-    assert skipped == 0
+    vms, unread = parse_items(junk, compute.parse_virtual_machine)
+    assert unread.count == 0
     vm = vms[0]
     assert vm.ephemeral_os_disk is True
     assert vm.os_disk is not None and vm.os_disk.write_accelerator_enabled is True

@@ -136,7 +136,8 @@ def test_junk_next_link_keeps_items_and_flags_incomplete() -> None:
     vms = coverage(inventory, "virtual_machines")
     assert vms.status == "error"
     assert vms.items == 1 and "not an absolute URL" in (vms.detail or "")
-    assert "2 malformed item(s) skipped" in (vms.detail or "")
+    assert "2 item(s) could not be read" in (vms.detail or "")
+    assert vms.unread == ["page 1 item 2", "page 1 item 3"]
     assert [v.name for v in inventory.virtual_machines] == ["vm1"]
 
 
@@ -414,12 +415,13 @@ def test_one_unreadable_subscription_among_readable_ones_is_coverage() -> None:
     assert coverage(inventory, "virtual_networks", SUB).status == "ok"
 
 
-def test_transient_failure_on_the_only_subscription_is_not_an_auth_error() -> None:
+def test_any_failure_on_the_only_subscription_is_an_auth_error() -> None:
+    """Nothing in scope could be read: exit 3 whatever the cause (DESIGN.md §8.2)."""
     transport = fake_arm()
     transport.add("GET", rf"/subscriptions/{SUB}\?", arm_error(503, "ServiceUnavailable"))
-    inventory = run(transport)
-    assert inventory.subscriptions == []
-    assert coverage(inventory, "subscription").status == "error"
+    with pytest.raises(AuthError, match=f"no requested subscription could be read: {SUB} .*HTTP 503"):
+        run(transport)
+    assert not transport.urls("/providers/")
 
 
 class FailingCredential:

@@ -80,9 +80,9 @@ def test_descendants_yield_the_subscriptions_and_skip_child_groups() -> None:
         {"type": "Microsoft.Management/managementGroups/subscriptions", "name": "not-a-guid"},  # malformed
         "junk",
     ]
-    found, skipped = parse_items(items, descendant_subscription)
+    found, unread = parse_items(items, descendant_subscription)
     assert found == [None, "20000000-0004-0000-0000-00000000000a", PROD, CONN]
-    assert skipped == 2
+    assert unread.count == 2
 
 
 def test_the_descendants_url_quotes_the_group_and_pins_the_version() -> None:

@@ -61,16 +61,30 @@ def scan(
     per-collector outcomes in `inventory.coverage`. `progress(subscription, collector,
     status)` is called from the calling thread after each step. `transport` and `retry`
     exist for tests (a fake azure-core transport, short retry waits).
+
+    Every request gets `request.timeout`, and a body must arrive whole within the read
+    timeout. At `request.deadline` seconds (counted from this call) the scan stops waiting:
+    what is unfinished then is a `timeout` gap, and it returns within moments even while
+    requests are stalled mid-read. A KeyboardInterrupt is not held up by them either.
     """
     from asr_audit.collect.pipeline import ClientFactory
     from asr_audit.collect.scheduler import Scan
+    from asr_audit.collect.timeouts import ScanClock
 
+    clock = ScanClock(*request.timeout, request.deadline)
     with _fewer_gc_passes():
         factory = ClientFactory(
-            credential, request.cloud, retry=retry, transport=transport, pool_size=request.concurrency
+            credential,
+            request.cloud,
+            retry=retry,
+            transport=transport,
+            pool_size=request.concurrency,
+            clock=clock,
         )
         try:
-            runner = Scan(factory, request.cloud.arm_endpoint, request.concurrency, request.regions, progress)
+            runner = Scan(
+                factory, request.cloud.arm_endpoint, request.concurrency, request.regions, progress, clock
+            )
             inventory = runner.run(
                 request.subscriptions, request.all_subscriptions, request.management_groups
             )

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from asr_audit.collect.fields import flag, identity, integer, obj, objs, props, ref, refs, text, texts
+from asr_audit.collect.fields import (
+    flag,
+    identity,
+    integer,
+    list_field,
+    obj,
+    obj_field,
+    props,
+    ref,
+    refs,
+    text,
+    texts,
+)
 from asr_audit.inventory import Disk, VirtualMachine, VmDisk
 
 
@@ -13,7 +25,7 @@ def parse_vm_disk(raw: dict[str, Any]) -> VmDisk:
         name=text(raw.get("name")),
         lun=integer(raw.get("lun")),
         managed_disk_id=ref(raw.get("managedDisk")),
-        vhd_uri=text(obj(raw.get("vhd")).get("uri")),
+        vhd_uri=text(obj_field(raw, "vhd").get("uri")),
         disk_size_gb=integer(raw.get("diskSizeGB")),
         write_accelerator_enabled=flag(raw.get("writeAcceleratorEnabled")),
     )
@@ -22,20 +34,20 @@ def parse_vm_disk(raw: dict[str, Any]) -> VmDisk:
 def parse_virtual_machine(item: dict[str, Any]) -> VirtualMachine:
     rid, name, location = identity(item)
     p = props(item)
-    storage = obj(p.get("storageProfile"))
-    os_disk = obj(storage.get("osDisk"))
-    image = obj(storage.get("imageReference"))
+    storage = obj_field(p, "storageProfile")
+    os_disk = obj_field(storage, "osDisk")
+    image = obj_field(storage, "imageReference")
     plan = obj(item.get("plan"))
     return VirtualMachine(
         id=rid,
         name=name,
         location=location,
-        vm_size=text(obj(p.get("hardwareProfile")).get("vmSize")),
+        vm_size=text(obj_field(p, "hardwareProfile").get("vmSize")),
         zones=texts(item.get("zones")),
-        network_interface_ids=refs(obj(p.get("networkProfile")).get("networkInterfaces")),
+        network_interface_ids=refs(obj_field(p, "networkProfile"), "networkInterfaces"),
         os_type=text(os_disk.get("osType")),
         os_disk=parse_vm_disk(os_disk) if os_disk else None,
-        data_disks=[parse_vm_disk(d) for d in objs(storage.get("dataDisks"))],
+        data_disks=[parse_vm_disk(d) for d in list_field(storage, "dataDisks")],
         ephemeral_os_disk=isinstance(os_disk.get("diffDiskSettings"), dict),
         host_id=ref(p.get("host")),
         host_group_id=ref(p.get("hostGroup")),

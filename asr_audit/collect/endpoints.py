@@ -1,5 +1,8 @@
 """Every ARM URL the collectors request, with its api-version, in one table.
 
+Each value taken from data (an id, a name, a location) passes a check in `urls` on its
+way into a path: a refused one raises `RefusedUrl` and nothing is sent.
+
 The versions are the ones whose response shapes are pinned in `api-examples/` (the newest
 stable ones with complete examples). They are fixed here rather than taken from the SDK so
 an SDK upgrade changes no request, and recorded cassettes stay valid.
@@ -7,7 +10,7 @@ an SDK upgrade changes no request, and recorded cassettes stay valid.
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from asr_audit.collect.urls import arm_url, resource_id, segment
 
 API_VERSIONS: dict[str, str] = {
     "subscriptions": "2022-12-01",
@@ -23,9 +26,8 @@ API_VERSIONS: dict[str, str] = {
 
 
 def _url(path: str, family: str, **query: str) -> str:
-    params = [quote(k, safe="$") + "=" + quote(v, safe="/'") for k, v in query.items()]
-    params.append(f"api-version={API_VERSIONS[family]}")
-    return f"{path}?{'&'.join(params)}"
+    """Every URL below goes through `arm_url`, which refuses a path that is not plain ARM."""
+    return arm_url(path, API_VERSIONS[family], **query)
 
 
 # --- subscriptions ------------------------------------------------------------------------
@@ -36,7 +38,7 @@ def subscriptions() -> str:
 
 
 def subscription(subscription_id: str) -> str:
-    return _url(f"/subscriptions/{subscription_id}", "subscriptions")
+    return _url(f"/subscriptions/{segment(subscription_id, 'subscription id')}", "subscriptions")
 
 
 # --- management groups: the subscriptions under one, at every level -------------------------
@@ -44,7 +46,7 @@ def subscription(subscription_id: str) -> str:
 
 def management_group_descendants(group_id: str) -> str:
     """Every child group and subscription below the group, all levels, in one paged list."""
-    group = quote(group_id, safe="")
+    group = segment(group_id, "management group id")
     return _url(f"/providers/Microsoft.Management/managementGroups/{group}/descendants", "managementgroups")
 
 
@@ -67,7 +69,8 @@ SUBSCRIPTION_LISTS: dict[str, tuple[str, str, str]] = {
 
 
 def subscription_list(subscription_id: str, provider_path: str, version_key: str) -> str:
-    return _url(f"/subscriptions/{subscription_id}/providers/{provider_path}", version_key)
+    sub = segment(subscription_id, "subscription id")
+    return _url(f"/subscriptions/{sub}/providers/{provider_path}", version_key)
 
 
 # --- per resource group: VNet gateways and connections have no subscription-wide list ------
@@ -82,20 +85,21 @@ RESOURCE_GROUP_LISTS: dict[str, str] = {
 def resources_of_types(subscription_id: str, types: list[str]) -> str:
     """`GET /subscriptions/{id}/resources` filtered to the given types (one call, names the RGs)."""
     expr = " or ".join(f"resourceType eq '{t}'" for t in types)
-    return _url(f"/subscriptions/{subscription_id}/resources", "resources", **{"$filter": expr})
+    sub = segment(subscription_id, "subscription id")
+    return _url(f"/subscriptions/{sub}/resources", "resources", **{"$filter": expr})
 
 
 def resource_group_list(subscription_id: str, resource_group: str, arm_type: str) -> str:
-    group = quote(resource_group, safe="")
-    return _url(f"/subscriptions/{subscription_id}/resourceGroups/{group}/providers/{arm_type}", "network")
+    sub, group = segment(subscription_id, "subscription id"), segment(resource_group, "resource group name")
+    return _url(f"/subscriptions/{sub}/resourceGroups/{group}/providers/{arm_type}", "network")
 
 
 # --- once per cloud ---------------------------------------------------------------------------
 
 
 def service_tags(subscription_id: str, location: str) -> str:
-    where = quote(location, safe="")
-    path = f"/subscriptions/{subscription_id}/providers/Microsoft.Network/locations/{where}/serviceTags"
+    sub, where = segment(subscription_id, "subscription id"), segment(location, "location")
+    path = f"/subscriptions/{sub}/providers/Microsoft.Network/locations/{where}/serviceTags"
     return _url(path, "network")
 
 
@@ -103,7 +107,7 @@ def service_tags(subscription_id: str, location: str) -> str:
 
 
 def vault(vault_id: str) -> str:
-    return _url(vault_id, "recoveryservices")
+    return _url(resource_id(vault_id, "vault id"), "recoveryservices")
 
 
 # collector name -> child collection under the vault id (vault-wide lists)
@@ -114,11 +118,11 @@ VAULT_LISTS: dict[str, str] = {
 
 
 def vault_list(vault_id: str, child: str) -> str:
-    return _url(f"{vault_id.rstrip('/')}/{child}", "siterecovery")
+    return _url(f"{resource_id(vault_id, 'vault id')}/{child}", "siterecovery")
 
 
 # --- per firewall policy: its rule collection groups are child resources, not inline -----------
 
 
 def rule_collection_groups(policy_id: str) -> str:
-    return _url(f"{policy_id.rstrip('/')}/ruleCollectionGroups", "network")
+    return _url(f"{resource_id(policy_id, 'firewall policy id')}/ruleCollectionGroups", "network")

@@ -1,13 +1,18 @@
-"""Tolerant readers for ARM JSON: optional properties are omitted, and examples carry junk.
+"""Readers for ARM JSON: tolerant for leaf values, strict for the structure around them.
 
-Every reader returns a typed value or an empty default, never raises on a wrong type, so
-a parser states what it wants in one line per field. Only a missing `id` (or another field
-without which an object means nothing) makes an item malformed.
+ARM omits optional properties and examples carry junk, so a leaf value of the wrong type
+(a string where a number belongs) reads as "not set" and a parser states what it wants in
+one line per field. A structural field is different: a `storageProfile` that is a string, or
+`dataDisks` that is not a list, would read as "no disks" and every finding on those disks
+would silently vanish. `obj_field` and `list_field` therefore accept absent or null (ARM
+omits it) but raise `Malformed` for a present value of the wrong type, and the item becomes
+an unread one in its collector's coverage (DESIGN.md §8.2), never a quiet pass.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from asr_audit import ids
@@ -20,15 +25,43 @@ class Malformed(ValueError):
 
 
 def obj(value: Any) -> dict[str, Any]:
+    """A leaf object (a `sku`, a `plan`): anything else reads as empty."""
     return value if isinstance(value, dict) else {}
 
 
-def objs(value: Any) -> list[dict[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+def obj_field(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    """A structural object: {} when absent or null, `Malformed` when of another type."""
+    value = parent.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Malformed(f"'{key}' is {_kind(value)}, not an object")
+    return value
 
 
-def props(item: Any) -> dict[str, Any]:
-    return obj(obj(item).get("properties"))
+def list_field(parent: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """A structural list of objects: [] when absent or null, `Malformed` when it is not a
+    list or holds something other than objects (a lost disk or rule is a lost finding)."""
+    value = parent.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise Malformed(f"'{key}' is {_kind(value)}, not a list")
+    for position, entry in enumerate(value, 1):
+        if not isinstance(entry, dict):
+            raise Malformed(f"'{key}' entry {position} is {_kind(entry)}, not an object")
+    return value
+
+
+def props(item: dict[str, Any]) -> dict[str, Any]:
+    return obj_field(item, "properties")
+
+
+def _kind(value: Any) -> str:
+    """What a value is, with its article, for a message: "a string", "an object"."""
+    names = {str: "string", list: "list", dict: "object", bool: "boolean", int: "number", float: "number"}
+    name = names.get(type(value), type(value).__name__)
+    return f"an {name}" if name[0] in "aeiou" else f"a {name}"
 
 
 def text(value: Any) -> str | None:
@@ -53,12 +86,17 @@ def merged(*values: Any) -> list[str]:
 
 
 def ref(value: Any) -> str | None:
-    """The `id` of a `{"id": ...}` sub-resource reference."""
-    return text(obj(value).get("id"))
+    """The `id` of a `{"id": ...}` sub-resource reference; a reference that is present but
+    not an object is `Malformed` (a dropped NSG or route table reads as "none attached")."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise Malformed(f"reference is {_kind(value)}, not an object")
+    return text(value.get("id"))
 
 
-def refs(value: Any) -> list[str]:
-    return [r for r in (ref(v) for v in objs(value)) if r]
+def refs(parent: dict[str, Any], key: str) -> list[str]:
+    return [r for r in (ref(v) for v in list_field(parent, key)) if r]
 
 
 def flag(value: Any) -> bool:
@@ -90,16 +128,56 @@ def identity(item: dict[str, Any]) -> tuple[str, str, str]:
     return rid, text(item.get("name")) or ids.name_of(rid), text(item.get("location")) or ""
 
 
-def parse_items(items: Iterable[Any], parse: Callable[[dict[str, Any]], T]) -> tuple[list[T], int]:
-    """Parse each item; a malformed one is skipped and counted, the rest kept."""
+def _printable(value: str, limit: int = 2048) -> str:
+    """An id from data as a report may show it: no control characters, bounded length (ARM ids
+    of nested ASR objects run past 300 characters, and a truncated id identifies nothing)."""
+    return "".join(c if c.isprintable() else "?" for c in value.strip())[:limit]
+
+
+# How many unread ids a coverage record names; the count in its detail covers the rest.
+MAX_UNREAD_IDS = 100
+
+
+@dataclass
+class Unread:
+    """The items of one collector run that could not be read, for its coverage record."""
+
+    count: int = 0
+    ids: list[str] = field(default_factory=list)  # the first MAX_UNREAD_IDS, ids or positions
+    first_reason: str | None = None
+
+    def add(self, label: str, reason: str) -> None:
+        self.count += 1
+        if len(self.ids) < MAX_UNREAD_IDS:
+            self.ids.append(label)
+        if self.first_reason is None:
+            self.first_reason = f"{label}: {reason}"
+
+    def detail(self) -> str | None:
+        if not self.count:
+            return None
+        return f"{self.count} item(s) could not be read (first: {self.first_reason})"
+
+
+def parse_items(
+    items: Iterable[Any],
+    parse: Callable[[dict[str, Any]], T],
+    unread: Unread | None = None,
+    page: int | None = None,
+) -> tuple[list[T], Unread]:
+    """Parse each item; one the parser cannot read is noted in `unread` (by its id when it
+    has a readable one, else by its position), the rest kept. Pass the `unread` of earlier
+    pages to count a whole list in one."""
+    unread = Unread() if unread is None else unread
     out: list[T] = []
-    skipped = 0
-    for item in items:
-        if not isinstance(item, dict):
-            skipped += 1
-            continue
+    for position, item in enumerate(items, 1):
         try:
+            if not isinstance(item, dict):
+                raise Malformed(f"item is {_kind(item)}, not an object")
             out.append(parse(item))
-        except (Malformed, TypeError, ValueError, AttributeError, KeyError):
-            skipped += 1
-    return out, skipped
+        except (Malformed, TypeError, ValueError, AttributeError, KeyError) as exc:
+            rid = item.get("id") if isinstance(item, dict) else None
+            where = f"item {position}" if page is None else f"page {page} item {position}"
+            label = _printable(rid) if isinstance(rid, str) and rid.strip() else where
+            unread.add(label, str(exc) if isinstance(exc, Malformed) else f"{type(exc).__name__}: {exc}")
+    return out, unread

@@ -8,14 +8,15 @@ scheduler turns every failure into a coverage record, keeping what was parsed be
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from asr_audit import ids
 from asr_audit.collect import compute, endpoints, network, recovery, storage
-from asr_audit.collect.fields import parse_items, text
-from asr_audit.collect.pipeline import BadPayload, ClientFactory, get_json, pages
+from asr_audit.collect.fields import Unread, parse_items, text
+from asr_audit.collect.pipeline import ClientFactory, get_json, pages
 from asr_audit.inventory import FirewallPolicy, FirewallRuleCollectionGroup, Inventory, Vault
 
 
@@ -23,7 +24,9 @@ from asr_audit.inventory import FirewallPolicy, FirewallRuleCollectionGroup, Inv
 class JobResult:
     inventory: Inventory = field(default_factory=Inventory)
     items: int = 0
-    skipped: int = 0
+    unread: Unread = field(default_factory=Unread)  # items the parser could not read
+    listing: bool = False  # the job reads a list, not one object
+    pages: int = 0  # list pages read: a refusal on a later page cannot mean "nothing to list"
     incomplete: str | None = None  # paging stopped early: the data is partial
     followups: list[Job] = field(default_factory=list)
 
@@ -34,6 +37,12 @@ class Job:
     collector: str
     run: Callable[[JobResult], None]
     fallback: Inventory | None = None  # merged instead when the job fails
+    scope: str | None = None  # the vault, resource group or policy id of a per-object job
+
+
+# A job's URL, built when the job runs: one built from data may be refused (urls.RefusedUrl),
+# and the refusal must be that job's gap, not a failure of the job that found the data.
+UrlOf = Callable[[], str]
 
 
 # collector -> (parser of one item, the Inventory list its records go to)
@@ -65,25 +74,23 @@ class JobBuilder:
         self,
         result: JobResult,
         family: str,
-        url: str,
+        url: UrlOf,
         parse: Callable[[dict[str, Any]], Any],
         keep: Callable[[Any], None],
     ) -> None:
         """Every page of one list, parsed; each record goes to `keep` as its page arrives, so
         a failure on a later page leaves the earlier records in place."""
-        pager = pages(self._factory.get(family), url, self._arm_endpoint)
+        result.listing = True
+        pager = pages(self._factory.get(family), url(), self._arm_endpoint)
         for page in pager:
-            items = page.get("value")
-            if not isinstance(items, list):
-                raise BadPayload("page has no 'value' array")
-            parsed, skipped = parse_items(items, parse)
+            result.pages = pager.count
+            parsed, _ = parse_items(page["value"], parse, result.unread, page=pager.count)
             for record in parsed:
                 keep(record)
             result.items += len(parsed)
-            result.skipped += skipped
         result.incomplete = pager.note
 
-    def _list_into(self, result: JobResult, collector: str, family: str, url: str) -> None:
+    def _list_into(self, result: JobResult, collector: str, family: str, url: UrlOf) -> None:
         parse, target = _PARSERS[collector]
         self._collect(result, family, url, parse, getattr(result.inventory, target).append)
 
@@ -92,7 +99,7 @@ class JobBuilder:
     def subscription_jobs(self, subscription_id: str) -> list[Job]:
         jobs = []
         for collector, (family, provider_path, version) in endpoints.SUBSCRIPTION_LISTS.items():
-            url = endpoints.subscription_list(subscription_id, provider_path, version)
+            url = functools.partial(endpoints.subscription_list, subscription_id, provider_path, version)
             if collector == "vaults":
                 run = self._vaults(subscription_id, url)
             elif collector == "firewall_policies":
@@ -103,12 +110,12 @@ class JobBuilder:
         jobs.append(Job(subscription_id, "gateway_resource_groups", self._gateway_groups(subscription_id)))
         return jobs
 
-    def _plain(self, collector: str, family: str, url: str) -> Callable[[JobResult], None]:
+    def _plain(self, collector: str, family: str, url: UrlOf) -> Callable[[JobResult], None]:
         return lambda result: self._list_into(result, collector, family, url)
 
     # --- vaults and their ASR objects -----------------------------------------------------------
 
-    def _vaults(self, subscription_id: str, url: str) -> Callable[[JobResult], None]:
+    def _vaults(self, subscription_id: str, url: UrlOf) -> Callable[[JobResult], None]:
         """The list names the vaults; each vault's GET and ASR lists become follow-up jobs."""
 
         def run(result: JobResult) -> None:
@@ -124,24 +131,21 @@ class JobBuilder:
         vault_id, name = listed.id, listed.name
 
         def get_vault(result: JobResult) -> None:
-            result.inventory.vaults.append(
-                recovery.parse_vault(
-                    get_json(self._factory.get("recoveryservices"), endpoints.vault(vault_id))
-                )
-            )
+            body = get_json(self._factory.get("recoveryservices"), endpoints.vault(vault_id))
+            result.inventory.vaults.append(recovery.parse_vault(body))
             result.items = 1
 
-        jobs = [Job(subscription_id, f"vault:{name}", get_vault, fallback=Inventory(vaults=[listed]))]
+        fallback = Inventory(vaults=[listed])
+        jobs = [Job(subscription_id, f"vault:{name}", get_vault, fallback=fallback, scope=vault_id)]
         for collector, child in endpoints.VAULT_LISTS.items():
-            url = endpoints.vault_list(vault_id, child)
-            jobs.append(
-                Job(subscription_id, f"{collector}:{name}", self._plain(collector, "siterecovery", url))
-            )
+            url = functools.partial(endpoints.vault_list, vault_id, child)
+            run = self._plain(collector, "siterecovery", url)
+            jobs.append(Job(subscription_id, f"{collector}:{name}", run, scope=vault_id))
         return jobs
 
     # --- firewall policies and their rule collection groups ----------------------------------------
 
-    def _firewall_policies(self, subscription_id: str, url: str) -> Callable[[JobResult], None]:
+    def _firewall_policies(self, subscription_id: str, url: UrlOf) -> Callable[[JobResult], None]:
         """The list names the policies; each policy's rule collection groups are a follow-up job.
         A policy in a subscription that is not scanned is never fetched: the rule reports it unread."""
 
@@ -157,27 +161,29 @@ class JobBuilder:
         """The policy enters the inventory with its groups only when they were all read; on any
         failure, a skipped group or a cut-off listing it enters as listed, `rules_read` false, so
         the rule says `unknown` instead of judging half a policy."""
-        url = endpoints.rule_collection_groups(listed.id)
+        url = functools.partial(endpoints.rule_collection_groups, listed.id)
 
         def run(result: JobResult) -> None:
             groups: list[FirewallRuleCollectionGroup] = []
             self._collect(result, "network", url, network.parse_rule_collection_group, groups.append)
             if result.incomplete:
                 return  # the fallback (the listed policy) is merged
-            complete = not result.skipped
+            complete = not result.unread.count
             result.inventory.firewall_policies.append(
                 dataclasses.replace(listed, rule_collection_groups=groups, rules_read=complete)
             )
 
         fallback = Inventory(firewall_policies=[listed])
-        return Job(subscription_id, f"rule_collection_groups:{listed.name}", run, fallback=fallback)
+        collector = f"rule_collection_groups:{listed.name}"
+        return Job(subscription_id, collector, run, fallback=fallback, scope=listed.id)
 
     # --- VNet gateways and connections: per resource group -----------------------------------------
 
     def _gateway_groups(self, subscription_id: str) -> Callable[[JobResult], None]:
         """One filtered resource list finds the groups; only those groups are then listed."""
         by_type = {t.lower(): c for c, t in endpoints.RESOURCE_GROUP_LISTS.items()}
-        url = endpoints.resources_of_types(subscription_id, list(endpoints.RESOURCE_GROUP_LISTS.values()))
+        types = list(endpoints.RESOURCE_GROUP_LISTS.values())
+        url = functools.partial(endpoints.resources_of_types, subscription_id, types)
 
         def locate(item: dict[str, Any]) -> tuple[str, str]:
             collector = by_type[(text(item.get("type")) or "").lower()]
@@ -195,10 +201,10 @@ class JobBuilder:
                     return
                 seen.add((collector, group.lower()))
                 arm_type = endpoints.RESOURCE_GROUP_LISTS[collector]
-                rg_url = endpoints.resource_group_list(subscription_id, group, arm_type)
-                result.followups.append(
-                    Job(subscription_id, f"{collector}:{group}", self._plain(collector, "network", rg_url))
-                )
+                rg_url = functools.partial(endpoints.resource_group_list, subscription_id, group, arm_type)
+                run = self._plain(collector, "network", rg_url)
+                scope = f"/subscriptions/{subscription_id}/resourceGroups/{group}"
+                result.followups.append(Job(subscription_id, f"{collector}:{group}", run, scope=scope))
 
             self._collect(result, "resources", url, locate, keep)
 
@@ -210,14 +216,11 @@ class JobBuilder:
         """One GET, not a list chain: ServiceTags_List is not pageable (the SDK returns one
         object), and the `nextLink` its body carries leads to the same tags again. The tags
         sit in `values`, not `value`."""
-        url = endpoints.service_tags(subscription_id, location)
 
         def run(result: JobResult) -> None:
-            body = get_json(self._factory.get("network"), url)
-            values = body.get("values")
-            if not isinstance(values, list):
-                raise BadPayload("service tags response has no 'values' array")
-            parsed, result.skipped = parse_items(values, network.parse_service_tag)
+            url = endpoints.service_tags(subscription_id, location)
+            body = get_json(self._factory.get("network"), url, array="values")
+            parsed, _ = parse_items(body["values"], network.parse_service_tag, result.unread)
             result.inventory.service_tags.extend(parsed)
             result.items = len(parsed)
 

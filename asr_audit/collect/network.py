@@ -15,9 +15,10 @@ from asr_audit.collect.fields import (
     flag,
     identity,
     integer,
+    list_field,
     merged,
     obj,
-    objs,
+    obj_field,
     props,
     ref,
     refs,
@@ -58,7 +59,7 @@ def parse_subnet(raw: dict[str, Any], vnet_id: str) -> Subnet | None:
     sid = text(raw.get("id")) or (f"{vnet_id}/subnets/{name}" if name else None)
     if not sid:
         return None
-    endpoints = objs(p.get("serviceEndpoints"))
+    endpoints = list_field(p, "serviceEndpoints")
     return Subnet(
         id=sid,
         name=name or ids.name_of(sid),
@@ -83,8 +84,8 @@ def parse_peering(raw: dict[str, Any]) -> Peering | None:
         remote_virtual_network_id=ref(p.get("remoteVirtualNetwork")),
         peering_state=text(p.get("peeringState")),
         remote_address_prefixes=merged(
-            obj(p.get("remoteAddressSpace")).get("addressPrefixes"),
-            obj(p.get("remoteVirtualNetworkAddressSpace")).get("addressPrefixes"),
+            obj_field(p, "remoteAddressSpace").get("addressPrefixes"),
+            obj_field(p, "remoteVirtualNetworkAddressSpace").get("addressPrefixes"),
         ),
         allow_gateway_transit=flag(p.get("allowGatewayTransit")),
         use_remote_gateways=flag(p.get("useRemoteGateways")),
@@ -95,13 +96,13 @@ def parse_peering(raw: dict[str, Any]) -> Peering | None:
 def parse_virtual_network(item: dict[str, Any]) -> VirtualNetwork:
     rid, name, location = identity(item)
     p = props(item)
-    subnets = [parse_subnet(s, rid) for s in objs(p.get("subnets"))]
-    peerings = [parse_peering(x) for x in objs(p.get("virtualNetworkPeerings"))]
+    subnets = [parse_subnet(s, rid) for s in list_field(p, "subnets")]
+    peerings = [parse_peering(x) for x in list_field(p, "virtualNetworkPeerings")]
     return VirtualNetwork(
         id=rid,
         name=name,
         location=location,
-        address_prefixes=texts(obj(p.get("addressSpace")).get("addressPrefixes")),
+        address_prefixes=texts(obj_field(p, "addressSpace").get("addressPrefixes")),
         subnets=[s for s in subnets if s],
         peerings=[x for x in peerings if x],
     )
@@ -128,10 +129,10 @@ def parse_security_rule(raw: dict[str, Any], default: bool = False) -> SecurityR
         destination_address_prefixes=merged(
             p.get("destinationAddressPrefix"), p.get("destinationAddressPrefixes")
         ),
-        destination_application_security_groups=refs(p.get("destinationApplicationSecurityGroups")),
+        destination_application_security_groups=refs(p, "destinationApplicationSecurityGroups"),
         source_address_prefixes=merged(p.get("sourceAddressPrefix"), p.get("sourceAddressPrefixes")),
         source_port_ranges=merged(p.get("sourcePortRange"), p.get("sourcePortRanges")),
-        source_application_security_groups=refs(p.get("sourceApplicationSecurityGroups")),
+        source_application_security_groups=refs(p, "sourceApplicationSecurityGroups"),
         default=default,
     )
 
@@ -143,8 +144,8 @@ def parse_network_security_group(item: dict[str, Any]) -> NetworkSecurityGroup:
         id=rid,
         name=name,
         location=location,
-        security_rules=[parse_security_rule(r) for r in objs(p.get("securityRules"))],
-        default_security_rules=[parse_security_rule(r, True) for r in objs(p.get("defaultSecurityRules"))],
+        security_rules=[parse_security_rule(r) for r in list_field(p, "securityRules")],
+        default_security_rules=[parse_security_rule(r, True) for r in list_field(p, "defaultSecurityRules")],
     )
 
 
@@ -168,7 +169,7 @@ def parse_route_table(item: dict[str, Any]) -> RouteTable:
         id=rid,
         name=name,
         location=location,
-        routes=[parse_route(r) for r in objs(p.get("routes"))],
+        routes=[parse_route(r) for r in list_field(p, "routes")],
         disable_bgp_route_propagation=flag(p.get("disableBgpRoutePropagation")),
     )
 
@@ -179,7 +180,7 @@ def parse_route_table(item: dict[str, Any]) -> RouteTable:
 def parse_express_route_circuit(item: dict[str, Any]) -> ExpressRouteCircuit:
     rid, name, location = identity(item)
     p = props(item)
-    provider = obj(p.get("serviceProviderProperties"))
+    provider = obj_field(p, "serviceProviderProperties")
     sku = obj(item.get("sku"))
     return ExpressRouteCircuit(
         id=rid,
@@ -198,7 +199,7 @@ def parse_virtual_network_gateway(item: dict[str, Any]) -> VirtualNetworkGateway
     """The VNet is the parent of the GatewaySubnet its ip configuration sits in."""
     rid, name, location = identity(item)
     p = props(item)
-    subnet_ids = [s for s in (ref(props(c).get("subnet")) for c in objs(p.get("ipConfigurations"))) if s]
+    subnet_ids = [s for s in (ref(props(c).get("subnet")) for c in list_field(p, "ipConfigurations")) if s]
     return VirtualNetworkGateway(
         id=rid,
         name=name,
@@ -244,7 +245,7 @@ def parse_firewall_rule(raw: dict[str, Any], rule_type: str | None = None) -> Fi
     if kind == APPLICATION_RULE:
         protocols = [
             f"{t}:{port}" if (port := integer(x.get("port"))) is not None else t
-            for x in objs(raw.get("protocols"))
+            for x in list_field(raw, "protocols")
             if (t := text(x.get("protocolType")))
         ]
     else:
@@ -270,14 +271,14 @@ def _rule_collection(name: Any, body: dict[str, Any], rule_type: str | None = No
     """A collection without priority or action cannot be placed in the processing order: the
     whole resource is malformed rather than silently missing it (a dropped Deny reads as Allow)."""
     priority = integer(body.get("priority"))
-    action = text(obj(body.get("action")).get("type"))
+    action = text(obj_field(body, "action").get("type"))
     if priority is None or not action:
         raise Malformed(f"rule collection {name!r} lacks priority or action")
     return FirewallRuleCollection(
         name=text(name) or "",
         priority=priority,
         action=action,
-        rules=[parse_firewall_rule(r, rule_type) for r in objs(body.get("rules"))],
+        rules=[parse_firewall_rule(r, rule_type) for r in list_field(body, "rules")],
     )
 
 
@@ -287,13 +288,13 @@ def parse_azure_firewall(item: dict[str, Any]) -> AzureFirewall:
     rid, name, location = identity(item)
     p = props(item)
     addresses = merged(
-        [props(c).get("privateIPAddress") for c in objs(p.get("ipConfigurations"))],
-        obj(p.get("hubIPAddresses")).get("privateIPAddress"),  # firewalls in a virtual WAN hub
+        [props(c).get("privateIPAddress") for c in list_field(p, "ipConfigurations")],
+        obj_field(p, "hubIPAddresses").get("privateIPAddress"),  # firewalls in a virtual WAN hub
     )
     collections = [
         _rule_collection(c.get("name"), props(c), kind)
         for field, kind in _CLASSIC_COLLECTIONS
-        for c in objs(p.get(field))
+        for c in list_field(p, field)
     ]
     return AzureFirewall(
         id=rid,
@@ -314,8 +315,8 @@ def parse_firewall_policy(item: dict[str, Any]) -> FirewallPolicy:
         name=name,
         location=location,
         base_policy_id=ref(p.get("basePolicy")),
-        sku_tier=text(obj(p.get("sku")).get("tier")),
-        rule_collection_group_ids=refs(p.get("ruleCollectionGroups")),
+        sku_tier=text(obj_field(p, "sku").get("tier")),
+        rule_collection_group_ids=refs(p, "ruleCollectionGroups"),
     )
 
 
@@ -333,7 +334,7 @@ def parse_rule_collection_group(item: dict[str, Any]) -> FirewallRuleCollectionG
         priority=priority,
         rule_collections=[
             _rule_collection(c.get("name"), c)
-            for c in objs(p.get("ruleCollections"))
+            for c in list_field(p, "ruleCollections")
             if (text(c.get("ruleCollectionType")) or "").lower() != NAT_COLLECTION
         ],
     )
@@ -350,9 +351,9 @@ def parse_network_interface(item: dict[str, Any]) -> NetworkInterface:
             name=text(c.get("name")) or ids.name_of(text(c.get("id"))),
             subnet_id=ref(props(c).get("subnet")),
             private_ip_address=text(props(c).get("privateIPAddress")),
-            application_security_group_ids=refs(props(c).get("applicationSecurityGroups")),
+            application_security_group_ids=refs(props(c), "applicationSecurityGroups"),
         )
-        for c in objs(p.get("ipConfigurations"))
+        for c in list_field(p, "ipConfigurations")
     ]
     return NetworkInterface(
         id=rid,

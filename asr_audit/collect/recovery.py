@@ -11,7 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from asr_audit import ids
-from asr_audit.collect.fields import Malformed, identity, integer, obj, objs, props, required_id, text
+from asr_audit.collect.fields import (
+    Malformed,
+    identity,
+    integer,
+    list_field,
+    obj_field,
+    props,
+    required_id,
+    text,
+)
 from asr_audit.inventory import HealthError, NetworkMapping, ProtectedDisk, ProtectedItem, Vault
 
 
@@ -93,7 +102,7 @@ def _a2a_disks(details: dict[str, Any]) -> list[ProtectedDisk]:
             recovery_disk_id=text(d.get("recoveryReplicaDiskId")) or text(d.get("recoveryTargetDiskId")),
             disk_capacity_bytes=integer(d.get("diskCapacityInBytes")),
         )
-        for d in objs(details.get("protectedManagedDisks"))
+        for d in list_field(details, "protectedManagedDisks")
     ]
     unmanaged = [
         ProtectedDisk(
@@ -102,7 +111,7 @@ def _a2a_disks(details: dict[str, Any]) -> list[ProtectedDisk]:
             recovery_disk_id=text(d.get("recoveryDiskUri")),
             disk_capacity_bytes=integer(d.get("diskCapacityInBytes")),
         )
-        for d in objs(details.get("protectedDisks"))
+        for d in list_field(details, "protectedDisks")
     ]
     return managed + unmanaged
 
@@ -113,7 +122,7 @@ def _other_disks(details: dict[str, Any]) -> list[ProtectedDisk]:
     HyperVReplicaAzure and InMageAzureV2 give the source disks' sizes only in
     `azureVmDiskDetails` (`azureVMDiskDetails` on InMageAzureV2), as `maxSizeMB` strings; those
     entries describe every replicated disk, so they win when present."""
-    sized = objs(details.get("azureVmDiskDetails")) or objs(details.get("azureVMDiskDetails"))
+    sized = list_field(details, "azureVmDiskDetails") or list_field(details, "azureVMDiskDetails")
     if sized:
         return [
             ProtectedDisk(
@@ -122,7 +131,7 @@ def _other_disks(details: dict[str, Any]) -> list[ProtectedDisk]:
             )
             for d in sized
         ]
-    disks = objs(details.get("protectedManagedDisks")) or objs(details.get("protectedDisks"))
+    disks = list_field(details, "protectedManagedDisks") or list_field(details, "protectedDisks")
     return [
         ProtectedDisk(
             disk_id=text(d.get("diskId")),
@@ -140,12 +149,12 @@ def _mib_to_bytes(mib: int | None) -> int | None:
 def parse_protected_item(item: dict[str, Any]) -> ProtectedItem:
     rid = required_id(item)
     p = props(item)
-    details = obj(p.get("providerSpecificDetails"))
+    details = obj_field(p, "providerSpecificDetails")
     kind = text(details.get("instanceType"))
     fields = {f: _first(details, names) for f, names in _PROVIDER_FIELDS.get(kind or "", {}).items()}
     if kind == "InMageRcm" and not fields.get("recovery_log_storage_account_id"):
         # InMageRcm names its log storage account per disk.
-        logs = [text(d.get("logStorageAccountId")) for d in objs(details.get("protectedDisks"))]
+        logs = [text(d.get("logStorageAccountId")) for d in list_field(details, "protectedDisks")]
         fields["recovery_log_storage_account_id"] = next((x for x in logs if x), None)
     a2a = kind == "A2A"
     return ProtectedItem(
@@ -156,7 +165,7 @@ def parse_protected_item(item: dict[str, Any]) -> ProtectedItem:
         instance_type=kind,
         protection_state=text(p.get("protectionState")),
         replication_health=text(p.get("replicationHealth")),
-        health_errors=[parse_health_error(e) for e in objs(p.get("healthErrors"))],
+        health_errors=[parse_health_error(e) for e in list_field(p, "healthErrors")],
         primary_location=text(details.get("primaryFabricLocation")) if a2a else None,
         recovery_location=text(details.get("recoveryFabricLocation")) if a2a else None,
         primary_availability_zone=text(details.get("primaryAvailabilityZone")) if a2a else None,
@@ -174,7 +183,7 @@ def parse_protected_item(item: dict[str, Any]) -> ProtectedItem:
 def parse_network_mapping(item: dict[str, Any]) -> NetworkMapping:
     rid = required_id(item)
     p = props(item)
-    settings = obj(p.get("fabricSpecificSettings"))
+    settings = obj_field(p, "fabricSpecificSettings")
     kind = text(settings.get("instanceType"))
     a2a = kind == "AzureToAzure"
     return NetworkMapping(

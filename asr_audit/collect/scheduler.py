@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
@@ -19,7 +19,7 @@ from azure.core.exceptions import AzureError, ClientAuthenticationError
 from asr_audit import ids
 from asr_audit.auth import auth_failure_message
 from asr_audit.collect import endpoints
-from asr_audit.collect.fields import Malformed, parse_items
+from asr_audit.collect.fields import Malformed, Unread, parse_items
 from asr_audit.collect.jobs import Job, JobBuilder, JobResult
 from asr_audit.collect.pipeline import (
     BadPayload,
@@ -32,8 +32,12 @@ from asr_audit.collect.pipeline import (
     unregistered_provider,
 )
 from asr_audit.collect.subscriptions import descendant_subscription, match_display_name, parse_subscription
+from asr_audit.collect.timeouts import ScanClock, is_timeout
+from asr_audit.collect.urls import RefusedUrl
+from asr_audit.collect.workers import DaemonPool
 from asr_audit.errors import AuthError, UsageError
-from asr_audit.inventory import Coverage, Inventory, Subscription
+from asr_audit.inventory import COVERAGE_OK, COVERAGE_PARTIAL, Coverage, Inventory, Subscription
+from asr_audit.redact import scrub
 
 Progress = Callable[[str, str, str], None]
 T = TypeVar("T")
@@ -49,42 +53,81 @@ class _Unlisted(Exception):
 
 
 def _outcome(exc: Exception) -> tuple[str, str]:
-    """Coverage status and one-line detail for a job that raised."""
+    """Coverage status and one-line detail for a job that raised; the detail is scrubbed, as
+    an exception text may quote a request header or what a server echoed."""
     if isinstance(exc, HttpFailure):
-        return exc.coverage_status, exc.detail
-    if isinstance(exc, (BadPayload, Malformed, ReadOnlyViolation)):
-        return "error", str(exc)
-    if isinstance(exc, AuthError):
-        return "forbidden", str(exc)
-    if isinstance(exc, ClientAuthenticationError):
-        return "forbidden", auth_failure_message(exc)
-    if isinstance(exc, AzureError):  # connection, TLS, timeout after retries
-        return "error", one_line(f"{type(exc).__name__}: {exc.message}")
-    return "error", one_line(f"internal error: {type(exc).__name__}: {exc}")
+        status, detail = exc.coverage_status, exc.detail
+    elif isinstance(exc, (BadPayload, Malformed, ReadOnlyViolation, RefusedUrl)):
+        status, detail = "error", str(exc)
+    elif isinstance(exc, AuthError):
+        status, detail = "forbidden", str(exc)
+    elif isinstance(exc, ClientAuthenticationError):
+        status, detail = "forbidden", auth_failure_message(exc)
+    elif isinstance(exc, AzureError):  # connection, TLS, timeout after retries
+        status = "timeout" if is_timeout(exc) else "error"
+        detail = f"{type(exc).__name__}: {exc.message}"
+    else:
+        status, detail = "error", f"internal error: {type(exc).__name__}: {exc}"
+    return status, scrub(one_line(detail))
+
+
+def _registration_demand(exc: ReadOnlyViolation, job: Job, result: JobResult) -> tuple[str, str]:
+    """The guard refused the SDK's `POST .../register` after a 409 MissingSubscriptionRegistration.
+
+    Only on the first request of a list, nothing read yet, does it mean "the provider is not
+    registered, so the subscription holds none of these": ok. On a later page the list is cut
+    short, and for an object that was listed (a job with a fallback, a single GET) the
+    provider plainly is registered: both are gaps.
+    """
+    namespace = unregistered_provider(exc)
+    if namespace is None:
+        return _outcome(exc)
+    if result.listing and result.pages == 0 and job.fallback is None:
+        return COVERAGE_OK, f"resource provider {namespace} is not registered in this subscription"
+    where = f"page {result.pages + 1} of the list" if result.pages else "a request for a listed object"
+    return "error", f"{where} answered that resource provider {namespace} is not registered; read stopped"
 
 
 def execute(job: Job) -> tuple[JobResult, Coverage]:
-    """Run one job; never raises. What was parsed before a failure is kept."""
+    """Run one job; never raises. What was parsed before a failure is kept, and an item the
+    parser could not read makes an otherwise complete run `partial`, naming the item."""
     result = JobResult()
     try:
         job.run(result)
     except ReadOnlyViolation as exc:
-        namespace = unregistered_provider(exc)
-        if namespace is None:
-            status, detail = _outcome(exc)
-        else:  # the SDK wanted to register it: the subscription cannot hold such resources
-            status, detail = "ok", f"resource provider {namespace} is not registered in this subscription"
+        status, detail = _registration_demand(exc, job, result)
     except Exception as exc:  # the scan always returns; every failure is a coverage record
         status, detail = _outcome(exc)
     else:
-        status, detail = ("error", result.incomplete) if result.incomplete else ("ok", None)
-    if status != "ok" and job.fallback is not None:
+        status, detail = ("error", result.incomplete) if result.incomplete else (COVERAGE_OK, None)
+    if status != COVERAGE_OK and job.fallback is not None:
         result.inventory.merge(job.fallback)
-    notes = [
-        n for n in (detail, f"{result.skipped} malformed item(s) skipped" if result.skipped else None) if n
-    ]
-    coverage = Coverage(job.subscription_id, job.collector, status, "; ".join(notes) or None, result.items)
+    if status == COVERAGE_OK and result.unread.count:
+        status = COVERAGE_PARTIAL
+    notes = "; ".join(n for n in (detail, result.unread.detail()) if n)
+    coverage = Coverage(
+        job.subscription_id,
+        job.collector,
+        status,
+        scrub(notes) or None,
+        result.items,
+        unread=list(result.unread.ids),
+        scope=job.scope,
+    )
     return result, coverage
+
+
+def _nothing_readable(failures: list[Coverage]) -> AuthError:
+    """Exit 3 whatever kept every requested subscription unreadable (DESIGN.md §8.2): one line
+    naming them (the first few) and each distinct cause."""
+    listed = [f.subscription_id for f in failures]
+    names = ", ".join(listed[:5]) + (f" and {len(listed) - 5} more" if len(listed) > 5 else "")
+    causes = "; ".join(sorted({f.detail or f.status for f in failures}))
+    if all(f.status in ("forbidden", "not_found") for f in failures):
+        text = f"subscription {names} not found or not readable with this credential ({causes})"
+    else:
+        text = f"no requested subscription could be read: {names} ({causes})"
+    return AuthError(scrub(one_line(text, 1000)))
 
 
 class Scan:
@@ -95,8 +138,10 @@ class Scan:
         concurrency: int,
         regions: list[str],
         progress: Progress | None,
+        clock: ScanClock | None = None,
     ) -> None:
         self._factory = factory
+        self._clock = clock or ScanClock()  # the factory's: its requests follow the same deadline
         self._arm_endpoint = arm_endpoint
         self._concurrency = max(1, concurrency)
         self._region_hint = ids.region(regions[0]) if regions else None
@@ -108,22 +153,22 @@ class Scan:
 
     def _scope_list(self, url: str, parse: Callable[[dict[str, Any]], T]) -> list[T]:
         """Every item of a list the scope is decided from. Unlike a collector's list, it must be
-        whole: a list cut short (a nextLink that cannot be followed) would quietly narrow the
-        scan, so it fails like an unreadable one."""
+        whole: a list cut short (a nextLink that cannot be followed) or an item that cannot be
+        read would quietly narrow the scan, so it fails like an unreadable one."""
         found: list[T] = []
+        unread = Unread()
         try:
             listing = pages(self._factory.get("resources"), url, self._arm_endpoint)
             for page in listing:
-                parsed, _ = parse_items(page.get("value") or [], parse)
-                found.extend(parsed)
+                found.extend(parse_items(page["value"], parse, unread, page=listing.count)[0])
         except HttpFailure as exc:
             raise _Unlisted(exc.detail, exc.status_code) from None
         except ClientAuthenticationError:
             raise  # the credential: run() makes it an AuthError
-        except (BadPayload, AzureError) as exc:
+        except (BadPayload, AzureError, RefusedUrl) as exc:
             raise _Unlisted(_outcome(exc)[1]) from None
-        if listing.note:
-            raise _Unlisted(listing.note)
+        if listing.note or unread.count:
+            raise _Unlisted(scrub(listing.note or unread.detail() or ""))
         return found
 
     def _readable_subscriptions(self) -> list[Subscription]:
@@ -171,7 +216,7 @@ class Scan:
             return Coverage(subscription_id, "subscription", exc.coverage_status, exc.detail)
         except ClientAuthenticationError:
             raise  # the credential, not the subscription: run() makes it an AuthError
-        except (BadPayload, AzureError) as exc:
+        except (BadPayload, AzureError, RefusedUrl) as exc:
             return Coverage(subscription_id, "subscription", *_outcome(exc))
         parsed, _ = parse_items([body], parse_subscription)
         return parsed[0] if parsed else Subscription(id=subscription_id)
@@ -196,11 +241,12 @@ class Scan:
         self,
         requested: list[str],
         everything: bool,
-        pool: ThreadPoolExecutor,
+        pool: Executor,
         groups: Sequence[str] = (),
     ) -> list[Subscription]:
         """Names become ids and management groups the subscriptions below them; each id is read
-        once. Raises when nothing at all is readable."""
+        once. Raises `AuthError` when none is readable, whatever the cause (a 403 as much as a
+        network, TLS or 5xx failure): a run that could read nothing in scope is exit 3."""
         names = [v for v in requested if not ids.is_guid(v.strip())]
         readable = self._listing_for(names) if (everything or names) else []
         candidates = [s.id for s in readable] if everything else []
@@ -222,10 +268,8 @@ class Scan:
                 self._report(Coverage(item.id, "subscription", "ok", None, 1))
             else:
                 self._report(item)
-        if not subs and all(f.status in ("forbidden", "not_found") for f in failures):
-            names = ", ".join(f.subscription_id for f in failures)
-            detail = "; ".join(sorted({f.detail or f.status for f in failures}))
-            raise AuthError(f"subscription {names} not found or not readable with this credential ({detail})")
+        if not subs:
+            raise _nothing_readable(failures)
         self.inventory.subscriptions.extend(subs)
         return subs
 
@@ -237,38 +281,62 @@ class Scan:
             self._progress(coverage.subscription_id, coverage.collector, coverage.status)
 
     def run(self, requested: list[str], everything: bool = False, groups: Sequence[str] = ()) -> Inventory:
-        with ThreadPoolExecutor(max_workers=self._concurrency, thread_name_prefix="asr-audit") as pool:
+        """Resolve the scope, then run every job. However the scan ends (the deadline, Ctrl-C, an
+        error), it waits for no worker: they are daemon threads (workers.DaemonPool), the clock
+        is stopped so those still running start no further request, and queued jobs are dropped."""
+        pool = DaemonPool(self._concurrency)
+        try:
             try:
                 subs = self.resolve(requested, everything, pool, groups)
             except ClientAuthenticationError as exc:
                 raise AuthError(auth_failure_message(exc)) from None
-            jobs = [job for sub in subs for job in self._builder.subscription_jobs(sub.id)]
-            tags = _ServiceTagsPlan(self._region_hint, [s.id for s in subs])
-            if tags.choice:
-                jobs.append(self._builder.service_tags_job(*tags.take()))
-            pending: dict[Future[tuple[JobResult, Coverage]], Job] = {
-                pool.submit(execute, j): j for j in jobs
-            }
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    job = pending.pop(future)
-                    result, coverage = future.result()
-                    self.inventory.merge(result.inventory)
-                    self._report(coverage)
-                    follow = list(result.followups)
-                    if job.collector == "virtual_networks":
-                        tags.saw(job.subscription_id, result.inventory.virtual_networks)
-                        if tags.choice and not tags.taken:
-                            follow.append(self._builder.service_tags_job(*tags.take()))
-                    for nxt in follow:
-                        pending[pool.submit(execute, nxt)] = nxt
-            if not tags.taken and subs:
-                detail = "no --region hint and no virtual network to ask the service-tags API about"
-                self._report(Coverage(subs[0].id, "service_tags", "not_found", detail))
+            self._collect(pool, subs)
+        finally:
+            self._clock.stop()
+            pool.shutdown(wait=False, cancel_futures=True)
         _sort(self.inventory)
         self.inventory.collected_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         return self.inventory
+
+    def _collect(self, pool: Executor, subs: list[Subscription]) -> None:
+        """The job loop. At the deadline it stops waiting: what finished stays merged, and every
+        job not finished (running, queued, or a follow-up not started) is a `timeout` gap."""
+        jobs = [job for sub in subs for job in self._builder.subscription_jobs(sub.id)]
+        tags = _ServiceTagsPlan(self._region_hint, [s.id for s in subs])
+        if tags.choice:
+            jobs.append(self._builder.service_tags_job(*tags.take()))
+        pending: dict[Future[tuple[JobResult, Coverage]], Job] = {pool.submit(execute, j): j for j in jobs}
+        unstarted: list[Job] = []
+        while pending:
+            done, _ = wait(pending, timeout=self._clock.left(), return_when=FIRST_COMPLETED)
+            if not done:  # the deadline
+                break
+            for future in done:
+                job = pending.pop(future)
+                result, coverage = future.result()
+                self.inventory.merge(result.inventory)
+                self._report(coverage)
+                follow = list(result.followups)
+                if job.collector == "virtual_networks":
+                    tags.saw(job.subscription_id, result.inventory.virtual_networks)
+                    if tags.choice and not tags.taken:
+                        follow.append(self._builder.service_tags_job(*tags.take()))
+                for nxt in follow:
+                    if self._clock.expired:
+                        unstarted.append(nxt)
+                    else:
+                        pending[pool.submit(execute, nxt)] = nxt
+        late = self._clock.unfinished_detail()
+        for job in [*pending.values(), *unstarted]:
+            if job.fallback is not None:
+                self.inventory.merge(job.fallback)
+            self._report(Coverage(job.subscription_id, job.collector, "timeout", late, scope=job.scope))
+        if not tags.taken and subs:
+            if pending or unstarted:  # the virtual network lists may not all have been read
+                self._report(Coverage(subs[0].id, "service_tags", "timeout", late))
+            else:
+                detail = "no --region hint and no virtual network to ask the service-tags API about"
+                self._report(Coverage(subs[0].id, "service_tags", "not_found", detail))
 
 
 class _ServiceTagsPlan:

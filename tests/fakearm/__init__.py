@@ -40,6 +40,12 @@ tests/scenarios/README.md):
 - Faults (scenario `faults`, or `add_fault`) are checked after auth, before routing: the first
   fault whose regex matches the path (case-insensitive `re.search`) and still has `times` left answers.
 - `latency` seconds are slept per request without holding any lock.
+- Slow answers (`add_stall(path, seconds)`, `add_trickle(path, interval)`): the answer a matching
+  request would get, sent only after `seconds`, or with its body one byte per `interval`; `stop()`
+  hangs up on them at once, so a stalled answer never holds the server's shutdown.
+- Endless lists (`add_endless_paging(path, fresh=False)`): every page has a new nextLink and serves
+  the first page again (or, `fresh`, copies with new ids), for paging-loop and page-cap tests.
+  Garbled or truncated bodies are faults with status 200 and a `body`.
 """
 
 from .scenario import Fault, Scenario, ScenarioError, SubscriptionInfo

@@ -59,6 +59,19 @@ _FAULT_CODES = {
 }
 
 
+@dataclass(slots=True)
+class SlowAnswer:
+    """A late or slow answer for requests whose path matches `path` (case-insensitive regex): the
+    answer they would get anyway, after `stall` seconds, its body sent one byte every `trickle`
+    seconds. Injected with `FakeArm.add_stall` / `add_trickle`; it applies to whatever answer the
+    request gets, an injected fault included."""
+
+    path: re.Pattern[str]
+    stall: float = 0.0
+    trickle: float = 0.0
+    times: int | None = None  # None = every time
+
+
 class ServedRequest(NamedTuple):
     method: str
     path: str
@@ -153,8 +166,11 @@ class FakeArm:
         self.token = token
         self._store = _Store(self.scenario)
         self._faults: list[list[Any]] = [[f, f.times] for f in self.scenario.faults]  # [fault, remaining]
+        self._slow: list[list[Any]] = []  # [SlowAnswer, remaining]
+        self._stopping = threading.Event()  # wakes stalled and trickling answers at stop()
         self._lock = threading.Lock()
         self._requests: list[ServedRequest] = []
+        self._endless: list[tuple[re.Pattern[str], bool]] = []  # add_endless_paging: (path, fresh)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._tmpdir: str | None = None
@@ -168,6 +184,7 @@ class FakeArm:
         cert = ca.issue_cert("127.0.0.1", "localhost", key_type=trustme.KeyType.ECDSA)
         self._tmpdir = tempfile.mkdtemp(prefix="fakearm-")
         self.ca_bundle = str(Path(self._tmpdir) / "ca.pem")
+        self._stopping.clear()
         ca.cert_pem.write_to_path(self.ca_bundle)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         cert.configure_cert(context)
@@ -185,6 +202,7 @@ class FakeArm:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()  # server_close() joins the handler threads: none may stay asleep
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -226,6 +244,45 @@ class FakeArm:
         with self._lock:
             self._faults.append([fault, times])
 
+    def add_stall(self, path: str, seconds: float, *, times: int | None = None) -> None:
+        """Requests whose path matches `path` get their answer only after `seconds` (nothing is
+        sent before: the client waits for the status line). `stop()` hangs up on them at once."""
+        self._add_slow(SlowAnswer(re.compile(path, re.IGNORECASE), stall=seconds, times=times))
+
+    def add_trickle(self, path: str, interval: float, *, times: int | None = None) -> None:
+        """Requests whose path matches `path` get their headers at once, then the body one byte
+        every `interval` seconds, so a client's per-read socket timeout never fires."""
+        self._add_slow(SlowAnswer(re.compile(path, re.IGNORECASE), trickle=interval, times=times))
+
+    def _add_slow(self, slow: SlowAnswer) -> None:
+        with self._lock:
+            self._slow.append([slow, slow.times])
+
+    def add_endless_paging(self, path: str, *, fresh: bool = False) -> None:
+        """Lists whose path matches `path` never end: every page carries a new, distinct nextLink
+        (`$skiptoken` counting up). The pages serve the list's first page again, or, with
+        `fresh`, copies of it whose ids and names end in `-p{page}`, new items every page."""
+        with self._lock:
+            self._endless.append((re.compile(path, re.IGNORECASE), fresh))
+
+    def _endless_page(
+        self, items: list[Any], raw_path: str, query: dict[str, str], start: int
+    ) -> Response | None:
+        """The page an endless list serves at `start`, or None when `raw_path` is not endless."""
+        with self._lock:
+            fresh = next((f for pattern, f in self._endless if pattern.search(unquote(raw_path))), None)
+        if fresh is None:
+            return None
+        page = items[: self.page_size]
+        if fresh:
+            suffix = f"-p{start // self.page_size}"
+            page = [
+                {**item, "id": item["id"] + suffix, "name": f"{item.get('name', '')}{suffix}"}
+                for item in page
+            ]
+        next_link = self._next_link(raw_path, query, start + self.page_size)
+        return Response.json(200, {"value": page, "nextLink": next_link})
+
     # -- request handling (called from handler threads) -----------------------------------
 
     def handle(self, method: str, target: str, authorization: str | None) -> Response:
@@ -261,13 +318,16 @@ class FakeArm:
 
     def _take_fault(self, path: str) -> Fault | None:
         with self._lock:
-            for entry in self._faults:
-                fault, remaining = entry
-                if (remaining is None or remaining > 0) and fault.path.search(path):
-                    if remaining is not None:
-                        entry[1] = remaining - 1
-                    return fault
-        return None
+            return _take_first(self._faults, path)
+
+    def take_slow(self, target: str) -> SlowAnswer | None:
+        """The stall or trickle for a request target, if one applies (counted as used)."""
+        with self._lock:
+            return _take_first(self._slow, unquote(urlsplit(target).path))
+
+    def pause(self, seconds: float) -> bool:
+        """Sleep `seconds` unless the server stops first; False when it did."""
+        return not self._stopping.wait(seconds)
 
     def _route(self, raw_path: str, path: str, query: dict[str, str]) -> Response:
         store = self._store
@@ -369,13 +429,31 @@ class FakeArm:
             start = int(params.get("$skiptoken", "0"))
         except ValueError:
             return Response.error(400, "InvalidSkipToken", "The $skiptoken is not valid.")
+        endless = self._endless_page(items, raw_path, query, start)
+        if endless is not None:
+            return endless
         body: dict[str, Any] = {"value": items[start : start + self.page_size]}
         if start + self.page_size < len(items):
-            kept = [(k, v) for k, v in query.items() if k.lower() != "$skiptoken"]
-            kept.sort(key=lambda kv: kv[0].lower() != "api-version")  # api-version first, as ARM does
-            encoded = "&".join(f"{k}={quote(v, safe='')}" for k, v in kept)
-            body["nextLink"] = f"{self.url}{raw_path}?{encoded}&$skiptoken={start + self.page_size}"
+            body["nextLink"] = self._next_link(raw_path, query, start + self.page_size)
         return Response.json(200, body)
+
+    def _next_link(self, raw_path: str, query: dict[str, str], skiptoken: int) -> str:
+        kept = [(k, v) for k, v in query.items() if k.lower() != "$skiptoken"]
+        kept.sort(key=lambda kv: kv[0].lower() != "api-version")  # api-version first, as ARM does
+        encoded = "&".join(f"{k}={quote(v, safe='')}" for k, v in kept)
+        return f"{self.url}{raw_path}?{encoded}&$skiptoken={skiptoken}"
+
+
+def _take_first(entries: list[list[Any]], path: str) -> Any:
+    """The first [injected answer, remaining] entry whose regex matches `path` and still has
+    uses left (None: unlimited), counting the use; None when no entry applies."""
+    for entry in entries:
+        injected, remaining = entry
+        if (remaining is None or remaining > 0) and injected.path.search(path):
+            if remaining is not None:
+                entry[1] = remaining - 1
+            return injected
+    return None
 
 
 def _lower_keys(query: dict[str, str]) -> dict[str, str]:
@@ -459,15 +537,28 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
-        response = self.server.arm.handle(self.command, self.path, self.headers.get("Authorization"))
+        arm = self.server.arm
+        response = arm.handle(self.command, self.path, self.headers.get("Authorization"))
+        slow = arm.take_slow(self.path)
+        if slow is not None and not arm.pause(slow.stall):
+            self.close_connection = True  # the server is stopping: hang up without an answer
+            return
         self.send_response(response.status)
         headers = {"Content-Type": "application/json; charset=utf-8", **response.headers}
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command == "HEAD":
+            return
+        if slow is None or not slow.trickle:
             self.wfile.write(response.body)
+            return
+        for i in range(len(response.body)):
+            if not arm.pause(slow.trickle):
+                self.close_connection = True
+                return
+            self.wfile.write(response.body[i : i + 1])
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
