@@ -45,6 +45,8 @@ def rule_record(meta: RuleMeta) -> dict[str, Any]:
         "docs": meta.docs,
         "page": docs_page(meta.id),
         "references": list(meta.references),
+        "reads": list(meta.needs),
+        "severities": [sev.value for sev in meta.severities],
     }
 
 
@@ -176,13 +178,31 @@ def check_page_source(rule_id: str, text: str) -> dict[str, str]:
     return sections
 
 
+def reads_paragraph(meta: RuleMeta) -> str:
+    """What a page says about the rule's inputs and the trust contract (DESIGN.md §8.2)."""
+    reads = ", ".join(f"`{c}`" for c in meta.needs)
+    return textwrap.fill(
+        f"Reads: {reads} (collector names, as in the report's coverage section). When any of them "
+        "could not be read in a subscription (forbidden, throttled, timeout, error, not found, only "
+        "partly read, or absent from a snapshot), or the subscription itself could not be read, the "
+        "rule still judges what was read and adds one `unknown` finding per gap, at "
+        f"{meta.worst.value} (the worst it reports): on the subscription, or on the vault, resource "
+        "group or firewall policy of a per-object read, naming the collector, its status and the ids "
+        "it could not read. It never passes what it could not see.",
+        width=_WIDTH,
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
+
+
 def render_rule_page(meta: RuleMeta, source_text: str) -> str:
     """A rule's page: metadata (severity, rationale, remediation, sources) plus hand-written sections."""
     sections = check_page_source(meta.id, source_text)
     facts = [
         ("Rule id", f"`{meta.id}`"),
-        ("Severity", meta.severity.value),
+        ("Severity", " / ".join(s.value for s in (meta.severity, *meta.other_severities))),
         ("Category", meta.category),
+        ("Reads", ", ".join(f"`{c}`" for c in meta.needs)),
         ("Source", _cell(meta.source)),
     ]
     if meta.seed_value:
@@ -191,6 +211,7 @@ def render_rule_page(meta: RuleMeta, source_text: str) -> str:
     out += [f"| {k} | {v} |" for k, v in facts]
     out += ["", "## Synopsis", "", sections["Synopsis"], "", "## Why it matters", "", meta.rationale]
     out += ["", "## How it is evaluated", "", sections["How it is evaluated"]]
+    out += ["", "## When its data could not be read", "", reads_paragraph(meta)]
     out += ["", "## How to fix it", "", meta.remediation, "", sections["How to fix it"]]
     out += ["", "## References", "", f"- {meta.docs}"]
     out += [f"- {ref}" for ref in meta.references]

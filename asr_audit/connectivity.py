@@ -12,10 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from asr_audit import ids
-from asr_audit.inventory import InventoryIndex, Peering, VirtualNetwork, VirtualNetworkGateway
+from asr_audit.inventory import Connection, InventoryIndex, Peering, VirtualNetwork, VirtualNetworkGateway
 
 EXPRESSROUTE = "ExpressRoute"
 VPN = "VPN"
+# The collectors behind gateway_paths() and hybrid_reach(): which gateways a VNet has, and what they
+# connect to. A gap here can hide a connection.
+GATEWAY_PRESENCE = ("gateway_resource_groups", "virtual_network_gateways")  # has_gateway(), gateway_paths()
+GATEWAY_INPUTS = (*GATEWAY_PRESENCE, "connections")  # hybrid_reach()
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +103,17 @@ def has_gateway(index: InventoryIndex, vnet: VirtualNetwork) -> bool:
     return bool(index.gateways_by_vnet.get(ids.key(vnet.id))) or uses_remote_gateway(vnet)
 
 
+def reach_subscriptions(vnet: VirtualNetwork) -> set[str]:
+    """The subscriptions whose gateways and connections decide the VNet's reach: its own, and those
+    of the hubs whose gateways it uses. A gap in their gateway data can hide a path."""
+    refs = [vnet.id] + [
+        p.remote_virtual_network_id
+        for p in vnet.peerings
+        if connected(p) and p.use_remote_gateways and p.remote_virtual_network_id
+    ]
+    return {sub for sub in map(ids.subscription_of, refs) if sub}
+
+
 def gateway_paths(index: InventoryIndex, vnet: VirtualNetwork) -> tuple[list[GatewayPath], list[str]]:
     """The gateways whose routes the VNet uses, and why some could not be resolved."""
     paths = [GatewayPath(gw) for gw in index.gateways_by_vnet.get(ids.key(vnet.id), [])]
@@ -116,6 +131,29 @@ def gateway_paths(index: InventoryIndex, vnet: VirtualNetwork) -> tuple[list[Gat
     return paths, unknown
 
 
+def on_premises_link(conn: Connection) -> tuple[str, str] | None:
+    """(what the connection reaches, EXPRESSROUTE or VPN), or None for a VNet-to-VNet connection.
+
+    The connection type decides, not which reference is set: ARM can return `peer` on a
+    site-to-site (IPsec) connection too, naming its local network gateway, which is no circuit.
+    Without a type, a `peer` that is a circuit id makes it ExpressRoute.
+    """
+    kind = (conn.connection_type or "").lower()
+    peer_is_circuit = "/providers/microsoft.network/expressroutecircuits/" in ids.key(conn.peer_id)
+    if kind == EXPRESSROUTE.lower() or (not kind and peer_is_circuit):
+        return (conn.peer_id, EXPRESSROUTE) if conn.peer_id else None
+    if kind in ("ipsec", ""):
+        target = conn.local_network_gateway2_id or (None if peer_is_circuit else conn.peer_id)
+        return (target, VPN) if target else None
+    return None
+
+
+def circuit_of(conn: Connection) -> str | None:
+    """The ExpressRoute circuit an ExpressRoute connection links to; None for any other connection."""
+    link = on_premises_link(conn)
+    return link[0] if link and link[1] == EXPRESSROUTE else None
+
+
 def hybrid_reach(index: InventoryIndex, vnet: VirtualNetwork) -> Reach:
     """Every circuit (connection `peer`) and local network gateway the VNet's gateways connect to.
 
@@ -126,12 +164,10 @@ def hybrid_reach(index: InventoryIndex, vnet: VirtualNetwork) -> Reach:
     reach = Reach(unknown=unknown)
     for path in paths:
         for conn in index.connections_by_gateway.get(ids.key(path.gateway.id), []):
-            if conn.peer_id:
-                target, kind = conn.peer_id, EXPRESSROUTE
-            elif conn.local_network_gateway2_id:
-                target, kind = conn.local_network_gateway2_id, VPN
-            else:
+            link = on_premises_link(conn)
+            if link is None:
                 continue  # VNet-to-VNet: not an on-premises link
+            target, kind = link
             reach.attachments.append(
                 Attachment(target, kind, conn.id, path.gateway.id, path.via_hub_id, conn.connection_status)
             )

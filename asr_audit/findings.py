@@ -51,6 +51,9 @@ class Finding:
     suppressed: bool = False
     suppression_reason: str | None = None
     baseline: str | None = None  # new | unchanged, when --baseline is given
+    # The collector run (`Coverage.collector`) whose gap this `unknown` finding restates: it is
+    # about data the scan lacks, not a resource, so a `--resource-group` view keeps it.
+    gap: str | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -75,4 +78,5 @@ class Finding:
             "suppressed": self.suppressed,
             "suppression_reason": self.suppression_reason,
             "baseline": self.baseline,
+            "gap": self.gap,
         }

@@ -21,6 +21,12 @@ from asr_audit.inventory import (
 )
 from asr_audit.rules.base import Context
 
+# What each scope helper reads (collector names, `Coverage.kind`): rules built on them declare these
+# in `RuleMeta.needs`, so a gap in them makes the rule say `unknown` rather than see no workload.
+WORKLOAD_INPUTS = ("protected_items", "virtual_machines")  # workloads()
+PLACEMENT_INPUTS = (*WORKLOAD_INPUTS, "network_interfaces", "virtual_networks")  # placements()
+RECOVERY_VNET_INPUTS = ("protected_items", "network_mappings", "virtual_networks")  # recovery_vnets()
+
 A2A = "A2A"
 A2A_MAPPING = "AzureToAzure"  # the instance type of an Azure-to-Azure network mapping
 ON_PREMISES_TO_AZURE = frozenset({"HyperVReplicaAzure", "InMageAzureV2", "InMageRcm"})

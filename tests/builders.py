@@ -22,6 +22,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 from asr_audit.findings import Finding
 from asr_audit.inventory import (
+    Coverage,
     Inventory,
     IpConfiguration,
     NetworkInterface,
@@ -217,6 +218,28 @@ def run(rule_id: str, ctx: Context) -> list[Finding]:
     return list(REGISTRY[rule_id].check(ctx.inventory, ctx))
 
 
+def analyzed(rule_id: str, ctx: Context) -> list[Finding]:
+    """One rule as a scan runs it: its findings plus the `unknown` ones for coverage gaps it reads."""
+    from asr_audit.rules import analyze
+
+    found = analyze(ctx.inventory, ctx, select=[rule_id])
+    assert_reportable(found)
+    return found
+
+
+def gap(
+    collector: str,
+    status: str = "forbidden",
+    *,
+    detail: str | None = "AuthorizationFailed",
+    subscription: str = SUBSCRIPTION,
+    scope: str | None = None,
+    unread: Sequence[str] = (),
+) -> Coverage:
+    """A coverage record that is not `ok` (`collector` may carry a `:<object>` suffix)."""
+    return Coverage(subscription, collector, status, detail, unread=list(unread), scope=scope)
+
+
 def assert_reportable(findings: Iterable[Finding]) -> None:
     """What every finding owes the report: JSON-safe, one per fingerprint, naming a resource and a fix."""
     seen: set[str] = set()
@@ -226,6 +249,8 @@ def assert_reportable(findings: Iterable[Finding]) -> None:
         seen.add(f.fingerprint)
         assert f.status in ("fail", "unknown")
         assert f.resource_id and f.message and f.remediation and f.docs
+        if f.rule_id in REGISTRY:  # test-only rules aside: a rule reports only the severities it declares
+            assert f.severity in REGISTRY[f.rule_id].meta.severities, (f.rule_id, f.severity)
 
 
 def assert_catalogued(prefix: str, category: str) -> None:

@@ -117,3 +117,12 @@ def test_source_date_is_the_first_date_named(source: str, date: str | None) -> N
     meta = RuleMeta("X-Y", "t", Severity.LOW, "asr", "r", "f", "https://learn.microsoft.com/x", source)
     assert source_date(meta) == date
     assert rule_record(meta)["source_date"] == date
+
+
+def test_json_lists_what_each_rule_reads_and_every_severity_it_reports(catalog: dict) -> None:
+    records = {r["id"]: r for r in catalog["rules"]}
+    for rule_id, rule in all_rules().items():
+        assert records[rule_id]["reads"] == list(rule.meta.needs) != []
+    assert records["NET-ADDRESS-OVERLAP"]["severities"] == ["high", "info"]
+    assert records["ASR-HEALTH"]["severities"] == ["high", "medium"]
+    assert records["VM-NAME"]["severities"] == ["high"]

@@ -47,6 +47,17 @@ def test_every_registered_rule_has_an_up_to_date_page() -> None:
         assert path.read_text(encoding="utf-8") == text, f"docs/rules/{name} is out of date; {REGENERATE}"
 
 
+def test_every_page_lists_what_the_rule_reads_and_what_a_gap_does() -> None:
+    for rule_id, rule in all_rules().items():
+        text = (RULES_DOCS / f"{rule_id}.md").read_text(encoding="utf-8")
+        reads = ", ".join(f"`{c}`" for c in rule.meta.needs)
+        assert f"| Reads | {reads} |" in text, rule_id
+        section = " ".join(
+            text.split("## When its data could not be read", 1)[1].split("\n## ", 1)[0].split()
+        )
+        assert f"one `unknown` finding per gap, at {rule.meta.worst.value} (the worst" in section, rule_id
+
+
 def test_no_page_or_page_source_for_a_rule_that_does_not_exist(registered: set[str]) -> None:
     pages = {p.stem for p in RULES_DOCS.glob("*.md")} - {"README"}
     sources = {p.stem for p in SOURCES.glob("*.md")}

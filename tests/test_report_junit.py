@@ -1,4 +1,5 @@
-"""JUnit output: parses as XML, counts add up, findings fail, suppressions skip, gaps error."""
+"""JUnit output: parses as XML, counts add up, findings fail, undecided findings and gaps error,
+suppressions skip."""
 
 from __future__ import annotations
 
@@ -35,10 +36,10 @@ def test_one_suite_per_rule_plus_coverage() -> None:
     assert list(suites(junit())) == [HOSTILE_RULE, PASS_RULE, QUIET_RULE, "coverage"]
 
 
-def test_findings_fail_suppressed_skip_quiet_rules_pass_gaps_error() -> None:
+def test_findings_fail_unknowns_error_suppressed_skip_quiet_rules_pass_gaps_error() -> None:
     by_suite = {name: [outcome(c) for c in s.iter("testcase")] for name, s in suites(junit()).items()}
     assert by_suite == {
-        HOSTILE_RULE: ["failure", "failure"],
+        HOSTILE_RULE: ["failure", "error"],  # an `unknown` finding: the rule could not decide
         PASS_RULE: ["passed"],
         QUIET_RULE: ["skipped"],
         "coverage": ["error", "error"],
@@ -54,22 +55,25 @@ def test_counts_on_suites_and_root_match_the_testcases() -> None:
             assert int(suite.get(attr, "-1")) == sum(1 for c in cases if c.find(tag) is not None)
     assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == (
         "6",
-        "2",
-        "2",
+        "1",
+        "3",
         "1",
     )
 
 
 def test_testcase_identity_is_rule_and_resource() -> None:
     suite = suites(junit())[HOSTILE_RULE]
-    high = next(c for c in suite.iter("testcase") if c.find("failure").get("type") == "high")
+    high = next(c for c in suite.iter("testcase") if c.find("failure") is not None)
+    assert high.find("failure").get("type") == "high"
     assert high.get("classname") == HOSTILE_RULE
     assert high.get("name", "").endswith(" [0.0.0.0/0]")  # the rule key tells findings apart
     failure = high.find("failure")
     assert "Remediation: Fix NET-TEST-HOSTILE." in (failure.text or "")
     assert "Fingerprint: " in (failure.text or "")
-    undecided = next(c for c in suite.iter("testcase") if c.find("failure").get("type") == "medium")
-    assert "could not be decided" in undecided.find("failure").get("message", "")
+    undecided = next(c for c in suite.iter("testcase") if c.find("error") is not None)
+    assert undecided.find("error").get("type") == "medium"
+    assert "could not be decided" in undecided.find("error").get("message", "")
+    assert "Status: unknown" in (undecided.find("error").text or "")
 
 
 def test_suppressed_case_says_why() -> None:
@@ -80,6 +84,14 @@ def test_suppressed_case_says_why() -> None:
 def test_no_gaps_no_coverage_suite() -> None:
     root = junit(coverage=[])
     assert "coverage" not in suites(root)
+    assert root.get("errors") == "1"  # the undecided finding
+
+
+def test_a_suppressed_unknown_is_skipped_not_an_error() -> None:
+    findings = [f for f in sample_report().findings if f.status == "unknown"]
+    findings[0].suppressed, findings[0].suppression_reason = True, "accepted"
+    root = junit(findings=findings, coverage=[])
+    assert [outcome(c) for c in suites(root)[HOSTILE_RULE].iter("testcase")] == ["skipped"]
     assert root.get("errors") == "0"
 
 

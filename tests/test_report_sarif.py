@@ -177,11 +177,22 @@ def test_coverage_gaps_are_execution_notifications() -> None:
 
 
 def test_complete_scan_is_successful_with_no_notifications() -> None:
-    doc = sarif(coverage=[])
+    decided = [f for f in sample_report().findings if f.status != "unknown"]
+    doc = sarif(coverage=[], findings=decided)
     validate(doc)
     invocation = doc["runs"][0]["invocations"][0]
     assert invocation["executionSuccessful"] is True
     assert invocation["toolExecutionNotifications"] == []
+
+
+def test_an_undecided_finding_makes_the_run_unsuccessful_unless_suppressed() -> None:
+    findings = sample_report().findings
+    assert any(f.status == "unknown" for f in findings)
+    assert sarif(coverage=[])["runs"][0]["invocations"][0]["executionSuccessful"] is False
+    for f in findings:
+        if f.status == "unknown":
+            f.suppressed = True
+    assert sarif(coverage=[], findings=findings)["runs"][0]["invocations"][0]["executionSuccessful"] is True
 
 
 def test_suppression_notes_and_baseline_are_carried() -> None:

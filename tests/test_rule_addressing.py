@@ -8,11 +8,13 @@ from typing import Any
 import pytest
 from builders import (
     OTHER_SUBSCRIPTION,
+    SUBSCRIPTION,
     a2a_item,
     asr_case,
     assert_catalogued,
     assert_reportable,
     context,
+    gap,
     inventory,
     resource_id,
     run,
@@ -24,7 +26,7 @@ from builders import (
 
 import asr_audit.rules.addressing  # noqa: F401  (registers the rule)
 from asr_audit.findings import Finding, Severity
-from asr_audit.inventory import Connection, Peering, VirtualNetwork, VirtualNetworkGateway
+from asr_audit.inventory import Connection, Coverage, Peering, VirtualNetwork, VirtualNetworkGateway
 
 CIRCUIT = resource_id("Microsoft.Network/expressRouteCircuits", "er-onprem", group="rg-hybrid")
 CIRCUIT_2 = resource_id("Microsoft.Network/expressRouteCircuits", "er-dr", group="rg-hybrid")
@@ -217,3 +219,47 @@ def test_one_finding_per_pair_and_none_for_a_vnet_against_itself() -> None:
         run("NET-ADDRESS-OVERLAP", context(ctx.inventory, source_region="eastus", target_region="eastus"))
         == []
     )
+
+
+# --- missing hybrid data never lowers the severity ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "missing",
+    [
+        gap(
+            "virtual_network_gateways:rg-hybrid",
+            scope=f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-hybrid",
+        ),
+        gap("connections:rg-hybrid", "timeout"),
+        gap("gateway_resource_groups", "throttled"),
+        gap("express_route_circuits", "partial", unread=["er-x"]),
+    ],
+    ids=lambda c: c.collector,
+)
+def test_an_overlap_with_unread_gateway_data_is_unknown_at_high_not_info(missing: Coverage) -> None:
+    src, rec = vnet("vnet-app", "eastus"), vnet("vnet-dr", "westus")
+    [finding] = findings("NET-ADDRESS-OVERLAP", scenario(src, [rec], missing))
+    assert (finding.rule_id, finding.status, finding.severity) == (
+        "NET-ADDRESS-OVERLAP",
+        "unknown",
+        Severity.HIGH,
+    )
+    assert missing.collector in finding.message
+    assert any(missing.collector in u for u in finding.evidence["unknown"])
+
+
+def test_an_overlap_on_one_link_stays_a_high_failure_with_gaps_around() -> None:
+    src, rec = vnet("vnet-app", "eastus"), vnet("vnet-dr", "westus")
+    ctx = scenario(
+        src, [rec], *linked(src, circuit=CIRCUIT), *linked(rec, circuit=CIRCUIT), gap("connections:x")
+    )
+    [finding] = findings("NET-ADDRESS-OVERLAP", ctx)
+    assert (finding.status, finding.severity) == ("fail", Severity.HIGH)
+
+
+def test_gaps_in_an_unrelated_subscription_or_collector_leave_the_info() -> None:
+    src, rec = vnet("vnet-app", "eastus"), vnet("vnet-dr", "westus")
+    elsewhere = gap("virtual_network_gateways:rg", subscription=OTHER_SUBSCRIPTION)
+    [finding] = findings("NET-ADDRESS-OVERLAP", scenario(src, [rec], elsewhere, gap("disks")))
+    assert (finding.status, finding.severity) == ("fail", Severity.INFO)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from builders import OTHER_SUBSCRIPTION, assert_catalogued, assert_reportable, context, inventory, run
+from builders import OTHER_SUBSCRIPTION, assert_catalogued, assert_reportable, context, gap, inventory, run
 from hybrid_builders import (
     circuit,
     circuit_id,
@@ -168,6 +168,33 @@ def test_a_source_hub_in_an_unscanned_subscription_is_unknown() -> None:
     peer_hub(src, vnet("vnet-hub", "brazilsouth", subscription=OTHER_SUBSCRIPTION).id)
     [finding] = findings("ER-PREMIUM-XGEO", protected(src, rec))
     assert (finding.status, finding.resource_id, finding.key) == ("unknown", src.id, "hub")
+
+
+def vpn_with_peer(gw: Any, lng: str) -> Any:
+    """A site-to-site connection as ARM may return it: `peer` names the local network gateway too."""
+    conn = link(gw, lng, vpn=True)
+    conn.peer_id = lng
+    return conn
+
+
+@pytest.mark.parametrize("connection_type", ["IPsec", None])
+def test_a_vpn_site_is_not_an_expressroute_circuit(connection_type: str | None) -> None:
+    src, rec = vnet("vnet-app", "brazilsouth"), vnet("vnet-dr", "westus2", "10.1.0.0/16")
+    gw = gateway(src)
+    conn = vpn_with_peer(gw, site("lng-branch"))
+    conn.connection_type = connection_type
+    ctx = protected(src, rec, gw, conn, gateway(rec))
+    assert run("ER-PREMIUM-XGEO", ctx) == []
+    assert run("ER-TWO-CIRCUITS-ONE-LOCATION", ctx) == []
+
+
+def test_a_circuit_next_to_a_vpn_site_is_still_judged() -> None:
+    src, rec = vnet("vnet-app", "brazilsouth"), vnet("vnet-dr", "westus2", "10.1.0.0/16")
+    gw = gateway(src, kind="ExpressRoute")
+    er = circuit("er-hq", "Sao Paulo")
+    ctx = protected(src, rec, gw, er, link(gw, er.id), vpn_with_peer(gw, site("lng-branch")), gateway(rec))
+    [finding] = findings("ER-PREMIUM-XGEO", ctx)
+    assert finding.resource_id == er.id and "lng-branch" not in finding.message
 
 
 # --- ER-TARGET-CONNECTIVITY -------------------------------------------------------------------------
@@ -387,3 +414,19 @@ def test_the_demo_estate_fires_as_expected_and_its_near_misses_stay_quiet(
     quiet = {ids.key(e["resource_id"]) for e in _expected("near_misses", rule_id)}
     assert quiet, "a near miss next to every firing"
     assert not quiet & {key for key, _, _ in got}
+
+
+def test_a_recovery_vnet_whose_gateways_could_not_be_read_is_unknown_not_failing() -> None:
+    src, extra = hybrid_source()
+    rec = vnet("vnet-dr", "westus2", "10.1.0.0/16")
+    unread = gap("virtual_network_gateways:rg-dr", "timeout")
+    [finding] = findings("ER-TARGET-CONNECTIVITY", protected(src, rec, *extra, unread))
+    assert (finding.rule_id, finding.status, finding.severity) == (
+        "ER-TARGET-CONNECTIVITY",
+        "unknown",
+        Severity.LOW,
+    )
+    assert "virtual_network_gateways:rg-dr (timeout)" in finding.message
+    elsewhere = gap("virtual_network_gateways:rg-dr", subscription=OTHER_SUBSCRIPTION)
+    [finding] = findings("ER-TARGET-CONNECTIVITY", protected(src, rec, *extra, elsewhere))
+    assert finding.status == "fail"

@@ -418,3 +418,72 @@ def test_a_vm_referenced_by_two_items_is_reported_once() -> None:
     )
     inv.protected_items[1].id += "-stale"
     assert len(run("VM-EPHEMERAL-OS", inv)) == 1
+
+
+# --- only the disks Site Recovery replicates ------------------------------------------------------
+
+
+def _big_excluded_disk_vm() -> VirtualMachine:
+    """OS disk and a small data disk replicated; a 40 TiB data disk with write accelerator excluded."""
+    return vm(
+        data_disks=[
+            managed(128, lun=0),
+            VmDisk(
+                name="scratch",
+                lun=1,
+                managed_disk_id=f"{RG}/providers/Microsoft.Compute/disks/scratch",
+                disk_size_gb=40960,
+                write_accelerator_enabled=True,
+            ),
+        ]
+    )
+
+
+def _protected_on(machine: VirtualMachine, disks: list[ProtectedDisk]) -> Inventory:
+    return Inventory(
+        vaults=[Vault(VAULT_ID, "v1", "westus")],
+        virtual_machines=[machine],
+        protected_items=[protect(machine, protected_disks=disks)],
+    )
+
+
+def _replicated(machine: VirtualMachine, *luns: int) -> list[ProtectedDisk]:
+    """Protected disks as ASR lists them: its ids in upper case."""
+    chosen = [machine.os_disk] + [d for d in machine.data_disks if d.lun in luns]
+    return [ProtectedDisk(disk_id=(d.managed_disk_id or "").upper()) for d in chosen if d]
+
+
+@pytest.mark.parametrize("rule_id", ["DSK-SIZE", "VM-UNSUPPORTED"])
+def test_a_disk_excluded_from_replication_is_not_judged(rule_id: str) -> None:
+    machine = _big_excluded_disk_vm()
+    assert run(rule_id, _protected_on(machine, _replicated(machine, 0))) == []
+    # replicated, it is
+    [finding] = run(rule_id, _protected_on(machine, _replicated(machine, 0, 1)))
+    assert finding.rule_id == rule_id
+
+
+@pytest.mark.parametrize("rule_id", ["DSK-SIZE", "VM-UNSUPPORTED"])
+def test_all_disks_are_judged_when_the_replicated_ones_are_not_known(rule_id: str) -> None:
+    machine = _big_excluded_disk_vm()
+    unknown_ids = [ProtectedDisk(disk_id=None), *_replicated(machine, 0)]
+    for listed in ([], unknown_ids, [ProtectedDisk(disk_id="/subscriptions/x/disks/elsewhere")]):
+        [finding] = run(rule_id, _protected_on(machine, listed))
+        assert finding.rule_id == rule_id
+    [candidate] = readiness(rule_id, machine)  # not protected yet: every disk would be offered
+    assert candidate.evidence["scope"] == "candidate"
+
+
+def test_unmanaged_disks_are_matched_by_their_vhd_uri() -> None:
+    machine = vm(os_disk=unmanaged(128, lun=0), data_disks=[unmanaged(4096, lun=1)])
+    os_only = [ProtectedDisk(disk_id=machine.os_disk.vhd_uri.upper())]
+    assert run("DSK-SIZE", _protected_on(machine, os_only)) == []
+    both = [*os_only, ProtectedDisk(disk_id=machine.data_disks[0].vhd_uri)]
+    assert len(run("DSK-SIZE", _protected_on(machine, both))) == 1
+
+
+def test_dsk_count_counts_replicated_data_disks_of_a_protected_vm() -> None:
+    machine = vm(data_disks=disks(66))
+    replicated = _replicated(machine, *range(60))
+    assert run("DSK-COUNT", _protected_on(machine, replicated)) == []
+    [finding] = run("DSK-COUNT", _protected_on(machine, _replicated(machine, *range(65))))
+    assert finding.evidence["data_disks"] == 65 and finding.evidence["replicated_only"] is True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from builders import (
     OTHER_SUBSCRIPTION,
@@ -22,9 +24,14 @@ from builders import (
     vm_with_nic,
 )
 
-from asr_audit.findings import Severity
+from asr_audit import ids, runner
+from asr_audit.clouds import CLOUDS
+from asr_audit.collect import ScanRequest
+from asr_audit.findings import Finding, Severity
+from asr_audit.inventory import Inventory
+from asr_audit.replay import DEMO_CASSETTE, replay_scan
 from asr_audit.rules import placement  # noqa: F401  (registers the rules)
-from asr_audit.rules.base import REGISTRY
+from asr_audit.rules.base import REGISTRY, Context
 
 
 def _vm(name: str = "vm1", location: str = "eastus"):
@@ -75,13 +82,29 @@ def test_source_region_falls_back_to_the_vm_location() -> None:
     assert [f.resource_id for f in found] == [rsv.id]
 
 
-def test_readiness_mode_reports_vaults_in_the_source_region() -> None:
+@pytest.mark.parametrize("named", ["RSV-EAST", "rsv-west", "<id>"])
+def test_readiness_mode_reports_the_named_vaults_in_the_source_region(named: str) -> None:
     east, west = vault("rsv-east", "eastus"), vault("rsv-west", "westus")
     inv = inventory(east, west)
-    found = run("PLC-VAULT-IN-SOURCE", context(inv, source_region="East US"))
-    assert [f.resource_id for f in found] == [east.id]
-    assert found[0].evidence["mode"] == "readiness"
-    assert run("PLC-VAULT-IN-SOURCE", context(inv)) == []
+    wanted = [asr_case(east.id) if named == "<id>" else named]
+    found = run("PLC-VAULT-IN-SOURCE", context(inv, source_region="East US", vaults=wanted))
+    assert [f.resource_id for f in found] == ([] if named == "rsv-west" else [east.id])
+    if found:
+        assert found[0].evidence["mode"] == "readiness" and found[0].severity is Severity.HIGH
+    assert run("PLC-VAULT-IN-SOURCE", context(inv, vaults=wanted)) == []  # no --source-region
+
+
+def test_readiness_does_not_flag_vaults_nobody_named() -> None:
+    """Azure Backup needs its vault in the VM's region: a vault there is no finding by itself."""
+    backup = vault("rsv-backup", "eastus")
+    assert run("PLC-VAULT-IN-SOURCE", context(inventory(backup), source_region="eastus")) == []
+
+
+def test_readiness_with_a_named_vault_the_scan_did_not_read_is_unknown() -> None:
+    found = run("PLC-VAULT-IN-SOURCE", context(inventory(), source_region="eastus", vaults=["rsv-new"]))
+    assert [(f.status, f.key) for f in found] == [("unknown", "vault:rsv-new")]
+    assert "rsv-new" in found[0].message
+    assert_reportable(found)
 
 
 def test_readiness_mode_is_off_when_a2a_items_exist() -> None:
@@ -89,6 +112,10 @@ def test_readiness_mode_is_off_when_a2a_items_exist() -> None:
     vm, nic, vnet = _vm()
     inv = inventory(spare, used, vm, nic, vnet, a2a_item(used, vm))
     assert run("PLC-VAULT-IN-SOURCE", context(inv, source_region="eastus")) == []
+    # a named vault is judged by its items where it has some, by its region where it has none
+    assert run("PLC-VAULT-IN-SOURCE", context(inv, source_region="eastus", vaults=["rsv-used"])) == []
+    found = run("PLC-VAULT-IN-SOURCE", context(inv, source_region="eastus", vaults=["rsv-spare"]))
+    assert [f.resource_id for f in found] == [spare.id]
 
 
 def test_item_whose_vault_is_not_in_the_inventory_is_unknown() -> None:
@@ -395,3 +422,33 @@ def test_everything_misplaced_gives_reportable_findings_without_duplicates() -> 
         "PLC-H2A-STORAGE-REGION",
         "PLC-H2A-NETWORK-REGION",
     }
+
+
+# --- the demo estate in readiness mode --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo() -> Inventory:
+    return replay_scan(DEMO_CASSETTE, ScanRequest(subscriptions=[], cloud=CLOUDS["AzureCloud"]))
+
+
+def _vault_findings(findings: list[Finding]) -> list[tuple[str, str]]:
+    return sorted(
+        (f.evidence.get("mode", "items"), ids.name_of(f.resource_id))
+        for f in findings
+        if f.rule_id == "PLC-VAULT-IN-SOURCE"
+    )
+
+
+def test_the_demo_with_a_source_region_and_no_vault_flags_only_what_its_items_show(demo: Inventory) -> None:
+    """`asr-audit demo --source-region eastus`: readiness adds no vault finding of its own."""
+    report = runner.audit(demo, cloud=CLOUDS["AzureCloud"], source_region="eastus", target_region="westus2")
+    assert _vault_findings(report.findings) == [("items", "rsv-fabrikam-eus")]
+
+
+def test_the_demo_vaults_before_any_replication_are_judged_only_when_named(demo: Inventory) -> None:
+    bare = dataclasses.replace(demo, protected_items=[], network_mappings=[])
+    quiet = Context(bare, source_region="eastus", target_region="westus2", cloud=CLOUDS["AzureCloud"])
+    assert run("PLC-VAULT-IN-SOURCE", quiet) == []
+    named = Context(bare, source_region="eastus", vaults=["RSV-FABRIKAM-EUS", "rsv-fabrikam-cus"])
+    assert _vault_findings(run("PLC-VAULT-IN-SOURCE", named)) == [("readiness", "rsv-fabrikam-eus")]

@@ -14,6 +14,7 @@ from builders import (
     assert_catalogued,
     assert_reportable,
     context,
+    gap,
     inventory,
     resource_id,
     run,
@@ -352,3 +353,29 @@ def test_a_vm_with_two_nics_in_the_subnet_is_reported_once() -> None:
     assert tunnelled(finding) == ALL
     assert [w["vm"] for w in finding.evidence["workloads"]] == ["vm1"]
     assert "(protected VM 'vm1')" in finding.message
+
+
+# --- missing data never lowers the severity -------------------------------------------------------
+
+
+def test_an_appliance_tunnel_with_an_undecided_destination_is_reported_high() -> None:
+    """The undecided destination may leave through a gateway (high): medium would understate it."""
+    tags = [t for t in TAGS if t.name != "AzureSiteRecovery"]
+    [finding] = findings("NET-FORCED-TUNNEL", Scene(routes=[TO_NVA], tags=tags))
+    assert finding.rule_id == "NET-FORCED-TUNNEL"
+    assert (finding.status, finding.severity) == ("fail", Severity.HIGH)
+    assert [u["destination"] for u in finding.evidence["unknown"]] == ["AzureSiteRecovery"]
+
+
+def test_unread_gateways_leave_bgp_routes_possible() -> None:
+    """No gateway in sight, but the gateway listing failed: one may exist and bring a BGP default."""
+    unread = gap(
+        "virtual_network_gateways:rg-net", scope=resource_id("Microsoft.Resources/resourceGroups", "x")
+    )
+    [finding] = findings("NET-FORCED-TUNNEL", Scene(routes=[], extra=[unread]))
+    assert (finding.status, finding.severity) == ("unknown", Severity.HIGH)
+    assert "virtual_network_gateways:rg-net (forbidden)" in finding.message
+    # propagation disabled, or a gap in another subscription: nothing to doubt
+    assert findings("NET-FORCED-TUNNEL", Scene(routes=[], disable_bgp=True, extra=[unread])) == []
+    elsewhere = gap("virtual_network_gateways:rg", subscription=OTHER_SUBSCRIPTION)
+    assert findings("NET-FORCED-TUNNEL", Scene(routes=[], extra=[elsewhere])) == []

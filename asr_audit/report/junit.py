@@ -3,9 +3,10 @@
 A scan knows its findings, not every resource a rule looked at, so the mapping is:
 one `<testsuite>` per rule (name = rule id), and in it one `<testcase>` per finding
 (`classname` = rule id, `name` = resource id plus the rule key when there is one) that
-*fails*, or is *skipped* when suppressed; a rule that ran and found nothing is one passing
-testcase. Collector coverage gaps go in a `coverage` suite as *errors*: the scan could not
-look, which is neither a pass nor a finding. Times are 0: rules are not timed per resource.
+*fails*, or is an *error* when its status is `unknown` (the rule could not decide: neither a
+pass nor a plain failure, DESIGN.md §8.2), or is *skipped* when suppressed; a rule that ran
+and found nothing is one passing testcase. Collector coverage gaps go in a `coverage` suite
+as *errors* too: the scan could not look. Times are 0: rules are not timed per resource.
 
 The XML is built with ElementTree, which escapes markup; `clean()` first makes control and
 other XML-1.0-invalid characters visible, since ElementTree would write them verbatim and
@@ -60,14 +61,16 @@ def _finding_case(suite: ET.Element, finding: Finding) -> None:
     if finding.suppressed:
         ET.SubElement(case, "skipped", message=clean(f"suppressed: {finding.suppression_reason or ''}"))
         return
-    unknown = " (could not be decided)" if finding.status == "unknown" else ""
-    failure = ET.SubElement(
+    undecided = finding.status == "unknown"
+    outcome = ET.SubElement(
         case,
-        "failure",
-        message=clean(f"{finding.severity.value}{unknown}: {finding.message}"),
+        "error" if undecided else "failure",
+        message=clean(
+            f"{finding.severity.value}{' (could not be decided)' if undecided else ''}: {finding.message}"
+        ),
         type=finding.severity.value,
     )
-    failure.text = _details(finding)
+    outcome.text = _details(finding)
 
 
 def _details(finding: Finding) -> str:

@@ -18,7 +18,8 @@ Choices a reader of the output should know:
 - **Baseline**: `baselineState` new/unchanged per result; resolved findings are listed in
   `run.properties.resolved` rather than as `absent` results, which GitHub would turn into
   alerts.
-- **Coverage gaps** are `toolExecutionNotifications` and make `executionSuccessful` false;
+- **Coverage gaps** are `toolExecutionNotifications` and make `executionSuccessful` false, as
+  does any unsuppressed `unknown` result (a rule that could not decide did not fully run);
   expired/unused suppression entries are `toolConfigurationNotifications`.
 """
 
@@ -204,7 +205,7 @@ def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
 
 def _invocation(report: Report) -> dict[str, Any]:
     invocation: dict[str, Any] = {
-        "executionSuccessful": not report.gaps,
+        "executionSuccessful": not report.gaps and not any(f.status == "unknown" for f in report.active),
         "toolExecutionNotifications": [
             {
                 "level": _GAP_LEVEL.get(gap.status, "error"),

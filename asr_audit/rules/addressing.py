@@ -4,8 +4,9 @@ Overlap is what IP retention needs, and harmless while only one side is connecte
 on-premises. It breaks routing when both VNets are connected to the same ExpressRoute circuit
 or VPN at the same time: on-premises then learns the same range from two places. The pair is
 reported high in that case, info otherwise (a reminder to keep the target connection down
-until failover), and `unknown` when a hub or circuit path runs through something unread and
-could turn an info into a high.
+until failover), and `unknown` at high when a hub or circuit path runs through something unread,
+or the scan could not read the gateway, connection or circuit data of either side's subscription:
+missing data may hide the shared link, so it never turns a high into an info.
 """
 
 from __future__ import annotations
@@ -18,13 +19,19 @@ from asr_audit.connectivity import Reach
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import Inventory, VirtualNetwork
 from asr_audit.rules.base import Context, RuleMeta, rule
-from asr_audit.rules.common import VNET_TYPE
+from asr_audit.rules.common import VNET_TYPE, gap_label, hybrid_gaps
+
+# What tells whether a VNet is connected to on-premises: its gateways, their connections, the circuits.
+HYBRID_INPUTS = (*connectivity.GATEWAY_INPUTS, "express_route_circuits")
+
 
 ADDRESS_OVERLAP = RuleMeta(
     id="NET-ADDRESS-OVERLAP",
     title="Source and recovery VNets have overlapping address space",
     severity=Severity.HIGH,
     category="network",
+    needs=(*scope.PLACEMENT_INPUTS, *scope.RECOVERY_VNET_INPUTS, *HYBRID_INPUTS),
+    other_severities=(Severity.INFO,),
     rationale=(
         "An ExpressRoute circuit (or a VPN to one on-premises site) cannot serve two virtual networks "
         "with the same address ranges at the same time. Recovery VNets that reuse the source ranges "
@@ -67,15 +74,19 @@ class Verdict:
     both_connected: bool
 
 
-def judge(src: Reach, rec: Reach) -> Verdict:
-    """High when both reach one link; `unknown` only where an unread path could make both
-    sides reach something (with one side reaching nothing, the pair cannot clash); else info."""
+def judge(src: Reach, rec: Reach, unread: list[str] | None = None) -> Verdict:
+    """High when both reach one link; `unknown` (high) where an unread path could make both
+    sides reach something (with one side reaching nothing, the pair cannot clash), or where
+    `unread` names hybrid data the scan lacks for either side (any side may then have a link
+    nobody saw); else info."""
     src_targets, rec_targets = src.targets(), rec.targets()
     shared = [src_targets[k].target_id for k in sorted(src_targets.keys() & rec_targets.keys())]
-    unknown = src.unknown + rec.unknown
+    unknown = src.unknown + rec.unknown + list(unread or ())
     both = bool(src.attachments and rec.attachments)
     if shared:
         return Verdict("fail", Severity.HIGH, shared, unknown, both)
+    if unread:
+        return Verdict("unknown", Severity.HIGH, [], unknown, both)
     src_may = bool(src.attachments or src.unknown)
     rec_may = bool(rec.attachments or rec.unknown)
     if (src.unknown and rec_may) or (rec.unknown and src_may):
@@ -94,8 +105,8 @@ def _message(src: VirtualNetwork, rec: VirtualNetwork, found: list[netmath.Overl
     if verdict.status == "unknown":
         return (
             f"{head}; whether both reach the same ExpressRoute circuit or VPN cannot be checked: "
-            f"{'; '.join(verdict.unknown)}. Scan that subscription too, or make sure the recovery side "
-            "stays disconnected from on-premises until failover."
+            f"{'; '.join(verdict.unknown)}. Scan (or grant read access to) what is missing, or make sure "
+            "the recovery side stays disconnected from on-premises until failover."
         )
     extra = (
         " Both are connected to on-premises through different links; if those lead to the same network "
@@ -107,6 +118,15 @@ def _message(src: VirtualNetwork, rec: VirtualNetwork, found: list[netmath.Overl
         f"{head}. This suits IP retention only while the recovery VNet stays disconnected from "
         f"on-premises: keep its ExpressRoute/VPN connection down until failover.{extra}"
     )
+
+
+def unread_hybrid_data(ctx: Context, *vnets: VirtualNetwork) -> list[str]:
+    """Why the VNets' links to on-premises may be incomplete: gaps in the hybrid data of the
+    subscriptions their reach depends on."""
+    return [
+        f"the scan could not read {gap_label(g)} in subscription {g.subscription_id}"
+        for g in hybrid_gaps(ctx, vnets, HYBRID_INPUTS)
+    ]
 
 
 @rule(ADDRESS_OVERLAP)
@@ -129,7 +149,7 @@ def check_address_overlap(inventory: Inventory, ctx: Context) -> Iterator[Findin
             if not found:
                 continue
             pair = (reach(src), reach(rec))
-            verdict = judge(*pair)
+            verdict = judge(*pair, unread_hybrid_data(ctx, src, rec))
             yield ADDRESS_OVERLAP.finding(
                 resource_id=src.id,
                 resource_type=VNET_TYPE,

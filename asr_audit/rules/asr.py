@@ -21,6 +21,8 @@ ASR_HEALTH = RuleMeta(
     title="Replicated item is not healthy",
     severity=Severity.MEDIUM,
     category="asr",
+    needs=("protected_items",),
+    other_severities=(Severity.HIGH,),
     rationale=(
         "Site Recovery rates each replicated item's replicationHealth: Warning when symptoms are detected "
         "that may impact replication, Critical when replication is stuck or not keeping up with the data "
@@ -75,6 +77,7 @@ ASR_NETMAP_REVERSE = RuleMeta(
     title="Azure-to-Azure network mapping has no reverse mapping",
     severity=Severity.LOW,
     category="asr",
+    needs=("network_mappings",),
     rationale=(
         "A network mapping tells Site Recovery which recovery VNet a failed-over VM joins. After a "
         "failover, re-protection replicates the VM back from the recovery region and needs the mapping in "

@@ -26,6 +26,44 @@ def docs_page(rule_id: str) -> str:
     return f"{DOCS_BASE}{rule_id}.md"
 
 
+# The collectors (`Coverage.kind`) a rule may declare it reads. One list, so a typo in a rule's
+# `needs` fails at import rather than silently never matching a coverage gap.
+COLLECTORS = frozenset(
+    {
+        "subscription",
+        "vaults",
+        "vault",  # per-vault GET (`vault:<name>`)
+        "protected_items",  # per vault
+        "network_mappings",  # per vault
+        "storage_accounts",
+        "virtual_networks",
+        "network_security_groups",
+        "route_tables",
+        "express_route_circuits",
+        "azure_firewalls",
+        "firewall_policies",
+        "rule_collection_groups",  # per firewall policy
+        "network_interfaces",
+        "virtual_machines",
+        "disks",
+        "gateway_resource_groups",  # the resource list that finds the groups holding gateways
+        "virtual_network_gateways",  # per resource group
+        "connections",  # per resource group
+        "service_tags",
+    }
+)
+# Collectors read per object of another's list: when the list fails, the per-object reads never
+# run (no coverage record of their own), so a gap in the list is a gap in them.
+UPSTREAM = {
+    "vault": "vaults",
+    "protected_items": "vaults",
+    "network_mappings": "vaults",
+    "rule_collection_groups": "firewall_policies",
+    "virtual_network_gateways": "gateway_resource_groups",
+    "connections": "gateway_resource_groups",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class RuleMeta:
     id: str
@@ -38,6 +76,34 @@ class RuleMeta:
     source: str
     seed_value: str | None = None  # what the seed documents said, where today's value differs
     references: tuple[str, ...] = ()  # further documents, beside `docs` (the primary one)
+    # The collectors whose data can change the rule's verdict (the lists their per-object reads
+    # come from are added). A gap in any of them turns into an `unknown` finding of this rule
+    # (`rules.analyze`), so a rule never passes on data it lacked.
+    needs: tuple[str, ...] = ()
+    # Severities the rule reports besides `severity` (NET-ADDRESS-OVERLAP: info); what the rule
+    # cannot judge is reported at the worst of them (tests check findings stay within the list).
+    other_severities: tuple[Severity, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Inputs are composed from the scope helpers' lists, which overlap: keep each once, in order,
+        # followed by the lists per-object inputs depend on.
+        declared = tuple(dict.fromkeys(self.needs))
+        upstream = tuple(UPSTREAM[n] for n in declared if n in UPSTREAM)
+        object.__setattr__(self, "needs", tuple(dict.fromkeys(declared + upstream)))
+        unknown = sorted(set(self.needs) - COLLECTORS)
+        if unknown:
+            raise ValueError(f"{self.id}: needs names unknown collectors {unknown}")
+
+    @property
+    def severities(self) -> tuple[Severity, ...]:
+        """Every severity the rule can report, worst first."""
+        found = {self.severity, *self.other_severities}
+        return tuple(sorted(found, key=lambda s: -s.rank))
+
+    @property
+    def worst(self) -> Severity:
+        """What missing data is reported at: it never lowers a severity."""
+        return self.severities[0]
 
     def finding(
         self,

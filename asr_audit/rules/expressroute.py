@@ -27,7 +27,7 @@ from asr_audit.inventory import (
     VirtualNetworkGateway,
 )
 from asr_audit.rules.base import Context, RuleMeta, rule
-from asr_audit.rules.common import CIRCUIT_TYPE, GATEWAY_TYPE, VNET_TYPE, workload_ref
+from asr_audit.rules.common import CIRCUIT_TYPE, GATEWAY_TYPE, VNET_TYPE, gap_label, hybrid_gaps, workload_ref
 
 SR_EXPRESSROUTE_DOC = (
     "https://learn.microsoft.com/en-us/azure/site-recovery/azure-vm-disaster-recovery-with-expressroute"
@@ -38,6 +38,7 @@ PREMIUM_XGEO = RuleMeta(
     title="ExpressRoute circuit cannot reach the target region without Premium",
     severity=Severity.MEDIUM,
     category="expressroute",
+    needs=(*scope.PLACEMENT_INPUTS, *connectivity.GATEWAY_INPUTS, "express_route_circuits"),
     rationale=(
         "A Standard ExpressRoute circuit can only be linked to virtual networks in the geopolitical region "
         "of its peering location (Local: only the Azure regions next to it). When workloads fail over to a "
@@ -74,6 +75,7 @@ TARGET_CONNECTIVITY = RuleMeta(
     title="Recovery network has no gateway to on-premises",
     severity=Severity.LOW,
     category="expressroute",
+    needs=(*scope.PLACEMENT_INPUTS, "network_mappings", *connectivity.GATEWAY_INPUTS),
     rationale=(
         "The source VNet reaches on-premises over ExpressRoute or site-to-site VPN, so users and systems "
         "there talk to these VMs. Site Recovery recreates VNets and subnets in the target region but never "
@@ -109,6 +111,12 @@ TWO_CIRCUITS = RuleMeta(
     title="Gateway's ExpressRoute circuits share one peering location",
     severity=Severity.HIGH,
     category="expressroute",
+    needs=(
+        *scope.PLACEMENT_INPUTS,
+        *scope.RECOVERY_VNET_INPUTS,
+        *connectivity.GATEWAY_INPUTS,
+        "express_route_circuits",
+    ),
     rationale=(
         "Two circuits on one gateway look redundant, but if both terminate at the same peering location an "
         "outage of that facility (power, fire, a regional disaster) takes both down. Geo-redundant "
@@ -219,10 +227,11 @@ def _circuit_cases(ctx: Context, sides: list[SourceSide]) -> list[CircuitCase]:
                 if wl.target_region:
                     case(att.target_id).targets.setdefault(wl.target_region, []).append((side, wl))
     for conn in ctx.inventory.connections:
-        if conn.peer_id:
+        circuit_id = connectivity.circuit_of(conn)
+        if circuit_id:
             region, linked = _linked_region(index, conn)
             if region:
-                case(conn.peer_id).linked.append({"connection": conn.id, "linked": linked, "region": region})
+                case(circuit_id).linked.append({"connection": conn.id, "linked": linked, "region": region})
     return [cases[k] for k in sorted(cases)]
 
 
@@ -498,9 +507,19 @@ def _target_evidence(case: RecoveryCase, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _status(case: RecoveryCase) -> str:
-    """`fail` when some source side surely reaches on-premises; `unknown` when only an unread hub may."""
-    return "fail" if any(s.reach.attachments for s in case.sides.values()) else "unknown"
+def _status(case: RecoveryCase, unread: list[str]) -> str:
+    """`fail` when some source side surely reaches on-premises and the recovery side's gateways were
+    all read; `unknown` when only an unread hub may reach it, or a gateway nobody saw may exist."""
+    return "fail" if any(s.reach.attachments for s in case.sides.values()) and not unread else "unknown"
+
+
+def _unread_gateways(ctx: Context, vnets: Iterable[VirtualNetwork]) -> list[str]:
+    """The gateway listings that failed where the recovery side's gateway would be."""
+    return [gap_label(g) for g in hybrid_gaps(ctx, vnets, connectivity.GATEWAY_PRESENCE)]
+
+
+def _maybe(unread: list[str]) -> str:
+    return f" It may have one the scan did not see: {', '.join(unread)} could not be read." if unread else ""
 
 
 @rule(TARGET_CONNECTIVITY)
@@ -520,13 +539,14 @@ def check_target_connectivity(inventory: Inventory, ctx: Context) -> Iterator[Fi
             )
         elif not has_failover_gateway(index, case.vnet):
             where = f"recovery VNet '{case.vnet.name}' ({case.vnet.location})"
+            unread = _unread_gateways(ctx, [case.vnet])
             yield TARGET_CONNECTIVITY.finding(
                 resource_id=case.vnet.id,
                 resource_type=VNET_TYPE,
                 region=case.vnet.location,
-                status=_status(case),
-                message=_target_message(index, case, where),
-                evidence=_target_evidence(case, recovery_vnet=case.vnet.id),
+                status=_status(case, unread),
+                message=_target_message(index, case, where) + _maybe(unread),
+                evidence=_target_evidence(case, recovery_vnet=case.vnet.id, unread_gateway_data=unread),
             )
     for case in regional:
         candidates = [v for v in inventory.virtual_networks if ids.region(v.location) == case.target_region]
@@ -535,14 +555,17 @@ def check_target_connectivity(inventory: Inventory, ctx: Context) -> Iterator[Fi
         where = (
             f"target region {case.target_region} (no recovery network chosen yet; {len(candidates)} VNet(s))"
         )
+        unread = _unread_gateways(ctx, candidates)
         yield TARGET_CONNECTIVITY.finding(
             resource_id=case.reference,
             resource_type=VNET_TYPE,
             region=case.target_region,
             key=f"target:{case.target_region}",
-            status=_status(case),
-            message=_target_message(index, case, where),
-            evidence=_target_evidence(case, target_region_vnets=[v.id for v in candidates]),
+            status=_status(case, unread),
+            message=_target_message(index, case, where) + _maybe(unread),
+            evidence=_target_evidence(
+                case, target_region_vnets=[v.id for v in candidates], unread_gateway_data=unread
+            ),
         )
 
 
@@ -579,12 +602,13 @@ def _circuits_by_location(
     unplaced: list[str] = []
     seen: set[str] = set()
     for conn in ctx.index.connections_by_gateway.get(ids.key(gateway.id), []):
-        if not conn.peer_id or ids.key(conn.peer_id) in seen:
+        circuit_id = connectivity.circuit_of(conn)
+        if not circuit_id or ids.key(circuit_id) in seen:
             continue
-        seen.add(ids.key(conn.peer_id))
-        circuit = ctx.index.express_route_circuits.get(ids.key(conn.peer_id))
+        seen.add(ids.key(circuit_id))
+        circuit = ctx.index.express_route_circuits.get(ids.key(circuit_id))
         if circuit is None:
-            unplaced.append(connectivity.unread_reason(ctx.index, conn.peer_id, "ExpressRoute circuit"))
+            unplaced.append(connectivity.unread_reason(ctx.index, circuit_id, "ExpressRoute circuit"))
         elif not circuit.peering_location:
             unplaced.append(f"circuit '{circuit.name}' reports no peering location")
         else:

@@ -35,7 +35,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from asr_audit import connectivity, ids, netmath
+from asr_audit import connectivity, ids, netmath, scope
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import (
     APPLICATION_RULE,
@@ -61,6 +61,14 @@ FIREWALL_FQDN = RuleMeta(
     title="Azure Firewall on the replication path does not allow the Site Recovery endpoints",
     severity=Severity.HIGH,
     category="network",
+    needs=(
+        *scope.PLACEMENT_INPUTS,
+        "route_tables",
+        "service_tags",
+        "azure_firewalls",
+        "firewall_policies",
+        "rule_collection_groups",
+    ),
     rationale=(
         "A replicating VM writes to its cache storage account and talks to Site Recovery, Microsoft Entra "
         "ID and Service Bus over HTTPS. When the subnet's routes send that traffic to an Azure Firewall, "

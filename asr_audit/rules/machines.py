@@ -16,7 +16,7 @@ from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import Inventory, ProtectedItem, VirtualMachine, VmDisk
 from asr_audit.rules.base import Context, RuleMeta, rule
 from asr_audit.rules.common import NIC_TYPE, VM_TYPE, item_finding, item_label
-from asr_audit.scope import A2A, ON_PREMISES_TO_AZURE, Workload, vm_nics, workloads
+from asr_audit.scope import A2A, ON_PREMISES_TO_AZURE, WORKLOAD_INPUTS, Workload, vm_nics, workloads
 from asr_audit.thresholds import limit, seed
 
 HYPER_V = "HyperVReplicaAzure"
@@ -71,6 +71,7 @@ VM_NAME = RuleMeta(
     title="Target VM name not accepted by Site Recovery",
     severity=Severity.HIGH,
     category="machines",
+    needs=WORKLOAD_INPUTS,
     rationale=(
         "Site Recovery creates the failed-over Azure VM under the target name recorded on the replicated "
         "item (recoveryAzureVMName, recoveryAzureVmName or targetVmName); when replication is enabled the "
@@ -154,6 +155,7 @@ DSK_SIZE = RuleMeta(
     title="Disk size outside what Site Recovery replicates",
     severity=Severity.HIGH,
     category="machines",
+    needs=(*WORKLOAD_INPUTS, "disks"),
     rationale=(
         "Site Recovery replicates Azure VM OS disks up to 4,095 GiB, managed data disks up to 32,767 GiB "
         "(32 TiB), unmanaged data disks up to 4,095 GiB, and managed disks of at least 1 GiB; Hyper-V VMs "
@@ -177,6 +179,7 @@ DSK_COUNT = RuleMeta(
     title="More data disks than Site Recovery replicates",
     severity=Severity.HIGH,
     category="machines",
+    needs=WORKLOAD_INPUTS,
     rationale=(
         "Site Recovery replicates up to 64 data disks on an Azure VM (as far as its size allows) and up "
         "to 16 data disks on a Hyper-V VM replicating to Azure. A VM with more cannot be enabled for "
@@ -197,7 +200,10 @@ DSK_COUNT = RuleMeta(
 )
 
 
-def _vm_disks(vm: VirtualMachine) -> Iterator[tuple[str, str, VmDisk, bool]]:
+DiskEntry = tuple[str, str, VmDisk, bool]  # (finding key, label, disk, is_os)
+
+
+def _vm_disks(vm: VirtualMachine) -> Iterator[DiskEntry]:
     """(finding key, label, disk, is_os) for each disk of the VM's storageProfile."""
     if vm.os_disk is not None:
         yield "os", "OS disk", vm.os_disk, True
@@ -206,6 +212,30 @@ def _vm_disks(vm: VirtualMachine) -> Iterator[tuple[str, str, VmDisk, bool]]:
             yield f"lun:{disk.lun}", f"data disk LUN {disk.lun}", disk, False
         else:
             yield f"data:{disk.name or i}", f"data disk {disk.name or i}", disk, False
+
+
+def replicated_disks(wl: Workload) -> tuple[list[DiskEntry], bool]:
+    """(the disks to judge, whether that is the item's protected subset rather than all of them).
+
+    Site Recovery replicates only the disks its item lists (`protectedManagedDisks[].diskId`, or
+    `protectedDisks[].diskUri` for unmanaged ones), so a disk excluded from replication cannot
+    stop it, and excluding it is the documented fix. A candidate VM is judged on all its disks;
+    so is a protected one whose list is empty, names a disk without an id, or matches none of
+    the VM's disks (fail closed). A VM disk with no id of its own cannot be ruled out: it stays.
+    """
+    disks = list(_vm_disks(wl.vm))
+    listed = wl.item.protected_disks if wl.item else []
+    if not listed or any(not d.disk_id for d in listed):
+        return disks, False
+    wanted = {ids.key(d.disk_id) for d in listed}
+    chosen = [
+        entry
+        for entry in disks
+        if not (ref := entry[2].managed_disk_id or entry[2].vhd_uri) or ids.key(ref) in wanted
+    ]
+    if not any(entry[2].managed_disk_id or entry[2].vhd_uri for entry in chosen):
+        return disks, False
+    return chosen, len(chosen) < len(disks)
 
 
 def _disk_size(ctx: Context, disk: VmDisk) -> int | None:
@@ -241,7 +271,8 @@ def _size_bound(ctx: Context, size: int, is_os: bool, managed: bool) -> str | No
 
 
 def _vm_size_findings(ctx: Context, wl: Workload) -> Iterator[Finding]:
-    for key, label, disk, is_os in _vm_disks(wl.vm):
+    disks, _ = replicated_disks(wl)
+    for key, label, disk, is_os in disks:
         size = _disk_size(ctx, disk)
         managed = disk.vhd_uri is None
         bound_key = _size_bound(ctx, size, is_os, managed) if size is not None else None
@@ -309,14 +340,20 @@ def check_disk_size(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
 def check_disk_count(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
     bound = limit(ctx.thresholds, "data_disk_count_max")
     for wl in _unique_workloads(ctx):
-        count = len(wl.vm.data_disks)
+        disks, subset = replicated_disks(wl)
+        count = sum(1 for *_, is_os in disks if not is_os)
         if count > bound:
             yield _vm_finding(
                 DSK_COUNT,
                 wl,
-                f"{_who(wl)} has {count} data disks; Site Recovery replicates at most {bound} "
-                f"(the 2016 prerequisites said {seed('data_disk_count_max')}).",
-                {"data_disks": count, "limit": bound, "seed_limit": seed("data_disk_count_max")},
+                f"{_who(wl)} has {count} {'replicated ' if subset else ''}data disks; Site Recovery "
+                f"replicates at most {bound} (the 2016 prerequisites said {seed('data_disk_count_max')}).",
+                {
+                    "data_disks": count,
+                    "limit": bound,
+                    "seed_limit": seed("data_disk_count_max"),
+                    **({"replicated_only": True} if subset else {}),
+                },
             )
     hv_bound = limit(ctx.thresholds, "hyperv_data_disk_count_max")
     for item in _hyperv_items(inventory):
@@ -347,6 +384,7 @@ VM_EPHEMERAL_OS = RuleMeta(
     title="VM has an ephemeral OS disk",
     severity=Severity.HIGH,
     category="machines",
+    needs=WORKLOAD_INPUTS,
     rationale=(
         "An ephemeral OS disk lives on the host's local storage and is never written to Azure Storage, "
         "so there is nothing for Site Recovery to replicate: ephemeral OS disks list Azure Site Recovery "
@@ -381,6 +419,7 @@ VM_UNSUPPORTED = RuleMeta(
     title="VM uses a feature Site Recovery does not support",
     severity=Severity.HIGH,
     category="machines",
+    needs=WORKLOAD_INPUTS,
     rationale=(
         "The Azure-to-Azure support matrix lists features Site Recovery cannot replicate or recreate: "
         "disks with write accelerator enabled, VMs on Azure Dedicated Hosts, and Palo Alto Networks "
@@ -413,11 +452,14 @@ def is_arm64_size(vm_size: str | None) -> bool:
     return bool(match) and "p" in match.group(1).lower()
 
 
-def unsupported_reasons(vm: VirtualMachine) -> tuple[list[str], dict[str, Any]]:
-    """Each unsupported feature of `vm` as a sentence, and the facts behind them."""
+def unsupported_reasons(wl: Workload) -> tuple[list[str], dict[str, Any]]:
+    """Each unsupported feature of the workload's VM as a sentence, and the facts behind them.
+    Write accelerator counts only on disks that are (or would be) replicated."""
+    vm = wl.vm
     reasons: list[str] = []
     facts: dict[str, Any] = {}
-    accelerated = [label for _, label, disk, _ in _vm_disks(vm) if disk.write_accelerator_enabled]
+    disks, _ = replicated_disks(wl)
+    accelerated = [label for _, label, disk, _ in disks if disk.write_accelerator_enabled]
     if accelerated:
         reasons.append(f"write accelerator enabled on {', '.join(accelerated)}")
         facts["write_accelerator_disks"] = accelerated
@@ -437,7 +479,7 @@ def unsupported_reasons(vm: VirtualMachine) -> tuple[list[str], dict[str, Any]]:
 @rule(VM_UNSUPPORTED)
 def check_unsupported(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
     for wl in _unique_workloads(ctx):
-        reasons, facts = unsupported_reasons(wl.vm)
+        reasons, facts = unsupported_reasons(wl)
         if reasons:
             yield _vm_finding(
                 VM_UNSUPPORTED,
@@ -454,6 +496,7 @@ NIC_ASG = RuleMeta(
     title="NIC is in an application security group that failover will not carry over",
     severity=Severity.MEDIUM,
     category="machines",
+    needs=(*WORKLOAD_INPUTS, "network_interfaces"),
     rationale=(
         "Site Recovery recreates a failed-over VM's NICs in the recovery VNet and re-associates NSGs "
         "only when told to; its support matrix says nothing of application security groups, and an ASG "

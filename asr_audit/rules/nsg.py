@@ -69,6 +69,7 @@ NSG_OUTBOUND = RuleMeta(
     title="NSG rules block outbound replication traffic",
     severity=Severity.HIGH,
     category="network",
+    needs=(*scope.PLACEMENT_INPUTS, "network_security_groups", "route_tables", "service_tags"),
     rationale=(
         "A replicating VM writes to the cache storage account in its own region, authenticates with "
         "Microsoft Entra ID, sends monitoring data to Event Hubs in the target region and talks to the "
@@ -96,6 +97,13 @@ NSG_RECOVERY_SIDE = RuleMeta(
     title="Recovery subnet NSG would block re-protection after failover",
     severity=Severity.MEDIUM,
     category="network",
+    needs=(
+        *scope.PLACEMENT_INPUTS,
+        *scope.RECOVERY_VNET_INPUTS,
+        "network_security_groups",
+        "route_tables",
+        "service_tags",
+    ),
     rationale=(
         "After failover the VMs run in the recovery VNet and must be re-protected back to the source "
         "region, which needs the same outbound access with the regions swapped: the cache storage in "

@@ -128,6 +128,7 @@ VAULT_IN_SOURCE = RuleMeta(
     title="Recovery Services vault in the source region",
     severity=Severity.HIGH,
     category="placement",
+    needs=("vaults", "vault", "protected_items"),
     rationale=(
         "Failover runs from the vault. A vault in the same region as the VMs it protects goes down "
         "with that region, so the outage that needs a failover also takes away the means to start it. "
@@ -143,11 +144,10 @@ VAULT_IN_SOURCE = RuleMeta(
 
 @rule(VAULT_IN_SOURCE)
 def check_vault_in_source(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
-    """Items whose vault shares their source region; with no items, vaults in `--source-region`."""
+    """Vaults that share the source region of their A2A items; and (readiness) the `--vault` vaults
+    in `--source-region` that hold no A2A item yet (those with items are judged by them)."""
     items = scope.a2a_items(ctx)
-    if not items:
-        yield from _readiness_vaults_in_source(ctx)
-        return
+    yield from _readiness_vaults_in_source(ctx, {ids.key(i.vault_id) for i in items})
     for entry in _vaults_with_items(VAULT_IN_SOURCE, ctx, items):
         if isinstance(entry, Finding):
             yield entry
@@ -166,12 +166,39 @@ def check_vault_in_source(inventory: Inventory, ctx: Context) -> Iterator[Findin
             )
 
 
-def _readiness_vaults_in_source(ctx: Context) -> Iterator[Finding]:
+def named_vaults(ctx: Context) -> tuple[list[Vault], list[str]]:
+    """The vaults named with `--vault` (names or ARM ids, any case), and the names that match none.
+
+    Readiness judges only these: a vault in the source region is fine for what it is used for
+    otherwise (Azure Backup needs its vault in the VM's region), so merely existing there says
+    nothing about disaster recovery.
+    """
+    found: dict[str, Vault] = {}
+    missing: list[str] = []
+    for wanted in ctx.vaults:
+        ref = wanted.strip()
+        match = (
+            [v for v in ctx.inventory.vaults if ids.key(v.id) == ids.key(ref)]
+            if "/" in ref
+            else [v for v in ctx.inventory.vaults if v.name.lower() == ref.lower()]
+        )
+        for vault in match:
+            found.setdefault(ids.key(vault.id), vault)
+        if not match and ref:
+            missing.append(ref)
+    return [found[k] for k in sorted(found)], missing
+
+
+def _readiness_vaults_in_source(ctx: Context, with_items: set[str]) -> Iterator[Finding]:
+    """Readiness: the `--vault` vaults without A2A items (`with_items`: their id keys) that sit in
+    `--source-region`; a named vault the scan did not read is `unknown`, since the vault the VMs
+    will use cannot be checked."""
     source = ids.region(ctx.source_region)
     if not source:
         return
-    for vault in ctx.inventory.vaults:
-        if ids.region(vault.location) == source:
+    vaults, missing = named_vaults(ctx)
+    for vault in vaults:
+        if ids.key(vault.id) not in with_items and ids.region(vault.location) == source:
             yield VAULT_IN_SOURCE.finding(
                 resource_id=vault.id,
                 resource_type=VAULT_TYPE,
@@ -180,6 +207,26 @@ def _readiness_vaults_in_source(ctx: Context) -> Iterator[Finding]:
                 f"of {source} against an outage of that region. Use a vault in the target region.",
                 evidence={"vault_region": source, "source_region": source, "mode": "readiness"},
             )
+    for ref in missing:
+        where = ref if "/" in ref else f"/subscriptions/{_first_subscription(ctx)}"
+        reason = (
+            connectivity.unread_reason(ctx.index, ref, "vault", advise=True)
+            if "/" in ref
+            else f"no vault named '{ref}' is in the scanned inventory (another subscription, or a typo?)"
+        )
+        yield VAULT_IN_SOURCE.finding(
+            resource_id=where,
+            resource_type=VAULT_TYPE if "/" in ref else None,
+            status="unknown",
+            key="" if "/" in ref else f"vault:{ref.lower()}",
+            message=f"Cannot check the region of vault '{ids.name_of(ref)}' given with --vault: {reason}.",
+            evidence={"vault": ref, "source_region": source, "mode": "readiness"},
+        )
+
+
+def _first_subscription(ctx: Context) -> str:
+    subs = ctx.inventory.subscriptions
+    return subs[0].id if subs else "unknown"
 
 
 VAULT_NOT_TARGET = RuleMeta(
@@ -187,6 +234,7 @@ VAULT_NOT_TARGET = RuleMeta(
     title="Recovery Services vault in neither the source nor the target region",
     severity=Severity.LOW,
     category="placement",
+    needs=("vaults", "vault", "protected_items"),
     rationale=(
         "Microsoft recommends the vault in the target region. A vault in a third region adds a region "
         "whose outage stops failover even when the target region is healthy."
@@ -237,6 +285,7 @@ SAME_REGION = RuleMeta(
     title="Replication within one region without availability zones",
     severity=Severity.HIGH,
     category="placement",
+    needs=("protected_items",),
     rationale=(
         "Replicating a VM to its own region protects against nothing a region outage causes. Within one "
         "region Site Recovery supports only zone-to-zone disaster recovery, where the source and the "
@@ -335,6 +384,7 @@ CACHE_REGION = RuleMeta(
     title="Cache storage account outside the source VM's region",
     severity=Severity.HIGH,
     category="placement",
+    needs=("protected_items", "storage_accounts"),
     rationale=(
         "Changes on the source VM's disks are written first to the cache storage account, which must be "
         "in the same region as the VM being protected; elsewhere, every write crosses regions or "
@@ -372,6 +422,7 @@ TARGET_VNET_REGION = RuleMeta(
     title="Recovery virtual network outside the recovery region",
     severity=Severity.HIGH,
     category="placement",
+    needs=(*scope.RECOVERY_VNET_INPUTS,),
     rationale=(
         "Failed-over VMs are created in the recovery region and can only join a virtual network of that "
         "region. A recovery VNet (chosen on the item or through a network mapping) elsewhere makes "
@@ -420,6 +471,7 @@ H2A_STORAGE_REGION = RuleMeta(
     title="On-premises replica or log storage account outside the vault's region",
     severity=Severity.HIGH,
     category="placement",
+    needs=("protected_items", "storage_accounts", "vaults", "vault"),
     rationale=(
         "For on-premises machines replicated to Azure, the vault's region is the recovery region: the "
         "storage accounts that receive the replicated data and replication logs must be in the same "
@@ -458,6 +510,7 @@ H2A_NETWORK_REGION = RuleMeta(
     title="On-premises recovery network outside the vault's region",
     severity=Severity.MEDIUM,
     category="placement",
+    needs=("protected_items", "virtual_networks", "vaults", "vault"),
     rationale=(
         "On-premises machines fail over into the vault's region, and the Azure network they join after "
         "failover must be in the same region as the Recovery Services vault."

@@ -30,6 +30,8 @@ from asr_audit.rules.common import (
     VNET_TYPE,
     canonical_ip,
     firewalls_by_ip,
+    gap_label,
+    hybrid_gaps,
     route_table,
     workload_ref,
 )
@@ -41,6 +43,8 @@ FORCED_TUNNEL = RuleMeta(
     title="Replication traffic is forced through a gateway or appliance",
     severity=Severity.HIGH,
     category="network",
+    needs=(*scope.PLACEMENT_INPUTS, "route_tables", "service_tags", *connectivity.GATEWAY_PRESENCE),
+    other_severities=(Severity.MEDIUM,),
     rationale=(
         "Replication traffic and Site Recovery service calls must stay on Azure's backbone. A 0.0.0.0/0 "
         "(or other covering) user-defined route to a VPN/ExpressRoute gateway sends them to on-premises, "
@@ -196,9 +200,10 @@ def _could_tunnel(routes: RouteSet, firewalls: set[str], bgp: bool) -> bool:
 
 
 def _judge(
-    dest_prefixes: netmath.PrefixSet, tag: str, routes: RouteSet, firewalls: set[str], bgp: bool
+    dest_prefixes: netmath.PrefixSet, tag: str, routes: RouteSet, firewalls: set[str], bgp: str | None
 ) -> tuple[dict[str, Any] | None, str | None]:
-    """(tunnelled evidence, unknown reason) for one resolved destination."""
+    """(tunnelled evidence, unknown reason) for one resolved destination; `bgp` says why routes
+    learned from on-premises may apply, None when they cannot."""
     pieces = routes.next_hops(dest_prefixes)
     tunnelled = [p for p in pieces if _tunnels(p.route, firewalls)]
     if tunnelled:
@@ -212,15 +217,32 @@ def _judge(
             "partial": len(tunnelled) < len(pieces),
         }, None
     if bgp and any(_undecided(p.route) for p in pieces):
-        return None, (
-            "BGP route propagation is enabled and the VNet has a gateway, so on-premises may advertise "
-            "a default route that ARM does not show"
-        )
+        return None, bgp
     risky = [u for u in routes.unresolved if u.next_hop_type in (GATEWAY, APPLIANCE)]
     if risky:
         names = ", ".join(f"'{u.name}' ({u.address_prefix})" for u in risky)
         return None, f"route(s) {names} use a service tag that was not collected"
     return None, None
+
+
+def _bgp_doubt(ctx: Context, vnet: VirtualNetwork, table: RouteTable | None) -> str | None:
+    """Why routes learned over BGP may override the subnet's default route, or None: propagation is
+    on and the VNet has a gateway, or its gateways could not be read (an unread one may exist)."""
+    if table is not None and table.disable_bgp_route_propagation:
+        return None
+    if connectivity.has_gateway(ctx.index, vnet):
+        return (
+            "BGP route propagation is enabled and the VNet has a gateway, so on-premises may advertise "
+            "a default route that ARM does not show"
+        )
+    gaps = hybrid_gaps(ctx, [vnet], connectivity.GATEWAY_PRESENCE)
+    if gaps:
+        return (
+            "BGP route propagation is enabled and whether the VNet has a gateway is unknown (the scan "
+            f"could not read {', '.join(map(gap_label, gaps))}), so on-premises may advertise a default "
+            "route that ARM does not show"
+        )
+    return None
 
 
 def _evaluate(ctx: Context, case: SubnetCase, router: netmath.SubnetRouter, firewalls: set[str]) -> Outcome:
@@ -232,13 +254,11 @@ def _evaluate(ctx: Context, case: SubnetCase, router: netmath.SubnetRouter, fire
         return outcome
     tags = router.tags
     routes = router.routes(case.vnet, case.subnet, table)
-    bgp = (table is None or not table.disable_bgp_route_propagation) and connectivity.has_gateway(
-        ctx.index, case.vnet
-    )
+    bgp = _bgp_doubt(ctx, case.vnet, table)
     for dest in subnet_destinations(ctx, case):
         prefixes, tag, reason = resolve(tags, dest)
         if prefixes is None:
-            if _could_tunnel(routes, firewalls, bgp):
+            if _could_tunnel(routes, firewalls, bool(bgp)):
                 outcome.unknown.append({"destination": tag, "reason": reason or ""})
             continue
         found, reason = _judge(prefixes, tag, routes, firewalls, bgp)
@@ -248,6 +268,8 @@ def _evaluate(ctx: Context, case: SubnetCase, router: netmath.SubnetRouter, fire
                 outcome.severity = Severity.HIGH
         elif reason:
             outcome.unknown.append({"destination": tag, "reason": reason})
+    if outcome.unknown:  # an undecided destination may leave through a gateway: never report it lower
+        outcome.severity = FORCED_TUNNEL.worst
     outcome.unresolved = [u.to_json() for u in routes.unresolved]
     return outcome
 
@@ -364,6 +386,7 @@ GATEWAY_DEFAULT_SITE = RuleMeta(
     title="VPN gateway default site forces replication traffic to on-premises",
     severity=Severity.MEDIUM,
     category="network",
+    needs=(*scope.PLACEMENT_INPUTS, "route_tables", *connectivity.GATEWAY_PRESENCE),
     rationale=(
         "A Default Site on a VPN gateway is forced tunnelling: all Internet-bound traffic of the virtual "
         "network, and of spokes that use the gateway through peering, is sent over the site-to-site tunnel "

@@ -105,6 +105,7 @@ LOG_PAIRING = RuleMeta(
     title="Premium replica storage without a Standard log account",
     severity=Severity.HIGH,
     category="storage",
+    needs=("protected_items", "storage_accounts"),
     rationale=(
         "When on-premises machines replicate to a Premium storage account, Site Recovery writes "
         "the replication logs that capture ongoing changes to a separate Standard storage account. "
@@ -176,6 +177,8 @@ CACHE_KIND = RuleMeta(
     title="Cache storage account kind does not match the churn option",
     severity=Severity.HIGH,
     category="storage",
+    needs=("protected_items", "storage_accounts"),
+    other_severities=(Severity.LOW,),
     rationale=(
         "With Normal churn (the default) Site Recovery uses only Standard storage accounts for the "
         "cache; with High churn only Premium Block Blob (kind BlockBlobStorage) accounts. A cache "
@@ -279,6 +282,7 @@ CACHE_REDUNDANCY = RuleMeta(
     title="Geo-redundant cache storage account",
     severity=Severity.LOW,
     category="storage",
+    needs=("protected_items", "storage_accounts"),
     rationale=(
         "The cache account only stages changes in the source region until Site Recovery moves them "
         "to the target region, so a geo-replica of it adds cost and protects nothing. Microsoft "
@@ -337,6 +341,7 @@ REPLICA_REDUNDANCY = RuleMeta(
     title="On-premises replica storage account is not geo-redundant",
     severity=Severity.LOW,
     category="storage",
+    needs=("protected_items", "storage_accounts"),
     rationale=(
         "On-premises machines replicated to Azure storage exist only in that account until failover. "
         "With LRS or ZRS, an outage of the vault's region leaves no copy to recover from; GRS keeps "
@@ -387,6 +392,7 @@ CACHE_FIREWALL = RuleMeta(
     title="Cache storage firewall blocks Site Recovery",
     severity=Severity.HIGH,
     category="storage",
+    needs=("storage_accounts", *scope.PLACEMENT_INPUTS),
     rationale=(
         "The Mobility service on each source VM writes changes to the cache account, and Site Recovery "
         "reads them from there. With the storage firewall on (default action Deny), the account must "
