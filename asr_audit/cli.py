@@ -1,9 +1,13 @@
 """`asr-audit`: argument parsing, the three ways to get an inventory, and exit codes (DESIGN.md §3).
 
 Exit codes: 0 clean, 1 findings at or above `--fail-on`, 2 usage or input error, 3 credential
-or authorisation failure, 4 scan incomplete. An unexpected exception (a bug) also exits 2: the
-run produced nothing trustworthy, and a gate must fail closed without that looking like a
-finding (1) or a tolerable coverage gap (4). `ASR_AUDIT_DEBUG=1` shows its traceback.
+or authorisation failure, or nothing in scope could be read, 4 scan incomplete. 3 wins over 1
+and 4 (`runner.exit_code`). An unexpected exception (a bug) also exits 2: the run produced
+nothing trustworthy, and a gate must fail closed without that looking like a finding (1) or a
+tolerable coverage gap (4). `ASR_AUDIT_DEBUG=1` shows its traceback.
+
+Every input is checked before a scan that may take minutes: flags, rule ids, input files,
+region names against the cloud's list, and that `--out` / `--save-snapshot` can be written.
 
 The Azure SDKs and rich are imported only on the paths that need them, so `--help`,
 `rules` and `--snapshot --output json` start fast and need no Azure libraries at all.
@@ -13,20 +17,26 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import re
 import shutil
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from asr_audit import __version__, baseline, config, ids, progress, runner, suppressions
-from asr_audit.clouds import CLOUDS, CloudProfile
-from asr_audit.collect import DEFAULT_CONCURRENCY
+from asr_audit.clouds import CLOUDS, CloudProfile, unknown_region
+from asr_audit.collect import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_DEADLINE,
+    DEFAULT_READ_TIMEOUT,
+)
 from asr_audit.errors import EXIT_AUTH, EXIT_OK, EXIT_USAGE, AuditError, AuthError, UsageError
+from asr_audit.files import check_writable, write_text_atomic
 from asr_audit.inventory import Inventory
 from asr_audit.report import FORMATS, Report
 from asr_audit.report.sanitize import clean
@@ -51,6 +61,13 @@ _REGION = re.compile(r"^[a-z0-9]+$")
 _MANAGEMENT_GROUP = re.compile(r"^[A-Za-z0-9_().-]{1,90}$")
 _MANAGEMENT_GROUP_ID = re.compile(
     r"^/providers/microsoft\.management/managementgroups/([^/]+)/?$", re.IGNORECASE
+)
+# A Recovery Services vault name as ARM allows it (2-50 letters, digits, hyphens, starting with a
+# letter), or its full ARM id.
+_VAULT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,49}$")
+_VAULT_ID = re.compile(
+    r"^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.recoveryservices/vaults/[^/]+$",
+    re.IGNORECASE,
 )
 
 
@@ -91,6 +108,26 @@ def _resource_group(value: str) -> str:
             f"invalid resource group {value!r}: expected a resource group name such as rg-prod, not an id"
         )
     return name
+
+
+def _vault(value: str) -> str:
+    name = value.strip().rstrip("/")
+    if not (_VAULT_NAME.match(name) or _VAULT_ID.match(name)):
+        raise argparse.ArgumentTypeError(
+            f"invalid vault {value!r}: expected a Recovery Services vault name (rsv-dr-weu) or its ARM id"
+        )
+    return name
+
+
+def _seconds(value: str) -> float:
+    """A positive, finite number of seconds (`--timeout`, `--deadline`)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise argparse.ArgumentTypeError(f"invalid number of seconds {value!r}: expected a positive number")
+    return seconds
 
 
 def _rule_ids(value: str) -> list[str]:
@@ -272,6 +309,17 @@ def _add_scope_options(parser: argparse.ArgumentParser, *, subcommand: bool) -> 
         help="target (recovery) region",
     )
     parser.add_argument(
+        "--vault",
+        metavar="NAME|ID",
+        type=_vault,
+        action="append",
+        default=default([]),
+        help=(
+            "a Recovery Services vault you intend to use (repeatable; name or ARM id): readiness checks "
+            "judge where it is before replication is enabled"
+        ),
+    )
+    parser.add_argument(
         "--save-snapshot",
         metavar="FILE",
         default=default(None),
@@ -286,7 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "exit codes: 0 no unsuppressed finding at or above --fail-on and the scan was complete; "
             "1 findings at or above --fail-on; 2 usage or input error; 3 authentication or authorisation "
-            f"failure; 4 scan incomplete. Set {DEBUG_ENV}=1 to see a traceback for an unexpected error."
+            "failure, or nothing in scope could be read (wins over 1 and 4); 4 scan incomplete. "
+            f"Set {DEBUG_ENV}=1 to see a traceback for an unexpected error."
         ),
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
@@ -305,6 +354,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         type=_concurrency,
         help=f"parallel collector calls, 1..{MAX_CONCURRENCY} (default: {DEFAULT_CONCURRENCY})",
+    )
+    parser.add_argument(
+        "--timeout",
+        metavar="S",
+        type=_seconds,
+        help=(
+            f"read timeout of each request in seconds (default: {DEFAULT_READ_TIMEOUT:g}); the connect "
+            f"timeout is the smaller of S and {DEFAULT_CONNECT_TIMEOUT:g}"
+        ),
+    )
+    parser.add_argument(
+        "--deadline",
+        metavar="S",
+        type=_seconds,
+        help=(
+            f"seconds for the whole scan (default: {DEFAULT_DEADLINE:g}); what is unfinished then is "
+            "reported as a coverage gap"
+        ),
     )
     _add_report_options(parser, subcommand=False)
 
@@ -375,8 +442,9 @@ def _dispatch(args: argparse.Namespace, say: _Stderr) -> int:
 
         _emit(render_catalog(args.output), None)
         return 0
-    # Every flag, rule id and input file is checked before a scan that may take minutes.
+    # Every flag, rule id, input and output file is checked before a scan that may take minutes.
     _check_source(args)
+    _check_outputs(args)
     rules = runner.choose_rules(args.rules, args.skip_rules)
     inputs = _policy_inputs(args)
     started = runner.utc_now()
@@ -389,6 +457,7 @@ def _dispatch(args: argparse.Namespace, say: _Stderr) -> int:
         rules=rules,
         started_at=started,
         resource_groups=args.resource_group,
+        vaults=args.vault,
         **inputs,
     )
     shown = report
@@ -397,12 +466,17 @@ def _dispatch(args: argparse.Namespace, say: _Stderr) -> int:
 
         shown = mask_report(report)
     _emit(_render(shown, args.output, args.out), args.out)
+    blind = runner.nothing_read(report)
     if not args.quiet:
         scope_notes = (
             runner.scope_note(inventory, args.source_region),
             runner.resource_group_note(inventory, args.resource_group),
+            runner.vault_note(inventory, args.vault),
         )
-        _notes(shown, args, [n for n in scope_notes if n], say)
+        _notes(shown, args, [n for n in scope_notes if n], say, blind=bool(blind))
+    if blind:
+        say.error(blind)  # the report is written, but the exit code is 3 whatever it holds
+        return EXIT_AUTH
     if args.command == "demo" and args.fail_on is None:
         return EXIT_OK  # the demo estate is broken on purpose: showing it gates nothing unless asked
     return runner.exit_code(report, args.fail_on or DEFAULT_FAIL_ON)
@@ -434,22 +508,41 @@ def _check_source(args: argparse.Namespace) -> None:
         )
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """`--out` and `--save-snapshot` are tried now (a file created and removed beside them), so a
+    missing or read-only directory fails before the scan rather than after it."""
+    if args.out:
+        check_writable(args.out)
+    if args.save_snapshot:
+        check_writable(args.save_snapshot, what="snapshot")
+
+
 def _inventory(args: argparse.Namespace) -> tuple[Inventory, CloudProfile]:
     if args.snapshot:
         inventory = Inventory.load(args.snapshot)
-        return inventory, _snapshot_cloud(inventory, args.cloud)
+        cloud = _snapshot_cloud(inventory, args.cloud)
+        _check_regions(args, cloud, also=runner.locations(inventory))
+        return inventory, cloud
     if args.command == "demo":
         cloud = CLOUDS["AzureCloud"]
+        _check_regions(args, cloud)
         inventory = _replay(args, cloud)
     else:
-        cloud = _live_cloud(args)
+        cloud, custom_endpoint = _live_cloud(args)
+        if not custom_endpoint:  # Azure Stack Hub and custom clouds name their own regions
+            _check_regions(args, cloud)
         inventory = _scan(args, cloud)
     if args.save_snapshot:
-        try:
-            inventory.save(args.save_snapshot)
-        except OSError as exc:
-            raise UsageError(f"cannot write snapshot {args.save_snapshot}: {exc.strerror or exc}") from None
+        inventory.save(args.save_snapshot)
     return inventory, cloud
+
+
+def _check_regions(args: argparse.Namespace, cloud: CloudProfile, also: set[str] | None = None) -> None:
+    """A mistyped region audits nothing and exits 0: refuse names the cloud does not have."""
+    for flag, name in (("--source-region", args.source_region), ("--target-region", args.target_region)):
+        problem = name and unknown_region(name, cloud.name, also or ())
+        if problem:
+            raise UsageError(f"{flag}: {problem}")
 
 
 def _policy_inputs(args: argparse.Namespace) -> dict[str, Any]:
@@ -475,7 +568,8 @@ def _snapshot_cloud(inventory: Inventory, flag: str | None) -> CloudProfile:
     return CLOUDS[inventory.cloud]
 
 
-def _live_cloud(args: argparse.Namespace) -> CloudProfile:
+def _live_cloud(args: argparse.Namespace) -> tuple[CloudProfile, bool]:
+    """The cloud to scan, and whether another ARM endpoint was given (flag or environment)."""
     cloud = CLOUDS[args.cloud or "AzureCloud"]
     endpoint = args.arm_endpoint
     if endpoint is None and os.environ.get(ARM_ENDPOINT_ENV, "").strip():
@@ -483,14 +577,18 @@ def _live_cloud(args: argparse.Namespace) -> CloudProfile:
             endpoint = https_url(os.environ[ARM_ENDPOINT_ENV])
         except ValueError as exc:
             raise UsageError(f"{ARM_ENDPOINT_ENV}: {exc}") from None
-    return cloud.with_arm_endpoint(endpoint) if endpoint else cloud
+    return (cloud.with_arm_endpoint(endpoint), True) if endpoint else (cloud, False)
 
 
 def _scan(args: argparse.Namespace, cloud: CloudProfile) -> Inventory:
     from asr_audit import auth, collect
 
     credential = auth.make_credential(cloud)
-    options = {"concurrency": args.concurrency} if args.concurrency else {}
+    options: dict[str, Any] = {"concurrency": args.concurrency} if args.concurrency else {}
+    if args.timeout:
+        options["timeout"] = (min(DEFAULT_CONNECT_TIMEOUT, args.timeout), args.timeout)
+    if args.deadline:
+        options["deadline"] = args.deadline
     request = collect.ScanRequest(
         subscriptions=list(args.subscription or []),
         cloud=cloud,
@@ -530,12 +628,10 @@ def _render(report: Report, fmt: str, out: str | None) -> str:
 
 
 def _emit(text: str, out: str | None) -> None:
-    """Results go to `--out` (UTF-8) or stdout; a closed pipe (`| head`) is not an error."""
+    """Results go to `--out` (UTF-8, replaced atomically) or stdout; a closed pipe (`| head`) is
+    not an error."""
     if out:
-        try:
-            Path(out).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
+        write_text_atomic(out, text)
         return
     try:
         sys.stdout.write(text)
@@ -548,11 +644,14 @@ def _emit(text: str, out: str | None) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def _notes(report: Report, args: argparse.Namespace, scope_notes: list[str], say: _Stderr) -> None:
-    """Stderr context for a log; what a table on stdout already shows is not repeated."""
+def _notes(
+    report: Report, args: argparse.Namespace, scope_notes: list[str], say: _Stderr, *, blind: bool = False
+) -> None:
+    """Stderr context for a log; what a table on stdout already shows is not repeated. With
+    `blind` (nothing read), the error line that follows says more than "scan incomplete"."""
     for note in scope_notes:
         say.note(note)
-    if report.gaps:
+    if report.gaps and not blind:
         say.note(f"scan incomplete: {len(report.gaps)} collector run(s) failed; see the coverage section")
     if args.output == "table" and not args.out:
         return
@@ -584,7 +683,7 @@ def _masker(mask: bool) -> Callable[[str], str]:
 
 
 class _Stderr:
-    """Notes and errors: one sanitised line each, masked with `--mask`."""
+    """Notes and errors: one sanitised line each (tokens redacted by `clean`), masked with `--mask`."""
 
     def __init__(self, *, mask: bool) -> None:
         self._hide = _masker(mask)

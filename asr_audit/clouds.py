@@ -1,12 +1,19 @@
 """Cloud profiles: one object handed to every client and every rule.
 
 Sovereign clouds differ in ARM endpoint, authority, token scope, the FQDNs that ASR
-needs, and the name the service-tags API uses for the cloud.
+needs, the name the service-tags API uses for the cloud, and their region names.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from functools import cache
+from importlib import resources
+
+REGIONS_FILE = "regions.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +89,50 @@ CLOUDS: dict[str, CloudProfile] = {
         service_tags_cloud="AzureGovernment",
     ),
 }
+
+
+@cache
+def regions(cloud: str) -> frozenset[str]:
+    """The ARM location names of `cloud`'s regions (`data/regions.json`, which names its source);
+    empty for a cloud the file does not know."""
+    text = resources.files("asr_audit").joinpath("data", REGIONS_FILE).read_text(encoding="utf-8")
+    return frozenset(json.loads(text)["clouds"].get(cloud, ()))
+
+
+def unknown_region(name: str, cloud: str, also: Iterable[str] = ()) -> str | None:
+    """Why `name` is not a region of `cloud` (with the closest names), or None when it is one.
+
+    A mistyped region audits nothing and passes, so it is refused rather than trusted. `also`
+    adds names known to be real in context (the locations a snapshot's resources are in).
+    """
+    known = regions(cloud) | {a.lower() for a in also if a}
+    if not known or name in known:
+        return None
+    close = _closest(name, known)
+    choices = f"{', '.join(close[:-1])} or {close[-1]}" if len(close) > 1 else "".join(close)
+    hint = f"did you mean {choices}? " if close else ""
+    return f"unknown region {name!r} for {cloud}; {hint}(regions: {', '.join(sorted(known))})"
+
+
+def _closest(name: str, known: Iterable[str]) -> list[str]:
+    """The known names fewest edits away (up to three, most similar first), if any is close:
+    `westus4` is one edit from both `westus` and `westus3`, and either may be what was meant.
+    Failing that, the names it abbreviates (`germanywest`)."""
+    distances = {k: _edits(name, k) for k in known}
+    best = min(distances.values(), default=0)
+    if not distances or best > max(2, len(name) // 3):
+        return sorted(k for k in known if len(name) >= 4 and k.startswith(name))[:3]
+    ties = [k for k, d in distances.items() if d == best]
+    ties.sort(key=lambda k: (-difflib.SequenceMatcher(None, name, k).ratio(), k))
+    return ties[:3]
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance (region names are short: the quadratic table is nothing)."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]

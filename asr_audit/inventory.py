@@ -9,6 +9,7 @@ through `ids.key()` via `InventoryIndex`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import types
 import typing
@@ -458,10 +459,31 @@ class Inventory:
         return {"kind": SNAPSHOT_KIND, "schema_version": SNAPSHOT_SCHEMA_VERSION, **dataclasses.asdict(self)}
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_json(), indent=1, sort_keys=False) + "\n", encoding="utf-8")
+        """Write the snapshot atomically, with every token-like value redacted (DESIGN.md §8.2).
+
+        Redaction looks at the serialised text first (one pass over it, usually finding nothing)
+        and rebuilds only when something matched: scrubbing the JSON text itself could cut an
+        escape sequence in half.
+        """
+        from asr_audit.files import write_text_atomic
+        from asr_audit.redact import scrub
+
+        doc = self.to_json()
+        text = json.dumps(doc, indent=1) + "\n"
+        if scrub(text) != text:
+            from asr_audit.report.sanitize import redact_tree  # the report package imports this module
+
+            text = json.dumps(redact_tree(doc), indent=1) + "\n"
+        write_text_atomic(path, text, what="snapshot")
 
     @classmethod
     def from_json(cls, data: Any) -> Inventory:
+        """Rebuild a snapshot, failing closed: what it does not show was not read.
+
+        A section missing from the file, or a subscription without a coverage record for a
+        subscription-wide collector, becomes a `not_collected` gap instead of an empty,
+        complete list; a coverage entry with an unknown status is an error (exit 2).
+        """
         if not isinstance(data, dict) or data.get("kind") != SNAPSHOT_KIND:
             raise UsageError("not an asr-audit inventory snapshot (missing kind: asr-audit-inventory)")
         version = data.get("schema_version")
@@ -471,9 +493,12 @@ class Inventory:
             )
         body = {k: v for k, v in data.items() if k not in ("kind", "schema_version")}
         try:
-            return _build(cls, body, "snapshot")
+            inventory = _build(cls, body, "snapshot")
         except (TypeError, ValueError) as exc:
             raise UsageError(f"invalid snapshot: {exc}") from None
+        _check_coverage(inventory.coverage)
+        inventory.coverage.extend(_unread_sections(inventory, present=set(body)))
+        return inventory
 
     @classmethod
     def load(cls, path: str | Path) -> Inventory:
@@ -489,25 +514,92 @@ class Inventory:
         return cls.from_json(data)
 
 
+# Sections that are not resource records: what was scanned and how it went.
+_BOOKKEEPING = frozenset({"cloud", "collected_at", "subscriptions", "coverage"})
+_ONCE_PER_SNAPSHOT = "service_tags"  # fetched once per cloud, not per subscription
+
+
+def subscription_collectors() -> tuple[str, ...]:
+    """The collectors a scan runs once for every subscription (DESIGN.md §2); a snapshot must show
+    how each went for each of its subscriptions."""
+    from asr_audit.collect.endpoints import SUBSCRIPTION_LISTS  # collect builds on this module
+
+    return (*SUBSCRIPTION_LISTS, "gateway_resource_groups")
+
+
+def _check_coverage(coverage: list[Coverage]) -> None:
+    """Types are checked by `_build`; the status must also be one the rules know how to read."""
+    for i, entry in enumerate(coverage):
+        if entry.status not in COVERAGE_STATUSES:
+            raise UsageError(
+                f"invalid snapshot: snapshot.coverage[{i}] ({entry.collector} in {entry.subscription_id}): "
+                f"status {entry.status!r} is not one of {', '.join(sorted(COVERAGE_STATUSES))}"
+            )
+        if not entry.collector:
+            raise UsageError(f"invalid snapshot: snapshot.coverage[{i}]: empty collector")
+
+
+def _unread_sections(inventory: Inventory, present: set[str]) -> list[Coverage]:
+    """`not_collected` records for what the snapshot does not show was read.
+
+    A section key absent from the file gets one per subscription (once per snapshot for
+    service tags); a subscription-wide collector with no record for a subscription gets one too.
+    Both are what a hand-edited or truncated snapshot looks like; a saved one never has them.
+    """
+    subscriptions = [s.id for s in inventory.subscriptions]
+    if not subscriptions:
+        return []
+    recorded = {(c.subscription_id.lower(), c.kind) for c in inventory.coverage}
+    added: list[Coverage] = []
+
+    def add(subscription_id: str, collector: str, detail: str) -> None:
+        recorded.add((subscription_id.lower(), collector))
+        added.append(Coverage(subscription_id, collector, COVERAGE_NOT_COLLECTED, detail))
+
+    for f in dataclasses.fields(inventory):
+        if f.name in _BOOKKEEPING or f.name in present:
+            continue
+        scope = subscriptions[:1] if f.name == _ONCE_PER_SNAPSHOT else subscriptions
+        for sid in scope:
+            add(sid, f.name, f"section {f.name} is absent from the snapshot")
+    for collector in subscription_collectors():
+        for sid in subscriptions:
+            if (sid.lower(), collector) not in recorded:
+                add(sid, collector, f"the snapshot has no coverage record for {collector} here")
+    if not any(kind == _ONCE_PER_SNAPSHOT for _, kind in recorded):
+        add(subscriptions[0], _ONCE_PER_SNAPSHOT, "the snapshot has no coverage record for service_tags")
+    return added
+
+
 T = TypeVar("T")
+
+
+@functools.cache
+def _schema(cls: type) -> tuple[tuple[str, Any, bool], ...]:
+    """(name, type hint, required) per field of a dataclass, resolved once per class:
+    `typing.get_type_hints` per object made loading large snapshots slow."""
+    hints = typing.get_type_hints(cls)
+    return tuple(
+        (
+            f.name,
+            hints[f.name],
+            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+        )
+        for f in dataclasses.fields(cls)
+    )
 
 
 def _build(cls: type[T], data: Any, where: str) -> T:
     """Rebuild a dataclass tree from JSON, checking types so a bad snapshot fails clearly."""
     if not isinstance(data, dict):
         raise TypeError(f"{where}: expected an object")
-    hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if f.name in data:
-            kwargs[f.name] = _convert(hints[f.name], data[f.name], f"{where}.{f.name}")
-    missing = [
-        f.name
-        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
-        if f.name not in kwargs
-        and f.default is dataclasses.MISSING
-        and f.default_factory is dataclasses.MISSING
-    ]
+    missing: list[str] = []
+    for name, hint, required in _schema(cls):
+        if name in data:
+            kwargs[name] = _convert(hint, data[name], f"{where}.{name}")
+        elif required:
+            missing.append(name)
     if missing:
         raise TypeError(f"{where}: missing {', '.join(missing)}")
     return cls(**kwargs)

@@ -7,15 +7,15 @@ replayed recording are analysed the same way.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timezone
 from typing import Any
 
 from asr_audit import __version__, baseline, ids, scope, suppressions
 from asr_audit.clouds import CloudProfile
-from asr_audit.errors import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, UsageError
+from asr_audit.errors import EXIT_AUTH, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, UsageError
 from asr_audit.findings import Severity
-from asr_audit.inventory import Inventory
+from asr_audit.inventory import COVERAGE_OK, COVERAGE_PARTIAL, Coverage, Inventory
 from asr_audit.report import Report
 from asr_audit.rules import all_rules, analyze
 from asr_audit.rules.base import Context
@@ -65,19 +65,28 @@ def in_resource_groups(resource_id: str | None, groups: set[str]) -> bool:
     return group is not None and group.lower() in groups
 
 
+def _records(inventory: Inventory) -> Iterator[Any]:
+    """Every top-level resource record of the inventory (resources with an `id`), any type."""
+    for f in dataclasses.fields(inventory):
+        records = getattr(inventory, f.name)
+        for item in records if isinstance(records, list) else ():
+            if isinstance(getattr(item, "id", None), str):
+                yield item
+
+
+def locations(inventory: Inventory) -> set[str]:
+    """The regions the inventory's resources are in: real ones in its cloud, whatever its list
+    says (an Azure Stack Hub scan is saved as AzureCloud with its own region names)."""
+    return {loc for item in _records(inventory) if (loc := ids.region(getattr(item, "location", None)))}
+
+
 def resource_group_note(inventory: Inventory, resource_groups: Iterable[str]) -> str | None:
     """Name the `--resource-group` values no collected resource is in: a typo would otherwise
     pass a gate with an empty report."""
     wanted = _lower(resource_groups)
     if not wanted:
         return None
-    seen: set[str] = set()
-    for f in dataclasses.fields(inventory):
-        records = getattr(inventory, f.name)
-        for item in records if isinstance(records, list) else ():
-            group = ids.resource_group_of(getattr(item, "id", None))
-            if group:
-                seen.add(group.lower())
+    seen = {group.lower() for item in _records(inventory) if (group := ids.resource_group_of(item.id))}
     missing = sorted(wanted - seen)
     if not missing:
         return None
@@ -85,6 +94,19 @@ def resource_group_note(inventory: Inventory, resource_groups: Iterable[str]) ->
         f"no collected resource is in resource group(s) {', '.join(missing)}: "
         "check the name (--resource-group matches a resource group name, not an id)"
     )
+
+
+def vault_note(inventory: Inventory, vaults: Iterable[str]) -> str | None:
+    """Name the `--vault` values no collected vault matches (by name or id, any case): a typo
+    would otherwise leave the readiness checks on the intended vault silently unrun."""
+    wanted = _lower(vaults)
+    if not wanted:
+        return None
+    known = {v.name.lower() for v in inventory.vaults} | {ids.key(v.id) for v in inventory.vaults}
+    missing = sorted(v for v in wanted if v not in known and ids.key(v) not in known)
+    if not missing:
+        return None
+    return f"no collected Recovery Services vault matches --vault {', '.join(missing)}: check the name or id"
 
 
 def _lower(values: Iterable[str]) -> set[str]:
@@ -104,6 +126,7 @@ def audit(
     previous: list[dict[str, Any]] | None = None,
     today: date | None = None,
     resource_groups: Iterable[str] = (),
+    vaults: Iterable[str] = (),
 ) -> Report:
     """Analyse `inventory` with `rules` (all when None) and wrap the result in a `Report`.
 
@@ -111,9 +134,11 @@ def audit(
     `accepted` (a loaded `--suppressions` file) marks findings suppressed as of `today`;
     `previous` (a loaded `--baseline` report) marks them new or unchanged.
     `resource_groups`, when given, keeps only findings (and resolved baseline entries) whose
-    resource id is in one of them. The analysis itself stays subscription-wide, so rules see
-    hub VNets and shared accounts in other groups, and suppression notes describe the file
-    against every finding, not just the ones shown.
+    resource id is in one of them, and every finding that restates a coverage gap (what the
+    scan could not read may hold resources of those groups). The analysis itself stays
+    subscription-wide, so rules see hub VNets and shared accounts in other groups, and
+    suppression notes describe the file against every finding, not just the ones shown.
+    `vaults` (`--vault`) names the vaults the user intends to use, for the readiness rules.
     """
     started = started_at or utc_now()
     rule_ids = choose_rules() if rules is None else rules
@@ -123,13 +148,14 @@ def audit(
         target_region=target_region,
         cloud=cloud,
         thresholds=dict(thresholds or {}),
+        vaults=[v.strip() for v in vaults if v.strip()],
     )
     findings = analyze(inventory, context, select=rule_ids) if rule_ids else []
     notes = suppressions.apply(findings, accepted, today or date.today()) if accepted is not None else []
     resolved = baseline.apply(findings, previous) if previous is not None else []
     groups = _lower(resource_groups)
     if groups:
-        findings = [f for f in findings if in_resource_groups(f.resource_id, groups)]
+        findings = [f for f in findings if f.gap or in_resource_groups(f.resource_id, groups)]
         resolved = [r for r in resolved if in_resource_groups(r["resource_id"], groups)]
     return Report(
         tool_version=__version__,
@@ -156,8 +182,45 @@ def failing(report: Report, fail_on: str) -> int:
     return sum(1 for f in report.active if f.severity.rank >= threshold)
 
 
+def nothing_read(report: Report) -> str | None:
+    """Why nothing in scope could be read, or None when some collector read something.
+
+    DESIGN.md §8.2: a scan in which every data collector failed (401/403, TLS, connection
+    refused, 5xx on every read) judged nothing, whatever the cause; it must not look like an
+    incomplete scan (exit 4) that pipelines may tolerate. The `subscription` checks are not data
+    collectors, but when none of them succeeded they are all there is to explain the failure.
+    """
+    if any(c.status in (COVERAGE_OK, COVERAGE_PARTIAL) for c in report.coverage if c.kind != "subscription"):
+        return None
+    runs = [c for c in report.coverage if c.kind != "subscription"]
+    what = "collector runs"
+    if not runs:
+        runs, what = [c for c in report.coverage if c.is_gap], "subscription checks"
+    if not runs:
+        return "nothing in scope could be read: nothing was collected"
+    return f"nothing in scope could be read: {len(runs)} of {len(runs)} {what} failed{_causes(runs)}"
+
+
+def _causes(runs: list[Coverage]) -> str:
+    """` (12 error, 1 forbidden: <the first detail>)`: enough to tell a network fault from a role."""
+    if not runs:
+        return ""
+    counts: dict[str, int] = {}
+    for c in runs:
+        counts[c.status] = counts.get(c.status, 0) + 1
+    statuses = ", ".join(f"{n} {status}" for status, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    detail = next((c.detail for c in runs if c.detail), None)
+    if detail and len(detail) > 160:
+        detail = detail[:157] + "..."
+    return f" ({statuses}: {detail})" if detail else f" ({statuses})"
+
+
 def exit_code(report: Report, fail_on: str) -> int:
-    """DESIGN.md §3: failing findings win over an incomplete scan; suppressed findings never count."""
+    """DESIGN.md §3 and §8.2, in this order: nothing in scope read (3) wins over findings (1), since
+    findings from a scan that saw nothing say nothing; failing findings (1) win over an
+    incomplete scan (4); suppressed findings never count."""
+    if nothing_read(report):
+        return EXIT_AUTH
     if failing(report, fail_on):
         return EXIT_FINDINGS
     if report.gaps:

@@ -7,6 +7,7 @@ end-to-end runs on recorded cassettes live elsewhere).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -29,7 +30,9 @@ from asr_audit.inventory import (
     Inventory,
     NetworkMapping,
     Subscription,
+    Vault,
     VirtualMachine,
+    subscription_collectors,
 )
 from asr_audit.rules.base import Context, Rule, RuleMeta
 
@@ -98,11 +101,16 @@ def vm(name: str, location: str = "westeurope") -> VirtualMachine:
     return VirtualMachine(id=rid, name=name, location=location)
 
 
+def complete(subscription: str = SUB) -> list[Coverage]:
+    """Every subscription-wide collector read: what the snapshot of a complete scan records."""
+    return [Coverage(subscription, c, "ok") for c in (*subscription_collectors(), "service_tags")]
+
+
 def estate(*names: str, gaps: Iterable[Coverage] = (), cloud: str = "AzureCloud") -> Inventory:
     return Inventory(
         cloud=cloud,
         subscriptions=[Subscription(SUB, "Production")],
-        coverage=[Coverage(SUB, "compute", "ok", items=len(names)), *gaps],
+        coverage=[*complete(), *gaps],
         virtual_machines=[vm(n) for n in names],
     )
 
@@ -178,6 +186,39 @@ def test_incomplete_scan_exits_4_unless_findings_fail_it(
     code, _, err = run(capsys, "--snapshot", path, "--fail-on", fail_on)
     assert code == expected
     assert "scan incomplete: 1 collector run(s) failed" in err
+
+
+@pytest.mark.parametrize(("names", "fail_on"), [((), "high"), (("critical-a",), "high"), ((), "none")])
+def test_a_snapshot_in_which_nothing_was_read_exits_3_over_findings_and_gaps(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], names: tuple[str, ...], fail_on: str
+) -> None:
+    inventory = estate(*names)
+    inventory.coverage = [Coverage(SUB, "subscription", "ok", items=1)] + [
+        dataclasses.replace(c, status="error", detail="connection refused") for c in complete()
+    ]
+    out_file = tmp_path / "report.json"
+    code, _, err = run(
+        capsys, "--snapshot", snapshot(tmp_path, inventory), "--fail-on", fail_on,
+        "--output", "json", "--out", str(out_file), "--quiet",
+    )  # fmt: skip
+    n = len(complete())
+    assert code == 3
+    assert error_line(err) == (
+        f"asr-audit: error: nothing in scope could be read: {n} of {n} collector runs failed "
+        f"({n} error: connection refused)"
+    )
+    assert json.loads(out_file.read_text("utf-8"))["coverage"]  # the report is still written
+
+
+def test_one_collector_that_read_something_keeps_gaps_at_4(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inventory = estate()
+    inventory.coverage = [
+        dataclasses.replace(c, status="partial" if c.collector == "disks" else "forbidden")
+        for c in complete()
+    ]
+    assert run(capsys, "--snapshot", snapshot(tmp_path, inventory), "--quiet")[0] == 4
 
 
 def test_suppressed_findings_never_fail_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -430,7 +471,7 @@ def test_json_output_validates_against_the_schema(tmp_path: Path, capsys: pytest
     assert code == 1
     assert doc["scope"]["subscriptions"] == [SUB]
     assert doc["summary"]["by_severity"]["high"] == 1 and doc["summary"]["by_severity"]["info"] == 1
-    assert [c["status"] for c in doc["coverage"]] == ["ok", "forbidden"]
+    assert [c["status"] for c in doc["coverage"]] == ["ok"] * len(complete()) + ["forbidden"]
     assert doc["started_at"] <= doc["finished_at"]
 
 
@@ -529,14 +570,14 @@ def test_live_scan_builds_the_request(azure: FakeAzure, capsys: pytest.CaptureFi
         "--subscription", "Production",
         "--cloud", "AzureUSGovernment",
         "--concurrency", "16",
-        "--source-region", "westeurope",
+        "--source-region", "usgovvirginia",
         "--output", "json",
     )  # fmt: skip
     assert code == 1
     request = azure.requests[0]
     assert request.subscriptions == [SUB, "Production"]
     assert request.cloud.name == "AzureUSGovernment" and request.concurrency == 16
-    assert request.regions == ["westeurope"]
+    assert request.regions == ["usgovvirginia"]
     assert json.loads(out)["scope"]["cloud"] == "AzureUSGovernment"
 
 
@@ -645,6 +686,63 @@ def test_save_snapshot_needs_a_live_scan_and_a_writable_path(
     assert code == 2 and "--save-snapshot" in error_line(err)
     code, _, err = run(capsys, "--subscription", SUB, "--save-snapshot", str(tmp_path / "no" / "dir.json"))
     assert code == 2 and "cannot write snapshot" in error_line(err)
+
+
+def test_timeout_and_deadline_reach_the_scan_request(
+    azure: FakeAzure, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "--subscription", SUB, "--timeout", "45", "--deadline", "600", "--quiet")[0] == 1
+    assert (azure.requests[-1].timeout, azure.requests[-1].deadline) == ((10.0, 45.0), 600.0)
+    run(capsys, "--subscription", SUB, "--timeout", "2.5", "--quiet")
+    assert azure.requests[-1].timeout == (2.5, 2.5)  # connect timeout: min(10, S)
+    run(capsys, "--subscription", SUB, "--quiet")
+    defaults = collect.ScanRequest(subscriptions=[], cloud=CLOUDS["AzureCloud"])
+    assert (azure.requests[-1].timeout, azure.requests[-1].deadline) == (defaults.timeout, defaults.deadline)
+    assert defaults.timeout == (10.0, 30.0) and defaults.deadline == 1800.0
+
+
+@pytest.mark.parametrize("flag", ["--timeout", "--deadline"])
+@pytest.mark.parametrize("value", ["0", "-5", "soon", "nan", "inf"])
+def test_timeout_and_deadline_must_be_positive_seconds(
+    azure: FakeAzure, capsys: pytest.CaptureFixture[str], flag: str, value: str
+) -> None:
+    code, out, err = run(capsys, "--subscription", SUB, flag, value)
+    assert (code, out) == (2, "")
+    assert "invalid number of seconds" in err.splitlines()[-1] and "Traceback" not in err
+    assert azure.requests == []
+
+
+def test_vaults_reach_the_rules_and_an_unknown_one_gets_a_note(
+    azure: FakeAzure, capsys: pytest.CaptureFixture[str], test_rules: Registry
+) -> None:
+    vault_id = f"/subscriptions/{SUB}/resourceGroups/rg-dr/providers/Microsoft.RecoveryServices/vaults/rsv-dr"
+    azure.inventory.vaults.append(Vault(id=vault_id, name="rsv-dr", location="northeurope"))
+    _, _, err = run(capsys, "--subscription", SUB, "--vault", "RSV-DR", "--vault", vault_id.upper())
+    assert test_rules.contexts[-1].vaults == ["RSV-DR", vault_id.upper()]
+    assert "--vault" not in err
+    _, _, err = run(capsys, "--subscription", SUB, "--vault", "rsv-typo")
+    assert "no collected Recovery Services vault matches --vault rsv-typo" in err
+
+
+NOT_A_VAULT_ID = "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/v"
+
+
+@pytest.mark.parametrize("value", ["", "rsv dr", NOT_A_VAULT_ID])
+def test_a_malformed_vault_is_a_usage_error(
+    azure: FakeAzure, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    code, _, err = run(capsys, "--subscription", SUB, "--vault", value)
+    assert code == 2 and "invalid vault" in err.splitlines()[-1]
+    assert azure.requests == []
+
+
+def test_demo_takes_vaults_but_not_timeouts(
+    demo: list[Any], capsys: pytest.CaptureFixture[str], test_rules: Registry
+) -> None:
+    assert run(capsys, "demo", "--vault", "rsv-demo", "--quiet")[0] == 0
+    assert test_rules.contexts[-1].vaults == ["rsv-demo"]
+    code, _, err = run(capsys, "demo", "--timeout", "5")
+    assert code == 2 and "unrecognized arguments: --timeout" in err
 
 
 def test_validation_happens_before_the_scan(azure: FakeAzure, capsys: pytest.CaptureFixture[str]) -> None:

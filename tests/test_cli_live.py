@@ -127,3 +127,58 @@ def test_an_unreadable_subscription_id_is_exit_3(
     live("healthy")
     code, _, err = run(capsys, "--subscription", "00000000-0000-0000-0000-0000000000aa")
     assert code == 3 and "not found or not readable" in err
+
+
+# --- fail closed before and after the scan (DESIGN.md §8.2) -----------------------------------------
+
+
+@pytest.mark.parametrize("flag", ["--out", "--save-snapshot"])
+def test_an_output_in_a_missing_directory_is_exit_2_before_any_request(
+    live: Callable[..., FakeArm], capsys: pytest.CaptureFixture[str], tmp_path: Path, flag: str
+) -> None:
+    arm = live("healthy")
+    target = tmp_path / "no-such-dir" / "out.json"
+    code, out, err = run(capsys, "--subscription", HEALTHY, flag, str(target))
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and f"cannot write {'snapshot ' if 'snap' in flag else ''}{target}" in err
+    assert arm.requests == []
+    assert not target.parent.exists()
+
+
+def test_an_output_check_leaves_no_file_behind(
+    live: Callable[..., FakeArm], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    live("healthy", token="expired-or-forged")  # the scan fails after the check
+    assert run(capsys, "--subscription", HEALTHY, "--out", str(tmp_path / "r.json"))[0] == 3
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("status", "coverage_status"),
+    [(403, "forbidden"), (501, "error")],  # 501 is not retried, so the test stays fast; 500 ends alike
+)
+def test_nothing_read_is_exit_3_whatever_the_cause_and_the_report_is_still_written(
+    live: Callable[..., FakeArm],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    status: int,
+    coverage_status: str,
+) -> None:
+    """The subscription itself is readable, every list in it fails: nothing in scope was read.
+    This used to exit 4, which pipelines may tolerate."""
+    arm = live("healthy")
+    arm.add_fault(r"/providers/", status)
+    arm.add_fault(r"/resources$", status)
+    report = tmp_path / "report.json"
+    code, _, err = run(
+        capsys, "--subscription", HEALTHY, "--output", "json", "--out", str(report), "--fail-on", "none"
+    )
+    doc = json.loads(report.read_text("utf-8"))
+    runs = [c for c in doc["coverage"] if c["collector"] != "subscription"]
+    assert runs and all(c["status"] != "ok" for c in runs)
+    assert sum(c["status"] == coverage_status for c in runs) == len(runs) - 1  # and service_tags: no location
+    assert code == 3
+    [line] = [line for line in err.splitlines() if line.startswith("asr-audit: error: ")]
+    assert f"nothing in scope could be read: {len(runs)} of {len(runs)} collector runs failed" in line
+    assert f"{len(runs) - 1} {coverage_status}" in line
+    assert "scan incomplete" not in err

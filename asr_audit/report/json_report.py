@@ -13,6 +13,7 @@ from typing import Any
 
 from asr_audit.inventory import Coverage
 from asr_audit.report import REPORT_SCHEMA_VERSION, Report
+from asr_audit.report.sanitize import redact_tree
 
 TOOL_NAME = "asr-audit"
 
@@ -48,7 +49,8 @@ def document(report: Report) -> dict[str, Any]:
 
 
 def render(report: Report) -> str:
-    return json.dumps(document(report), indent=2, default=_jsonable) + "\n"
+    """The document with every token-like value redacted (DESIGN.md §8.2); JSON escapes the rest."""
+    return json.dumps(redact_tree(document(report)), indent=2, default=_jsonable) + "\n"
 
 
 def _coverage(c: Coverage) -> dict[str, Any]:

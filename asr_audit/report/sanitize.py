@@ -6,7 +6,8 @@ requests, wikis, spreadsheets and CI dashboards. Each of those interprets someth
 escapes, Unicode bidi overrides (which reorder what a reviewer sees), Markdown and HTML,
 SARIF embedded links, XML, spreadsheet formulas.
 
-`clean()` is the base every format applies: it makes control, bidi and XML-invalid
+`clean()` is the base every format applies: it redacts anything token-like (`redact.scrub`:
+no output ever holds a bearer token, DESIGN.md §8.2), then makes control, bidi and XML-invalid
 characters *visible* (`\\x1b`, `\\u202e`) rather than dropping them, so an auditor still
 sees that a name is odd, and its output is always valid XML 1.0 text and encodable as UTF-8.
 A literal backslash-x sequence in a name reads the same as an escaped control character; that
@@ -19,6 +20,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
+
+from asr_audit.redact import scrub
 
 # C0 controls except tab/LF/CR (handled as whitespace), DEL and C1 (U+009B is a CSI in some
 # terminals), the bidi controls used in "Trojan Source" attacks, lone surrogates and the two
@@ -52,11 +55,26 @@ def _visible(match: re.Match[str]) -> str:
 
 
 def clean(value: object, *, multiline: bool = False) -> str:
-    """Neutral text: unsafe characters visible, newlines normalised (or flattened)."""
+    """Neutral text: tokens redacted, unsafe characters visible, newlines normalised (or flattened)."""
     if value is None:
         return ""
-    text = _NEWLINES.sub("\n", _UNSAFE.sub(_visible, str(value)))
+    text = _NEWLINES.sub("\n", _UNSAFE.sub(_visible, scrub(str(value))))
     return text if multiline else _SINGLE_LINE_SPACE.sub(" ", text)
+
+
+def redact_tree(value: Any) -> Any:
+    """`redact.scrub` every string in a JSON-like structure and nothing else: for documents
+    whose serialiser escapes on its own (the JSON report, snapshots), where `clean_tree`'s
+    visible escapes would change the data."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, Mapping):
+        return {redact_tree(k): redact_tree(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_tree(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((redact_tree(v) for v in value), key=str)
+    return value
 
 
 def clean_tree(value: Any) -> Any:
