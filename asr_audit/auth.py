@@ -94,8 +94,7 @@ class StaticTokenCredential:
 
 
 class _OneLineErrors:
-    """Wraps a credential so its failures become `AuthError` with a one-line message, and a
-    token it returns is checked like one from the environment.
+    """Wraps a credential so its failures become `AuthError` with a one-line message.
 
     `AuthError` is not an `AzureError`, so the SDK's retry policy re-raises it at once
     instead of retrying a credential that cannot work.
@@ -108,11 +107,9 @@ class _OneLineErrors:
         from azure.core.exceptions import ClientAuthenticationError
 
         try:
-            token = self._inner.get_token(*scopes, **kwargs)
+            return self._inner.get_token(*scopes, **kwargs)
         except ClientAuthenticationError as exc:
             raise AuthError(auth_failure_message(exc)) from None
-        check_token(token.token, f"the Azure credential ({type(self._inner).__name__})")
-        return token
 
     def close(self) -> None:
         self._inner.close()

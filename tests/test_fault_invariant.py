@@ -50,14 +50,22 @@ def _base() -> Scenario:
     return scenario
 
 
-def _scan(scenario: Scenario, *, timeout: tuple[float, float] = (2.0, 2.0)) -> Run:
+def _scan(
+    scenario: Scenario,
+    *,
+    timeout: tuple[float, float] = (2.0, 2.0),
+    prepare: Callable[[FakeArm], None] | None = None,
+    token: str = TOKEN,
+) -> Run:
     arm = FakeArm(scenario).start()
+    if prepare is not None:
+        prepare(arm)
     saved = {k: os.environ.get(k) for k in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")}
     os.environ["REQUESTS_CA_BUNDLE"] = os.environ["SSL_CERT_FILE"] = arm.ca_bundle
     try:
         cloud = CLOUDS["AzureCloud"].with_arm_endpoint(arm.url)
         request = ScanRequest([PROD, CONN], cloud, timeout=timeout, deadline=60.0)
-        inventory = scan(request, StaticTokenCredential(TOKEN), retry=QUICK)
+        inventory = scan(request, StaticTokenCredential(token), retry=QUICK)
     finally:
         arm.stop()
         for key, value in saved.items():
@@ -204,6 +212,57 @@ def test_a_garbled_protected_item_is_a_partial_list_naming_it(clean: Run) -> Non
     partial = [c for c in faulty.inventory.coverage if c.kind == "protected_items" and c.status == "partial"]
     assert partial and victim["id"] in partial[0].unread
     assert _unexplained(clean, faulty) == []
+
+
+VM_LIST = LIST.format(sub=PROD, type=r"Microsoft\.Compute/virtualMachines")
+
+
+def test_a_bad_page_in_the_middle_of_a_list_keeps_the_first_page_and_is_a_gap(clean: Run) -> None:
+    scenario = _with_fault(VM_LIST, 500, query=r"\$skiptoken=2$")
+    faulty = _scan(scenario)
+    vms = [c for c in faulty.inventory.coverage if c.kind == "virtual_machines" and c.subscription_id == PROD]
+    assert [c.status for c in vms] == ["error"] and vms[0].items == 2  # page 1 is kept
+    assert faulty.code == EXIT_INCOMPLETE
+    assert _unexplained(clean, faulty) == []
+
+
+def test_a_body_cut_short_on_every_attempt_is_a_gap(clean: Run) -> None:
+    faulty = _scan(_base(), prepare=lambda arm: arm.add_cut(VM_LIST, keep=40))
+    assert ("virtual_machines", "error") in _gaps(faulty)
+    assert _unexplained(clean, faulty) == []
+
+
+def test_a_body_cut_short_once_is_retried_and_nothing_is_lost(clean: Run) -> None:
+    faulty = _scan(_base(), prepare=lambda arm: arm.add_cut(VM_LIST, keep=40, times=1))
+    assert _gaps(faulty) == []
+    assert {f.fingerprint for f in faulty.report.findings} == {f.fingerprint for f in clean.report.findings}
+
+
+def test_a_stalled_list_is_a_timeout_gap(clean: Run) -> None:
+    path = LIST.format(sub=PROD, type=r"Microsoft\.Network/networkSecurityGroups")
+    faulty = _scan(_base(), timeout=(1.0, 1.0), prepare=lambda arm: arm.add_stall(path, 60))
+    assert ("network_security_groups", "timeout") in _gaps(faulty)
+    assert faulty.code == EXIT_INCOMPLETE
+    assert _unexplained(clean, faulty) == []
+
+
+def test_a_vault_id_pointing_at_another_host_is_refused_and_a_gap(clean: Run) -> None:
+    def hostile(vaults: list[dict[str, Any]]) -> None:
+        vaults[0]["id"] = "https://127.0.0.1:9" + vaults[0]["id"]
+
+    faulty = _scan(_edited("vaults", hostile))
+    refused = [c for c in faulty.inventory.coverage if "refused" in (c.detail or "")]
+    assert refused and all(c.status == "error" for c in refused)
+    assert _unexplained(clean, faulty) == []
+
+
+def test_a_token_with_a_line_break_is_refused_before_any_request() -> None:
+    servers: list[FakeArm] = []
+    with pytest.raises(AuthError) as raised:
+        _scan(_base(), token="test-token\r\nX-Injected: 1", prepare=servers.append)
+    assert raised.value.exit_code == EXIT_AUTH
+    assert "test-token" not in str(raised.value) and "line break" in str(raised.value)
+    assert servers[0].requests == []
 
 
 def test_every_subscription_unreadable_for_any_cause_is_exit_3() -> None:

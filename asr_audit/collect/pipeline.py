@@ -30,6 +30,7 @@ from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest, HttpResponse
 
 from asr_audit import ids
+from asr_audit.auth import check_token
 from asr_audit.clouds import CloudProfile
 from asr_audit.collect.throttle import ReadBudget, ReadBudgetPolicy
 from asr_audit.collect.timeouts import (
@@ -260,7 +261,9 @@ class SharedToken:
 
     Each SDK client's auth policy asks its credential separately; behind `az login` every
     ask is an `az account get-access-token` subprocess taking a second or more. A token
-    still valid for the margin is reused; a claims challenge always asks afresh.
+    still valid for the margin is reused; a claims challenge always asks afresh. Every token
+    passes through here before its first request, so this is where one that cannot go into
+    a header as it is gets refused, whichever credential produced it (auth.check_token).
     """
 
     def __init__(self, credential: TokenCredential, refresh_margin: float = 300.0) -> None:
@@ -271,13 +274,18 @@ class SharedToken:
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         if kwargs.get("claims"):
-            return self._credential.get_token(*scopes, **kwargs)
+            return self._checked(scopes, kwargs)
         cache_key = (scopes, tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
         with self._lock:  # held while fetching: concurrent first asks wait for one answer
             token = self._tokens.get(cache_key)
             if token is None or token.expires_on - time.time() < self._margin:
-                token = self._tokens[cache_key] = self._credential.get_token(*scopes, **kwargs)
+                token = self._tokens[cache_key] = self._checked(scopes, kwargs)
             return token
+
+    def _checked(self, scopes: tuple[str, ...], kwargs: dict[str, Any]) -> AccessToken:
+        token = self._credential.get_token(*scopes, **kwargs)
+        check_token(token.token, f"the credential ({type(self._credential).__name__})")
+        return token
 
 
 @dataclass

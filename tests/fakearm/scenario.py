@@ -57,12 +57,17 @@ class Fault:
     times: int | None = None  # None = every time
     headers: dict[str, str] = field(default_factory=dict)
     body: str | None = None  # raw; None = an ARM error body fitting the status
+    # Only requests whose decoded query also matches (e.g. `\$skiptoken=2$`: one page in the middle)
+    query: re.Pattern[str] | None = None
+
+    def matches(self, path: str, query: str) -> bool:
+        return bool(self.path.search(path)) and (self.query is None or bool(self.query.search(query)))
 
     @classmethod
     def from_yaml(cls, raw: Any) -> Fault:
         if not isinstance(raw, dict) or "path" not in raw or "status" not in raw:
             raise ScenarioError(f"fault needs path and status: {raw!r}")
-        unknown = set(raw) - {"path", "status", "times", "headers", "body"}
+        unknown = set(raw) - {"path", "status", "times", "headers", "body", "query"}
         if unknown:
             raise ScenarioError(f"fault has unknown keys {sorted(unknown)}")
         return cls(
@@ -71,6 +76,7 @@ class Fault:
             times=None if raw.get("times") is None else int(raw["times"]),
             headers={str(k): str(v) for k, v in (raw.get("headers") or {}).items()},
             body=None if raw.get("body") is None else str(raw["body"]),
+            query=None if raw.get("query") is None else re.compile(str(raw["query"]), re.IGNORECASE),
         )
 
 

@@ -15,6 +15,7 @@ import ssl
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -61,15 +62,17 @@ _FAULT_CODES = {
 
 @dataclass(slots=True)
 class SlowAnswer:
-    """A late or slow answer for requests whose path matches `path` (case-insensitive regex): the
-    answer they would get anyway, after `stall` seconds, its body sent one byte every `trickle`
-    seconds. Injected with `FakeArm.add_stall` / `add_trickle`; it applies to whatever answer the
-    request gets, an injected fault included."""
+    """A late, slow or cut answer for requests whose path matches `path` (case-insensitive regex):
+    the answer they would get anyway, after `stall` seconds, its body sent one byte every
+    `trickle` seconds, or only its first `cut` bytes under the whole body's Content-Length before
+    the connection closes. Injected with `FakeArm.add_stall` / `add_trickle` / `add_cut`; it
+    applies to whatever answer the request gets, an injected fault included."""
 
     path: re.Pattern[str]
     stall: float = 0.0
     trickle: float = 0.0
     times: int | None = None  # None = every time
+    cut: int | None = None
 
 
 class ServedRequest(NamedTuple):
@@ -254,6 +257,11 @@ class FakeArm:
         every `interval` seconds, so a client's per-read socket timeout never fires."""
         self._add_slow(SlowAnswer(re.compile(path, re.IGNORECASE), trickle=interval, times=times))
 
+    def add_cut(self, path: str, keep: int, *, times: int | None = None) -> None:
+        """Requests whose path matches `path` get their headers, then only `keep` bytes of the
+        body before the server hangs up: a connection dropped mid-answer."""
+        self._add_slow(SlowAnswer(re.compile(path, re.IGNORECASE), cut=keep, times=times))
+
     def _add_slow(self, slow: SlowAnswer) -> None:
         with self._lock:
             self._slow.append([slow, slow.times])
@@ -303,7 +311,7 @@ class FakeArm:
         graph_query = method == "POST" and path.rstrip("/").lower() == RESOURCE_GRAPH_PATH
         if method != "GET" and not graph_query:
             return Response.error(405, "MethodNotAllowed", f"The fake ARM server is read-only ({method}).")
-        fault = self._take_fault(path)
+        fault = self._take_fault(path, unquote(split.query))
         if fault is not None:
             return _fault_response(fault)
         if not _lower_keys(query).get("api-version"):
@@ -316,14 +324,15 @@ class FakeArm:
             return Response.json(200, _EMPTY_GRAPH_RESULT)
         return self._route(split.path, path, query)
 
-    def _take_fault(self, path: str) -> Fault | None:
+    def _take_fault(self, path: str, query: str) -> Fault | None:
         with self._lock:
-            return _take_first(self._faults, path)
+            return _take_first(self._faults, lambda fault: fault.matches(path, query))
 
     def take_slow(self, target: str) -> SlowAnswer | None:
         """The stall or trickle for a request target, if one applies (counted as used)."""
         with self._lock:
-            return _take_first(self._slow, unquote(urlsplit(target).path))
+            path = unquote(urlsplit(target).path)
+            return _take_first(self._slow, lambda slow: bool(slow.path.search(path)))
 
     def pause(self, seconds: float) -> bool:
         """Sleep `seconds` unless the server stops first; False when it did."""
@@ -444,12 +453,12 @@ class FakeArm:
         return f"{self.url}{raw_path}?{encoded}&$skiptoken={skiptoken}"
 
 
-def _take_first(entries: list[list[Any]], path: str) -> Any:
-    """The first [injected answer, remaining] entry whose regex matches `path` and still has
+def _take_first(entries: list[list[Any]], applies: Callable[[Any], bool]) -> Any:
+    """The first [injected answer, remaining] entry that `applies` to the request and still has
     uses left (None: unlimited), counting the use; None when no entry applies."""
     for entry in entries:
         injected, remaining = entry
-        if (remaining is None or remaining > 0) and injected.path.search(path):
+        if (remaining is None or remaining > 0) and applies(injected):
             if remaining is not None:
                 entry[1] = remaining - 1
             return injected
@@ -517,6 +526,9 @@ def _fault_response(fault: Fault) -> Response:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog is 5: a scan opens 16 connections at once, the kernel drops the
+    # SYNs past the backlog, and each dropped client waits a 1 s SYN retransmit.
+    request_queue_size = 128
     arm: FakeArm
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -550,6 +562,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
         if self.command == "HEAD":
+            return
+        if slow is not None and slow.cut is not None:
+            self.wfile.write(response.body[: slow.cut])
+            self.close_connection = True
             return
         if slow is None or not slow.trickle:
             self.wfile.write(response.body)
