@@ -110,8 +110,8 @@ def unknown_region(name: str, cloud: str, also: Iterable[str] = ()) -> str | Non
         return None
     close = _closest(name, known)
     choices = f"{', '.join(close[:-1])} or {close[-1]}" if len(close) > 1 else "".join(close)
-    hint = f"did you mean {choices}? " if close else ""
-    return f"unknown region {name!r} for {cloud}; {hint}(regions: {', '.join(sorted(known))})"
+    hint = f"; did you mean {choices}?" if close else ""
+    return f"unknown region {name!r} for {cloud}{hint} (regions: {', '.join(sorted(known))})"
 
 
 def _closest(name: str, known: Iterable[str]) -> list[str]:

@@ -115,7 +115,8 @@ def test_vms_unread_the_vm_disk_nsg_and_tunnel_rules_say_unknown_not_nothing() -
     assert "ASR-HEALTH" not in fired and "PLC-VAULT-IN-SOURCE" not in fired
     [dsk] = [f for f in found if f.rule_id == "DSK-SIZE"]
     assert dsk.resource_id == SUBSCRIPTION_SCOPE and dsk.severity is Severity.HIGH
-    assert "virtual_machines could not be read (forbidden): AuthorizationFailed" in dsk.message
+    assert "virtual_machines could not be read (forbidden)" in dsk.message
+    assert dsk.evidence["detail"] == "AuthorizationFailed"  # the cause in full: evidence and coverage
     assert "Reader" in dsk.remediation
     assert dsk.evidence["collector"] == "virtual_machines" and dsk.evidence["status"] == "forbidden"
 

@@ -256,7 +256,6 @@ def gap_finding(meta: RuleMeta, gap: Coverage) -> Finding:
         what = f"{len(gap.unread) or 'some'} item(s) of {gap.collector} could not be read"
     else:
         what = f"{gap.collector} could not be read ({gap.status})"
-    detail = f": {gap.detail}" if gap.detail else ""
     evidence: dict[str, Any] = {
         "collector": gap.collector,
         "status": gap.status,
@@ -272,7 +271,9 @@ def gap_finding(meta: RuleMeta, gap: Coverage) -> Finding:
         status="unknown",
         severity=meta.worst,
         key=gap.collector,
-        message=f"{meta.id} could not judge {named}: {what}{detail}. What it would find there is unknown, "
+        # The cause in full is in the evidence and the coverage section: one gap feeds several rules,
+        # and repeating a 400-character ARM message under each would bury the findings.
+        message=f"{meta.id} could not judge {named}: {what}. What it would find there is unknown, "
         "not passed.",
         remediation=_gap_fix(gap, where),
         evidence=evidence,
