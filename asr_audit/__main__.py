@@ -1,3 +1,3 @@
-from asr_audit.cli import main
+from asr_audit.app.cli import main
 
 raise SystemExit(main())

@@ -155,8 +155,9 @@ def _rss_kib() -> int:
 def client(url: str, ca_bundle: str, options: dict[str, Any], conn: Connection) -> None:
     """Run `runs` scans, each when the coordinator says "go"; report each one's figures."""
     os.environ.update(REQUESTS_CA_BUNDLE=ca_bundle, SSL_CERT_FILE=ca_bundle, ASR_AUDIT_ACCESS_TOKEN=TOKEN)
-    from asr_audit import auth, collect
-    from asr_audit.clouds import CLOUDS
+    from asr_audit import collect
+    from asr_audit.access import credential as auth
+    from asr_audit.access.clouds import CLOUDS
 
     cloud = CLOUDS["AzureCloud"].with_arm_endpoint(url)
     kwargs = {"concurrency": options["concurrency"]} if options["concurrency"] else {}

@@ -41,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(REPO / "tests"))
     from fakearm import FakeArm
 
-    from asr_audit.auth import StaticTokenCredential
-    from asr_audit.clouds import CLOUDS
+    from asr_audit.access.clouds import CLOUDS
+    from asr_audit.access.credential import StaticTokenCredential
     from asr_audit.collect import ScanRequest, scan
 
     with FakeArm(SCENARIO) as arm:

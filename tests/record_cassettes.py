@@ -8,7 +8,7 @@ Writes `cassettes/<scenario>.yaml`, except `broken`, which ships in the package 
 scenario or a collector URL (tests/test_replay.py fails until you do).
 
 The scan runs with concurrency 1 so the interactions are stored in a stable order, and every
-URL is rewritten to `asr_audit.replay.RECORDED_ENDPOINT` (the port changes per run): the
+URL is rewritten to `asr_audit.app.replay.RECORDED_ENDPOINT` (the port changes per run): the
 same scenario always gives the same file. Scrubbed before saving: the Authorization,
 User-Agent and x-ms-client-request-id request headers, Date/Server response headers, and
 every tenant id in response bodies.
@@ -30,11 +30,11 @@ sys.path.insert(0, str(TESTS_DIR))  # `fakearm` when run as a script
 
 from fakearm import FakeArm  # noqa: E402
 
-from asr_audit.auth import StaticTokenCredential  # noqa: E402
-from asr_audit.clouds import CLOUDS  # noqa: E402
+from asr_audit.access.clouds import CLOUDS  # noqa: E402
+from asr_audit.access.credential import StaticTokenCredential  # noqa: E402
+from asr_audit.app.replay import DEMO_CASSETTE, RECORDED_ENDPOINT, make_vcr  # noqa: E402
 from asr_audit.collect import ScanRequest, scan  # noqa: E402
 from asr_audit.inventory import Inventory  # noqa: E402
-from asr_audit.replay import DEMO_CASSETTE, RECORDED_ENDPOINT, make_vcr  # noqa: E402
 
 SCENARIOS_DIR = TESTS_DIR / "scenarios"
 CASSETTES_DIR = TESTS_DIR.parent / "cassettes"

@@ -11,8 +11,8 @@ import azure.identity
 import pytest
 from azure.identity import CredentialUnavailableError
 
-from asr_audit.auth import TOKEN_ENV, StaticTokenCredential, make_credential, token_expiry
-from asr_audit.clouds import CLOUDS
+from asr_audit.access.clouds import CLOUDS
+from asr_audit.access.credential import TOKEN_ENV, StaticTokenCredential, make_credential, token_expiry
 from asr_audit.errors import AuthError
 
 

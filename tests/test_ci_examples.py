@@ -22,7 +22,7 @@ import pytest
 import yaml
 from jsonschema.validators import validator_for
 
-from asr_audit.cli import main
+from asr_audit.app.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "ci.md"

@@ -20,9 +20,11 @@ import jsonschema
 import pytest
 
 import asr_audit.rules as rules_pkg
-from asr_audit import auth, collect, replay, runner
-from asr_audit.cli import main
-from asr_audit.clouds import CLOUDS
+from asr_audit import collect
+from asr_audit.access import credential as auth
+from asr_audit.access.clouds import CLOUDS
+from asr_audit.app import replay, runner
+from asr_audit.app.cli import main
 from asr_audit.errors import AuthError, UsageError
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import (
@@ -850,7 +852,7 @@ def loaded_modules(*argv: str) -> tuple[int, set[str]]:
     """Run the CLI in a fresh interpreter and report which heavy packages it imported."""
     script = (
         "import json, sys\n"
-        "from asr_audit.cli import main\n"
+        "from asr_audit.app.cli import main\n"
         f"code = main({list(argv)!r})\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('azure', 'rich'))\n"
         "sys.stderr.write('\\nMODULES ' + json.dumps([code, heavy]) + '\\n')\n"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fakearm import FakeArm
 
-from asr_audit.cli import main
+from asr_audit.app.cli import main
 
 PROD = "b7e4a1d9-2c3f-4e58-9a6b-1d0f8e7c5a32"
 CONN = "5d2c8f1a-7e9b-4a3c-b6d4-0e1f2a3b4c5d"

@@ -23,11 +23,12 @@ import pytest
 import yaml
 from jsonschema.validators import validator_for
 
-from asr_audit import ids, runner
-from asr_audit.cli import main
+from asr_audit import ids
+from asr_audit.app import runner
+from asr_audit.app.cli import main
+from asr_audit.app.masking import MASK, Masker, mask_guids, mask_id, mask_report
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import Coverage, Inventory
-from asr_audit.masking import MASK, Masker, mask_guids, mask_id, mask_report
 from asr_audit.report import FORMATS, Report
 
 TESTS = Path(__file__).parent

@@ -15,8 +15,8 @@ from conftest import SCENARIOS_DIR
 from fakearm import FakeArm
 from test_collect_transport import FAST
 
-from asr_audit.auth import TOKEN_ENV, make_credential
-from asr_audit.clouds import CLOUDS
+from asr_audit.access.clouds import CLOUDS
+from asr_audit.access.credential import TOKEN_ENV, make_credential
 from asr_audit.collect import ScanRequest, scan
 from asr_audit.errors import AuthError
 from asr_audit.inventory import Inventory

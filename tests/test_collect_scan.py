@@ -17,8 +17,8 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
 from test_collect_transport import FAST, FakeTransport, RecordingCredential, arm_error, ok
 
-from asr_audit.auth import TOKEN_ENV, StaticTokenCredential, make_credential
-from asr_audit.clouds import CLOUDS
+from asr_audit.access.clouds import CLOUDS
+from asr_audit.access.credential import TOKEN_ENV, StaticTokenCredential, make_credential
 from asr_audit.collect import SCAN_GC_THRESHOLD, ScanRequest, scan
 from asr_audit.errors import AuthError, UsageError
 from asr_audit.inventory import Inventory

@@ -8,9 +8,8 @@ import pytest
 from azure.core.rest import HttpRequest
 from test_collect_transport import FAST, FakeTransport, RecordingCredential, ok
 
-from asr_audit.clouds import CLOUDS
-from asr_audit.collect.pipeline import ClientFactory, ReadOnlyViolation, get_json
-from asr_audit.collect.throttle import (
+from asr_audit.access.clouds import CLOUDS
+from asr_audit.access.throttle import (
     ARM_READ_BUCKET,
     ARM_READ_REFILL,
     TENANT_SCOPE,
@@ -18,6 +17,7 @@ from asr_audit.collect.throttle import (
     TokenBucket,
     scope_of,
 )
+from asr_audit.collect.pipeline import ClientFactory, ReadOnlyViolation, get_json
 
 SUB = "11111111-2222-4333-8444-555555555555"
 OTHER = "11111111-2222-4333-8444-666666666666"

@@ -20,7 +20,7 @@ from azure.core.rest import HttpRequest
 from azure.core.rest._requests_basic import RestRequestsTransportResponse
 from urllib3.exceptions import ProtocolError
 
-from asr_audit.clouds import CLOUDS
+from asr_audit.access.clouds import CLOUDS
 from asr_audit.collect.pipeline import (
     BadPayload,
     CappedRetryPolicy,

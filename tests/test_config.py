@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 import asr_audit.rules.machines  # noqa: F401  (registers DSK-COUNT)
-from asr_audit.config import load_thresholds, parse_thresholds
+from asr_audit.app.config import load_thresholds, parse_thresholds
 from asr_audit.errors import EXIT_USAGE, UsageError
 from asr_audit.inventory import Inventory, VirtualMachine, VmDisk
 from asr_audit.rules.base import REGISTRY, Context
-from asr_audit.thresholds import THRESHOLDS, defaults, limit
+from asr_audit.rules.thresholds import THRESHOLDS, defaults, limit
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from asr_audit.catalog import PageSourceError, check_page_source, generated_docs
+from asr_audit.app.catalog import PageSourceError, check_page_source, generated_docs
 from asr_audit.rules import all_rules
 
 ROOT = Path(__file__).resolve().parent.parent

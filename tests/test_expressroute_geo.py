@@ -8,8 +8,8 @@ from importlib import resources
 
 import pytest
 
-from asr_audit.clouds import CLOUDS
-from asr_audit.expressroute_geo import DATA_FILE, geography, linkable, normalize, source_note
+from asr_audit.access.clouds import CLOUDS
+from asr_audit.net.expressroute_geo import DATA_FILE, geography, linkable, normalize, source_note
 
 PUBLIC = geography("AzureCloud")
 

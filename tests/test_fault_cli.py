@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 import asr_audit.rules as rules_pkg
-from asr_audit import files
-from asr_audit.cli import main
+from asr_audit.app import files
+from asr_audit.app.cli import main
 from asr_audit.errors import UsageError
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import Coverage, Inventory, Subscription, VirtualMachine, subscription_collectors
@@ -183,7 +183,7 @@ def test_sigkill_during_out_leaves_the_previous_report_intact(tmp_path: Path) ->
     target.write_text('{"previous": true}\n', "utf-8")
     kill_midway(
         f"""
-        from asr_audit.cli import main
+        from asr_audit.app.cli import main
         main(["--snapshot", {str(snapshot)!r}, "--output", "json", "--out", {str(target)!r}, "--quiet"])
         """,
         tmp_path,
@@ -263,7 +263,7 @@ def test_a_saved_snapshot_holds_no_bearer_token(tmp_path: Path) -> None:
 
 
 def test_stderr_holds_no_bearer_token(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    from asr_audit.cli import _Stderr
+    from asr_audit.app.cli import _Stderr
 
     _Stderr(mask=False).error(f"ARM rejected the token: Authorization: Bearer {JWT}")
     err = capsys.readouterr().err

@@ -21,9 +21,9 @@ import pytest
 from fakearm import FakeArm
 from fakearm.scenario import Fault, Scenario
 
-from asr_audit import runner
-from asr_audit.auth import StaticTokenCredential
-from asr_audit.clouds import CLOUDS
+from asr_audit.access.clouds import CLOUDS
+from asr_audit.access.credential import StaticTokenCredential
+from asr_audit.app import runner
 from asr_audit.collect import ScanRequest, scan
 from asr_audit.collect.pipeline import RetrySettings
 from asr_audit.errors import EXIT_AUTH, EXIT_INCOMPLETE, EXIT_OK, AuthError

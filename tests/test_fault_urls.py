@@ -17,9 +17,9 @@ from fakearm import FakeArm, Scenario, SubscriptionInfo
 from test_collect_scan import coverage, fake_arm, run
 from test_collect_transport import ok
 
-from asr_audit.auth import TOKEN_ENV, check_token, make_credential
-from asr_audit.cli import main
-from asr_audit.clouds import CLOUDS
+from asr_audit.access.clouds import CLOUDS
+from asr_audit.access.credential import TOKEN_ENV, check_token, make_credential
+from asr_audit.app.cli import main
 from asr_audit.collect import ScanRequest, scan, urls
 from asr_audit.collect.pipeline import RetrySettings
 from asr_audit.errors import AuthError
@@ -183,7 +183,7 @@ def test_a_token_from_a_credential_is_checked_too() -> None:
 
             return AccessToken(f"{SECRET}\r\n", 4_102_444_800)
 
-    from asr_audit.auth import _OneLineErrors
+    from asr_audit.access.credential import _OneLineErrors
 
     transport = fake_arm((SUB, "Prod"))
     with pytest.raises(AuthError, match="contains a line break") as refused:

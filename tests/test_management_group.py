@@ -13,7 +13,7 @@ import pytest
 from fakearm import FakeArm, Scenario, ScenarioError
 from fakearm.scenario import ManagementGroup
 
-from asr_audit.cli import main
+from asr_audit.app.cli import main
 from asr_audit.collect import endpoints
 from asr_audit.collect.fields import parse_items
 from asr_audit.collect.subscriptions import descendant_subscription

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from asr_audit import netmath
 from asr_audit.inventory import Peering, Route, RouteTable, ServiceTag, Subnet, VirtualNetwork
-from asr_audit.netmath import (
+from asr_audit.net import netmath
+from asr_audit.net.netmath import (
     APPLIANCE,
     GATEWAY,
     INTERNET,

@@ -21,8 +21,8 @@ from asr_audit.inventory import (
     ServiceTag,
     VirtualNetwork,
 )
-from asr_audit.netmath import PrefixSet, ServiceTagIndex
-from asr_audit.nsg import (
+from asr_audit.net.netmath import PrefixSet, ServiceTagIndex
+from asr_audit.net.nsg import (
     INTERNET,
     AddressBook,
     Match,

@@ -12,11 +12,12 @@ import pytest
 from rich.console import Console
 from rich.progress import Progress, Task
 
-from asr_audit import auth, collect
-from asr_audit.cli import main
+from asr_audit import collect
+from asr_audit.access import credential as auth
+from asr_audit.app.cli import main
+from asr_audit.app.masking import mask_guids
+from asr_audit.app.progress import MAX_ROWS, ScanProgress, make_progress, scan_progress, wanted
 from asr_audit.inventory import Coverage, Inventory, Subscription
-from asr_audit.masking import mask_guids
-from asr_audit.progress import MAX_ROWS, ScanProgress, make_progress, scan_progress, wanted
 
 SUB_A = "7b1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f"
 SUB_B = "0c9d8e7f-6a5b-4c3d-9e2f-1a0b9c8d7e6f"

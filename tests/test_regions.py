@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from asr_audit import auth, collect
-from asr_audit.cli import main
-from asr_audit.clouds import CLOUDS, regions, unknown_region
+from asr_audit import collect
+from asr_audit.access import credential as auth
+from asr_audit.access.clouds import CLOUDS, regions, unknown_region
+from asr_audit.app.cli import main
 from asr_audit.inventory import Coverage, Inventory, Subscription, VirtualNetwork, subscription_collectors
 
 SUB = "7b1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f"
@@ -128,7 +129,7 @@ def test_another_arm_endpoint_accepts_any_well_formed_region(
 
 
 def test_demo_checks_regions_too(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from asr_audit import replay
+    from asr_audit.app import replay
 
     calls: list[Any] = []
     monkeypatch.setattr(replay, "replay_scan", lambda *a: calls.append(a))

@@ -13,12 +13,12 @@ from conftest import SCENARIOS_DIR
 from fakearm import FakeArm
 from record_cassettes import cassette_path, record, scenario_request
 
-from asr_audit.auth import StaticTokenCredential
-from asr_audit.clouds import CLOUDS
+from asr_audit.access.clouds import CLOUDS
+from asr_audit.access.credential import StaticTokenCredential
+from asr_audit.app.replay import DEMO_CASSETTE, FILTERED_REQUEST_HEADERS, RECORDED_ENDPOINT, replay_scan
 from asr_audit.collect import ScanRequest, scan
 from asr_audit.errors import AuthError, UsageError
 from asr_audit.inventory import Inventory
-from asr_audit.replay import DEMO_CASSETTE, FILTERED_REQUEST_HEADERS, RECORDED_ENDPOINT, replay_scan
 
 RECORDED = ["api-examples", "broken", "healthy"]
 HEALTHY_SUB = "3c9d2e71-5b4a-4f86-a0d3-7e1b9c6f2a58"

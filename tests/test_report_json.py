@@ -205,7 +205,7 @@ def test_control_characters_in_resource_text_are_escaped_json() -> None:
 
 
 def test_timestamps_are_rfc3339_utc() -> None:
-    from asr_audit.runner import utc_now
+    from asr_audit.app.runner import utc_now
 
     stamp = utc_now()
     assert stamp.endswith("Z")

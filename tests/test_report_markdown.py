@@ -8,10 +8,10 @@ from datetime import date
 import pytest
 from report_samples import HOSTILE_RULE, QUIET_RULE, SUB, finding, register, resource_id, sample_report
 
-from asr_audit import baseline, suppressions
 from asr_audit.findings import Severity
 from asr_audit.report import render
-from asr_audit.suppressions import Suppression
+from asr_audit.triage import baseline, suppressions
+from asr_audit.triage.suppressions import Suppression
 
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
 

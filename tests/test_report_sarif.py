@@ -22,11 +22,11 @@ from report_samples import (
     sample_report,
 )
 
-from asr_audit import baseline, suppressions
 from asr_audit.findings import Severity
 from asr_audit.report import render
 from asr_audit.report.sarif import FINGERPRINT_KEY
-from asr_audit.suppressions import Suppression
+from asr_audit.triage import baseline, suppressions
+from asr_audit.triage.suppressions import Suppression
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
 

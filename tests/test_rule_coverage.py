@@ -255,7 +255,7 @@ def test_sarif_run_with_an_unknown_finding_is_not_successful_even_without_gaps()
 def test_replicated_disk_selection_is_by_id_in_any_case() -> None:
     from asr_audit.inventory import ProtectedDisk
     from asr_audit.rules.machines import replicated_disks
-    from asr_audit.scope import Workload
+    from asr_audit.rules.scope import Workload
 
     vm, _ = vm_with_nic("vm1", "eastus")
     managed = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/disks/data0"

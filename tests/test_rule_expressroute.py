@@ -25,10 +25,10 @@ from hybrid_builders import (
 
 import asr_audit.rules.expressroute  # noqa: F401  (registers the rules)
 from asr_audit import ids
-from asr_audit.clouds import CLOUDS
+from asr_audit.access.clouds import CLOUDS
+from asr_audit.app.replay import DEMO_CASSETTE, replay_scan
 from asr_audit.collect import ScanRequest
 from asr_audit.findings import Finding, Severity
-from asr_audit.replay import DEMO_CASSETTE, replay_scan
 from asr_audit.rules import analyze
 from asr_audit.rules.base import Context
 

@@ -24,7 +24,7 @@ from builders import (
 )
 
 import asr_audit.rules.firewall  # noqa: F401  (registers the rule)
-from asr_audit.clouds import CLOUDS
+from asr_audit.access.clouds import CLOUDS
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import (
     AzureFirewall,

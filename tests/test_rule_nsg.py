@@ -27,7 +27,7 @@ from builders import (
 )
 
 import asr_audit.rules.nsg  # noqa: F401  (registers the rules)
-from asr_audit.clouds import CLOUDS
+from asr_audit.access.clouds import CLOUDS
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import (
     IpConfiguration,

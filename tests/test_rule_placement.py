@@ -24,12 +24,13 @@ from builders import (
     vm_with_nic,
 )
 
-from asr_audit import ids, runner
-from asr_audit.clouds import CLOUDS
+from asr_audit import ids
+from asr_audit.access.clouds import CLOUDS
+from asr_audit.app import runner
+from asr_audit.app.replay import DEMO_CASSETTE, replay_scan
 from asr_audit.collect import ScanRequest
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import Inventory
-from asr_audit.replay import DEMO_CASSETTE, replay_scan
 from asr_audit.rules import placement  # noqa: F401  (registers the rules)
 from asr_audit.rules.base import REGISTRY, Context
 

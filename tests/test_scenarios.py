@@ -15,12 +15,13 @@ import pytest
 import yaml
 from conftest import SCENARIOS_DIR
 
-from asr_audit import ids, runner
-from asr_audit.clouds import CLOUDS
+from asr_audit import ids
+from asr_audit.access.clouds import CLOUDS
+from asr_audit.app import runner
+from asr_audit.app.replay import DEMO_CASSETTE, replay_scan
 from asr_audit.collect import ScanRequest
 from asr_audit.findings import Finding
 from asr_audit.inventory import Inventory
-from asr_audit.replay import DEMO_CASSETTE, replay_scan
 from asr_audit.rules import all_rules
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from asr_audit import runner
-from asr_audit.cli import main
-from asr_audit.clouds import CLOUDS
+from asr_audit.access.clouds import CLOUDS
+from asr_audit.app import runner
+from asr_audit.app.cli import main
 from asr_audit.errors import UsageError
 from asr_audit.inventory import (
     COVERAGE_NOT_COLLECTED,

@@ -9,7 +9,7 @@ import pytest
 
 from asr_audit.errors import UsageError
 from asr_audit.findings import Finding, Severity
-from asr_audit.suppressions import Suppression, apply, describe_note, load
+from asr_audit.triage.suppressions import Suppression, apply, describe_note, load
 
 SUB = "3f2a8c1e-5b7d-4e09-9a6c-1d2e3f4a5b6c"
 OTHER_SUB = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9"

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from asr_audit.catalog import PageSourceError, generated_docs
+from asr_audit.app.catalog import PageSourceError, generated_docs
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_DIR = ROOT / "docs" / "rules"

@@ -12,7 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from asr_audit.clouds import CloudProfile
+from asr_audit.access import DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_READ_TIMEOUT
+from asr_audit.access.clouds import CloudProfile
 from asr_audit.inventory import Inventory
 
 if TYPE_CHECKING:
@@ -26,10 +27,6 @@ if TYPE_CHECKING:
 # lists) queue behind the initial ones, and 157 requests at 50 ms cannot take under 1 s;
 # bench/README.md has the figures. Far below ARM's read budget either way (throttle.py).
 DEFAULT_CONCURRENCY = 16
-# DESIGN.md §8.2: a stalled or trickling read must not hold a nightly gate for minutes.
-DEFAULT_CONNECT_TIMEOUT = 10.0
-DEFAULT_READ_TIMEOUT = 30.0
-DEFAULT_DEADLINE = 1800.0
 
 
 @dataclass
@@ -67,9 +64,9 @@ def scan(
     what is unfinished then is a `timeout` gap, and it returns within moments even while
     requests are stalled mid-read. A KeyboardInterrupt is not held up by them either.
     """
+    from asr_audit.access.timeouts import ScanClock
     from asr_audit.collect.pipeline import ClientFactory
     from asr_audit.collect.scheduler import Scan
-    from asr_audit.collect.timeouts import ScanClock
 
     clock = ScanClock(*request.timeout, request.deadline)
     with _fewer_gc_passes():

@@ -30,10 +30,10 @@ from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest, HttpResponse
 
 from asr_audit import ids
-from asr_audit.auth import check_token
-from asr_audit.clouds import CloudProfile
-from asr_audit.collect.throttle import ReadBudget, ReadBudgetPolicy
-from asr_audit.collect.timeouts import (
+from asr_audit.access.clouds import CloudProfile
+from asr_audit.access.credential import check_token
+from asr_audit.access.throttle import ReadBudget, ReadBudgetPolicy
+from asr_audit.access.timeouts import (
     DeadlinePolicy,
     RequestTimeoutPolicy,
     ScanClock,

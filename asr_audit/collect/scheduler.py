@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 from azure.core.exceptions import AzureError, ClientAuthenticationError
 
 from asr_audit import ids
-from asr_audit.auth import auth_failure_message
+from asr_audit.access.credential import auth_failure_message
+from asr_audit.access.timeouts import ScanClock, is_timeout
 from asr_audit.collect import endpoints
 from asr_audit.collect.fields import Malformed, Unread, parse_items
 from asr_audit.collect.jobs import Job, JobBuilder, JobResult
@@ -32,7 +33,6 @@ from asr_audit.collect.pipeline import (
     unregistered_provider,
 )
 from asr_audit.collect.subscriptions import descendant_subscription, match_display_name, parse_subscription
-from asr_audit.collect.timeouts import ScanClock, is_timeout
 from asr_audit.collect.urls import RefusedUrl
 from asr_audit.collect.workers import DaemonPool
 from asr_audit.errors import AuthError, UsageError

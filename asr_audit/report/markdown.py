@@ -15,7 +15,7 @@ from asr_audit.findings import Finding, Severity
 from asr_audit.report import Report
 from asr_audit.report.sanitize import markdown as md
 from asr_audit.report.sanitize import markdown_url
-from asr_audit.suppressions import describe_note
+from asr_audit.triage.suppressions import describe_note
 
 
 class _Raw(str):

@@ -36,7 +36,7 @@ from asr_audit.findings import Finding, Severity
 from asr_audit.report import Report
 from asr_audit.report.sanitize import clean, clean_tree, markdown_url, sarif_message
 from asr_audit.rules.base import RuleMeta
-from asr_audit.suppressions import describe_note
+from asr_audit.triage.suppressions import describe_note
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 TOOL_NAME = "asr-audit"

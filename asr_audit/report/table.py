@@ -19,7 +19,7 @@ from asr_audit import ids
 from asr_audit.findings import Finding, Severity
 from asr_audit.report import Report
 from asr_audit.report.sanitize import clean
-from asr_audit.suppressions import describe_note
+from asr_audit.triage.suppressions import describe_note
 
 DEFAULT_WIDTH = 160
 

@@ -14,10 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from asr_audit import connectivity, ids, netmath, scope
-from asr_audit.connectivity import Reach
+from asr_audit import ids
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import Inventory, VirtualNetwork
+from asr_audit.net import connectivity, netmath
+from asr_audit.net.connectivity import Reach
+from asr_audit.rules import scope
 from asr_audit.rules.base import Context, RuleMeta, rule
 from asr_audit.rules.common import VNET_TYPE, gap_label, hybrid_gaps
 

@@ -14,7 +14,7 @@ from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import Inventory, NetworkMapping
 from asr_audit.rules.base import Context, RuleMeta, rule
 from asr_audit.rules.common import NETWORK_MAPPING_TYPE, item_finding, item_label, vault_region
-from asr_audit.scope import A2A_MAPPING
+from asr_audit.rules.scope import A2A_MAPPING
 
 ASR_HEALTH = RuleMeta(
     id="ASR-HEALTH",

@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import Any
 
 from asr_audit import ids
-from asr_audit.clouds import CLOUDS, CloudProfile
+from asr_audit.access.clouds import CLOUDS, CloudProfile
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import Inventory, InventoryIndex
 

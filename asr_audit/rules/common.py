@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from asr_audit import connectivity, ids
+from asr_audit import ids
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import (
     COVERAGE_NOT_COLLECTED,
@@ -28,10 +28,11 @@ from asr_audit.inventory import (
     Subnet,
     VirtualNetwork,
 )
+from asr_audit.net import connectivity
 from asr_audit.rules.base import Context, RuleMeta
 
 if TYPE_CHECKING:  # scope imports rules.base, whose package imports this module
-    from asr_audit.scope import Workload
+    from asr_audit.rules.scope import Workload
 
 # --- resource types (Finding.resource_type) -------------------------------------------------------
 

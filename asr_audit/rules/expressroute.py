@@ -14,9 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from asr_audit import connectivity, expressroute_geo, ids, scope
-from asr_audit.connectivity import EXPRESSROUTE, Reach
-from asr_audit.expressroute_geo import Geography
+from asr_audit import ids
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import (
     Connection,
@@ -26,6 +24,10 @@ from asr_audit.inventory import (
     VirtualNetwork,
     VirtualNetworkGateway,
 )
+from asr_audit.net import connectivity, expressroute_geo
+from asr_audit.net.connectivity import EXPRESSROUTE, Reach
+from asr_audit.net.expressroute_geo import Geography
+from asr_audit.rules import scope
 from asr_audit.rules.base import Context, RuleMeta, rule
 from asr_audit.rules.common import CIRCUIT_TYPE, GATEWAY_TYPE, VNET_TYPE, gap_label, hybrid_gaps, workload_ref
 

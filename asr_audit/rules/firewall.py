@@ -35,7 +35,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from asr_audit import connectivity, ids, netmath, scope
+from asr_audit import ids
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import (
     APPLICATION_RULE,
@@ -48,7 +48,9 @@ from asr_audit.inventory import (
     InventoryIndex,
     RouteTable,
 )
-from asr_audit.netmath import APPLIANCE, PrefixSet, RouteSet, ServiceTagIndex
+from asr_audit.net import connectivity, netmath
+from asr_audit.net.netmath import APPLIANCE, PrefixSet, RouteSet, ServiceTagIndex
+from asr_audit.rules import scope
 from asr_audit.rules.base import Context, RuleMeta, rule
 from asr_audit.rules.common import SUBNET_TYPE, canonical_ip, firewalls_by_ip, route_table
 from asr_audit.rules.routing import Destination, SubnetCase, resolve, subnet_cases, subnet_destinations

@@ -1,7 +1,7 @@
 """VM, disk and NIC rules: what Site Recovery refuses to replicate, or cannot rebuild after failover.
 
 Protected and candidate VMs (`scope.workloads`) are judged alike and each message says which.
-Limits come from `asr_audit.thresholds`, so a change in Microsoft's numbers is a data change;
+Limits come from `asr_audit.rules.thresholds`, so a change in Microsoft's numbers is a data change;
 evidence shows today's limit beside the 2016 seed's.
 """
 
@@ -16,8 +16,8 @@ from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import Inventory, ProtectedItem, VirtualMachine, VmDisk
 from asr_audit.rules.base import Context, RuleMeta, rule
 from asr_audit.rules.common import NIC_TYPE, VM_TYPE, item_finding, item_label
-from asr_audit.scope import A2A, ON_PREMISES_TO_AZURE, WORKLOAD_INPUTS, Workload, vm_nics, workloads
-from asr_audit.thresholds import limit, seed
+from asr_audit.rules.scope import A2A, ON_PREMISES_TO_AZURE, WORKLOAD_INPUTS, Workload, vm_nics, workloads
+from asr_audit.rules.thresholds import limit, seed
 
 HYPER_V = "HyperVReplicaAzure"
 A2A_MATRIX = "https://learn.microsoft.com/azure/site-recovery/azure-to-azure-support-matrix"

@@ -6,7 +6,7 @@ its subnet's NSG (Azure's order for outbound traffic; both must allow). NET-NSG-
 judges the subnets of the recovery VNets for a VM placed there after failover (no NIC exists
 yet, so the subnet's NSG and any address of the subnet), with the destinations mirrored:
 re-protection replicates from the target region back to the source. The evaluation itself is
-`asr_audit.nsg`; this module decides what to evaluate and words the findings.
+`asr_audit.net.nsg`; this module decides what to evaluate and words the findings.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from asr_audit import connectivity, ids, netmath, scope
+from asr_audit import ids
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import Inventory, NetworkInterface, NetworkSecurityGroup, Subnet, VirtualNetwork
-from asr_audit.nsg import (
+from asr_audit.net import connectivity, netmath
+from asr_audit.net.nsg import (
     AddressBook,
     CompiledNsg,
     Source,
@@ -28,6 +29,7 @@ from asr_audit.nsg import (
     judge,
     virtual_network,
 )
+from asr_audit.rules import scope
 from asr_audit.rules.base import Context, RuleMeta, rule
 from asr_audit.rules.common import NIC_TYPE, SUBNET_TYPE, route_table
 from asr_audit.rules.routing import (

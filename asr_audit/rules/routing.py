@@ -19,10 +19,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from asr_audit import connectivity, ids, netmath, scope
+from asr_audit import ids
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import Inventory, RouteTable, Subnet, VirtualNetwork, VirtualNetworkGateway
-from asr_audit.netmath import APPLIANCE, DEFAULT, GATEWAY, INTERNET, RouteSet, ServiceTagIndex
+from asr_audit.net import connectivity, netmath
+from asr_audit.net.netmath import APPLIANCE, DEFAULT, GATEWAY, INTERNET, RouteSet, ServiceTagIndex
+from asr_audit.rules import scope
 from asr_audit.rules.base import Context, RuleMeta, rule
 from asr_audit.rules.common import (
     GATEWAY_TYPE,

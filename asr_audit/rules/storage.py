@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from asr_audit import connectivity, ids, scope
+from asr_audit import ids
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import Inventory, ProtectedItem, StorageAccount
+from asr_audit.net import connectivity
+from asr_audit.rules import scope
 from asr_audit.rules.base import Context, RuleMeta, rule
 from asr_audit.rules.common import (
     PROTECTED_ITEM_TYPE,

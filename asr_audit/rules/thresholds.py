@@ -3,7 +3,7 @@
 Microsoft changes these limits every few years (the 2016 seed said 1,023 GB per disk and 16
 disks; today an A2A data disk may be 32 TiB and a VM may have 64). Keeping them as data, with
 the document each comes from and the seed's value beside it, makes such a change a one-line
-edit or a `--config` override (see `asr_audit.config`) rather than a code change.
+edit or a `--config` override (see `asr_audit.app.config`) rather than a code change.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from asr_audit.errors import AuthError
 if TYPE_CHECKING:
     from azure.core.credentials import AccessToken, TokenCredential
 
-    from asr_audit.clouds import CloudProfile
+    from asr_audit.access.clouds import CloudProfile
 
 TOKEN_ENV = "ASR_AUDIT_ACCESS_TOKEN"
 _DEFAULT_LIFETIME = 3600

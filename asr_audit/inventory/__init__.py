@@ -22,7 +22,7 @@ from asr_audit import ids
 from asr_audit.errors import UsageError
 
 if typing.TYPE_CHECKING:
-    from asr_audit.netmath import ServiceTagIndex
+    from asr_audit.net.netmath import ServiceTagIndex
 
 SNAPSHOT_SCHEMA_VERSION = 1
 SNAPSHOT_KIND = "asr-audit-inventory"
@@ -465,7 +465,7 @@ class Inventory:
         and rebuilds only when something matched: scrubbing the JSON text itself could cut an
         escape sequence in half.
         """
-        from asr_audit.files import write_text_atomic
+        from asr_audit.app.files import write_text_atomic
         from asr_audit.redact import scrub
 
         doc = self.to_json()
@@ -713,7 +713,7 @@ class InventoryIndex:
     @cached_property
     def service_tag_index(self) -> ServiceTagIndex:
         """Service tags with their regional hierarchy, shared by every rule of one analysis."""
-        from asr_audit.netmath import ServiceTagIndex  # netmath builds on this module
+        from asr_audit.net.netmath import ServiceTagIndex  # netmath builds on this module
 
         return ServiceTagIndex(self.inventory.service_tags)
 

@@ -11,14 +11,15 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timezone
 from typing import Any
 
-from asr_audit import __version__, baseline, ids, scope, suppressions
-from asr_audit.clouds import CloudProfile
+from asr_audit import __version__, ids
+from asr_audit.access.clouds import CloudProfile
 from asr_audit.errors import EXIT_AUTH, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, UsageError
 from asr_audit.findings import Severity
 from asr_audit.inventory import COVERAGE_OK, COVERAGE_PARTIAL, Coverage, Inventory
 from asr_audit.report import Report
-from asr_audit.rules import all_rules, analyze
+from asr_audit.rules import all_rules, analyze, scope
 from asr_audit.rules.base import Context
+from asr_audit.triage import baseline, suppressions
 
 
 def utc_now() -> str:

@@ -25,7 +25,7 @@ from typing import Any
 
 from asr_audit import ids
 from asr_audit.inventory import NetworkSecurityGroup, RouteTable, SecurityRule, VirtualNetwork
-from asr_audit.netmath import PrefixSet, ServiceTagIndex, parse_prefix
+from asr_audit.net.netmath import PrefixSet, ServiceTagIndex, parse_prefix
 
 ALLOW, DENY = "Allow", "Deny"
 OUTBOUND = "Outbound"

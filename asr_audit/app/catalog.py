@@ -17,7 +17,7 @@ from typing import Any
 from asr_audit import __version__
 from asr_audit.rules import all_rules
 from asr_audit.rules.base import RuleMeta, docs_page
-from asr_audit.thresholds import THRESHOLDS
+from asr_audit.rules.thresholds import THRESHOLDS
 
 CATALOG_SCHEMA_VERSION = 1
 FORMATS = ("table", "json", "markdown")

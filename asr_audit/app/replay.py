@@ -63,7 +63,7 @@ def replay_scan(cassette: Path, request: ScanRequest) -> Inventory:
     `UsageError` for a missing or empty recording, and whatever `scan()` raises (e.g.
     `AuthError` for a subscription the recording never saw).
     """
-    from asr_audit.auth import StaticTokenCredential
+    from asr_audit.access.credential import StaticTokenCredential
     from asr_audit.collect import scan
 
     path = Path(cassette)

@@ -26,7 +26,7 @@ from azure.core.exceptions import ServiceRequestTimeoutError, ServiceResponseTim
 from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 
-from asr_audit.collect import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
+from asr_audit.access import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
 
 TIMEOUT_ERRORS = (ServiceRequestTimeoutError, ServiceResponseTimeoutError)
 

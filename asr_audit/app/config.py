@@ -1,4 +1,4 @@
-"""The `--config FILE` YAML: overrides for the limits in `asr_audit.thresholds`.
+"""The `--config FILE` YAML: overrides for the limits in `asr_audit.rules.thresholds`.
 
     thresholds:
       managed_data_disk_max_gib: 65535   # Microsoft raised the limit; no release needed
@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from asr_audit.errors import UsageError
-from asr_audit.thresholds import THRESHOLDS, defaults
+from asr_audit.rules.thresholds import THRESHOLDS, defaults
 
 SECTIONS = ("thresholds",)
 

@@ -27,8 +27,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from asr_audit import __version__, baseline, config, ids, progress, runner, suppressions
-from asr_audit.clouds import CLOUDS, CloudProfile, unknown_region
+from asr_audit import __version__, ids
+from asr_audit.access.clouds import CLOUDS, CloudProfile, unknown_region
+from asr_audit.app import config, progress, runner
+from asr_audit.app.files import check_writable, write_text_atomic
 from asr_audit.collect import (
     DEFAULT_CONCURRENCY,
     DEFAULT_CONNECT_TIMEOUT,
@@ -36,10 +38,10 @@ from asr_audit.collect import (
     DEFAULT_READ_TIMEOUT,
 )
 from asr_audit.errors import EXIT_AUTH, EXIT_OK, EXIT_USAGE, AuditError, AuthError, UsageError
-from asr_audit.files import check_writable, write_text_atomic
 from asr_audit.inventory import Inventory
 from asr_audit.report import FORMATS, Report
 from asr_audit.report.sanitize import clean
+from asr_audit.triage import baseline, suppressions
 
 PROG = "asr-audit"
 DEBUG_ENV = "ASR_AUDIT_DEBUG"
@@ -438,7 +440,7 @@ def _dispatch(args: argparse.Namespace, say: _Stderr) -> int:
     if args.command == "rules":
         if args.output not in CATALOG_FORMATS:
             raise UsageError(f"rules --output must be one of {', '.join(CATALOG_FORMATS)}, not {args.output}")
-        from asr_audit.catalog import render_catalog
+        from asr_audit.app.catalog import render_catalog
 
         _emit(render_catalog(args.output), None)
         return 0
@@ -462,7 +464,7 @@ def _dispatch(args: argparse.Namespace, say: _Stderr) -> int:
     )
     shown = report
     if args.mask:
-        from asr_audit.masking import mask_report
+        from asr_audit.app.masking import mask_report
 
         shown = mask_report(report)
     _emit(_render(shown, args.output, args.out), args.out)
@@ -581,7 +583,8 @@ def _live_cloud(args: argparse.Namespace) -> tuple[CloudProfile, bool]:
 
 
 def _scan(args: argparse.Namespace, cloud: CloudProfile) -> Inventory:
-    from asr_audit import auth, collect
+    from asr_audit import collect
+    from asr_audit.access import credential as auth
 
     credential = auth.make_credential(cloud)
     options: dict[str, Any] = {"concurrency": args.concurrency} if args.concurrency else {}
@@ -607,7 +610,8 @@ def _replay(args: argparse.Namespace, cloud: CloudProfile) -> Inventory:
 
     No region hint: a service-tags location other than the recorded one is not in the recording.
     """
-    from asr_audit import collect, replay
+    from asr_audit import collect
+    from asr_audit.app import replay
 
     request = collect.ScanRequest(
         subscriptions=list(args.subscription or []), cloud=cloud, all_subscriptions=args.all_subscriptions
@@ -667,7 +671,7 @@ def _credential_failure(exc: Exception) -> AuthError | None:
     """azure-identity errors that escape a collector are still a credential failure (exit 3)."""
     exceptions = sys.modules.get("azure.core.exceptions")
     if exceptions is not None and isinstance(exc, exceptions.ClientAuthenticationError):
-        from asr_audit.auth import auth_failure_message
+        from asr_audit.access.credential import auth_failure_message
 
         return AuthError(auth_failure_message(exc))
     return None
@@ -677,7 +681,7 @@ def _masker(mask: bool) -> Callable[[str], str]:
     """What stderr text goes through: with `--mask`, every GUID is masked (see masking.py)."""
     if not mask:
         return str
-    from asr_audit.masking import mask_guids
+    from asr_audit.app.masking import mask_guids
 
     return mask_guids
 
