@@ -215,14 +215,14 @@ def context(inv: Inventory, **kw: Any) -> Context:
 
 def run(rule_id: str, ctx: Context) -> list[Finding]:
     """The findings of one registered rule (its module must have been imported)."""
-    return list(REGISTRY[rule_id].check(ctx.inventory, ctx))
+    return list(REGISTRY[rule_id].check(ctx))
 
 
 def analyzed(rule_id: str, ctx: Context) -> list[Finding]:
     """One rule as a scan runs it: its findings plus the `unknown` ones for coverage gaps it reads."""
     from asr_audit.rules import analyze
 
-    found = analyze(ctx.inventory, ctx, select=[rule_id])
+    found = analyze(ctx, select=[rule_id])
     assert_reportable(found)
     return found
 

@@ -75,8 +75,8 @@ def test_rules(monkeypatch: pytest.MonkeyPatch) -> Registry:
     seen = Registry()
     severities = {s.value for s in Severity}
 
-    def flag(inventory: Inventory, ctx: Context) -> Iterable[Finding]:
-        for vm in inventory.virtual_machines:
+    def flag(ctx: Context) -> Iterable[Finding]:
+        for vm in ctx.inventory.virtual_machines:
             prefix = vm.name.split("-", 1)[0]
             if prefix in severities:
                 yield FLAG.finding(
@@ -87,7 +87,7 @@ def test_rules(monkeypatch: pytest.MonkeyPatch) -> Registry:
                     severity=Severity(prefix),
                 )
 
-    def quiet(inventory: Inventory, ctx: Context) -> Iterable[Finding]:
+    def quiet(ctx: Context) -> Iterable[Finding]:
         seen.contexts.append(ctx)
         return []
 

@@ -43,8 +43,8 @@ def test_a_loaded_override_changes_what_a_rule_reports(tmp_path: Path) -> None:
     )
     inv = Inventory(virtual_machines=[machine])
     check = REGISTRY["DSK-COUNT"].check
-    assert list(check(inv, Context(inv, source_region="eastus"))) == []
-    [finding] = check(inv, Context(inv, source_region="eastus", thresholds=thresholds))
+    assert list(check(Context(inv, source_region="eastus"))) == []
+    [finding] = check(Context(inv, source_region="eastus", thresholds=thresholds))
     assert finding.evidence["limit"] == 8
 
 

@@ -207,8 +207,8 @@ LEAKY = RuleMeta(
 
 @pytest.fixture
 def leaky_rule(monkeypatch: pytest.MonkeyPatch) -> None:
-    def leak(inventory: Inventory, ctx: Context) -> Iterable[Finding]:
-        for vm in inventory.virtual_machines:
+    def leak(ctx: Context) -> Iterable[Finding]:
+        for vm in ctx.inventory.virtual_machines:
             yield LEAKY.finding(
                 resource_id=vm.id,
                 message=f"ARM said: Authorization: Bearer {JWT} was refused for {vm.name}",

@@ -19,7 +19,7 @@ EAST, WEST = VNET + "vnet-east", VNET + "vnet-west"
 
 
 def run(rule_id: str, inventory: Inventory) -> list[Finding]:
-    return list(REGISTRY[rule_id].check(inventory, Context(inventory)))
+    return list(REGISTRY[rule_id].check(Context(inventory)))
 
 
 def item(health: str | None, errors: list[HealthError] | None = None, **kwargs: Any) -> ProtectedItem:

@@ -44,7 +44,7 @@ def unknowns(findings: list[Finding]) -> list[tuple[str, str, str, Severity]]:
 
 
 def everything(ctx: Context) -> list[Finding]:
-    found = analyze(ctx.inventory, ctx)
+    found = analyze(ctx)
     return found
 
 
@@ -228,7 +228,7 @@ def test_junit_shows_a_rule_that_could_not_decide_as_an_error_never_a_pass() -> 
     chosen = ["DSK-SIZE", "ASR-HEALTH"]
     root = ET.fromstring(
         render(
-            sample_report(findings=analyze(inv, ctx, select=chosen), coverage=inv.coverage, rules_run=chosen),
+            sample_report(findings=analyze(ctx, select=chosen), coverage=inv.coverage, rules_run=chosen),
             "junit",
         ).encode()
     )
@@ -244,7 +244,7 @@ def test_sarif_run_with_an_unknown_finding_is_not_successful_even_without_gaps()
     import json
 
     inv = inventory(gap("disks"))
-    findings = analyze(inv, context(inv), select=["DSK-SIZE"])
+    findings = analyze(context(inv), select=["DSK-SIZE"])
     doc = json.loads(render(sample_report(findings=findings, coverage=[], rules_run=["DSK-SIZE"]), "sarif"))
     assert doc["runs"][0]["invocations"][0]["executionSuccessful"] is False
 

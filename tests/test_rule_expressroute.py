@@ -379,7 +379,6 @@ def demo_findings() -> list[Finding]:
     request = ScanRequest(subscriptions=[], cloud=CLOUDS["AzureCloud"], all_subscriptions=True, concurrency=4)
     inv = replay_scan(DEMO_CASSETTE, request)
     return analyze(
-        inv,
         Context(inventory=inv),
         select=[
             "ER-PREMIUM-XGEO",

@@ -66,7 +66,7 @@ def protect(machine: VirtualMachine, **kwargs: Any) -> ProtectedItem:
 
 
 def run(rule_id: str, inventory: Inventory, **ctx: Any) -> list[Finding]:
-    return list(REGISTRY[rule_id].check(inventory, Context(inventory, **ctx)))
+    return list(REGISTRY[rule_id].check(Context(inventory, **ctx)))
 
 
 def scan(rule_id: str, *machines: VirtualMachine, **ctx: Any) -> list[Finding]:

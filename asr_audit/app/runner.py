@@ -151,7 +151,7 @@ def audit(
         thresholds=dict(thresholds or {}),
         vaults=[v.strip() for v in vaults if v.strip()],
     )
-    findings = analyze(inventory, context, select=rule_ids) if rule_ids else []
+    findings = analyze(context, select=rule_ids) if rule_ids else []
     notes = suppressions.apply(findings, accepted, today or date.today()) if accepted is not None else []
     resolved = baseline.apply(findings, previous) if previous is not None else []
     groups = _lower(resource_groups)

@@ -11,7 +11,6 @@ import importlib
 from collections.abc import Iterable
 
 from asr_audit.findings import Finding
-from asr_audit.inventory import Inventory
 from asr_audit.rules.base import REGISTRY, Context, Rule
 from asr_audit.rules.common import coverage_unknowns
 
@@ -35,7 +34,6 @@ def all_rules() -> dict[str, Rule]:
 
 
 def analyze(
-    inventory: Inventory,
     context: Context,
     select: Iterable[str] | None = None,
     skip: Iterable[str] = (),
@@ -48,7 +46,7 @@ def analyze(
     findings: list[Finding] = []
     for rule_id in sorted(chosen):
         rule = rules[rule_id]
-        findings.extend(rule.check(inventory, context))
+        findings.extend(rule.check(context))
         findings.extend(coverage_unknowns(rule.meta, context))
     findings.sort(key=lambda f: (-f.severity.rank, f.rule_id, f.resource_id.lower(), f.key))
     return findings

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from asr_audit import ids
 from asr_audit.findings import Finding, Severity
-from asr_audit.inventory import Inventory, VirtualNetwork
+from asr_audit.inventory import VirtualNetwork
 from asr_audit.net import connectivity, netmath
 from asr_audit.net.connectivity import Reach
 from asr_audit.rules import scope
@@ -132,7 +132,7 @@ def unread_hybrid_data(ctx: Context, *vnets: VirtualNetwork) -> list[str]:
 
 
 @rule(ADDRESS_OVERLAP)
-def check_address_overlap(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_address_overlap(ctx: Context) -> Iterator[Finding]:
     index = ctx.index
     reaches: dict[str, Reach] = {}
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from asr_audit import ids
 from asr_audit.findings import Finding, Severity
-from asr_audit.inventory import Inventory, NetworkMapping
+from asr_audit.inventory import NetworkMapping
 from asr_audit.rules.base import Context, RuleMeta, rule
 from asr_audit.rules.common import NETWORK_MAPPING_TYPE, item_finding, item_label, vault_region
 from asr_audit.rules.scope import A2A_MAPPING
@@ -47,7 +47,8 @@ _HEALTH_SEVERITY = {"warning": Severity.MEDIUM, "critical": Severity.HIGH}
 
 
 @rule(ASR_HEALTH)
-def check_replication_health(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_replication_health(ctx: Context) -> Iterator[Finding]:
+    inventory = ctx.inventory
     for item in inventory.protected_items:
         severity = _HEALTH_SEVERITY.get((item.replication_health or "").lower())
         if severity is None:
@@ -114,7 +115,8 @@ def _is_reverse(forward: NetworkMapping, other: NetworkMapping) -> bool:
 
 
 @rule(ASR_NETMAP_REVERSE)
-def check_reverse_mapping(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_reverse_mapping(ctx: Context) -> Iterator[Finding]:
+    inventory = ctx.inventory
     mappings = [
         m
         for m in inventory.network_mappings

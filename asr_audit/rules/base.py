@@ -1,7 +1,7 @@
 """Rule metadata, the analysis context, and the registry.
 
-A rule is a pure function `(Inventory, Context) -> Iterable[Finding]` registered with its
-metadata; it never performs I/O. `RuleMeta.finding()` fills the fields every finding
+A rule is a pure function `(Context) -> Iterable[Finding]` (the inventory is `ctx.inventory`)
+registered with its metadata; it never performs I/O. `RuleMeta.finding()` fills the fields every finding
 shares so rules only say what is specific to them.
 """
 
@@ -156,7 +156,7 @@ class Context:
         return InventoryIndex(self.inventory)
 
 
-RuleFunc = Callable[[Inventory, Context], Iterable[Finding]]
+RuleFunc = Callable[[Context], Iterable[Finding]]
 
 
 @dataclass(frozen=True, slots=True)

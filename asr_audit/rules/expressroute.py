@@ -19,7 +19,6 @@ from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import (
     Connection,
     ExpressRouteCircuit,
-    Inventory,
     InventoryIndex,
     VirtualNetwork,
     VirtualNetworkGateway,
@@ -344,7 +343,7 @@ def _xgeo_evidence(case: CircuitCase, verdict: XgeoVerdict | None = None) -> dic
 
 
 @rule(PREMIUM_XGEO)
-def check_premium_xgeo(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_premium_xgeo(ctx: Context) -> Iterator[Finding]:
     geo = expressroute_geo.geography(ctx.cloud.name)
     sides = source_sides(ctx)
     for case in _circuit_cases(ctx, sides):
@@ -525,7 +524,8 @@ def _maybe(unread: list[str]) -> str:
 
 
 @rule(TARGET_CONNECTIVITY)
-def check_target_connectivity(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_target_connectivity(ctx: Context) -> Iterator[Finding]:
+    inventory = ctx.inventory
     index = ctx.index
     chosen, regional = _recovery_cases(ctx, source_sides(ctx))
     for case in chosen:
@@ -638,7 +638,7 @@ def _two_circuits_message(geo: Geography, gateway: VirtualNetworkGateway, shared
 
 
 @rule(TWO_CIRCUITS)
-def check_two_circuits_one_location(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_two_circuits_one_location(ctx: Context) -> Iterator[Finding]:
     geo = expressroute_geo.geography(ctx.cloud.name)
     for _, (gateway, served) in sorted(_gateways_in_scope(ctx, source_sides(ctx)).items()):
         groups, unplaced = _circuits_by_location(ctx, geo, gateway)

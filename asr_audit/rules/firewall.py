@@ -44,7 +44,6 @@ from asr_audit.inventory import (
     FirewallPolicy,
     FirewallRule,
     FirewallRuleCollection,
-    Inventory,
     InventoryIndex,
     RouteTable,
 )
@@ -758,7 +757,8 @@ def _finding(case: SubnetCase, fw_case: FirewallCase) -> Finding | None:
 
 
 @rule(FIREWALL_FQDN)
-def check_firewall_fqdn(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_firewall_fqdn(ctx: Context) -> Iterator[Finding]:
+    inventory = ctx.inventory
     firewalls = firewalls_by_ip(inventory)
     if not firewalls:
         return

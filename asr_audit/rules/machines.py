@@ -115,7 +115,8 @@ def name_problems(name: str) -> list[str]:
 
 
 @rule(VM_NAME)
-def check_vm_name(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_vm_name(ctx: Context) -> Iterator[Finding]:
+    inventory = ctx.inventory
     for item in inventory.protected_items:
         if item.instance_type not in NAMED_ITEM_TYPES or item.recovery_vm_name is None:
             continue
@@ -305,7 +306,8 @@ def _hyperv_items(inventory: Inventory) -> Iterator[ProtectedItem]:
 
 
 @rule(DSK_SIZE)
-def check_disk_size(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_disk_size(ctx: Context) -> Iterator[Finding]:
+    inventory = ctx.inventory
     for wl in _unique_workloads(ctx):
         yield from _vm_size_findings(ctx, wl)
     bound = limit(ctx.thresholds, "hyperv_data_disk_max_gb")
@@ -337,7 +339,8 @@ def check_disk_size(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
 
 
 @rule(DSK_COUNT)
-def check_disk_count(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_disk_count(ctx: Context) -> Iterator[Finding]:
+    inventory = ctx.inventory
     bound = limit(ctx.thresholds, "data_disk_count_max")
     for wl in _unique_workloads(ctx):
         disks, subset = replicated_disks(wl)
@@ -402,7 +405,7 @@ VM_EPHEMERAL_OS = RuleMeta(
 
 
 @rule(VM_EPHEMERAL_OS)
-def check_ephemeral_os(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_ephemeral_os(ctx: Context) -> Iterator[Finding]:
     for wl in _unique_workloads(ctx):
         if wl.vm.ephemeral_os_disk:
             yield _vm_finding(
@@ -477,7 +480,7 @@ def unsupported_reasons(wl: Workload) -> tuple[list[str], dict[str, Any]]:
 
 
 @rule(VM_UNSUPPORTED)
-def check_unsupported(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_unsupported(ctx: Context) -> Iterator[Finding]:
     for wl in _unique_workloads(ctx):
         reasons, facts = unsupported_reasons(wl)
         if reasons:
@@ -519,7 +522,7 @@ NIC_ASG = RuleMeta(
 
 
 @rule(NIC_ASG)
-def check_nic_asg(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_nic_asg(ctx: Context) -> Iterator[Finding]:
     for wl in _unique_workloads(ctx):
         for nic in vm_nics(ctx, wl.vm):
             groups = {

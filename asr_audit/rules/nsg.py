@@ -17,7 +17,7 @@ from typing import Any
 
 from asr_audit import ids
 from asr_audit.findings import Finding, Severity
-from asr_audit.inventory import Inventory, NetworkInterface, NetworkSecurityGroup, Subnet, VirtualNetwork
+from asr_audit.inventory import NetworkInterface, NetworkSecurityGroup, Subnet, VirtualNetwork
 from asr_audit.net import connectivity, netmath
 from asr_audit.net.nsg import (
     AddressBook,
@@ -373,7 +373,7 @@ def _nic_nsgs(estate: Estate, p: scope.Placement) -> list[CompiledNsg | Unread]:
 
 
 @rule(NSG_OUTBOUND)
-def check_nsg_outbound(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_nsg_outbound(ctx: Context) -> Iterator[Finding]:
     estate = Estate.of(ctx)
     placements = list(scope.placements(ctx))
     per_nic: dict[str, int] = {}
@@ -470,7 +470,7 @@ def _mirrored(vnet: VirtualNetwork, pairs: Iterable[tuple[str | None, str | None
 
 
 @rule(NSG_RECOVERY_SIDE)
-def check_nsg_recovery_side(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_nsg_recovery_side(ctx: Context) -> Iterator[Finding]:
     estate = Estate.of(ctx)
     pairs = _pairs(ctx)
     done = _judged_for_nics(ctx)

@@ -14,7 +14,7 @@ from typing import Protocol, TypeVar
 
 from asr_audit import ids
 from asr_audit.findings import Finding, Severity
-from asr_audit.inventory import Inventory, NetworkMapping, ProtectedItem, Vault
+from asr_audit.inventory import NetworkMapping, ProtectedItem, Vault
 from asr_audit.net import connectivity
 from asr_audit.rules import scope
 from asr_audit.rules.base import Context, RuleMeta, rule
@@ -145,7 +145,7 @@ VAULT_IN_SOURCE = RuleMeta(
 
 
 @rule(VAULT_IN_SOURCE)
-def check_vault_in_source(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_vault_in_source(ctx: Context) -> Iterator[Finding]:
     """Vaults that share the source region of their A2A items; and (readiness) the `--vault` vaults
     in `--source-region` that hold no A2A item yet (those with items are judged by them)."""
     items = scope.a2a_items(ctx)
@@ -248,7 +248,7 @@ VAULT_NOT_TARGET = RuleMeta(
 
 
 @rule(VAULT_NOT_TARGET)
-def check_vault_not_target(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_vault_not_target(ctx: Context) -> Iterator[Finding]:
     """A vault whose region is neither end of some of its items' replication."""
     for entry in _vaults_with_items(VAULT_NOT_TARGET, ctx, scope.a2a_items(ctx)):
         if isinstance(entry, Finding):
@@ -304,7 +304,7 @@ SAME_REGION = RuleMeta(
 
 
 @rule(SAME_REGION)
-def check_same_region(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_same_region(ctx: Context) -> Iterator[Finding]:
     """Primary == recovery region, and not both availability zones given."""
     for item in scope.a2a_items(ctx):
         src = source_region(ctx, item)
@@ -405,7 +405,7 @@ CACHE_REGION = RuleMeta(
 
 
 @rule(CACHE_REGION)
-def check_cache_region(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_cache_region(ctx: Context) -> Iterator[Finding]:
     """Each cache account must be in the source region of every item that stages through it."""
     yield from _check_location(
         CACHE_REGION,
@@ -450,7 +450,7 @@ def _expected_recovery_region(ctx: Context, ref: ProtectedItem | NetworkMapping)
 
 
 @rule(TARGET_VNET_REGION)
-def check_target_vnet_region(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_target_vnet_region(ctx: Context) -> Iterator[Finding]:
     """Recovery VNets of A2A items and A2A network mappings must be in the recovery region."""
     refs: list[tuple[str | None, ProtectedItem | NetworkMapping]] = [
         (i.recovery_network_id, i) for i in scope.a2a_items(ctx)
@@ -490,7 +490,7 @@ H2A_STORAGE_REGION = RuleMeta(
 
 
 @rule(H2A_STORAGE_REGION)
-def check_h2a_storage_region(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_h2a_storage_region(ctx: Context) -> Iterator[Finding]:
     """Replica and log accounts of on-premises items must be in their vault's region."""
     items = scope.on_premises_items(ctx)
     pairs = [(i.recovery_storage_account_id, i) for i in items]
@@ -528,7 +528,7 @@ H2A_NETWORK_REGION = RuleMeta(
 
 
 @rule(H2A_NETWORK_REGION)
-def check_h2a_network_region(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_h2a_network_region(ctx: Context) -> Iterator[Finding]:
     """The recovery VNet of on-premises items must be in their vault's region."""
     yield from _check_location(
         H2A_NETWORK_REGION,

@@ -21,7 +21,7 @@ from typing import Any
 
 from asr_audit import ids
 from asr_audit.findings import Finding, Severity
-from asr_audit.inventory import Inventory, RouteTable, Subnet, VirtualNetwork, VirtualNetworkGateway
+from asr_audit.inventory import RouteTable, Subnet, VirtualNetwork, VirtualNetworkGateway
 from asr_audit.net import connectivity, netmath
 from asr_audit.net.netmath import APPLIANCE, DEFAULT, GATEWAY, INTERNET, RouteSet, ServiceTagIndex
 from asr_audit.rules import scope
@@ -345,7 +345,8 @@ def _tunnel_message(where: str, outcome: Outcome) -> str:
 
 
 @rule(FORCED_TUNNEL)
-def check_forced_tunnel(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_forced_tunnel(ctx: Context) -> Iterator[Finding]:
+    inventory = ctx.inventory
     router = netmath.SubnetRouter(ctx.index.service_tag_index)
     firewalls = set(firewalls_by_ip(inventory))
     for case in subnet_cases(ctx):
@@ -511,7 +512,7 @@ def _default_site_cases(ctx: Context) -> tuple[list[DefaultSiteCase], list[tuple
 
 
 @rule(GATEWAY_DEFAULT_SITE)
-def check_gateway_default_site(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_gateway_default_site(ctx: Context) -> Iterator[Finding]:
     sites, unread = _default_site_cases(ctx)
     for site in sites:
         gw = site.gateway

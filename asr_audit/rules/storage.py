@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 
 from asr_audit import ids
 from asr_audit.findings import Finding, Severity
-from asr_audit.inventory import Inventory, ProtectedItem, StorageAccount
+from asr_audit.inventory import ProtectedItem, StorageAccount
 from asr_audit.net import connectivity
 from asr_audit.rules import scope
 from asr_audit.rules.base import Context, RuleMeta, rule
@@ -127,7 +127,7 @@ LOG_PAIRING = RuleMeta(
 
 
 @rule(LOG_PAIRING)
-def check_log_pairing(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_log_pairing(ctx: Context) -> Iterator[Finding]:
     """Premium replicas need a Standard log account: report the item or the wrong log account."""
     premium_items: list[ProtectedItem] = []
     for group in group_refs((i.recovery_storage_account_id, i) for i in scope.on_premises_items(ctx)):
@@ -219,7 +219,7 @@ def _fits(account: StorageAccount, high: bool) -> bool | None:
 
 
 @rule(CACHE_KIND)
-def check_cache_kind(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_cache_kind(ctx: Context) -> Iterator[Finding]:
     """Normal churn needs Standard, High churn Premium BlockBlobStorage; GPv1 is a low finding."""
     for group in cache_uses(ctx):
         account = find_storage(ctx, group.resource_id)
@@ -314,7 +314,7 @@ def _drop_geo_replication(account: StorageAccount, level: str) -> str:
 
 
 @rule(CACHE_REDUNDANCY)
-def check_cache_redundancy(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_cache_redundancy(ctx: Context) -> Iterator[Finding]:
     """GRS, RA-GRS, GZRS and RA-GZRS cache accounts pay for a replica nobody reads."""
     for group in cache_uses(ctx):
         account = find_storage(ctx, group.resource_id)
@@ -361,7 +361,7 @@ REPLICA_REDUNDANCY = RuleMeta(
 
 
 @rule(REPLICA_REDUNDANCY)
-def check_replica_redundancy(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_replica_redundancy(ctx: Context) -> Iterator[Finding]:
     """Standard LRS/ZRS replica accounts of on-premises items: GRS is recommended."""
     for group in group_refs((i.recovery_storage_account_id, i) for i in scope.on_premises_items(ctx)):
         account = find_storage(ctx, group.resource_id)
@@ -440,7 +440,7 @@ def _firewall_remediation(account: StorageAccount, bypass_ok: bool, missing: lis
 
 
 @rule(CACHE_FIREWALL)
-def check_cache_firewall(inventory: Inventory, ctx: Context) -> Iterator[Finding]:
+def check_cache_firewall(ctx: Context) -> Iterator[Finding]:
     """A Deny-by-default cache account must let trusted services and every source subnet in."""
     subnets_by_item = _item_subnets(ctx)
     for group in cache_uses(ctx):
