@@ -32,8 +32,9 @@ from collections import Counter
 from dataclasses import dataclass
 
 from asr_audit.inventory import NetworkSecurityGroup, SecurityRule, ServiceTag
-from asr_audit.net.netmath import PrefixSet, ServiceTagIndex
 from asr_audit.net.nsg import DEFAULT_OUTBOUND, AddressBook, Match, Source, compile_nsg, judge
+from asr_audit.net.prefixes import PrefixSet
+from asr_audit.net.service_tags import ServiceTagIndex
 
 REGIONS = 40
 # The destinations, sized like the real tags: prefixes per regional tag, or in the global tag.

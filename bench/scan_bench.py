@@ -69,7 +69,7 @@ class Chain:
 def _parent(path: str, region_hint: bool, first_sub: str | None) -> str | None:
     """The list whose completion the scheduler waits for before it can issue `path`.
 
-    Mirrors asr_audit/collect/scheduler.py and jobs.py: every subscription is checked (one
+    Mirrors asr_audit/collect/scheduler.py and plan.py: every subscription is checked (one
     GET) before any job starts; a vault's GET and ASR lists follow its subscription's whole
     vault list; per-resource-group gateway and connection lists follow the filtered
     `/resources` list; without a region hint, the service-tags GET follows the first

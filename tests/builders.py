@@ -37,7 +37,8 @@ from asr_audit.inventory import (
     VirtualMachine,
     VirtualNetwork,
 )
-from asr_audit.rules.base import REGISTRY, Context
+from asr_audit.rules.base import Context
+from asr_audit.rules.catalog import default_catalog
 
 SUBSCRIPTION = "3f2a8c1e-5b7d-4e09-9a6c-1d2e3f4a5b6c"
 OTHER_SUBSCRIPTION = "9c8b7a65-4321-4fed-8cba-0987654321fe"
@@ -214,8 +215,8 @@ def context(inv: Inventory, **kw: Any) -> Context:
 
 
 def run(rule_id: str, ctx: Context) -> list[Finding]:
-    """The findings of one registered rule (its module must have been imported)."""
-    return list(REGISTRY[rule_id].check(ctx))
+    """The findings of one rule of the default catalog."""
+    return list(default_catalog()[rule_id].check(ctx))
 
 
 def analyzed(rule_id: str, ctx: Context) -> list[Finding]:
@@ -249,17 +250,18 @@ def assert_reportable(findings: Iterable[Finding]) -> None:
         seen.add(f.fingerprint)
         assert f.status in ("fail", "unknown")
         assert f.resource_id and f.message and f.remediation and f.docs
-        if f.rule_id in REGISTRY:  # test-only rules aside: a rule reports only the severities it declares
-            assert f.severity in REGISTRY[f.rule_id].meta.severities, (f.rule_id, f.severity)
+        rule = default_catalog().get(f.rule_id)
+        if rule:  # test-only rules aside: a rule reports only the severities it declares
+            assert f.severity in rule.meta.severities, (f.rule_id, f.severity)
 
 
 def assert_catalogued(prefix: str, category: str) -> None:
-    """Rule metadata the catalog and report rely on, for every registered rule id with `prefix`."""
-    metas = [r.meta for rule_id, r in REGISTRY.items() if rule_id.startswith(prefix)]
-    assert metas, f"no rules registered with prefix {prefix}"
+    """Rule metadata the catalog and report rely on, for every catalogued rule id with `prefix`."""
+    metas = [r.meta for r in default_catalog() if r.id.startswith(prefix)]
+    assert metas, f"no rules in the catalog with prefix {prefix}"
     for meta in metas:
         assert meta.category == category
-        assert meta.docs.startswith("https://learn.microsoft.com/"), meta.id
+        assert meta.microsoft_docs.startswith("https://learn.microsoft.com/"), meta.id
         assert meta.title and meta.rationale and meta.remediation and meta.source, meta.id
 
 

@@ -1,11 +1,15 @@
 """Record the scenario cassettes: the real collector scanning the fake ARM server under vcrpy.
 
-    /work/venv/bin/python tests/record_cassettes.py            # every scenario
-    /work/venv/bin/python tests/record_cassettes.py healthy    # some
+    python tests/record_cassettes.py            # every scenario
+    python tests/record_cassettes.py healthy    # some
 
 Writes `cassettes/<scenario>.yaml`, except `broken`, which ships in the package as
 `asr_audit/demo/broken-estate.yaml` for `asr-audit demo`. Re-record after changing a
-scenario or a collector URL (tests/test_replay.py fails until you do).
+scenario or a collector URL: tests/test_replay.py fails until you do (it compares a live scan's
+requests and inventory with the recording's).
+
+vcrpy is used here and in tests only: playback (`asr_audit.app.replay`) reads the cassette
+format itself, matching requests as `MATCH_ON` says.
 
 The scan runs with concurrency 1 so the interactions are stored in a stable order, and every
 URL is rewritten to `asr_audit.app.replay.RECORDED_ENDPOINT` (the port changes per run): the
@@ -25,6 +29,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import vcr
+
 TESTS_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS_DIR))  # `fakearm` when run as a script
 
@@ -32,7 +38,7 @@ from fakearm import FakeArm  # noqa: E402
 
 from asr_audit.access.clouds import CLOUDS  # noqa: E402
 from asr_audit.access.credential import StaticTokenCredential  # noqa: E402
-from asr_audit.app.replay import DEMO_CASSETTE, RECORDED_ENDPOINT, make_vcr  # noqa: E402
+from asr_audit.app.replay import DEMO_CASSETTE, RECORDED_ENDPOINT  # noqa: E402
 from asr_audit.collect import ScanRequest, scan  # noqa: E402
 from asr_audit.inventory import Inventory  # noqa: E402
 
@@ -41,6 +47,19 @@ CASSETTES_DIR = TESTS_DIR.parent / "cassettes"
 SCRUBBED_TENANT = "00000000-0000-0000-0000-000000000000"
 _TENANT_ID = re.compile(r'("[A-Za-z]*[tT]enantId"\s*:\s*")[0-9a-fA-F-]{36}(")')
 _DROPPED_RESPONSE_HEADERS = {"date", "server"}
+MATCH_ON = ("method", "path", "query")  # what replay.RequestKey compares
+FILTERED_REQUEST_HEADERS = ("Authorization", "User-Agent", "x-ms-client-request-id")
+
+
+def make_vcr(record_mode: str, **options: Any) -> vcr.VCR:
+    """The one vcrpy configuration recordings are made with."""
+    return vcr.VCR(
+        record_mode=record_mode,
+        match_on=MATCH_ON,
+        filter_headers=list(FILTERED_REQUEST_HEADERS),
+        decode_compressed_response=True,
+        **options,
+    )
 
 
 def cassette_path(scenario: str) -> Path:

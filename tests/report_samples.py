@@ -1,7 +1,7 @@
 """A sample `Report` for the output-format tests, with hostile resource-derived text.
 
-The rules are test-only (`register()` puts them in the registry for one test and keeps the
-real rule modules out, so format tests do not depend on the catalog). The sample covers each
+The rules are test-only: the report carries their metadata (`Report.rules`), as a run hands it
+over, so format tests do not depend on the real rule catalog. The sample covers each
 case a format must render: an active finding whose name and message carry Rich markup, an
 ANSI escape, HTML, a Markdown pipe and backticks, a CSV formula and XML-invalid characters;
 an `unknown`-status finding; a suppressed finding; a rule that ran with no finding; and
@@ -13,13 +13,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-import pytest
-
-from asr_audit import rules
-from asr_audit.findings import Finding, Severity
+from asr_audit.findings import Finding, RuleMeta, Severity
 from asr_audit.inventory import Coverage
 from asr_audit.report import Report
-from asr_audit.rules.base import REGISTRY, Rule, RuleMeta
 
 SUB = "3f2a8c1e-5b7d-4e09-9a6c-1d2e3f4a5b6c"
 HOSTILE = "[red]x\x1b[31m<script>alert(1)</script>|`tick`"
@@ -39,7 +35,7 @@ def _meta(rule_id: str, severity: Severity, category: str) -> RuleMeta:
         category=category,
         rationale=f"Why {rule_id} matters.",
         remediation=f"Fix {rule_id}.",
-        docs="https://learn.microsoft.com/azure/site-recovery/azure-to-azure-about-networking",
+        microsoft_docs="https://learn.microsoft.com/azure/site-recovery/azure-to-azure-about-networking",
         source="test",
     )
 
@@ -49,12 +45,6 @@ METAS = {
     QUIET_RULE: _meta(QUIET_RULE, Severity.LOW, "storage"),
     PASS_RULE: _meta(PASS_RULE, Severity.MEDIUM, "placement"),
 }
-
-
-def register(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rules, "RULE_MODULES", ())
-    for meta in METAS.values():
-        monkeypatch.setitem(REGISTRY, meta.id, Rule(meta, lambda inventory, context: []))
 
 
 def resource_id(name: str, rg: str = "rg-app", kind: str = "virtualNetworks") -> str:
@@ -104,5 +94,6 @@ def sample_report(**overrides: Any) -> Report:
             Coverage(SUB, "asr", "throttled", None),
         ],
         rules_run=sorted(METAS),
+        rules=dict(sorted(METAS.items())),
     )
     return replace(report, **overrides)

@@ -6,17 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from report_samples import HOSTILE_RULE, QUIET_RULE, finding, register, resource_id, sample_report
+from report_samples import HOSTILE_RULE, QUIET_RULE, finding, resource_id, sample_report
 
 from asr_audit.errors import UsageError
 from asr_audit.findings import Finding
 from asr_audit.report import render
 from asr_audit.triage import baseline
-
-
-@pytest.fixture(autouse=True)
-def _rules(monkeypatch: pytest.MonkeyPatch) -> None:
-    register(monkeypatch)
 
 
 def previous_report(tmp_path: Path, findings: list[Finding]) -> Path:

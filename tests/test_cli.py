@@ -19,29 +19,31 @@ from typing import Any
 import jsonschema
 import pytest
 
-import asr_audit.rules as rules_pkg
 from asr_audit import collect
 from asr_audit.access import credential as auth
 from asr_audit.access.clouds import CLOUDS
 from asr_audit.app import replay, runner
 from asr_audit.app.cli import main
 from asr_audit.errors import AuthError, UsageError
-from asr_audit.findings import Finding, Severity
+from asr_audit.findings import Finding, RuleMeta, Severity
 from asr_audit.inventory import (
+    SERVICE_TAGS,
+    SUBSCRIPTION_COLLECTORS,
     Coverage,
     Inventory,
     NetworkMapping,
     Subscription,
     Vault,
     VirtualMachine,
-    subscription_collectors,
 )
-from asr_audit.rules.base import Context, Rule, RuleMeta
+from asr_audit.rules import catalog as rule_catalog
+from asr_audit.rules.base import Context, Rule
+from asr_audit.rules.catalog import Catalog
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "asr-audit-report.schema.json").read_text("utf-8"))
 SUB = "7b1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f"
 REPO = Path(__file__).resolve().parent.parent
-REAL_RULE_MODULES, REAL_REGISTRY = rules_pkg.RULE_MODULES, rules_pkg.REGISTRY
+REAL_CATALOG = rule_catalog.default_catalog
 
 FLAG = RuleMeta(
     id="VM-TEST-FLAG",
@@ -50,7 +52,7 @@ FLAG = RuleMeta(
     category="machines",
     rationale="test rule: a VM named <severity>-... is flagged at that severity",
     remediation="Rename the VM.",
-    docs="https://example.invalid/VM-TEST-FLAG",
+    microsoft_docs="https://example.invalid/VM-TEST-FLAG",
     source="tests",
 )
 QUIET = RuleMeta(
@@ -60,7 +62,7 @@ QUIET = RuleMeta(
     category="network",
     rationale="test rule: records the context it was given",
     remediation="-",
-    docs="https://example.invalid/NIC-TEST-QUIET",
+    microsoft_docs="https://example.invalid/NIC-TEST-QUIET",
     source="tests",
 )
 
@@ -91,8 +93,9 @@ def test_rules(monkeypatch: pytest.MonkeyPatch) -> Registry:
         seen.contexts.append(ctx)
         return []
 
-    monkeypatch.setattr(rules_pkg, "RULE_MODULES", ())
-    monkeypatch.setattr(rules_pkg, "REGISTRY", {FLAG.id: Rule(FLAG, flag), QUIET.id: Rule(QUIET, quiet)})
+    # The CLI runs (and lists) the default catalog: these tests make it one of test rules.
+    test_catalog = Catalog([Rule(FLAG, flag), Rule(QUIET, quiet)])
+    monkeypatch.setattr(rule_catalog, "default_catalog", lambda: test_catalog)
     monkeypatch.delenv("ASR_AUDIT_ARM_ENDPOINT", raising=False)
     monkeypatch.delenv("ASR_AUDIT_DEBUG", raising=False)
     return seen
@@ -105,7 +108,7 @@ def vm(name: str, location: str = "westeurope") -> VirtualMachine:
 
 def complete(subscription: str = SUB) -> list[Coverage]:
     """Every subscription-wide collector read: what the snapshot of a complete scan records."""
-    return [Coverage(subscription, c, "ok") for c in (*subscription_collectors(), "service_tags")]
+    return [Coverage(subscription, c, "ok") for c in (*SUBSCRIPTION_COLLECTORS, SERVICE_TAGS)]
 
 
 def estate(*names: str, gaps: Iterable[Coverage] = (), cloud: str = "AzureCloud") -> Inventory:
@@ -787,8 +790,7 @@ def test_demo_replays_the_bundled_recording(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The real recording and the real rules, end to end: the broken estate fails the gate."""
-    monkeypatch.setattr(rules_pkg, "RULE_MODULES", REAL_RULE_MODULES)
-    monkeypatch.setattr(rules_pkg, "REGISTRY", REAL_REGISTRY)
+    monkeypatch.setattr(rule_catalog, "default_catalog", REAL_CATALOG)
     code, out, _ = run(capsys, "demo", "--output", "json", "--fail-on", "high")
     doc = json.loads(out)
     jsonschema.validate(doc, SCHEMA)

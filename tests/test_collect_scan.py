@@ -19,9 +19,9 @@ from test_collect_transport import FAST, FakeTransport, RecordingCredential, arm
 
 from asr_audit.access.clouds import CLOUDS
 from asr_audit.access.credential import TOKEN_ENV, StaticTokenCredential, make_credential
-from asr_audit.collect import SCAN_GC_THRESHOLD, ScanRequest, scan
+from asr_audit.collect import SCAN_GC_THRESHOLD, ScanRequest, endpoints, scan
 from asr_audit.errors import AuthError, UsageError
-from asr_audit.inventory import Inventory
+from asr_audit.inventory import PER_OBJECT_COLLECTORS, SUBSCRIPTION_COLLECTORS, Inventory
 
 SUB = "11111111-2222-4333-8444-000000000001"
 SUB2 = "11111111-2222-4333-8444-000000000002"
@@ -465,3 +465,15 @@ def test_name_lookup_that_cannot_reach_arm_is_a_usage_error() -> None:
     transport.add("GET", r"/subscriptions\?", ServiceRequestError("connection refused"))
     with pytest.raises(UsageError, match="connection refused"):
         run(transport, "Prod")
+
+
+def test_the_endpoint_tables_cover_the_collectors_the_inventory_names() -> None:
+    """inventory.model names the collectors (the snapshot check and the rules read them); the
+    scan must have a URL for each, and read each per-object one per object of its list."""
+    assert {*endpoints.SUBSCRIPTION_LISTS, "gateway_resource_groups"} == set(SUBSCRIPTION_COLLECTORS)
+    assert {c: "vaults" for c in endpoints.VAULT_LISTS} | {"vault": "vaults"} == {
+        c: p for c, p in PER_OBJECT_COLLECTORS.items() if p == "vaults"
+    }
+    assert {c: "gateway_resource_groups" for c in endpoints.RESOURCE_GROUP_LISTS} == {
+        c: p for c, p in PER_OBJECT_COLLECTORS.items() if p == "gateway_resource_groups"
+    }

@@ -8,7 +8,9 @@ import pytest
 from azure.core.rest import HttpRequest
 from test_collect_transport import FAST, FakeTransport, RecordingCredential, ok
 
+from asr_audit.access.clients import ClientFactory
 from asr_audit.access.clouds import CLOUDS
+from asr_audit.access.policies import ReadOnlyViolation
 from asr_audit.access.throttle import (
     ARM_READ_BUCKET,
     ARM_READ_REFILL,
@@ -17,7 +19,7 @@ from asr_audit.access.throttle import (
     TokenBucket,
     scope_of,
 )
-from asr_audit.collect.pipeline import ClientFactory, ReadOnlyViolation, get_json
+from asr_audit.collect.reads import get_json
 
 SUB = "11111111-2222-4333-8444-555555555555"
 OTHER = "11111111-2222-4333-8444-666666666666"

@@ -20,20 +20,16 @@ from azure.core.rest import HttpRequest
 from azure.core.rest._requests_basic import RestRequestsTransportResponse
 from urllib3.exceptions import ProtocolError
 
+from asr_audit.access.clients import ClientFactory, ca_bundle_from_env
 from asr_audit.access.clouds import CLOUDS
-from asr_audit.collect.pipeline import (
-    BadPayload,
+from asr_audit.access.credential import SharedToken
+from asr_audit.access.policies import (
     CappedRetryPolicy,
-    ClientFactory,
-    HttpFailure,
     ReadOnlyViolation,
     RetrySettings,
-    SharedToken,
-    ca_bundle_from_env,
-    get_json,
-    pages,
     unregistered_provider,
 )
+from asr_audit.collect.reads import BadPayload, HttpFailure, Pages, get_json
 
 ARM = "https://management.azure.com"
 SUB = "11111111-2222-4333-8444-555555555555"
@@ -163,12 +159,13 @@ def test_guard_refuses_writes_before_the_transport(
     assert transport.sleeps == []  # refused once, not retried
 
 
-def test_guard_allows_resource_graph_post(factory: ClientFactory, transport: FakeTransport) -> None:
-    transport.add("POST", "ResourceGraph", ok({"data": []}))
+def test_guard_refuses_even_a_resource_graph_query_until_the_graph_backend_allows_it(
+    factory: ClientFactory, transport: FakeTransport
+) -> None:
     url = f"{ARM}/providers/Microsoft.ResourceGraph/resources?api-version=2024-04-01"
-    response = factory.get("resources").send_request(HttpRequest("POST", url, json={"query": "resources"}))
-    assert response.status_code == 200
-    assert [m for m, _, _ in transport.requests] == ["POST"]
+    with pytest.raises(ReadOnlyViolation):
+        factory.get("resources").send_request(HttpRequest("POST", url, json={"query": "resources"}))
+    assert transport.requests == []
 
 
 def test_guard_stops_automatic_provider_registration(
@@ -298,7 +295,7 @@ def test_default_transport_verifies_with_the_env_bundle(monkeypatch: pytest.Monk
 
 
 def _list(factory: ClientFactory, url: str = "/subscriptions/s/providers/Microsoft.Network/virtualNetworks"):
-    return pages(factory.get("network"), url, ARM)
+    return Pages(factory.get("network"), url, ARM)
 
 
 def test_pages_follow_next_link_verbatim(factory: ClientFactory, transport: FakeTransport) -> None:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-import asr_audit.rules.machines  # noqa: F401  (registers DSK-COUNT)
 from asr_audit.app.config import load_thresholds, parse_thresholds
 from asr_audit.errors import EXIT_USAGE, UsageError
 from asr_audit.inventory import Inventory, VirtualMachine, VmDisk
-from asr_audit.rules.base import REGISTRY, Context
+from asr_audit.rules.base import Context
+from asr_audit.rules.catalog import default_catalog
 from asr_audit.rules.thresholds import THRESHOLDS, defaults, limit
 
 
@@ -42,7 +42,7 @@ def test_a_loaded_override_changes_what_a_rule_reports(tmp_path: Path) -> None:
         data_disks=[VmDisk(lun=i, disk_size_gb=8) for i in range(10)],
     )
     inv = Inventory(virtual_machines=[machine])
-    check = REGISTRY["DSK-COUNT"].check
+    check = default_catalog()["DSK-COUNT"].check
     assert list(check(Context(inv, source_region="eastus"))) == []
     [finding] = check(Context(inv, source_region="eastus", thresholds=thresholds))
     assert finding.evidence["limit"] == 8

@@ -15,14 +15,22 @@ from pathlib import Path
 
 import pytest
 
-import asr_audit.rules as rules_pkg
-from asr_audit.app import files
+from asr_audit import atomic_write as files
 from asr_audit.app.cli import main
 from asr_audit.errors import UsageError
-from asr_audit.findings import Finding, Severity
-from asr_audit.inventory import Coverage, Inventory, Subscription, VirtualMachine, subscription_collectors
+from asr_audit.findings import Finding, RuleMeta, Severity
+from asr_audit.inventory import (
+    SERVICE_TAGS,
+    SUBSCRIPTION_COLLECTORS,
+    Coverage,
+    Inventory,
+    Subscription,
+    VirtualMachine,
+)
 from asr_audit.report import FORMATS
-from asr_audit.rules.base import Context, Rule, RuleMeta
+from asr_audit.rules import catalog as rule_catalog
+from asr_audit.rules.base import Context, Rule
+from asr_audit.rules.catalog import Catalog
 
 REPO = Path(__file__).resolve().parent.parent
 SUB = "7b1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f"
@@ -145,7 +153,7 @@ def kill_midway(script: str, tmp_path: Path) -> None:
 def big_estate(vms: int = 3000) -> Inventory:
     return Inventory(
         subscriptions=[Subscription(SUB)],
-        coverage=[Coverage(SUB, c, "ok") for c in (*subscription_collectors(), "service_tags")],
+        coverage=[Coverage(SUB, c, "ok") for c in (*SUBSCRIPTION_COLLECTORS, SERVICE_TAGS)],
         virtual_machines=[
             VirtualMachine(
                 id=f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm-{i}",
@@ -200,7 +208,7 @@ LEAKY = RuleMeta(
     category="machines",
     rationale="test rule: its message quotes a server error that echoed the request headers",
     remediation="-",
-    docs="https://example.invalid/VM-TEST-LEAK",
+    microsoft_docs="https://example.invalid/VM-TEST-LEAK",
     source="tests",
 )
 
@@ -217,8 +225,8 @@ def leaky_rule(monkeypatch: pytest.MonkeyPatch) -> None:
                 evidence={"request": f"authorization={OPAQUE}", "token": JWT},
             )
 
-    monkeypatch.setattr(rules_pkg, "RULE_MODULES", ())
-    monkeypatch.setattr(rules_pkg, "REGISTRY", {LEAKY.id: Rule(LEAKY, leak)})
+    leaky_catalog = Catalog([Rule(LEAKY, leak)])
+    monkeypatch.setattr(rule_catalog, "default_catalog", lambda: leaky_catalog)
 
 
 def leaky_estate() -> Inventory:

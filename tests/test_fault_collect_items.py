@@ -16,7 +16,7 @@ from test_collect_fakearm import NETWORK_SUB, scan_fake
 from test_collect_scan import ARM, SUB, TAGS, coverage, fake_arm, run, vnet
 from test_collect_transport import arm_error, ok
 
-from asr_audit.collect import compute, network, pipeline, recovery, storage
+from asr_audit.collect import compute, network, reads, recovery, storage
 from asr_audit.collect.fields import MAX_UNREAD_IDS, Malformed, parse_items
 
 RG = f"/subscriptions/{SUB}/resourceGroups/rg"
@@ -186,7 +186,7 @@ def test_endless_next_links_serving_the_same_items_stop_at_the_first_repeat(
 def test_an_endless_list_of_new_items_stops_at_the_page_cap_as_a_gap(
     fake_arm: Callable[..., FakeArm], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pipeline, "MAX_PAGES", 5)
+    monkeypatch.setattr(reads, "MAX_PAGES", 5)
     arm = fake_arm("api-examples", page_size=2)
     arm.add_endless_paging(r"/networkSecurityGroups$", fresh=True)
     inventory = scan_fake(arm, monkeypatch, [NETWORK_SUB])
@@ -197,7 +197,7 @@ def test_an_endless_list_of_new_items_stops_at_the_page_cap_as_a_gap(
 
 
 def test_the_page_cap_is_a_million_resources() -> None:
-    assert pipeline.MAX_PAGES == 1_000
+    assert reads.MAX_PAGES == 1_000
 
 
 def test_an_item_listed_twice_is_stored_once() -> None:

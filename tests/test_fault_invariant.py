@@ -23,11 +23,11 @@ from fakearm.scenario import Fault, Scenario
 
 from asr_audit.access.clouds import CLOUDS
 from asr_audit.access.credential import StaticTokenCredential
+from asr_audit.access.policies import RetrySettings
 from asr_audit.app import runner
 from asr_audit.collect import ScanRequest, scan
-from asr_audit.collect.pipeline import RetrySettings
 from asr_audit.errors import EXIT_AUTH, EXIT_INCOMPLETE, EXIT_OK, AuthError
-from asr_audit.inventory import COVERAGE_OK, Inventory
+from asr_audit.inventory import CoverageStatus, Inventory
 from asr_audit.report import Report
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
@@ -112,7 +112,7 @@ def _unexplained(clean: Run, faulty: Run) -> list[str]:
 
 
 def _gaps(run: Run) -> list[tuple[str, str]]:
-    return [(c.collector, c.status) for c in run.inventory.coverage if c.status != COVERAGE_OK]
+    return [(c.collector, c.status) for c in run.inventory.coverage if c.status != CoverageStatus.OK]
 
 
 def test_the_clean_run_reads_everything_and_every_rule_fires(clean: Run) -> None:

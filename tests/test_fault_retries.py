@@ -19,8 +19,8 @@ from test_collect_transport import RecordingCredential, arm_error
 
 from asr_audit.access.clouds import CLOUDS
 from asr_audit.access.credential import TOKEN_ENV, make_credential
+from asr_audit.access.policies import RetrySettings
 from asr_audit.collect import ScanRequest, scan
-from asr_audit.collect.pipeline import RetrySettings
 from asr_audit.errors import EXIT_AUTH, AuthError
 from asr_audit.inventory import Inventory
 

@@ -29,11 +29,13 @@ from azure.core.exceptions import ServiceResponseTimeoutError
 from fakearm import FakeArm
 from test_collect_transport import FakeTransport, RecordingCredential, ok
 
+from asr_audit.access.clients import ClientFactory
 from asr_audit.access.clouds import CLOUDS
 from asr_audit.access.credential import StaticTokenCredential
+from asr_audit.access.policies import RetrySettings
 from asr_audit.access.timeouts import DeadlineExceeded, ScanClock
 from asr_audit.collect import ScanRequest, scan
-from asr_audit.collect.pipeline import ClientFactory, RetrySettings, get_json
+from asr_audit.collect.reads import get_json
 from asr_audit.inventory import Coverage, Inventory
 
 REPO = Path(__file__).resolve().parents[1]

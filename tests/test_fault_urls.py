@@ -19,9 +19,9 @@ from test_collect_transport import ok
 
 from asr_audit.access.clouds import CLOUDS
 from asr_audit.access.credential import TOKEN_ENV, check_token, make_credential
+from asr_audit.access.policies import RetrySettings
 from asr_audit.app.cli import main
 from asr_audit.collect import ScanRequest, scan, urls
-from asr_audit.collect.pipeline import RetrySettings
 from asr_audit.errors import AuthError
 
 SUB = "7d3e1f20-4a5b-4c6d-8e7f-901a2b3c4d5e"

@@ -1,4 +1,5 @@
-"""netmath: prefixes, overlap, service tags and route selection, against hand cases and brute force."""
+"""Prefix sets, overlap, service tags and route selection (net.prefixes, net.service_tags, net.routes),
+against hand cases and brute force."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from asr_audit.inventory import Peering, Route, RouteTable, ServiceTag, Subnet, VirtualNetwork
-from asr_audit.net import netmath
-from asr_audit.net.netmath import (
+from asr_audit.net.prefixes import PrefixSet, overlaps, parse_prefix, parse_prefixes
+from asr_audit.net.routes import (
     APPLIANCE,
     GATEWAY,
     INTERNET,
@@ -19,11 +20,13 @@ from asr_audit.net.netmath import (
     SERVICE_ENDPOINT,
     USER,
     VNET_LOCAL,
-    PrefixSet,
     RouteEntry,
     RouteSet,
-    ServiceTagIndex,
+    SubnetRouter,
+    subnet_routes,
+    system_routes,
 )
+from asr_audit.net.service_tags import ServiceTagIndex
 
 net = ipaddress.ip_network
 
@@ -55,12 +58,12 @@ TAGS = [
     ],
 )
 def test_parse_prefix(text: str | None, expected: str | None) -> None:
-    parsed = netmath.parse_prefix(text)
+    parsed = parse_prefix(text)
     assert (str(parsed) if parsed else None) == expected
 
 
 def test_parse_prefixes_keeps_order_drops_duplicates_and_returns_the_rest() -> None:
-    nets, bad = netmath.parse_prefixes(["10.1.0.0/16", "Internet", "10.1.0.0/16", "::/0"])
+    nets, bad = parse_prefixes(["10.1.0.0/16", "Internet", "10.1.0.0/16", "::/0"])
     assert nets == [net("10.1.0.0/16"), net("::/0")]
     assert bad == ["Internet"]
 
@@ -116,12 +119,12 @@ def test_prefix_set_operations_match_sets_of_addresses(a: list, b: list) -> None
     ],
 )
 def test_overlaps(a: list[str], b: list[str], expected: list[tuple[str, str, str]]) -> None:
-    found = [(str(o.a), str(o.b), str(o.range)) for o in netmath.overlaps(a, b)]
+    found = [(str(o.a), str(o.b), str(o.range)) for o in overlaps(a, b)]
     assert found == expected
 
 
 def test_overlaps_reports_every_pair_under_a_wide_block() -> None:
-    found = netmath.overlaps(["10.0.0.0/8", "10.1.0.0/16"], ["10.1.2.0/24", "10.9.0.0/16", "11.0.0.0/8"])
+    found = overlaps(["10.0.0.0/8", "10.1.0.0/16"], ["10.1.2.0/24", "10.9.0.0/16", "11.0.0.0/8"])
     assert {(str(o.a), str(o.b)) for o in found} == {
         ("10.0.0.0/8", "10.1.2.0/24"),
         ("10.0.0.0/8", "10.9.0.0/16"),
@@ -133,7 +136,7 @@ def test_overlaps_reports_every_pair_under_a_wide_block() -> None:
 @given(st.lists(_small, max_size=8), st.lists(_small, max_size=8))
 def test_overlaps_match_the_quadratic_reference(a: list, b: list) -> None:
     expected = {(x, y, x if x.prefixlen >= y.prefixlen else y) for x in a for y in b if x.overlaps(y)}
-    found = netmath.overlaps(a, b)
+    found = overlaps(a, b)
     assert set(found) == expected
     assert len(found) == len(expected)  # each pair once
 
@@ -294,7 +297,7 @@ def test_system_routes_vnet_space_peerings_defaults_and_reserved_ranges() -> Non
     pending = Peering(
         id="p2", name="to-x", peering_state="Initiated", remote_address_prefixes=["10.8.0.0/16"]
     )
-    routes = RouteSet(netmath.system_routes(vnet(["10.1.0.0/16", "fd00::/48"], peerings=[peered, pending])))
+    routes = RouteSet(system_routes(vnet(["10.1.0.0/16", "fd00::/48"], peerings=[peered, pending])))
     hops = {
         a: routes.effective_route(a).next_hop_type for a in ("10.1.2.3", "10.9.0.1", "10.8.0.1", "8.8.8.8")
     }
@@ -302,7 +305,7 @@ def test_system_routes_vnet_space_peerings_defaults_and_reserved_ranges() -> Non
     assert routes.effective_route("fd00::1").next_hop_type == VNET_LOCAL
     assert routes.effective_route("2001:db8::1").next_hop_type == INTERNET
     # a VNet range holding a reserved range removes its None route
-    wide = RouteSet(netmath.system_routes(vnet(["10.0.0.0/7"])))
+    wide = RouteSet(system_routes(vnet(["10.0.0.0/7"])))
     assert net("10.0.0.0/8") not in {r.prefix for r in wide.routes()}
     assert wide.effective_route("11.0.0.1").next_hop_type == VNET_LOCAL
 
@@ -320,7 +323,7 @@ def test_service_tag_udrs_expand_and_unknown_tags_are_reported_unresolved() -> N
         ],
     )
     v = vnet(["10.1.0.0/16"])
-    routes = netmath.subnet_routes(v, v.subnets[0], table, tags)
+    routes = subnet_routes(v, v.subnets[0], table, tags)
     assert routes.effective_route("20.60.2.9").tag == "Storage.EastUS"
     assert routes.effective_route("20.61.0.1").next_hop_type == GATEWAY  # next hop case normalised
     assert [(u.name, u.address_prefix) for u in routes.unresolved] == [("sql", "Sql.EastUS")]
@@ -345,7 +348,7 @@ def test_service_endpoint_routes(
         service_endpoint_locations=locations,
     )
     v = vnet(["10.1.0.0/16"], subnet=sub)
-    routes = netmath.subnet_routes(v, sub, None, ServiceTagIndex(TAGS))
+    routes = subnet_routes(v, sub, None, ServiceTagIndex(TAGS))
     assert [routes.effective_route(a).next_hop_type for a in covered] == [SERVICE_ENDPOINT] * len(covered)
     assert [routes.effective_route(a).next_hop_type for a in uncovered] == [INTERNET] * len(uncovered)
     assert [u.address_prefix for u in routes.unresolved] == unresolved
@@ -366,7 +369,7 @@ def test_extending_a_route_set_equals_building_it_whole(base: list, more: list, 
 
 def test_a_shared_route_table_does_not_carry_one_vnets_routes_into_another() -> None:
     table = RouteTable(id="rt", name="rt", location="eastus", routes=[Route("force", "0.0.0.0/0", GATEWAY)])
-    router = netmath.SubnetRouter(ServiceTagIndex(TAGS))
+    router = SubnetRouter(ServiceTagIndex(TAGS))
     a, b = vnet(["10.1.0.0/16"]), vnet(["10.2.0.0/16"])
     routes_a = router.routes(a, a.subnets[0], table)
     routes_b = router.routes(b, b.subnets[0], table)

@@ -21,7 +21,6 @@ from asr_audit.inventory import (
     ServiceTag,
     VirtualNetwork,
 )
-from asr_audit.net.netmath import PrefixSet, ServiceTagIndex
 from asr_audit.net.nsg import (
     INTERNET,
     AddressBook,
@@ -34,6 +33,8 @@ from asr_audit.net.nsg import (
     judge,
     virtual_network,
 )
+from asr_audit.net.prefixes import PrefixSet
+from asr_audit.net.service_tags import ServiceTagIndex
 
 STORAGE_EAST = ["20.38.1.0/24", "20.60.2.0/24", "2603:1030:10::/48"]
 TAGS = ServiceTagIndex(

@@ -17,7 +17,14 @@ from asr_audit import collect
 from asr_audit.access import credential as auth
 from asr_audit.access.clouds import CLOUDS, regions, unknown_region
 from asr_audit.app.cli import main
-from asr_audit.inventory import Coverage, Inventory, Subscription, VirtualNetwork, subscription_collectors
+from asr_audit.inventory import (
+    SERVICE_TAGS,
+    SUBSCRIPTION_COLLECTORS,
+    Coverage,
+    Inventory,
+    Subscription,
+    VirtualNetwork,
+)
 
 SUB = "7b1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f"
 
@@ -36,7 +43,7 @@ def scans(monkeypatch: pytest.MonkeyPatch) -> list[collect.ScanRequest]:
     def scan(request: collect.ScanRequest, credential: Any, progress: Any = None) -> Inventory:
         requests.append(request)
         sub = Subscription(SUB)
-        coverage = [Coverage(SUB, c, "ok") for c in (*subscription_collectors(), "service_tags")]
+        coverage = [Coverage(SUB, c, "ok") for c in (*SUBSCRIPTION_COLLECTORS, SERVICE_TAGS)]
         return Inventory(subscriptions=[sub], coverage=coverage)
 
     monkeypatch.setattr(auth, "make_credential", lambda cloud: object())
@@ -142,7 +149,7 @@ def snapshot(tmp_path: Path, cloud: str, location: str) -> str:
     inventory = Inventory(
         cloud=cloud,
         subscriptions=[Subscription(SUB)],
-        coverage=[Coverage(SUB, c, "ok") for c in (*subscription_collectors(), "service_tags")],
+        coverage=[Coverage(SUB, c, "ok") for c in (*SUBSCRIPTION_COLLECTORS, SERVICE_TAGS)],
         virtual_networks=[vnet],
     )
     path = tmp_path / "snap.json"

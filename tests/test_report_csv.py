@@ -6,16 +6,11 @@ import csv
 import io
 
 import pytest
-from report_samples import FORMULA, HOSTILE_RULE, QUIET_RULE, finding, register, sample_report
+from report_samples import FORMULA, HOSTILE_RULE, QUIET_RULE, finding, sample_report
 
 from asr_audit.report import render
 from asr_audit.report.csv_report import COLUMNS
 from asr_audit.report.sanitize import csv_cell
-
-
-@pytest.fixture(autouse=True)
-def _rules(monkeypatch: pytest.MonkeyPatch) -> None:
-    register(monkeypatch)
 
 
 def parse(text: str) -> list[dict[str, str]]:

@@ -5,15 +5,9 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-import pytest
-from report_samples import HOSTILE, HOSTILE_RULE, PASS_RULE, QUIET_RULE, register, sample_report
+from report_samples import HOSTILE, HOSTILE_RULE, PASS_RULE, QUIET_RULE, sample_report
 
 from asr_audit.report import render
-
-
-@pytest.fixture(autouse=True)
-def _rules(monkeypatch: pytest.MonkeyPatch) -> None:
-    register(monkeypatch)
 
 
 def junit(**overrides: object) -> ET.Element:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-import pytest
-from report_samples import HOSTILE_RULE, QUIET_RULE, SUB, finding, register, resource_id, sample_report
+from report_samples import HOSTILE_RULE, QUIET_RULE, SUB, finding, resource_id, sample_report
 
 from asr_audit.findings import Severity
 from asr_audit.report import render
@@ -14,11 +13,6 @@ from asr_audit.triage import baseline, suppressions
 from asr_audit.triage.suppressions import Suppression
 
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
-
-
-@pytest.fixture(autouse=True)
-def _rules(monkeypatch: pytest.MonkeyPatch) -> None:
-    register(monkeypatch)
 
 
 def markdown(**overrides: object) -> str:

@@ -17,7 +17,6 @@ from report_samples import (
     QUIET_RULE,
     SUB,
     finding,
-    register,
     resource_id,
     sample_report,
 )
@@ -29,11 +28,6 @@ from asr_audit.triage import baseline, suppressions
 from asr_audit.triage.suppressions import Suppression
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
-
-
-@pytest.fixture(autouse=True)
-def _rules(monkeypatch: pytest.MonkeyPatch) -> None:
-    register(monkeypatch)
 
 
 def sarif(**overrides: Any) -> dict[str, Any]:

@@ -24,7 +24,6 @@ from builders import (
     vm_with_nic,
 )
 
-import asr_audit.rules.addressing  # noqa: F401  (registers the rule)
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import Connection, Coverage, Peering, VirtualNetwork, VirtualNetworkGateway
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-import asr_audit.rules.asr  # noqa: F401  (registers the rules)
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import HealthError, Inventory, NetworkMapping, ProtectedItem, Vault
-from asr_audit.rules.base import REGISTRY, Context
+from asr_audit.rules.base import Context
+from asr_audit.rules.catalog import default_catalog
 
 SUB = "00000000-0000-0000-0000-000000000001"
 VAULT_ID = f"/Subscriptions/{SUB}/resourceGroups/dr/providers/Microsoft.RecoveryServices/vaults/v1"
@@ -19,7 +19,7 @@ EAST, WEST = VNET + "vnet-east", VNET + "vnet-west"
 
 
 def run(rule_id: str, inventory: Inventory) -> list[Finding]:
-    return list(REGISTRY[rule_id].check(Context(inventory)))
+    return list(default_catalog()[rule_id].check(Context(inventory)))
 
 
 def item(health: str | None, errors: list[HealthError] | None = None, **kwargs: Any) -> ProtectedItem:

@@ -3,7 +3,7 @@
 
 Each rule declares the collectors it reads (`RuleMeta.needs`); `rules.analyze` turns every gap in
 one of them into an `unknown` finding on the subscription (or on the vault, resource group or
-policy of a per-object read). These tests run every registered rule against every kind of gap.
+policy of a per-object read). These tests run every catalogued rule against every kind of gap.
 """
 
 from __future__ import annotations
@@ -27,12 +27,14 @@ from report_samples import sample_report
 
 from asr_audit.collect import endpoints
 from asr_audit.findings import Finding, Severity
-from asr_audit.inventory import COVERAGE_FAILED, Coverage, VmDisk
+from asr_audit.inventory import COLLECTORS, FAILED_STATUSES, PER_OBJECT_COLLECTORS, Coverage, VmDisk
 from asr_audit.report import render
-from asr_audit.rules import all_rules, analyze
-from asr_audit.rules.base import COLLECTORS, UPSTREAM, Context
+from asr_audit.rules import analyze
+from asr_audit.rules.base import Context
+from asr_audit.rules.catalog import default_catalog
 
-RULES = all_rules()
+CATALOG = default_catalog()
+RULES = {r.id: r for r in CATALOG}
 SUBSCRIPTION_SCOPE = f"/subscriptions/{SUBSCRIPTION}"
 # Read per object rather than per subscription: named in coverage as `<collector>:<object>`.
 PER_OBJECT = {"vault", "protected_items", "network_mappings", "rule_collection_groups"}
@@ -79,7 +81,7 @@ def test_inputs_follow_what_each_rule_reads() -> None:
 
 def test_a_failed_list_is_a_gap_in_the_reads_made_per_object_of_it() -> None:
     for rule in RULES.values():
-        for kind, parent in UPSTREAM.items():
+        for kind, parent in PER_OBJECT_COLLECTORS.items():
             assert kind not in rule.meta.needs or parent in rule.meta.needs, (rule.meta.id, kind)
     [finding] = analyzed("ASR-HEALTH", context(inventory(gap("vaults"))))
     assert (finding.status, finding.key) == ("unknown", "vaults")
@@ -157,7 +159,7 @@ def test_a_partial_read_lists_the_unread_ids_as_evidence() -> None:
     assert "1 item(s) of virtual_machines could not be read" in finding.message
 
 
-@pytest.mark.parametrize("status", sorted(COVERAGE_FAILED | {"partial", "not_collected"}))
+@pytest.mark.parametrize("status", sorted({*FAILED_STATUSES, "partial", "not_collected"}))
 def test_every_status_but_ok_is_a_gap(status: str) -> None:
     [finding] = analyzed("DSK-COUNT", context(inventory(gap("virtual_machines", status))))
     assert finding.status == "unknown" and status in finding.evidence["status"]
@@ -228,7 +230,12 @@ def test_junit_shows_a_rule_that_could_not_decide_as_an_error_never_a_pass() -> 
     chosen = ["DSK-SIZE", "ASR-HEALTH"]
     root = ET.fromstring(
         render(
-            sample_report(findings=analyze(ctx, select=chosen), coverage=inv.coverage, rules_run=chosen),
+            sample_report(
+                findings=analyze(ctx, select=chosen),
+                coverage=inv.coverage,
+                rules_run=chosen,
+                rules=CATALOG.select(chosen).metas(),
+            ),
             "junit",
         ).encode()
     )
@@ -245,7 +252,10 @@ def test_sarif_run_with_an_unknown_finding_is_not_successful_even_without_gaps()
 
     inv = inventory(gap("disks"))
     findings = analyze(context(inv), select=["DSK-SIZE"])
-    doc = json.loads(render(sample_report(findings=findings, coverage=[], rules_run=["DSK-SIZE"]), "sarif"))
+    report = sample_report(
+        findings=findings, coverage=[], rules_run=["DSK-SIZE"], rules=CATALOG.select(["DSK-SIZE"]).metas()
+    )
+    doc = json.loads(render(report, "sarif"))
     assert doc["runs"][0]["invocations"][0]["executionSuccessful"] is False
 
 
@@ -254,8 +264,8 @@ def test_sarif_run_with_an_unknown_finding_is_not_successful_even_without_gaps()
 
 def test_replicated_disk_selection_is_by_id_in_any_case() -> None:
     from asr_audit.inventory import ProtectedDisk
-    from asr_audit.rules.machines import replicated_disks
-    from asr_audit.rules.scope import Workload
+    from asr_audit.rules.common.disks import replicated_disks
+    from asr_audit.rules.common.scope import Workload
 
     vm, _ = vm_with_nic("vm1", "eastus")
     managed = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/disks/data0"

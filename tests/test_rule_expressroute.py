@@ -23,7 +23,6 @@ from hybrid_builders import (
     vnet,
 )
 
-import asr_audit.rules.expressroute  # noqa: F401  (registers the rules)
 from asr_audit import ids
 from asr_audit.access.clouds import CLOUDS
 from asr_audit.app.replay import DEMO_CASSETTE, replay_scan

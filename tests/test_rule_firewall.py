@@ -23,7 +23,6 @@ from builders import (
     vm_with_nic,
 )
 
-import asr_audit.rules.firewall  # noqa: F401  (registers the rule)
 from asr_audit.access.clouds import CLOUDS
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import (
@@ -36,7 +35,7 @@ from asr_audit.inventory import (
     RouteTable,
     ServiceTag,
 )
-from asr_audit.rules.firewall import fqdn_covers, fqdn_matches, fqdn_overlaps
+from asr_audit.net.firewall import fqdn_covers, fqdn_matches, fqdn_overlaps
 
 RULE = "NET-FIREWALL-FQDN"
 FW_IP = "10.50.1.4"

@@ -8,7 +8,6 @@ import pytest
 from builders import OTHER_SUBSCRIPTION, assert_catalogued, assert_reportable, run
 from hybrid_builders import gateway, hub_for, peer_hub, protect, protected, route_table, site, vnet
 
-import asr_audit.rules.routing  # noqa: F401  (registers the rule)
 from asr_audit.access.clouds import CLOUDS
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import Route

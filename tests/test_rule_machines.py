@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-import asr_audit.rules.machines  # noqa: F401  (registers the rules)
-from asr_audit.findings import Finding, Severity
+from asr_audit.findings import Finding, Severity, docs_page
 from asr_audit.inventory import (
     Disk,
     Inventory,
@@ -19,7 +18,8 @@ from asr_audit.inventory import (
     VirtualMachine,
     VmDisk,
 )
-from asr_audit.rules.base import REGISTRY, Context, docs_page
+from asr_audit.rules.base import Context
+from asr_audit.rules.catalog import default_catalog
 from asr_audit.rules.machines import is_arm64_size, name_problems
 
 SUB = "00000000-0000-0000-0000-000000000001"
@@ -66,7 +66,7 @@ def protect(machine: VirtualMachine, **kwargs: Any) -> ProtectedItem:
 
 
 def run(rule_id: str, inventory: Inventory, **ctx: Any) -> list[Finding]:
-    return list(REGISTRY[rule_id].check(Context(inventory, **ctx)))
+    return list(default_catalog()[rule_id].check(Context(inventory, **ctx)))
 
 
 def scan(rule_id: str, *machines: VirtualMachine, **ctx: Any) -> list[Finding]:

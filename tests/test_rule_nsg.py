@@ -26,7 +26,6 @@ from builders import (
     vm_with_nic,
 )
 
-import asr_audit.rules.nsg  # noqa: F401  (registers the rules)
 from asr_audit.access.clouds import CLOUDS
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import (

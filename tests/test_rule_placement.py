@@ -31,8 +31,8 @@ from asr_audit.app.replay import DEMO_CASSETTE, replay_scan
 from asr_audit.collect import ScanRequest
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import Inventory
-from asr_audit.rules import placement  # noqa: F401  (registers the rules)
-from asr_audit.rules.base import REGISTRY, Context
+from asr_audit.rules.base import Context
+from asr_audit.rules.catalog import default_catalog
 
 
 def _vm(name: str = "vm1", location: str = "eastus"):
@@ -387,7 +387,7 @@ def test_h2a_network_outside_vault_region() -> None:
 
 def test_placement_catalog_entries_are_complete() -> None:
     assert_catalogued("PLC-", "placement")
-    assert {r for r in REGISTRY if r.startswith("PLC-")} == {
+    assert {r for r in default_catalog().ids() if r.startswith("PLC-")} == {
         "PLC-VAULT-IN-SOURCE",
         "PLC-VAULT-NOT-TARGET",
         "PLC-SAME-REGION",
@@ -413,7 +413,9 @@ def test_everything_misplaced_gives_reportable_findings_without_duplicates() -> 
     )
     mapping = network_mapping(rsv, "map1", recovery_network_id=asr_case(dr.id), recovery_location="westus")
     ctx = context(inventory(rsv, cache, dr, vm1, nic1, vnet1, vm2, nic2, vnet2, *items, onprem, mapping))
-    findings = [f for rule_id in REGISTRY if rule_id.startswith("PLC-") for f in run(rule_id, ctx)]
+    findings = [
+        f for rule_id in default_catalog().ids() if rule_id.startswith("PLC-") for f in run(rule_id, ctx)
+    ]
     assert_reportable(findings)
     assert {f.rule_id for f in findings} == {
         "PLC-VAULT-IN-SOURCE",

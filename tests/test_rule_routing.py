@@ -24,7 +24,6 @@ from builders import (
     vm_with_nic,
 )
 
-import asr_audit.rules.routing  # noqa: F401  (registers the rule)
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import (
     AzureFirewall,
@@ -34,7 +33,7 @@ from asr_audit.inventory import (
     ServiceTag,
     VirtualNetworkGateway,
 )
-from asr_audit.rules.routing import required_destinations
+from asr_audit.rules.common.destinations import required_destinations
 
 NVA_IP = "10.0.9.4"
 FIREWALL_IP = "10.0.8.4"

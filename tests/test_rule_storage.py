@@ -25,8 +25,7 @@ from builders import (
 
 from asr_audit.findings import Severity
 from asr_audit.inventory import Inventory, StorageAccount
-from asr_audit.rules import storage  # noqa: F401  (registers the rules)
-from asr_audit.rules.base import REGISTRY
+from asr_audit.rules.catalog import default_catalog
 
 RSV = vault("rsv", "westus")
 
@@ -268,7 +267,7 @@ def test_firewall_rule_reports_missing_cache_account_as_unknown() -> None:
 
 def test_storage_catalog_entries_are_complete() -> None:
     assert_catalogued("STG-", "storage")
-    assert {r for r in REGISTRY if r.startswith("STG-")} == {
+    assert {r for r in default_catalog().ids() if r.startswith("STG-")} == {
         "STG-LOG-PAIRING",
         "STG-CACHE-KIND",
         "STG-CACHE-REDUNDANCY",
@@ -290,7 +289,12 @@ def test_everything_wrong_gives_reportable_findings_without_duplicates() -> None
             RSV, "hv3", recovery_storage_account_id=resource_id("Microsoft.Storage/storageAccounts", "x")
         ),
     ]
-    findings = [f for rule_id in REGISTRY if rule_id.startswith("STG-") for f in run(rule_id, context(inv))]
+    findings = [
+        f
+        for rule_id in default_catalog().ids()
+        if rule_id.startswith("STG-")
+        for f in run(rule_id, context(inv))
+    ]
     assert_reportable(findings)
     assert {f.rule_id for f in findings if f.status == "fail"} == {
         "STG-LOG-PAIRING",

@@ -22,7 +22,7 @@ from asr_audit.app.replay import DEMO_CASSETTE, replay_scan
 from asr_audit.collect import ScanRequest
 from asr_audit.findings import Finding
 from asr_audit.inventory import Inventory
-from asr_audit.rules import all_rules
+from asr_audit.rules.catalog import default_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
 CLOUD = CLOUDS["AzureCloud"]
@@ -80,7 +80,7 @@ def test_broken_estate_produces_exactly_the_expected_findings(broken: Inventory)
 
 def test_every_catalogued_rule_fires_in_the_demo(broken: Inventory) -> None:
     fired = {f.rule_id for f in _findings(broken)}
-    assert sorted(set(all_rules()) - fired) == []
+    assert sorted(set(default_catalog().ids()) - fired) == []
 
 
 def test_demo_reports_its_deliberate_permission_gap(broken: Inventory) -> None:

@@ -17,18 +17,19 @@ from asr_audit.app import runner
 from asr_audit.app.cli import main
 from asr_audit.errors import UsageError
 from asr_audit.inventory import (
-    COVERAGE_NOT_COLLECTED,
+    SERVICE_TAGS,
+    SUBSCRIPTION_COLLECTORS,
     Coverage,
+    CoverageStatus,
     Inventory,
     Subscription,
     VirtualMachine,
     VirtualNetwork,
-    subscription_collectors,
 )
 
 SUB = "7b1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f"
 OTHER = "5d2c8f1a-7e9b-4a3c-b6d4-0e1f2a3b4c5d"
-EVERY_COLLECTOR = (*subscription_collectors(), "service_tags")
+EVERY_COLLECTOR = (*SUBSCRIPTION_COLLECTORS, SERVICE_TAGS)
 
 
 def complete(*subscriptions: str) -> Inventory:
@@ -57,7 +58,7 @@ def document(inventory: Inventory) -> dict[str, Any]:
 
 
 def not_collected(inventory: Inventory) -> list[tuple[str, str]]:
-    gaps = [c for c in inventory.coverage if c.status == COVERAGE_NOT_COLLECTED]
+    gaps = [c for c in inventory.coverage if c.status == CoverageStatus.NOT_COLLECTED]
     return [(c.subscription_id, c.collector) for c in gaps]
 
 
@@ -73,7 +74,7 @@ def test_a_missing_section_is_not_collected_for_every_subscription_not_an_empty_
     del doc["virtual_networks"]
     loaded = Inventory.from_json(doc)
     assert loaded.virtual_networks == []
-    gaps = [c for c in loaded.coverage if c.status == COVERAGE_NOT_COLLECTED]
+    gaps = [c for c in loaded.coverage if c.status == CoverageStatus.NOT_COLLECTED]
     assert [(c.subscription_id, c.collector) for c in gaps] == [
         (SUB, "virtual_networks"),
         (OTHER, "virtual_networks"),
@@ -92,7 +93,7 @@ def test_a_subscription_without_coverage_records_is_not_assumed_complete() -> No
     doc = document(complete(SUB, OTHER))
     doc["coverage"] = [c for c in doc["coverage"] if c["subscription_id"] == SUB]
     gaps = not_collected(Inventory.from_json(doc))
-    assert gaps == [(OTHER, c) for c in subscription_collectors()]
+    assert gaps == [(OTHER, c) for c in SUBSCRIPTION_COLLECTORS]
 
 
 def test_a_deleted_coverage_record_is_a_gap() -> None:
@@ -152,6 +153,12 @@ def test_a_bad_status_exits_2_in_one_line(tmp_path: Path, capsys: pytest.Capture
     out, err = capsys.readouterr()
     assert (code, out) == (2, "")
     assert err.count("\n") == 1 and "status 'fine'" in err
+
+
+def test_statuses_load_as_the_enum_and_save_as_their_values() -> None:
+    loaded = Inventory.from_json(document(complete(SUB)))
+    assert {type(c.status) for c in loaded.coverage} == {CoverageStatus}
+    assert {c["status"] for c in document(loaded)["coverage"]} == {"ok"}
 
 
 def test_save_then_load_gives_identical_findings(tmp_path: Path) -> None:

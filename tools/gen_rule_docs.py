@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         (RULES_DIR / name).write_text(files[name], encoding="utf-8")
         print(f"wrote docs/rules/{name}")
     for name in stale:
-        print(f"warning: docs/rules/{name} names no registered rule; delete it", file=sys.stderr)
+        print(f"warning: docs/rules/{name} names no rule in the catalog; delete it", file=sys.stderr)
     return 0
 
 

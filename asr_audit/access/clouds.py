@@ -95,7 +95,7 @@ CLOUDS: dict[str, CloudProfile] = {
 def regions(cloud: str) -> frozenset[str]:
     """The ARM location names of `cloud`'s regions (`data/regions.json`, which names its source);
     empty for a cloud the file does not know."""
-    text = resources.files("asr_audit").joinpath("data", REGIONS_FILE).read_text(encoding="utf-8")
+    text = (resources.files("asr_audit") / "data" / REGIONS_FILE).read_text(encoding="utf-8")
     return frozenset(json.loads(text)["clouds"].get(cloud, ()))
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import threading
 import time
 import unicodedata
 from typing import TYPE_CHECKING, Any
@@ -132,3 +133,35 @@ def make_credential(cloud: CloudProfile) -> TokenCredential:
     from azure.identity import DefaultAzureCredential
 
     return _OneLineErrors(DefaultAzureCredential(authority=cloud.authority_host))
+
+
+class SharedToken:
+    """One token for every client of a scan.
+
+    Each SDK client's auth policy asks its credential separately; behind `az login` every
+    ask is an `az account get-access-token` subprocess taking a second or more. A token
+    still valid for the margin is reused; a claims challenge always asks afresh. Every token
+    passes through here before its first request, so this is where one that cannot go into
+    a header as it is gets refused, whichever credential produced it (`check_token`).
+    """
+
+    def __init__(self, credential: TokenCredential, refresh_margin: float = 300.0) -> None:
+        self._credential = credential
+        self._margin = refresh_margin
+        self._tokens: dict[tuple[Any, ...], AccessToken] = {}
+        self._lock = threading.Lock()
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        if kwargs.get("claims"):
+            return self._checked(scopes, kwargs)
+        cache_key = (scopes, tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
+        with self._lock:  # held while fetching: concurrent first asks wait for one answer
+            token = self._tokens.get(cache_key)
+            if token is None or token.expires_on - time.time() < self._margin:
+                token = self._tokens[cache_key] = self._checked(scopes, kwargs)
+            return token
+
+    def _checked(self, scopes: tuple[str, ...], kwargs: dict[str, Any]) -> AccessToken:
+        token = self._credential.get_token(*scopes, **kwargs)
+        check_token(token.token, f"the credential ({type(self._credential).__name__})")
+        return token

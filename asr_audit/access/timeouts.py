@@ -6,7 +6,7 @@ A nightly CI gate must not hang on one stalled list. Three limits work together:
   deadline, so no request started near the deadline outlives it (`RequestTimeoutPolicy`);
 - a body must arrive whole within the read timeout, since the transport's read timeout restarts
   with every byte and a body trickled byte by byte would never time out (`Watchdog`, used by
-  `pipeline.ReadBodyPolicy`);
+  `policies.ReadBodyPolicy`);
 - once the deadline has passed, no call is retried or started (`DeadlinePolicy`), and the
   scheduler stops waiting for what is still running.
 """

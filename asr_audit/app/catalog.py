@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from asr_audit import __version__
-from asr_audit.rules import all_rules
-from asr_audit.rules.base import RuleMeta, docs_page
+from asr_audit.findings import RuleMeta, docs_page
+from asr_audit.rules import catalog as rule_catalog
+from asr_audit.rules.catalog import Catalog
 from asr_audit.rules.thresholds import THRESHOLDS
 
 CATALOG_SCHEMA_VERSION = 1
@@ -42,7 +43,7 @@ def rule_record(meta: RuleMeta) -> dict[str, Any]:
         "source": meta.source,
         "source_date": source_date(meta),
         "seed_value": meta.seed_value,
-        "docs": meta.docs,
+        "docs": meta.microsoft_docs,
         "page": docs_page(meta.id),
         "references": list(meta.references),
         "reads": list(meta.needs),
@@ -50,13 +51,14 @@ def rule_record(meta: RuleMeta) -> dict[str, Any]:
     }
 
 
-def _metas() -> list[RuleMeta]:
-    return [r.meta for r in all_rules().values()]
+def _metas(catalog: Catalog | None) -> list[RuleMeta]:
+    """The rules' metadata in id order; the default catalog (looked up when called) when None."""
+    return list((catalog if catalog is not None else rule_catalog.default_catalog()).metas().values())
 
 
-def render_catalog(fmt: str = "table") -> str:
-    """The catalog of every registered rule in `fmt` (table, json or markdown)."""
-    metas = _metas()
+def render_catalog(fmt: str = "table", catalog: Catalog | None = None) -> str:
+    """The catalog (every rule when None) in `fmt` (table, json or markdown)."""
+    metas = _metas(catalog)
     if fmt == "json":
         return _json(metas)
     if fmt == "markdown":
@@ -106,7 +108,7 @@ def _table(metas: list[RuleMeta]) -> str:
         lines.append(_field("Source", m.source))
         if m.seed_value:
             lines.append(_field("Seed", m.seed_value))
-        lines.append(_field("Docs", m.docs))
+        lines.append(_field("Docs", m.microsoft_docs))
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
 
@@ -135,7 +137,7 @@ def render_markdown(metas: Iterable[RuleMeta]) -> str:
     for m in metas:
         out += ["", f"## {m.id}: {m.title}", "", m.rationale, "", f"**Fix.** {m.remediation}", ""]
         out.append(f"**Source.** {m.source}" + (f" **Seed value:** {m.seed_value}." if m.seed_value else ""))
-        out += ["", f"[Rule page]({m.id}.md) · [Microsoft documentation]({m.docs})"]
+        out += ["", f"[Rule page]({m.id}.md) · [Microsoft documentation]({m.microsoft_docs})"]
     return "\n".join(out) + "\n"
 
 
@@ -213,16 +215,17 @@ def render_rule_page(meta: RuleMeta, source_text: str) -> str:
     out += ["", "## How it is evaluated", "", sections["How it is evaluated"]]
     out += ["", "## When its data could not be read", "", reads_paragraph(meta)]
     out += ["", "## How to fix it", "", meta.remediation, "", sections["How to fix it"]]
-    out += ["", "## References", "", f"- {meta.docs}"]
+    out += ["", "## References", "", f"- {meta.microsoft_docs}"]
     out += [f"- {ref}" for ref in meta.references]
     out += [f"- Source: {meta.source}", "- [All rules](README.md)"]
     return "\n".join(out) + "\n"
 
 
-def generated_docs(src_dir: Path) -> dict[str, str]:
-    """Every generated file of docs/rules/ (file name -> text): one page per registered rule, plus
-    README.md (the catalog). `src_dir` holds the hand-written `<ID>.md` sources."""
-    metas = _metas()
+def generated_docs(src_dir: Path, catalog: Catalog | None = None) -> dict[str, str]:
+    """Every generated file of docs/rules/ (file name -> text): one page per rule of the catalog
+    (the default one when None), plus README.md (the catalog). `src_dir` holds the hand-written
+    `<ID>.md` sources."""
+    metas = _metas(catalog)
     missing = [m.id for m in metas if not (src_dir / f"{m.id}.md").is_file()]
     if missing:
         raise PageSourceError(f"no page source in {src_dir} for: {', '.join(missing)}")

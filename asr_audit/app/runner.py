@@ -15,10 +15,13 @@ from asr_audit import __version__, ids
 from asr_audit.access.clouds import CloudProfile
 from asr_audit.errors import EXIT_AUTH, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, UsageError
 from asr_audit.findings import Severity
-from asr_audit.inventory import COVERAGE_OK, COVERAGE_PARTIAL, Coverage, Inventory
+from asr_audit.inventory import Coverage, CoverageStatus, Inventory
 from asr_audit.report import Report
-from asr_audit.rules import all_rules, analyze, scope
+from asr_audit.rules import analyze
+from asr_audit.rules import catalog as rule_catalog
 from asr_audit.rules.base import Context
+from asr_audit.rules.catalog import Catalog
+from asr_audit.rules.common import scope
 from asr_audit.triage import baseline, suppressions
 
 
@@ -27,18 +30,26 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def choose_rules(select: Iterable[str] = (), skip: Iterable[str] = ()) -> list[str]:
+def choose_rules(
+    select: Iterable[str] = (), skip: Iterable[str] = (), catalog: Catalog | None = None
+) -> list[str]:
     """The rule ids a run executes; an unknown id is a usage error that lists the valid ones.
 
     Typos in `--skip-rules` must not silently leave a rule running, hence the strict check on both.
     """
-    known = all_rules()
+    known = _catalog(catalog)
     wanted, unwanted = _ids(select), _ids(skip)
-    unknown = sorted((set(wanted) | set(unwanted)) - set(known))
+    unknown = sorted((set(wanted) | set(unwanted)) - set(known.ids()))
     if unknown:
-        raise UsageError(f"unknown rule id(s): {', '.join(unknown)}; valid ids: {', '.join(known)}")
-    chosen = set(wanted) if wanted else set(known)
-    return sorted(chosen - set(unwanted))
+        raise UsageError(f"unknown rule id(s): {', '.join(unknown)}; valid ids: {', '.join(known.ids())}")
+    chosen = known.select(wanted) if wanted else known
+    return chosen.without(unwanted).ids()
+
+
+def _catalog(catalog: Catalog | None) -> Catalog:
+    """The catalog handed in, else the default one, looked up when called (not bound at import) so
+    the CLI's tests can swap in a catalog of test rules at one place."""
+    return catalog if catalog is not None else rule_catalog.default_catalog()
 
 
 def _ids(values: Iterable[str]) -> list[str]:
@@ -122,6 +133,7 @@ def audit(
     target_region: str | None = None,
     thresholds: dict[str, Any] | None = None,
     rules: list[str] | None = None,
+    catalog: Catalog | None = None,
     started_at: str | None = None,
     accepted: list[suppressions.Suppression] | None = None,
     previous: list[dict[str, Any]] | None = None,
@@ -129,7 +141,8 @@ def audit(
     resource_groups: Iterable[str] = (),
     vaults: Iterable[str] = (),
 ) -> Report:
-    """Analyse `inventory` with `rules` (all when None) and wrap the result in a `Report`.
+    """Analyse `inventory` with `rules` (all when None) of `catalog` (the default catalog when None)
+    and wrap the result in a `Report`, with the metadata of the rules run for its formats.
 
     `started_at` lets a live scan count collection time in the run; it defaults to now.
     `accepted` (a loaded `--suppressions` file) marks findings suppressed as of `today`;
@@ -142,7 +155,9 @@ def audit(
     `vaults` (`--vault`) names the vaults the user intends to use, for the readiness rules.
     """
     started = started_at or utc_now()
-    rule_ids = choose_rules() if rules is None else rules
+    known = _catalog(catalog)
+    chosen = known if rules is None else known.select(rules)
+    rule_ids = chosen.ids() if rules is None else list(rules)
     context = Context(
         inventory,
         source_region=source_region,
@@ -151,7 +166,7 @@ def audit(
         thresholds=dict(thresholds or {}),
         vaults=[v.strip() for v in vaults if v.strip()],
     )
-    findings = analyze(context, select=rule_ids) if rule_ids else []
+    findings = analyze(context, chosen)
     notes = suppressions.apply(findings, accepted, today or date.today()) if accepted is not None else []
     resolved = baseline.apply(findings, previous) if previous is not None else []
     groups = _lower(resource_groups)
@@ -169,6 +184,7 @@ def audit(
         findings=findings,
         coverage=list(inventory.coverage),
         rules_run=rule_ids,
+        rules=chosen.metas(),
         resource_groups=sorted(groups),
         suppression_notes=notes,
         resolved=resolved,
@@ -191,7 +207,11 @@ def nothing_read(report: Report) -> str | None:
     incomplete scan (exit 4) that pipelines may tolerate. The `subscription` checks are not data
     collectors, but when none of them succeeded they are all there is to explain the failure.
     """
-    if any(c.status in (COVERAGE_OK, COVERAGE_PARTIAL) for c in report.coverage if c.kind != "subscription"):
+    if any(
+        c.status in (CoverageStatus.OK, CoverageStatus.PARTIAL)
+        for c in report.coverage
+        if c.kind != "subscription"
+    ):
         return None
     runs = [c for c in report.coverage if c.kind != "subscription"]
     what = "collector runs"

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
     from azure.core.pipeline.transport import HttpTransport
 
-    from asr_audit.collect.pipeline import RetrySettings
+    from asr_audit.access.policies import RetrySettings
 
 
 # Parallel requests. Within DESIGN.md's 8-16: at 8, follow-up jobs (vault and resource-group
@@ -64,8 +64,8 @@ def scan(
     what is unfinished then is a `timeout` gap, and it returns within moments even while
     requests are stalled mid-read. A KeyboardInterrupt is not held up by them either.
     """
+    from asr_audit.access.clients import ClientFactory
     from asr_audit.access.timeouts import ScanClock
-    from asr_audit.collect.pipeline import ClientFactory
     from asr_audit.collect.scheduler import Scan
 
     clock = ScanClock(*request.timeout, request.deadline)

@@ -7,6 +7,11 @@ could point the request, and with it the bearer token, at another host (`https:/
 as a vault id), or walk out of the intended resource (`/subscriptions/x/../../providers/...`).
 So each value is checked where it enters a URL, and the URL once more where it is sent; a
 refusal raises `RefusedUrl` before anything leaves the process (DESIGN.md §8.2).
+
+It belongs to collect, not access: what it checks is data the collectors read (ids, names,
+locations, links), at the two places collect puts it into a URL (`endpoints`, `reads`). Access
+never builds a URL from data; its policies see finished requests, and the read-only guard there
+decides by method alone.
 """
 
 from __future__ import annotations

@@ -31,8 +31,9 @@ def normalize(location: str | None) -> str:
 
 @cache
 def _table() -> dict[str, Any]:
-    text = resources.files("asr_audit").joinpath("data", DATA_FILE).read_text(encoding="utf-8")
-    return json.loads(text)
+    text = (resources.files("asr_audit") / "data" / DATA_FILE).read_text(encoding="utf-8")
+    table: dict[str, Any] = json.loads(text)
+    return table
 
 
 def source_note() -> str:

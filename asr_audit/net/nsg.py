@@ -25,15 +25,14 @@ from typing import Any
 
 from asr_audit import ids
 from asr_audit.inventory import NetworkSecurityGroup, RouteTable, SecurityRule, VirtualNetwork
-from asr_audit.net.netmath import PrefixSet, ServiceTagIndex, parse_prefix
+from asr_audit.net.connectivity import connected
+from asr_audit.net.ports import HTTPS_PORT, port_in
+from asr_audit.net.prefixes import EVERYWHERE, NOWHERE, VERSIONS, WILDCARDS, PrefixSet, parse_prefix, union
+from asr_audit.net.service_tags import ServiceTagIndex
 
 ALLOW, DENY = "Allow", "Deny"
 OUTBOUND = "Outbound"
 TCP = "Tcp"
-
-NOWHERE = PrefixSet()
-EVERYWHERE = PrefixSet(["0.0.0.0/0", "::/0"])
-VERSIONS = {4: PrefixSet(["0.0.0.0/0"]), 6: PrefixSet(["::/0"])}
 
 # `Internet` is public address space, whatever the VNet holds: Azure expands the tag to the
 # IPv4 space less private and reserved blocks (effective rules list 1.0.0.0/8, 2.0.0.0/7,
@@ -53,8 +52,6 @@ _NOT_INTERNET = (
 )
 INTERNET = (VERSIONS[4] - PrefixSet(_NOT_INTERNET)) | PrefixSet(["2000::/3"])
 HOST_IP = "168.63.129.16/32"  # Azure's host address: in VirtualNetwork, and what AzureLoadBalancer means
-
-_ANY = frozenset({"*", "any"})
 
 
 def _outbound_default(name: str, priority: int, access: str, destination: str, source: str) -> SecurityRule:
@@ -83,7 +80,7 @@ DEFAULT_OUTBOUND = (
 @dataclass(frozen=True, slots=True)
 class Flow:
     protocol: str = TCP
-    port: int = 443
+    port: int = HTTPS_PORT
 
 
 HTTPS = Flow()
@@ -110,13 +107,6 @@ class Match:
         return self.certain | self.maybe
 
 
-def _union(matches: Iterable[Match]) -> Match:
-    out: Match | None = None
-    for m in matches:
-        out = m if out is None else out | m
-    return out or Match()
-
-
 def virtual_network(
     vnet: VirtualNetwork,
     route_table: RouteTable | None = None,
@@ -133,7 +123,7 @@ def virtual_network(
     """
     certain: list[str] = [*vnet.address_prefixes, HOST_IP]
     for peering in vnet.peerings:
-        if (peering.peering_state or "").lower() == "connected":
+        if connected(peering):
             certain += peering.remote_address_prefixes
     maybe, why = NOWHERE, []
     for route in route_table.routes if route_table else ():
@@ -172,7 +162,7 @@ class AddressBook:
         return found
 
     def _resolve(self, text: str, key: str) -> Match:
-        if key in _ANY:
+        if key in WILDCARDS:
             return Match(EVERYWHERE)
         net = parse_prefix(text)
         if net is not None:
@@ -198,15 +188,12 @@ class AddressBook:
         found = self._sides.get(key)
         if found is None:  # many rules name the same few tags: union them once
             members = [Match(_members(self.asg_members, asgs))] if asgs else []
-            found = self._sides[key] = _union([*map(self.resolve, prefixes), *members])
+            found = self._sides[key] = union([*map(self.resolve, prefixes), *members], Match())
         return found
 
 
 def _members(table: Mapping[str, PrefixSet], asgs: Sequence[str]) -> PrefixSet:
-    out = NOWHERE
-    for asg in asgs:
-        out |= table.get(ids.key(asg), NOWHERE)
-    return out
+    return union((table.get(ids.key(asg), NOWHERE) for asg in asgs), NOWHERE)
 
 
 # --- rules ------------------------------------------------------------------------------------------
@@ -243,19 +230,10 @@ YES, NO, MAYBE = "yes", "no", "maybe"
 
 def _ports(specs: Sequence[str], port: int) -> tuple[str, str | None]:
     """(whether `port` is in the rule's destination ports, why not known)."""
-    junk: list[str] = []
-    for spec in specs:
-        text = spec.strip().lower()
-        if text in _ANY:
-            return YES, None
-        low, dash, high = text.partition("-")
-        try:
-            first, last = int(low), int(high if dash else low)
-        except ValueError:
-            junk.append(spec)
-            continue
-        if first <= port <= last:
-            return YES, None
+    read = [(spec, port_in(spec, port)) for spec in specs]
+    if any(found for _, found in read):
+        return YES, None
+    junk = [spec for spec, found in read if found is None]
     if junk or not specs:
         return MAYBE, f"destination ports {junk or '(none)'} cannot be read"
     return NO, None
@@ -263,7 +241,7 @@ def _ports(specs: Sequence[str], port: int) -> tuple[str, str | None]:
 
 def _protocol(rule: SecurityRule, flow: Flow) -> bool:
     text = (rule.protocol or "*").strip().lower()
-    return text in _ANY or text == flow.protocol.lower()
+    return text in WILDCARDS or text == flow.protocol.lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,11 +326,9 @@ class Source:
     @property
     def versions(self) -> PrefixSet:
         """The IP versions it can send with: an IPv4 address never talks to an IPv6 prefix."""
-        out = NOWHERE
-        for version, everything in VERSIONS.items():
-            if self.addresses.ranges(version):
-                out |= everything
-        return out
+        return union(
+            (every for version, every in VERSIONS.items() if self.addresses.ranges(version)), NOWHERE
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,10 +392,7 @@ class Verdict:
 
     @property
     def blocked(self) -> PrefixSet:
-        out = NOWHERE
-        for prefixes in self.blocked_by.values():
-            out |= prefixes
-        return out
+        return union(self.blocked_by.values(), NOWHERE)
 
     @property
     def status(self) -> str:
@@ -486,9 +459,7 @@ def judge(
     """Each destination's verdict: every source's traffic must pass every NSG (a NIC's and its
     subnet's; no NSG allows everything). The NSGs are evaluated over all destinations at once,
     then the decisions are split back per destination."""
-    everything = NOWHERE
-    for prefixes in destinations.values():
-        everything |= prefixes
+    everything = union(destinations.values(), NOWHERE)
     verdicts = {name: Verdict(name) for name in destinations}
     reasons: dict[str, dict[str, None]] = {name: {} for name in destinations}
     for source in split_sources(sources, nsgs):

@@ -1,7 +1,8 @@
 """Reports: one module per output format, all rendering the same `Report`.
 
 Each format module exposes `render(report: Report) -> str`; `render()` here picks one by
-name and imports it only when asked, so `--output json` never loads rich.
+name and imports it only when asked, so `--output json` never loads rich. A `Report` carries the
+metadata of the rules that ran, so formats that describe rules (SARIF, JUnit) never import them.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from asr_audit.findings import Finding, Severity
+from asr_audit.findings import Finding, RuleMeta, Severity
 from asr_audit.inventory import Coverage
 
 REPORT_SCHEMA_VERSION = "1"
@@ -37,6 +38,9 @@ class Report:
     findings: list[Finding]
     coverage: list[Coverage]
     rules_run: list[str] = field(default_factory=list)
+    # What the run knows of its rules (ids in `rules_run`, or named by findings): formats describe
+    # a rule from here; one missing here is described from its findings alone.
+    rules: dict[str, RuleMeta] = field(default_factory=dict)
     resource_groups: list[str] = field(default_factory=list)  # --resource-group view, if any
     # Suppression and baseline bookkeeping (issue: compliance workflow); empty when unused.
     suppression_notes: list[dict[str, Any]] = field(default_factory=list)

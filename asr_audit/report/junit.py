@@ -19,8 +19,7 @@ import json
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
-from asr_audit import rules
-from asr_audit.findings import Finding
+from asr_audit.findings import Finding, FindingStatus
 from asr_audit.inventory import Coverage
 from asr_audit.report import Report
 from asr_audit.report.sanitize import clean, clean_tree
@@ -33,12 +32,12 @@ def render(report: Report) -> str:
     by_rule: dict[str, list[Finding]] = defaultdict(list)
     for finding in report.findings:
         by_rule[finding.rule_id].append(finding)
-    catalog = rules.all_rules()
     for rule_id in sorted(set(report.rules_run) | set(by_rule)):
         suite = ET.SubElement(root, "testsuite", name=rule_id)
         findings = by_rule.get(rule_id)
         if not findings:
-            title = catalog[rule_id].meta.title if rule_id in catalog else rule_id
+            meta = report.rules.get(rule_id)
+            title = meta.title if meta else rule_id
             _case(suite, rule_id, f"{clean(title)}: no findings")
         for finding in sorted(findings or (), key=lambda f: (-f.severity.rank, f.resource_id.lower(), f.key)):
             _finding_case(suite, finding)
@@ -61,7 +60,7 @@ def _finding_case(suite: ET.Element, finding: Finding) -> None:
     if finding.suppressed:
         ET.SubElement(case, "skipped", message=clean(f"suppressed: {finding.suppression_reason or ''}"))
         return
-    undecided = finding.status == "unknown"
+    undecided = finding.status is FindingStatus.UNKNOWN
     outcome = ET.SubElement(
         case,
         "error" if undecided else "failure",
@@ -78,7 +77,7 @@ def _details(finding: Finding) -> str:
         f"Rule: {finding.rule_id} - {finding.title}",
         f"Resource: {finding.resource_id}",
         f"Severity: {finding.severity.value}",
-        f"Status: {finding.status}",
+        f"Status: {finding.status.value}",
         f"Message: {finding.message}",
         f"Remediation: {finding.remediation}",
         f"Docs: {finding.docs or '-'}",

@@ -31,11 +31,10 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
-from asr_audit import ids, rules
-from asr_audit.findings import Finding, Severity
+from asr_audit import ids
+from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
 from asr_audit.report import Report
 from asr_audit.report.sanitize import clean, clean_tree, markdown_url, sarif_message
-from asr_audit.rules.base import RuleMeta
 from asr_audit.triage.suppressions import describe_note
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -68,10 +67,9 @@ def render(report: Report) -> str:
 
 def document(report: Report) -> dict[str, Any]:
     rule_ids = sorted(set(report.rules_run) | {f.rule_id for f in report.findings})
-    catalog = rules.all_rules()
     index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
     descriptors = [
-        _descriptor(catalog[r].meta) if r in catalog else _unknown_descriptor(r, report.findings)
+        _descriptor(report.rules[r]) if r in report.rules else _unknown_descriptor(r, report.findings)
         for r in rule_ids
     ]
     run: dict[str, Any] = {
@@ -112,7 +110,7 @@ def _pascal(title: str, fallback: str) -> str:
 
 def _descriptor(meta: RuleMeta) -> dict[str, Any]:
     """Rule metadata is authored in this repository, so its Markdown is meant to render."""
-    docs = markdown_url(meta.docs)
+    docs = markdown_url(meta.microsoft_docs)
     help_markdown = (
         f"**Why it matters:** {clean(meta.rationale, multiline=True)}\n\n"
         f"**How to fix:** {clean(meta.remediation, multiline=True)}"
@@ -182,7 +180,7 @@ def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
         "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint},
         "properties": {
             "severity": finding.severity.value,
-            "status": finding.status,
+            "status": finding.status.value,
             "subscriptionId": clean(finding.subscription_id),
             "resourceType": clean(finding.resource_type) or None,
             "region": clean(finding.region) or None,
@@ -205,7 +203,8 @@ def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
 
 def _invocation(report: Report) -> dict[str, Any]:
     invocation: dict[str, Any] = {
-        "executionSuccessful": not report.gaps and not any(f.status == "unknown" for f in report.active),
+        "executionSuccessful": not report.gaps
+        and not any(f.status is FindingStatus.UNKNOWN for f in report.active),
         "toolExecutionNotifications": [
             {
                 "level": _GAP_LEVEL.get(gap.status, "error"),

@@ -1,51 +1,36 @@
-"""The rule catalog. Importing a rule module registers its rules (see `base.rule`).
+"""Rules: pure checks over the inventory, one module per rule area, shared code in `common/`.
 
-`analyze` also keeps the trust contract (DESIGN.md §8.2): a rule whose input the scan could
-not read (a coverage gap in a collector it `needs`) still runs on what was read, and says
-`unknown` for the scope it could not judge instead of passing it.
+Which rules exist is a `Catalog` (rules/catalog.py), handed to `analyze`; the default one holds
+every rule module's rules. `analyze` also keeps the trust contract (DESIGN.md §8.2): a rule whose
+input the scan could not read (a coverage gap in a collector it `needs`) still runs on what was
+read, and says `unknown` for the scope it could not judge instead of passing it.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 
 from asr_audit.findings import Finding
-from asr_audit.rules.base import REGISTRY, Context, Rule
-from asr_audit.rules.common import coverage_unknowns
-
-RULE_MODULES = (
-    "placement",
-    "storage",
-    "addressing",
-    "routing",
-    "nsg",
-    "firewall",
-    "expressroute",
-    "machines",
-    "asr",
-)
-
-
-def all_rules() -> dict[str, Rule]:
-    for name in RULE_MODULES:
-        importlib.import_module(f"asr_audit.rules.{name}")
-    return dict(sorted(REGISTRY.items()))
+from asr_audit.rules.base import Context
+from asr_audit.rules.catalog import Catalog, default_catalog
+from asr_audit.rules.common.gaps import coverage_unknowns
 
 
 def analyze(
     context: Context,
+    catalog: Catalog | None = None,
     select: Iterable[str] | None = None,
     skip: Iterable[str] = (),
 ) -> list[Finding]:
-    """Run the selected rules, each with an `unknown` finding per gap in what it reads; findings
-    come back sorted worst first, then by resource."""
-    rules = all_rules()
-    chosen = set(select) if select else set(rules)
-    chosen -= set(skip)
+    """Run the catalog's rules (the default catalog when None; `select` narrows it, `skip` drops
+    from it), each with an `unknown` finding per gap in what it reads; findings come back sorted
+    worst first, then by resource."""
+    chosen = catalog if catalog is not None else default_catalog()
+    if select:
+        chosen = chosen.select(select)
+    chosen = chosen.without(skip)
     findings: list[Finding] = []
-    for rule_id in sorted(chosen):
-        rule = rules[rule_id]
+    for rule in chosen:
         findings.extend(rule.check(context))
         findings.extend(coverage_unknowns(rule.meta, context))
     findings.sort(key=lambda f: (-f.severity.rank, f.rule_id, f.resource_id.lower(), f.key))

@@ -15,13 +15,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from asr_audit import ids
-from asr_audit.findings import Finding, Severity
+from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
 from asr_audit.inventory import VirtualNetwork
-from asr_audit.net import connectivity, netmath
+from asr_audit.net import connectivity
 from asr_audit.net.connectivity import Reach
-from asr_audit.rules import scope
-from asr_audit.rules.base import Context, RuleMeta, rule
-from asr_audit.rules.common import VNET_TYPE, gap_label, hybrid_gaps
+from asr_audit.net.prefixes import Overlap, overlaps
+from asr_audit.rules.base import Context, rule
+from asr_audit.rules.common import scope
+from asr_audit.rules.common.gaps import gap_label, hybrid_gaps
+from asr_audit.rules.common.naming import VNET_TYPE
 
 # What tells whether a VNet is connected to on-premises: its gateways, their connections, the circuits.
 HYBRID_INPUTS = (*connectivity.GATEWAY_INPUTS, "express_route_circuits")
@@ -49,7 +51,7 @@ ADDRESS_OVERLAP = RuleMeta(
         "runbook (az network vpn-connection create -g <rg> -n <connection> --vnet-gateway1 <gateway> "
         "--express-route-circuit2 <circuit-id>) after disconnecting the source VNet."
     ),
-    docs="https://learn.microsoft.com/en-us/azure/site-recovery/azure-vm-disaster-recovery-with-expressroute",
+    microsoft_docs="https://learn.microsoft.com/en-us/azure/site-recovery/azure-vm-disaster-recovery-with-expressroute",
     source=(
         "Integrate ExpressRoute with disaster recovery for Azure VMs (learn.microsoft.com, 2019-04-08 "
         "revision), Access with a single circuit; About networking in Azure to Azure replication "
@@ -63,13 +65,13 @@ def _names(targets: Iterable[str]) -> str:
     return ", ".join(f"'{ids.name_of(t)}'" for t in targets)
 
 
-def _ranges(found: list[netmath.Overlap]) -> str:
+def _ranges(found: list[Overlap]) -> str:
     return ", ".join(dict.fromkeys(str(o.range) for o in found))
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    status: str  # fail | unknown
+    status: FindingStatus
     severity: Severity
     shared: list[str]  # ids of the circuits / local network gateways both sides reach
     unknown: list[str]  # why a path could not be followed
@@ -86,17 +88,17 @@ def judge(src: Reach, rec: Reach, unread: list[str] | None = None) -> Verdict:
     unknown = src.unknown + rec.unknown + list(unread or ())
     both = bool(src.attachments and rec.attachments)
     if shared:
-        return Verdict("fail", Severity.HIGH, shared, unknown, both)
+        return Verdict(FindingStatus.FAIL, Severity.HIGH, shared, unknown, both)
     if unread:
-        return Verdict("unknown", Severity.HIGH, [], unknown, both)
+        return Verdict(FindingStatus.UNKNOWN, Severity.HIGH, [], unknown, both)
     src_may = bool(src.attachments or src.unknown)
     rec_may = bool(rec.attachments or rec.unknown)
     if (src.unknown and rec_may) or (rec.unknown and src_may):
-        return Verdict("unknown", Severity.HIGH, [], unknown, both)
-    return Verdict("fail", Severity.INFO, [], unknown, both)
+        return Verdict(FindingStatus.UNKNOWN, Severity.HIGH, [], unknown, both)
+    return Verdict(FindingStatus.FAIL, Severity.INFO, [], unknown, both)
 
 
-def _message(src: VirtualNetwork, rec: VirtualNetwork, found: list[netmath.Overlap], verdict: Verdict) -> str:
+def _message(src: VirtualNetwork, rec: VirtualNetwork, found: list[Overlap], verdict: Verdict) -> str:
     head = f"Source VNet '{src.name}' and recovery VNet '{rec.name}' overlap ({_ranges(found)})"
     if verdict.shared:
         return (
@@ -104,7 +106,7 @@ def _message(src: VirtualNetwork, rec: VirtualNetwork, found: list[netmath.Overl
             "learns the same ranges from both VNets and traffic to one of them is misrouted. Give the "
             "recovery VNet its own address space, or remove its connection until failover."
         )
-    if verdict.status == "unknown":
+    if verdict.status is FindingStatus.UNKNOWN:
         return (
             f"{head}; whether both reach the same ExpressRoute circuit or VPN cannot be checked: "
             f"{'; '.join(verdict.unknown)}. Scan (or grant read access to) what is missing, or make sure "
@@ -147,7 +149,7 @@ def check_address_overlap(ctx: Context) -> Iterator[Finding]:
         for rec_key, rec in recovery:
             if rec_key == src_key:
                 continue
-            found = netmath.overlaps(src.address_prefixes, rec.address_prefixes)
+            found = overlaps(src.address_prefixes, rec.address_prefixes)
             if not found:
                 continue
             pair = (reach(src), reach(rec))

@@ -10,11 +10,12 @@ import dataclasses
 from collections.abc import Iterator
 
 from asr_audit import ids
-from asr_audit.findings import Finding, Severity
+from asr_audit.findings import Finding, RuleMeta, Severity
 from asr_audit.inventory import NetworkMapping
-from asr_audit.rules.base import Context, RuleMeta, rule
-from asr_audit.rules.common import NETWORK_MAPPING_TYPE, item_finding, item_label, vault_region
-from asr_audit.rules.scope import A2A_MAPPING
+from asr_audit.rules.base import Context, rule
+from asr_audit.rules.common.naming import NETWORK_MAPPING_TYPE, item_finding, item_label
+from asr_audit.rules.common.references import vault_region
+from asr_audit.rules.common.scope import A2A_MAPPING
 
 ASR_HEALTH = RuleMeta(
     id="ASR-HEALTH",
@@ -35,7 +36,7 @@ ASR_HEALTH = RuleMeta(
         "health error comes with possible causes and a recommended action); then confirm the item is "
         "Healthy again and has a recent recovery point before relying on it."
     ),
-    docs="https://learn.microsoft.com/azure/site-recovery/site-recovery-monitor-and-troubleshoot",
+    microsoft_docs="https://learn.microsoft.com/azure/site-recovery/site-recovery-monitor-and-troubleshoot",
     source=(
         "Monitoring and troubleshooting Azure Site Recovery (learn.microsoft.com, 2018-02-22); "
         "healthErrors of ReplicationProtectedItems_List"
@@ -53,7 +54,7 @@ def check_replication_health(ctx: Context) -> Iterator[Finding]:
         severity = _HEALTH_SEVERITY.get((item.replication_health or "").lower())
         if severity is None:
             continue
-        errors = [e.message or e.code for e in item.health_errors if e.message or e.code]
+        errors = [text for e in item.health_errors if (text := e.message or e.code)]
         detail = "; ".join(errors) if errors else "ASR lists no health errors for it"
         yield item_finding(
             ASR_HEALTH,
@@ -91,7 +92,7 @@ ASR_NETMAP_REVERSE = RuleMeta(
         "Network mapping > + Network mapping, with the recovery region as source and the recovery VNet "
         "mapped back to the original VNet. When you change one direction, change the other as well."
     ),
-    docs="https://learn.microsoft.com/azure/site-recovery/azure-to-azure-network-mapping",
+    microsoft_docs="https://learn.microsoft.com/azure/site-recovery/azure-to-azure-network-mapping",
     source="Set up network mapping and IP addressing for VNets (learn.microsoft.com, 2018-11-27)",
 )
 

@@ -1,4 +1,4 @@
-"""Storage rules (STG-*), plus `cache_uses`, which the placement rules share.
+"""Storage rules (STG-*): the kind, redundancy and firewall of the accounts ASR writes to.
 
 ASR points at storage accounts from its own objects (cache accounts on A2A disks, replica
 and log accounts on on-premises items); several items usually share one account. Rules
@@ -12,31 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from asr_audit import ids
-from asr_audit.findings import Finding, Severity
+from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
 from asr_audit.inventory import ProtectedItem, StorageAccount
 from asr_audit.net import connectivity
-from asr_audit.rules import scope
-from asr_audit.rules.base import Context, RuleMeta, rule
-from asr_audit.rules.common import (
-    PROTECTED_ITEM_TYPE,
-    STORAGE_TYPE,
-    Group,
-    find_storage,
-    group_refs,
-    item_label,
-    item_ref,
-)
+from asr_audit.rules.base import Context, rule
+from asr_audit.rules.common import scope
+from asr_audit.rules.common.naming import PROTECTED_ITEM_TYPE, STORAGE_TYPE, item_label, item_ref
+from asr_audit.rules.common.references import Group, find_storage, group_refs
+from asr_audit.rules.common.scope import cache_uses
 
 # --- shared helpers ---------------------------------------------------------------------
-
-
-def cache_uses(ctx: Context) -> list[Group[ProtectedItem]]:
-    """Each distinct A2A cache storage account with the items whose disks stage through it."""
-    return group_refs(
-        (disk.cache_storage_account_id, item)
-        for item in scope.a2a_items(ctx)
-        for disk in item.protected_disks
-    )
 
 
 def unknown_account(
@@ -46,7 +31,7 @@ def unknown_account(
     return meta.finding(
         resource_id=group.resource_id,
         resource_type=STORAGE_TYPE,
-        status="unknown",
+        status=FindingStatus.UNKNOWN,
         message="Cannot check this account: "
         f"{connectivity.unread_reason(ctx.index, group.resource_id, what, advise=True)}.",
         evidence={**evidence, "protected_items": [item_ref(i) for i in group.referrers]},
@@ -89,7 +74,7 @@ def _sku_unknown(
         resource_type=STORAGE_TYPE,
         region=account.location,
         key=key,
-        status="unknown",
+        status=FindingStatus.UNKNOWN,
         message=f"Cannot tell {question} for storage account '{account.name}': "
         "its SKU or kind is not reported.",
         evidence=_account_facts(account, items),
@@ -121,7 +106,7 @@ LOG_PAIRING = RuleMeta(
         "storage and the Standard account as the log storage account (portal: Replicated items > "
         "Disable replication, then + Replicate)."
     ),
-    docs="https://learn.microsoft.com/azure/site-recovery/vmware-physical-azure-support-matrix",
+    microsoft_docs="https://learn.microsoft.com/azure/site-recovery/vmware-physical-azure-support-matrix",
     source="Prerequisites for replication (2016), Azure storage",
 )
 
@@ -197,7 +182,7 @@ CACHE_KIND = RuleMeta(
         "re-enable replication to change them. A GPv1 account can be upgraded in place "
         "(az storage account update -g <rg> -n <name> --set kind=StorageV2)."
     ),
-    docs="https://learn.microsoft.com/azure/site-recovery/concepts-azure-to-azure-high-churn-support",
+    microsoft_docs="https://learn.microsoft.com/azure/site-recovery/concepts-azure-to-azure-high-churn-support",
     source="Azure VM disaster recovery - High Churn support (2026); Azure-to-Azure support matrix (2025)",
 )
 
@@ -296,7 +281,7 @@ CACHE_REDUNDANCY = RuleMeta(
         "Data management > Redundancy. Moving from LRS to ZRS is a separate conversion "
         "(az storage account migration start -g <rg> -n <name> --sku Standard_ZRS)."
     ),
-    docs="https://learn.microsoft.com/azure/reliability/reliability-site-recovery",
+    microsoft_docs="https://learn.microsoft.com/azure/reliability/reliability-site-recovery",
     source="Reliability in Azure Site Recovery (2026)",
 )
 
@@ -355,7 +340,7 @@ REPLICA_REDUNDANCY = RuleMeta(
         "--sku Standard_GZRS (from ZRS); portal: storage account > Data management > Redundancy. "
         "Premium accounts support only LRS/ZRS and are not reported."
     ),
-    docs="https://learn.microsoft.com/azure/site-recovery/vmware-physical-azure-support-matrix",
+    microsoft_docs="https://learn.microsoft.com/azure/site-recovery/vmware-physical-azure-support-matrix",
     source="Prerequisites for replication (2016), Azure storage",
 )
 
@@ -408,7 +393,7 @@ CACHE_FIREWALL = RuleMeta(
         "az storage account network-rule add -g <rg> --account-name <name> --subnet <subnet-id> "
         "(the subnet needs the Microsoft.Storage service endpoint)."
     ),
-    docs="https://learn.microsoft.com/azure/site-recovery/azure-to-azure-support-matrix#cache-storage",
+    microsoft_docs="https://learn.microsoft.com/azure/site-recovery/azure-to-azure-support-matrix#cache-storage",
     source="Azure-to-Azure support matrix (2025), cache storage",
 )
 
@@ -492,7 +477,7 @@ def check_cache_firewall(ctx: Context) -> Iterator[Finding]:
                 resource_id=account.id,
                 resource_type=STORAGE_TYPE,
                 region=account.location,
-                status="unknown",
+                status=FindingStatus.UNKNOWN,
                 message=f"Cache storage account '{account.name}' denies network access by default, and "
                 f"the source subnets of {len(unresolved)} item(s) could not be resolved (VM, NIC or VNet "
                 "not in the inventory), so it cannot be told whether they are allowed.",

@@ -8,7 +8,7 @@ says which kind it is. Every rule asks this module rather than re-deriving scope
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from asr_audit import ids
 from asr_audit.inventory import (
@@ -20,6 +20,7 @@ from asr_audit.inventory import (
     VirtualNetwork,
 )
 from asr_audit.rules.base import Context
+from asr_audit.rules.common.references import Group, group_refs
 
 # What each scope helper reads (collector names, `Coverage.kind`): rules built on them declare these
 # in `RuleMeta.needs`, so a gap in them makes the rule say `unknown` rather than see no workload.
@@ -53,6 +54,36 @@ class Placement:
     subnet: Subnet
 
 
+# --- the regions of a protected item ----------------------------------------------------------
+
+
+def item_source_region(ctx: Context, item: ProtectedItem) -> str | None:
+    """`primaryFabricLocation`, else the location of the source VM when the inventory has it."""
+    region = ids.region(item.primary_location)
+    if region:
+        return region
+    vm = ctx.index.virtual_machines.get(ids.key(item.source_vm_id))
+    return ids.region(vm.location) if vm else None
+
+
+def item_recovery_region(item: ProtectedItem) -> str | None:
+    return ids.region(item.recovery_location)
+
+
+def is_zone_to_zone(ctx: Context, item: ProtectedItem) -> bool:
+    """Zone-to-zone DR: one region, with a source and a recovery availability zone both given."""
+    src = item_source_region(ctx, item)
+    return bool(
+        src
+        and src == item_recovery_region(item)
+        and item.primary_availability_zone
+        and item.recovery_availability_zone
+    )
+
+
+# --- what is in scope -------------------------------------------------------------------------
+
+
 def a2a_items(ctx: Context) -> list[ProtectedItem]:
     return [i for i in ctx.inventory.protected_items if i.instance_type == A2A]
 
@@ -66,7 +97,7 @@ def a2a_mappings(ctx: Context) -> list[NetworkMapping]:
 
 
 def workloads(ctx: Context) -> list[Workload]:
-    cached = ctx.memo.get("workloads")
+    cached: list[Workload] | None = ctx.memo.get("workloads")
     if cached is not None:
         return cached
     vms = ctx.index.virtual_machines
@@ -93,6 +124,16 @@ def workloads(ctx: Context) -> list[Workload]:
                 out.append(Workload(vm, "candidate", source, ids.region(ctx.target_region)))
     ctx.memo["workloads"] = out
     return out
+
+
+def unique_workloads(ctx: Context) -> Iterator[Workload]:
+    """Each VM once, even when stale items in two vaults both reference it."""
+    seen: set[str] = set()
+    for wl in workloads(ctx):
+        vm_key = ids.key(wl.vm.id)
+        if vm_key not in seen:
+            seen.add(vm_key)
+            yield wl
 
 
 def vm_nics(ctx: Context, vm: VirtualMachine) -> list[NetworkInterface]:
@@ -124,21 +165,6 @@ def placements(ctx: Context) -> Iterator[Placement]:
                     yield Placement(wl, nic, found[0], found[1])
 
 
-def region_pairs(ctx: Context) -> set[tuple[str, str]]:
-    """(source, target) region pairs in scope, from ASR objects or the flags."""
-    pairs = {
-        (w.source_region, w.target_region) for w in workloads(ctx) if w.source_region and w.target_region
-    }
-    for m in a2a_mappings(ctx):
-        src, dst = ids.region(m.primary_location), ids.region(m.recovery_location)
-        if src and dst:
-            pairs.add((src, dst))
-    src, dst = ids.region(ctx.source_region), ids.region(ctx.target_region)
-    if src and dst:
-        pairs.add((src, dst))
-    return pairs
-
-
 def source_vnets(ctx: Context) -> dict[str, VirtualNetwork]:
     """VNets that hold a protected or candidate VM, by id key."""
     return {ids.key(p.vnet.id): p.vnet for p in placements(ctx)}
@@ -156,3 +182,44 @@ def recovery_vnets(ctx: Context) -> dict[str, VirtualNetwork]:
             if ids.region(vnet.location) == target:
                 out.setdefault(ids.key(vnet.id), vnet)
     return out
+
+
+def cache_uses(ctx: Context) -> list[Group[ProtectedItem]]:
+    """Each distinct A2A cache storage account with the items whose disks stage through it."""
+    return group_refs(
+        (disk.cache_storage_account_id, item) for item in a2a_items(ctx) for disk in item.protected_disks
+    )
+
+
+@dataclass(slots=True)
+class SubnetCase:
+    """A subnet holding workloads, with each of their NICs placed in it: what rules about a
+    workload subnet's traffic (routes, firewalls) judge once per subnet."""
+
+    vnet: VirtualNetwork
+    subnet: Subnet
+    placements: list[Placement] = field(default_factory=list)
+
+    def workload_refs(self) -> list[dict[str, str]]:
+        """The subnet's VMs, each once however many NICs (or stale items) place it here."""
+        seen = {ids.key(p.workload.vm.id): p.workload for p in self.placements}
+        return [workload_ref(w) for w in seen.values()]
+
+    def who(self) -> str:
+        """The first few VMs of the subnet, for messages."""
+        vms = self.workload_refs()
+        shown = ", ".join(f"{v['kind']} VM '{v['vm']}'" for v in vms[:3])
+        return shown + (f" and {len(vms) - 3} more" if len(vms) > 3 else "")
+
+
+def subnet_cases(ctx: Context) -> list[SubnetCase]:
+    """Every subnet that holds a workload NIC, once, in id order."""
+    cases: dict[str, SubnetCase] = {}
+    for p in placements(ctx):
+        cases.setdefault(ids.key(p.subnet.id), SubnetCase(p.vnet, p.subnet)).placements.append(p)
+    return [cases[k] for k in sorted(cases)]
+
+
+def workload_ref(workload: Workload) -> dict[str, str]:
+    """How evidence names a protected or candidate VM."""
+    return {"vm": workload.vm.name, "id": workload.vm.id, "kind": workload.kind}

@@ -1,11 +1,8 @@
-"""Network arithmetic the rules share: prefix sets, overlap, service tags, route selection.
+"""Route selection as Azure does it: longest prefix match over a subnet's UDRs (service-tag
+prefixes expanded), service endpoint routes and system routes.
 
-It knows the inventory's shapes but nothing of rules, so a later check (NSG evaluation,
-firewall paths) can reuse the same answers to "which addresses", "which route" and "which
-next hop". Everything works on integer ranges per IP version; IPv4 and IPv6 are never
-compared with each other. Input text that is not a prefix (a service tag name, `*`, junk
-from a malformed response) never raises here: parsers return None and callers decide what
-an unparsable value means.
+A UDR with the same prefix as a system route wins; among tag routes with one prefix the regional
+tag wins. Only what ARM shows is modelled: routes learned over BGP from on-premises are not.
 """
 
 from __future__ import annotations
@@ -13,318 +10,25 @@ from __future__ import annotations
 import ipaddress
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from asr_audit import ids
-from asr_audit.inventory import RouteTable, ServiceTag, Subnet, VirtualNetwork
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-Range = tuple[int, int]  # first and last address, inclusive
-
-_BITS = {4: 32, 6: 128}
-_ADDRESS = {4: ipaddress.IPv4Address, 6: ipaddress.IPv6Address}
-
-
-# --- prefixes ------------------------------------------------------------------------------------
-
-
-def parse_prefix(text: object) -> Network | None:
-    """A CIDR (host bits tolerated) or a bare address; None for a tag name, `*` or junk."""
-    if isinstance(text, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
-        return text
-    if not isinstance(text, str) or not text.strip():
-        return None
-    try:
-        return ipaddress.ip_network(text.strip(), strict=False)
-    except ValueError:
-        return None
-
-
-def parse_prefixes(texts: Iterable[object]) -> tuple[list[Network], list[str]]:
-    """(the prefixes, the entries that are not prefixes), order kept, duplicates dropped."""
-    nets: dict[Network, None] = {}
-    bad: list[str] = []
-    for text in texts:
-        net = parse_prefix(text)
-        if net is None:
-            bad.append(str(text))
-        else:
-            nets[net] = None
-    return list(nets), bad
-
-
-def _span(net: Network) -> Range:
-    return int(net.network_address), int(net.broadcast_address)
-
-
-def _merge(ranges: Iterable[Range]) -> list[Range]:
-    out: list[Range] = []
-    for start, end in sorted(ranges):
-        if out and start <= out[-1][1] + 1:
-            if end > out[-1][1]:
-                out[-1] = (out[-1][0], end)
-        else:
-            out.append((start, end))
-    return out
-
-
-# Past this size ratio a range list is searched by bisection instead of walked: a rule on a tag
-# such as AzureCloud holds thousands of ranges while the destination left to decide holds a few.
-_LOPSIDED = 16
-
-
-def _first_reaching(b: Sequence[Range], start: int) -> int:
-    """Index of the first range of `b` (sorted, disjoint) that ends at or after `start`."""
-    i = bisect_right(b, (start, math.inf)) - 1
-    return i if i >= 0 and b[i][1] >= start else i + 1
-
-
-def _intersect(a: Sequence[Range], b: Sequence[Range]) -> list[Range]:
-    if len(a) * _LOPSIDED < len(b) or len(b) * _LOPSIDED < len(a):
-        return _intersect_by_search(*((a, b) if len(a) <= len(b) else (b, a)))
-    out: list[Range] = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        start, end = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
-        if start <= end:
-            out.append((start, end))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return out
-
-
-def _intersect_by_search(small: Sequence[Range], large: Sequence[Range]) -> list[Range]:
-    out: list[Range] = []
-    for start, end in small:
-        k = _first_reaching(large, start)
-        while k < len(large) and large[k][0] <= end:
-            out.append((max(start, large[k][0]), min(end, large[k][1])))
-            k += 1
-    return out
-
-
-def _subtract(a: Sequence[Range], b: Sequence[Range]) -> list[Range]:
-    out: list[Range] = []
-    search = len(a) * _LOPSIDED < len(b)
-    j = 0
-    for start, end in a:
-        if search:
-            j = _first_reaching(b, start)
-        while j < len(b) and b[j][1] < start:
-            j += 1
-        cursor, k = start, j
-        while k < len(b) and b[k][0] <= end and cursor <= end:
-            if b[k][0] > cursor:
-                out.append((cursor, b[k][0] - 1))
-            cursor = max(cursor, b[k][1] + 1)
-            k += 1
-        if cursor <= end:
-            out.append((cursor, end))
-    return out
-
-
-def _networks(version: int, start: int, end: int) -> Iterator[Network]:
-    make = _ADDRESS[version]
-    yield from ipaddress.summarize_address_range(make(start), make(end))  # type: ignore[misc]
-
-
-class PrefixSet:
-    """A set of IPv4 and IPv6 addresses, kept as merged ranges per version.
-
-    Set algebra on ranges answers "is every address of tag X allowed/routed" without caring
-    how the prefixes were cut; `networks()` gives the minimal CIDR list back. Entries that are
-    not prefixes are ignored (use `parse_prefixes` first where they matter).
-    """
-
-    __slots__ = ("_ranges",)
-
-    def __init__(self, prefixes: Iterable[Network | str] = ()) -> None:
-        raw: dict[int, list[Range]] = {4: [], 6: []}
-        for item in prefixes:
-            net = parse_prefix(item)
-            if net is not None:
-                raw[net.version].append(_span(net))
-        self._ranges = {v: _merge(r) for v, r in raw.items()}
-
-    @classmethod
-    def _of(cls, ranges: dict[int, list[Range]]) -> PrefixSet:
-        new = cls.__new__(cls)  # not cls(): every set operation makes one, parsing nothing
-        new._ranges = ranges
-        return new
-
-    @staticmethod
-    def of(value: PrefixSet | Network | str | Iterable[Network | str]) -> PrefixSet:
-        if isinstance(value, PrefixSet):
-            return value
-        if isinstance(value, (str, ipaddress.IPv4Network, ipaddress.IPv6Network)):
-            return PrefixSet([value])
-        return PrefixSet(value)
-
-    def ranges(self, version: int) -> list[Range]:
-        return self._ranges.get(version, [])
-
-    def networks(self) -> list[Network]:
-        return [n for v in (4, 6) for s, e in self._ranges[v] for n in _networks(v, s, e)]
-
-    def address_count(self) -> int:
-        return sum(e - s + 1 for v in (4, 6) for s, e in self._ranges[v])
-
-    def _combine(self, other: object, op: Any) -> PrefixSet:
-        o = PrefixSet.of(other)  # type: ignore[arg-type]
-        return PrefixSet._of({v: op(self._ranges[v], o._ranges[v]) for v in (4, 6)})
-
-    def __or__(self, other: object) -> PrefixSet:
-        return self._combine(other, lambda a, b: _merge([*a, *b]))
-
-    def __and__(self, other: object) -> PrefixSet:
-        return self._combine(other, _intersect)
-
-    def __sub__(self, other: object) -> PrefixSet:
-        return self._combine(other, _subtract)
-
-    def contains(self, other: PrefixSet | Network | str | Iterable[Network | str]) -> bool:
-        """Every address of `other` is in this set (an empty `other` is contained)."""
-        return not (PrefixSet.of(other) - self)
-
-    def intersects(self, other: PrefixSet | Network | str | Iterable[Network | str]) -> bool:
-        return bool(self & other)
-
-    def __bool__(self) -> bool:
-        return bool(self._ranges[4] or self._ranges[6])
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, PrefixSet) and self._ranges == other._ranges
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"PrefixSet({[str(n) for n in self.networks()]})"
-
-
-# --- overlap -------------------------------------------------------------------------------------
-
-
-class Overlap(NamedTuple):
-    a: Network
-    b: Network
-    range: Network  # the addresses both hold: CIDR blocks nest or are disjoint, so the smaller one
-
-
-def overlaps(a_prefixes: Iterable[Network | str], b_prefixes: Iterable[Network | str]) -> list[Overlap]:
-    """Every (a, b) pair of overlapping prefixes, by sort and sweep: O((n + k) log n), not O(n*m).
-
-    Sorted by start (larger block first on ties), the blocks of one side that hold the current
-    start form a nested chain, so each side keeps a stack; an arriving block overlaps exactly
-    the other side's stack (each of those contains it). Adjacent blocks do not overlap.
-    """
-    events: list[tuple[int, int, int, int, Network]] = []
-    for side, prefixes in enumerate((a_prefixes, b_prefixes)):
-        for net in dict.fromkeys(n for n in map(parse_prefix, prefixes) if n is not None):
-            start, end = _span(net)
-            events.append((net.version, start, -end, side, net))
-    events.sort(key=lambda e: e[:4])
-    out: list[Overlap] = []
-    stacks: tuple[list[tuple[int, Network]], list[tuple[int, Network]]] = ([], [])
-    version = 0
-    for v, start, neg_end, side, net in events:
-        if v != version:
-            stacks, version = ([], []), v
-        for stack in stacks:
-            while stack and stack[-1][0] < start:
-                stack.pop()
-        for _, other in stacks[1 - side]:
-            out.append(Overlap(net, other, net) if side == 0 else Overlap(other, net, net))
-        stacks[side].append((-neg_end, net))
-    return out
-
-
-# --- service tags --------------------------------------------------------------------------------
-
-
-def _tag_rank(name: str) -> int:
-    """Tie-break among tag routes with the same prefix, as Azure documents it: regional tags,
-    then top-level tags, then AzureCloud regional tags, then AzureCloud."""
-    base, dot, _ = name.partition(".")
-    if base.lower() == "azurecloud":
-        return 3 if dot else 4
-    return 1 if dot else 2
-
-
-class ServiceTagIndex:
-    """Service tags by name, case-insensitively, with the regional hierarchy made explicit.
-
-    `Storage` covers `Storage.EastUS`: expanding a top-level tag adds its regional tags'
-    prefixes, so a rule or route on `Storage` covers every regional destination even where
-    the collected lists disagree.
-    """
-
-    def __init__(self, tags: Iterable[ServiceTag]) -> None:
-        self._tags = {t.name.lower(): t for t in tags if t.name}
-        self._regional: dict[str, list[ServiceTag]] = {}
-        for tag in self._tags.values():
-            base, dot, _ = tag.name.partition(".")
-            if dot:
-                self._regional.setdefault(base.lower(), []).append(tag)
-        self._prefixes: dict[str, list[Network]] = {}
-        self._sets: dict[str, PrefixSet | None] = {}
-
-    def __bool__(self) -> bool:
-        return bool(self._tags)
-
-    def get(self, name: str | None) -> ServiceTag | None:
-        return self._tags.get((name or "").strip().lower())
-
-    def regional(self, base: str, region: str | None) -> ServiceTag | None:
-        """The tag of `base` for `region` (`Storage`, `East US` -> `Storage.EastUS`), by the
-        tags' own `region` field, else by name."""
-        want = ids.region(region)
-        if not want:
-            return None
-        for tag in self._regional.get(base.lower(), ()):
-            if ids.region(tag.region) == want:
-                return tag
-        return self.get(f"{base}.{want}")
-
-    def prefixes(self, name: str) -> list[Network] | None:
-        """The tag's prefixes plus, for a top-level tag, its regional tags'; None if unknown.
-
-        Kept as the tags list them (not merged): a route on a tag is one route per listed
-        prefix, and merging would change which route is the longest match.
-        """
-        key = name.strip().lower()
-        if key in self._prefixes:
-            return self._prefixes[key]
-        tag = self._tags.get(key)
-        if tag is None:
-            return None
-        listed = list(tag.address_prefixes)
-        if "." not in key:
-            listed += [p for child in self._regional.get(key, ()) for p in child.address_prefixes]
-        nets, _ = parse_prefixes(listed)
-        self._prefixes[key] = nets
-        return nets
-
-    def expand(self, name: str) -> PrefixSet | None:
-        """The tag's addresses as one set (cached: NSG rules name the same few tags again and again)."""
-        key = name.strip().lower()
-        if key not in self._sets:
-            nets = self.prefixes(key)
-            self._sets[key] = None if nets is None else PrefixSet(nets)
-        return self._sets[key]
-
-    @staticmethod
-    def name_covers(outer: str, inner: str) -> bool:
-        """By name alone: `Storage` covers `Storage.EastUS` and itself, not `StorageSyncService`."""
-        o, i = outer.strip().lower(), inner.strip().lower()
-        return i == o or i.startswith(o + ".")
-
-
-# --- routes --------------------------------------------------------------------------------------
+from asr_audit.inventory import RouteTable, Subnet, VirtualNetwork
+from asr_audit.net.connectivity import connected
+from asr_audit.net.prefixes import (
+    BITS,
+    Address,
+    Network,
+    PrefixSet,
+    networks_between,
+    parse_prefix,
+    parse_prefixes,
+)
+from asr_audit.net.service_tags import ServiceTagIndex
+
+# --- route entries ------------------------------------------------------------------------------
 
 GATEWAY = "VirtualNetworkGateway"
 APPLIANCE = "VirtualAppliance"
@@ -343,7 +47,7 @@ DEFAULT = "Default"
 _SYSTEM_RANK = {VNET_LOCAL: 10, PEERING: 11, SERVICE_ENDPOINT: 12, INTERNET: 13, NONE: 14}
 
 RESERVED_PRIVATE = tuple(
-    ipaddress.ip_network(p) for p in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+    ipaddress.IPv4Network(p) for p in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
 )
 DEFAULT_ROUTES = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
 
@@ -366,6 +70,15 @@ def next_hop_type(value: str | None) -> str:
     """ARM's spelling of a next hop type, whatever case it arrived in."""
     text = (value or NONE).strip()
     return _HOPS.get(text.lower(), text)
+
+
+def _tag_rank(name: str) -> int:
+    """Tie-break among tag routes with the same prefix, as Azure documents it: regional tags,
+    then top-level tags, then AzureCloud regional tags, then AzureCloud."""
+    base, dot, _ = name.partition(".")
+    if base.lower() == "azurecloud":
+        return 3 if dot else 4
+    return 1 if dot else 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -439,7 +152,7 @@ class RouteSet:
         self._spans: dict[int, list[tuple[int, int, RouteEntry]]] = {4: [], 6: []}
         for (version, length, start), route in best.items():
             self._exact.setdefault((version, length), {})[start] = route
-            self._spans[version].append((start, start + (1 << (_BITS[version] - length)) - 1, route))
+            self._spans[version].append((start, start + (1 << (BITS[version] - length)) - 1, route))
         for spans in self._spans.values():
             spans.sort(key=lambda s: (s[0], -s[1]))
         self._keys = {v: [(s, -e) for s, e, _ in spans] for v, spans in self._spans.items()}
@@ -464,7 +177,7 @@ class RouteSet:
             if current is not None and current.rank <= route.rank:
                 continue
             new._exact[(version, length)][start] = route
-            key = (start, -(start + (1 << (_BITS[version] - length)) - 1))
+            key = (start, -(start + (1 << (BITS[version] - length)) - 1))
             spans, keys = new._spans[version], new._keys[version]
             at = bisect_left(keys, key)
             if current is not None:
@@ -480,7 +193,7 @@ class RouteSet:
 
     def _containing(self, version: int, point: int) -> list[RouteEntry]:
         """Routes whose prefix holds `point`, least specific first."""
-        bits = _BITS[version]
+        bits = BITS[version]
         found = []
         for length in self._lengths[version]:
             shift = bits - length
@@ -507,7 +220,7 @@ class RouteSet:
                         segments[-1] = (segments[-1][0], seg[1], seg[2])
                     else:
                         segments.append(seg)
-            out += [RoutedPrefix(n, route) for s, e, route in segments for n in _networks(v, s, e)]
+            out += [RoutedPrefix(n, route) for s, e, route in segments for n in networks_between(v, s, e)]
         return out
 
     def _segments(self, version: int, start: int, end: int) -> Iterator[tuple[int, int, RouteEntry | None]]:
@@ -543,7 +256,7 @@ def system_routes(vnet: VirtualNetwork) -> list[RouteEntry]:
     space, _ = parse_prefixes(vnet.address_prefixes)
     routes = [RouteEntry(net, VNET_LOCAL) for net in space]
     for peering in vnet.peerings:
-        if (peering.peering_state or "").lower() == "connected":
+        if connected(peering):
             peered, _ = parse_prefixes(peering.remote_address_prefixes)
             routes += [RouteEntry(net, PEERING, name=peering.name) for net in peered]
     routes += [RouteEntry(net, INTERNET) for net in DEFAULT_ROUTES]
@@ -551,7 +264,7 @@ def system_routes(vnet: VirtualNetwork) -> list[RouteEntry]:
     routes += [
         RouteEntry(r, NONE)
         for r in RESERVED_PRIVATE
-        if not any(n.version == 4 and r.subnet_of(n) for n in space)  # type: ignore[arg-type]
+        if not any(isinstance(n, ipaddress.IPv4Network) and r.subnet_of(n) for n in space)
     ]
     return routes
 

@@ -1,0 +1,119 @@
+"""The management clients of a scan, each with the read-only guard, the bounded retry, the
+timeouts and client-side pacing in its pipeline.
+
+Requests go through each client's own pipeline (`send_request`) so auth, retry, TLS and the ARM
+policies stay the SDK's; the bodies are parsed by collect as plain JSON, since SDK model
+deserialisation costs 8-10x more CPU and the inventory is our own model anyway (DESIGN.md §6,
+"Measured on these machines").
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+from azure.core.credentials import TokenCredential
+from azure.core.pipeline.transport import HttpTransport
+
+from asr_audit.access.clouds import CloudProfile
+from asr_audit.access.credential import SharedToken
+from asr_audit.access.policies import ReadBodyPolicy, ReadOnlyGuardPolicy, RetrySettings
+from asr_audit.access.throttle import ReadBudget, ReadBudgetPolicy
+from asr_audit.access.timeouts import DeadlinePolicy, RequestTimeoutPolicy, ScanClock, Watchdog
+
+# family -> (module, class). All of them serve any ARM URL through `send_request`; one per
+# family keeps the SDK's user agent honest about which library made the call.
+_CLIENTS: dict[str, tuple[str, str]] = {
+    "network": ("azure.mgmt.network", "NetworkManagementClient"),
+    "storage": ("azure.mgmt.storage", "StorageManagementClient"),
+    "recoveryservices": ("azure.mgmt.recoveryservices", "RecoveryServicesClient"),
+    "siterecovery": ("azure.mgmt.recoveryservicessiterecovery", "SiteRecoveryManagementClient"),
+    "compute": ("azure.mgmt.compute", "ComputeManagementClient"),
+    "resources": ("azure.mgmt.resource.resources", "ResourceManagementClient"),
+}
+
+# The clients want a subscription id, but every URL we send names its own subscription.
+_UNUSED_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+
+
+def ca_bundle_from_env() -> str | None:
+    """TLS trust for a custom ARM endpoint (DESIGN.md §3): REQUESTS_CA_BUNDLE, then SSL_CERT_FILE."""
+    for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+class ClientFactory:
+    """Builds every management client of a scan up front, in the calling thread.
+
+    Importing the management packages costs ~0.7 s, so it happens only when a scan starts
+    (DESIGN.md §6); doing it here, before the worker pool exists, keeps the imports out of
+    the workers, where they would serialise on the import lock and delay the first
+    requests. Each client gets fresh policy instances (a pipeline links its policies
+    together, so one policy object cannot serve two pipelines) but all of them share one
+    token and one `ReadBudget`, since ARM's limits count requests, not clients, and the
+    scan's clock (timeouts and deadline, see timeouts.py).
+    """
+
+    def __init__(
+        self,
+        credential: TokenCredential,
+        cloud: CloudProfile,
+        *,
+        retry: RetrySettings | None = None,
+        transport: HttpTransport | None = None,  # type: ignore[type-arg]
+        pool_size: int = 10,
+        budget: ReadBudget | None = None,
+        clock: ScanClock | None = None,
+    ) -> None:
+        self._credential = SharedToken(credential)
+        self._cloud = cloud
+        self._retry = retry or RetrySettings()
+        self._transport = transport  # tests: one fake transport shared by every client
+        self._pool_size = pool_size
+        self._budget = budget or ReadBudget()
+        self._clock = clock or ScanClock()
+        self._watchdog = Watchdog()
+        self._clients: dict[str, Any] = {family: self._build(family) for family in _CLIENTS}
+
+    def get(self, family: str) -> Any:
+        return self._clients[family]
+
+    def _build(self, family: str) -> Any:
+        module_name, class_name = _CLIENTS[family]
+        cls = getattr(importlib.import_module(module_name), class_name)
+        return cls(
+            self._credential,
+            _UNUSED_SUBSCRIPTION,
+            base_url=self._cloud.arm_endpoint,
+            credential_scopes=[self._cloud.credential_scope],
+            per_call_policies=[DeadlinePolicy(self._clock)],
+            per_retry_policies=[
+                ReadOnlyGuardPolicy(),
+                ReadBudgetPolicy(self._budget),  # may wait: the timeouts are capped after it
+                RequestTimeoutPolicy(self._clock),
+                ReadBodyPolicy(self._clock, self._watchdog),
+            ],
+            retry_policy=self._retry.policy(),
+            transport=self._transport or self._requests_transport(),
+        )
+
+    def _requests_transport(self) -> HttpTransport:  # type: ignore[type-arg]
+        """A requests transport whose pool fits the worker count (requests defaults to 10)."""
+        import requests
+        from azure.core.pipeline.transport import RequestsTransport
+
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(10, self._pool_size))
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        verify: bool | str = ca_bundle_from_env() or True
+        return RequestsTransport(session=session, session_owner=True, connection_verify=verify)
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self._watchdog.close()

@@ -1,0 +1,266 @@
+"""What a scan reads: its jobs as plain data, the first ones and those the answers call for.
+
+A `Job` is one list chain (or one GET) of one collector: which client, which URL, which parser,
+and what its records are for (`Use`). It holds no code of its own, so the scheduler can run any
+job the same way and the whole plan reads here, top to bottom. The first jobs are the
+subscription-wide lists; a finished job's records may call for more: a vault's GET and ASR lists
+once the vault list is in, a firewall policy's rule collection groups, the gateway lists of the
+resource groups that hold gateways, and the service-tags GET once a location is known.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from asr_audit import ids
+from asr_audit.collect import compute, endpoints, network, recovery, storage
+from asr_audit.collect.fields import text
+from asr_audit.inventory import SERVICE_TAGS, SUBSCRIPTION_COLLECTORS, FirewallPolicy, Inventory, Vault
+
+
+class Use(Enum):
+    """What a job's records are for."""
+
+    KEEP = "keep"  # they go into the inventory list `Job.section`
+    VAULTS = "vaults"  # each listed vault: its GET and its ASR lists
+    POLICIES = "policies"  # each listed firewall policy: its rule collection groups
+    GATEWAY_GROUPS = "gateway_groups"  # each (collector, resource group) found: that group's list
+    POLICY_RULES = "policy_rules"  # the rule collection groups of `Job.policy`
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    subscription_id: str
+    collector: str  # with `:<name>` for a per-object job
+    family: str  # the client it is sent through
+    # Built when the job runs: a URL built from data may be refused (urls.RefusedUrl), and the
+    # refusal must be that job's gap, not a failure of the job that found the data.
+    url: Callable[[], str]
+    parse: Callable[[dict[str, Any]], Any]  # one item (or the one object) -> a record
+    use: Use = Use.KEEP
+    section: str = ""  # the Inventory list a KEEP job's records go to
+    paged: bool = True  # a list chain following nextLink; else one GET
+    array: str = "value"  # where a GET's items are; "" when the body is the one object
+    fallback: Inventory | None = None  # merged instead when the job fails
+    scope: str | None = None  # the vault, resource group or policy id of a per-object job
+    policy: FirewallPolicy | None = None  # the listed policy a POLICY_RULES job completes
+
+
+# collector -> (parser of one item, how its records are used)
+_SUBSCRIPTION_PARSERS: dict[str, tuple[Callable[[dict[str, Any]], Any], Use]] = {
+    "vaults": (recovery.parse_vault, Use.VAULTS),
+    "storage_accounts": (storage.parse_storage_account, Use.KEEP),
+    "virtual_networks": (network.parse_virtual_network, Use.KEEP),
+    "network_security_groups": (network.parse_network_security_group, Use.KEEP),
+    "route_tables": (network.parse_route_table, Use.KEEP),
+    "express_route_circuits": (network.parse_express_route_circuit, Use.KEEP),
+    "azure_firewalls": (network.parse_azure_firewall, Use.KEEP),
+    "firewall_policies": (network.parse_firewall_policy, Use.POLICIES),
+    "network_interfaces": (network.parse_network_interface, Use.KEEP),
+    "virtual_machines": (compute.parse_virtual_machine, Use.KEEP),
+    "disks": (compute.parse_disk, Use.KEEP),
+}
+_VAULT_PARSERS = {
+    "protected_items": recovery.parse_protected_item,
+    "network_mappings": recovery.parse_network_mapping,
+}
+_RESOURCE_GROUP_PARSERS = {
+    "virtual_network_gateways": network.parse_virtual_network_gateway,
+    "connections": network.parse_connection,
+}
+_BY_TYPE = {arm_type.lower(): c for c, arm_type in endpoints.RESOURCE_GROUP_LISTS.items()}
+
+
+def _locate(item: dict[str, Any]) -> tuple[str, str]:
+    """A resource the gateway search found -> (the collector that lists it, its resource group)."""
+    collector = _BY_TYPE[(text(item.get("type")) or "").lower()]
+    group = ids.resource_group_of(text(item.get("id")))
+    if not group:
+        raise ValueError("resource id has no resource group")
+    return collector, group
+
+
+class Planner:
+    """The jobs of one scan. Called from the scheduler's thread only: it remembers which
+    resource groups were planned and where the service tags are to be asked for."""
+
+    def __init__(self, subscription_ids: list[str], region_hint: str | None) -> None:
+        self._subscriptions = subscription_ids
+        self._tags = _ServiceTagsPlan(region_hint, subscription_ids)
+        self._groups: set[tuple[str, str, str]] = set()
+
+    @property
+    def service_tags_planned(self) -> bool:
+        return self._tags.taken
+
+    def first(self) -> list[Job]:
+        """Every subscription-wide list, per subscription; the service tags when the region hint
+        already says where."""
+        jobs = [
+            self._subscription_job(sid, c) for sid in self._subscriptions for c in SUBSCRIPTION_COLLECTORS
+        ]
+        return jobs + self._service_tags()
+
+    def after(self, job: Job, records: list[Any]) -> list[Job]:
+        """The jobs `job`'s records call for: what a list named, read object by object. Also
+        called for a job that failed, with what it read before: what was listed is still read."""
+        if job.use is Use.VAULTS:
+            return [j for vault in records for j in self._vault_jobs(job.subscription_id, vault)]
+        if job.use is Use.POLICIES:
+            return [self._rule_collection_groups(job.subscription_id, p) for p in records]
+        if job.use is Use.GATEWAY_GROUPS:
+            return self._group_jobs(job.subscription_id, records)
+        if job.collector == "virtual_networks":
+            self._tags.saw(job.subscription_id, records)
+            return self._service_tags()
+        return []
+
+    # --- subscription-wide lists ----------------------------------------------------------------
+
+    def _subscription_job(self, subscription_id: str, collector: str) -> Job:
+        if collector == "gateway_resource_groups":
+            # One filtered resource list finds the groups; only those groups are then listed.
+            types = list(endpoints.RESOURCE_GROUP_LISTS.values())
+            url = functools.partial(endpoints.resources_of_types, subscription_id, types)
+            return Job(subscription_id, collector, "resources", url, _locate, Use.GATEWAY_GROUPS)
+        family, provider_path, version = endpoints.SUBSCRIPTION_LISTS[collector]
+        url = functools.partial(endpoints.subscription_list, subscription_id, provider_path, version)
+        parse, use = _SUBSCRIPTION_PARSERS[collector]
+        return Job(
+            subscription_id, collector, family, url, parse, use, section=collector if use is Use.KEEP else ""
+        )
+
+    # --- per listed object ----------------------------------------------------------------------
+
+    def _vault_jobs(self, subscription_id: str, listed: Vault) -> list[Job]:
+        """The vault GET (falling back to the listed view: the list carries no network settings)
+        and its vault-wide ASR lists."""
+        vault_id, name = listed.id, listed.name
+        jobs = [
+            Job(
+                subscription_id,
+                f"vault:{name}",
+                "recoveryservices",
+                functools.partial(endpoints.vault, vault_id),
+                recovery.parse_vault,
+                section="vaults",
+                paged=False,
+                array="",
+                fallback=Inventory(vaults=[listed]),
+                scope=vault_id,
+            )
+        ]
+        for collector, child in endpoints.VAULT_LISTS.items():
+            url = functools.partial(endpoints.vault_list, vault_id, child)
+            parse = _VAULT_PARSERS[collector]
+            jobs.append(
+                Job(
+                    subscription_id,
+                    f"{collector}:{name}",
+                    "siterecovery",
+                    url,
+                    parse,
+                    section=collector,
+                    scope=vault_id,
+                )
+            )
+        return jobs
+
+    def _rule_collection_groups(self, subscription_id: str, listed: FirewallPolicy) -> Job:
+        """The policy enters the inventory with its groups only when they were all listed; on a
+        failure or a cut-off listing it enters as listed, `rules_read` false, so the rule says
+        `unknown` instead of judging half a policy. A policy in a subscription that is not
+        scanned is never fetched: the rule reports it unread."""
+        return Job(
+            subscription_id,
+            f"rule_collection_groups:{listed.name}",
+            "network",
+            functools.partial(endpoints.rule_collection_groups, listed.id),
+            network.parse_rule_collection_group,
+            Use.POLICY_RULES,
+            fallback=Inventory(firewall_policies=[listed]),
+            scope=listed.id,
+            policy=listed,
+        )
+
+    def _group_jobs(self, subscription_id: str, found: list[tuple[str, str]]) -> list[Job]:
+        """VNet gateways and connections have no subscription-wide list: each resource group
+        the search found holding one is listed, once."""
+        jobs = []
+        for collector, group in found:
+            key = (subscription_id.lower(), collector, group.lower())
+            if key in self._groups:
+                continue
+            self._groups.add(key)
+            arm_type = endpoints.RESOURCE_GROUP_LISTS[collector]
+            url = functools.partial(endpoints.resource_group_list, subscription_id, group, arm_type)
+            scope = f"/subscriptions/{subscription_id}/resourceGroups/{group}"
+            parse = _RESOURCE_GROUP_PARSERS[collector]
+            jobs.append(
+                Job(
+                    subscription_id,
+                    f"{collector}:{group}",
+                    "network",
+                    url,
+                    parse,
+                    section=collector,
+                    scope=scope,
+                )
+            )
+        return jobs
+
+    # --- service tags, once per cloud -----------------------------------------------------------
+
+    def _service_tags(self) -> list[Job]:
+        """One GET, not a list chain: ServiceTags_List is not pageable (the SDK returns one
+        object), and the `nextLink` its body carries leads to the same tags again. The tags
+        sit in `values`, not `value`."""
+        if self._tags.choice is None or self._tags.taken:
+            return []
+        subscription_id, location = self._tags.take()
+        url = functools.partial(endpoints.service_tags, subscription_id, location)
+        return [
+            Job(
+                subscription_id,
+                SERVICE_TAGS,
+                "network",
+                url,
+                network.parse_service_tag,
+                section="service_tags",
+                paged=False,
+                array="values",
+            )
+        ]
+
+
+class _ServiceTagsPlan:
+    """Service tags are fetched once per cloud, for one location: the region hint, else the
+    first VNet's location, subscriptions taken in the order given (so reruns ask the same)."""
+
+    def __init__(self, hint: str | None, subscription_order: list[str]) -> None:
+        self._order = subscription_order
+        self._seen: dict[str, str | None] = {}
+        self.choice: tuple[str, str] | None = None
+        if hint and subscription_order:
+            self.choice = (subscription_order[0], hint)
+        self.taken = False
+
+    def saw(self, subscription_id: str, vnets: list[Any]) -> None:
+        locations = [loc for v in vnets if (loc := ids.region(v.location))]
+        self._seen[subscription_id] = locations[0] if locations else None
+        for sub in self._order:
+            if self.choice is not None or sub not in self._seen:
+                return
+            location = self._seen[sub]
+            if location:
+                self.choice = (sub, location)
+
+    def take(self) -> tuple[str, str]:
+        if self.choice is None:
+            raise RuntimeError("no service-tags location chosen yet")
+        self.taken = True
+        return self.choice

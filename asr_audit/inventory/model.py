@@ -1,0 +1,499 @@
+"""The inventory model: what the collectors saw, as plain typed data.
+
+The seam between collection and analysis: rules read only this, so a saved snapshot replays the
+same analysis offline. Fields hold ARM values as ARM spells them (ids keep their case); lookups
+go through `ids.key()` via `InventoryIndex`. The collector names live here too, as the scan
+records them, the snapshot check and the rules read them, and all three must agree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+# --- collectors --------------------------------------------------------------------------
+
+# What `Coverage.kind` names. Each collector has one cadence: the check that a subscription is
+# readable; a list run once per subscription (a snapshot must show how each went for each of its
+# subscriptions); a read per object of another collector's list; or once per cloud.
+SUBSCRIPTION_CHECK = "subscription"
+# fmt: off
+SUBSCRIPTION_COLLECTORS: tuple[str, ...] = (
+    "vaults", "storage_accounts", "virtual_networks", "network_security_groups", "route_tables",
+    "express_route_circuits", "azure_firewalls", "firewall_policies", "network_interfaces",
+    "virtual_machines", "disks",
+    "gateway_resource_groups",  # the resource list that finds the groups holding gateways
+)
+# fmt: on
+# Per-object collector -> the list whose objects it reads. When that list fails the per-object
+# reads never run (no record of their own), so a gap in the list is a gap in them.
+PER_OBJECT_COLLECTORS: dict[str, str] = {
+    "vault": "vaults",  # the vault GET
+    "protected_items": "vaults",
+    "network_mappings": "vaults",
+    "rule_collection_groups": "firewall_policies",
+    "virtual_network_gateways": "gateway_resource_groups",  # per resource group
+    "connections": "gateway_resource_groups",
+}
+SERVICE_TAGS = "service_tags"  # once per cloud, for one location
+COLLECTORS = frozenset({SUBSCRIPTION_CHECK, *SUBSCRIPTION_COLLECTORS, *PER_OBJECT_COLLECTORS, SERVICE_TAGS})
+
+
+# --- subscriptions and coverage ------------------------------------------------
+
+
+@dataclass(slots=True)
+class Subscription:
+    id: str
+    display_name: str | None = None
+    state: str | None = None
+
+
+class CoverageStatus(str, Enum):
+    """How one collector run went (DESIGN.md §8.2). Anything but OK is a gap: the data is not all
+    there, and the rules that read it say `unknown` for what it would have decided, never pass.
+
+    A `str` so that JSON, reports and comparisons with the spelled-out value see the value.
+    """
+
+    OK = "ok"
+    PARTIAL = "partial"  # read, but some items could not be: `unread` names them, `detail` says why
+    NOT_COLLECTED = "not_collected"  # a snapshot without this section: never read at all
+    # Failed outright, by cause: 401/403, 429 after retries, anything else, 404, stall or deadline.
+    FORBIDDEN = "forbidden"
+    THROTTLED = "throttled"
+    ERROR = "error"
+    NOT_FOUND = "not_found"
+    TIMEOUT = "timeout"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_READ = {CoverageStatus.OK, CoverageStatus.PARTIAL, CoverageStatus.NOT_COLLECTED}
+FAILED_STATUSES = frozenset(CoverageStatus) - _READ  # the run failed outright
+
+
+@dataclass(slots=True)
+class Coverage:
+    """One collector's outcome for one subscription (or for one vault, resource group or policy in it).
+
+    `collector` is the collector's name, with `:<name>` for a per-object run
+    (`protected_items:vault-prod`); `scope` is then that object's ARM id, so a rule can say what it
+    could not judge.
+    """
+
+    subscription_id: str
+    collector: str
+    status: CoverageStatus
+    detail: str | None = None
+    items: int = 0
+    unread: list[str] = field(default_factory=list)  # ids (or positions) of items that could not be read
+    scope: str | None = None  # the vault, resource group or policy id of a per-object run
+
+    @property
+    def kind(self) -> str:
+        """The collector without its per-object suffix: what rules declare they depend on."""
+        return self.collector.split(":", 1)[0]
+
+    @property
+    def is_gap(self) -> bool:
+        return self.status != CoverageStatus.OK
+
+
+# --- storage and vaults ----------------------------------------------------------
+
+
+@dataclass(slots=True)
+class StorageAccount:
+    id: str
+    name: str
+    location: str
+    kind: str | None = None
+    sku_name: str | None = None
+    sku_tier: str | None = None
+    default_action: str | None = None  # networkAcls.defaultAction; None = no firewall block
+    bypass: list[str] = field(default_factory=list)  # networkAcls.bypass, split on ","
+    virtual_network_rules: list[str] = field(default_factory=list)  # subnet ids (state not Deprovisioning)
+
+
+@dataclass(slots=True)
+class Vault:
+    id: str
+    name: str
+    location: str
+    private_endpoint_state_for_site_recovery: str | None = None
+    public_network_access: str | None = None
+
+
+# --- virtual networks --------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Subnet:
+    id: str
+    name: str
+    address_prefixes: list[str] = field(default_factory=list)  # addressPrefix and addressPrefixes merged
+    network_security_group_id: str | None = None
+    route_table_id: str | None = None
+    service_endpoints: list[str] = field(default_factory=list)  # e.g. Microsoft.Storage
+    service_endpoint_locations: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Peering:
+    id: str
+    name: str
+    remote_virtual_network_id: str | None = None
+    peering_state: str | None = None
+    remote_address_prefixes: list[str] = field(default_factory=list)
+    allow_gateway_transit: bool = False
+    use_remote_gateways: bool = False
+    allow_forwarded_traffic: bool = False
+
+
+@dataclass(slots=True)
+class VirtualNetwork:
+    id: str
+    name: str
+    location: str
+    address_prefixes: list[str] = field(default_factory=list)
+    subnets: list[Subnet] = field(default_factory=list)
+    peerings: list[Peering] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class SecurityRule:
+    name: str
+    priority: int
+    direction: str  # Inbound | Outbound
+    access: str  # Allow | Deny
+    protocol: str  # Tcp | Udp | Icmp | Esp | Ah | *
+    destination_port_ranges: list[str] = field(default_factory=list)  # singular and plural merged
+    destination_address_prefixes: list[str] = field(default_factory=list)
+    destination_application_security_groups: list[str] = field(default_factory=list)
+    source_address_prefixes: list[str] = field(default_factory=list)
+    source_port_ranges: list[str] = field(default_factory=list)
+    source_application_security_groups: list[str] = field(default_factory=list)
+    default: bool = False
+
+
+@dataclass(slots=True)
+class NetworkSecurityGroup:
+    id: str
+    name: str
+    location: str
+    security_rules: list[SecurityRule] = field(default_factory=list)
+    default_security_rules: list[SecurityRule] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Route:
+    name: str
+    address_prefix: str
+    next_hop_type: str  # VirtualNetworkGateway | VnetLocal | Internet | VirtualAppliance | None
+    next_hop_ip_address: str | None = None
+
+
+@dataclass(slots=True)
+class RouteTable:
+    id: str
+    name: str
+    location: str
+    routes: list[Route] = field(default_factory=list)
+    disable_bgp_route_propagation: bool = False
+
+
+# --- hybrid connectivity -------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ExpressRouteCircuit:
+    id: str
+    name: str
+    location: str
+    peering_location: str | None = None
+    service_provider_name: str | None = None
+    sku_tier: str | None = None
+    sku_family: str | None = None
+    circuit_provisioning_state: str | None = None
+    service_provider_provisioning_state: str | None = None
+
+
+@dataclass(slots=True)
+class VirtualNetworkGateway:
+    id: str
+    name: str
+    location: str
+    gateway_type: str | None = None  # Vpn | ExpressRoute | LocalGateway
+    vpn_type: str | None = None
+    virtual_network_id: str | None = None  # from the GatewaySubnet of its ip configuration
+    gateway_default_site_id: str | None = None
+    enable_bgp: bool = False
+
+
+@dataclass(slots=True)
+class Connection:
+    id: str
+    name: str
+    location: str
+    connection_type: str | None = None  # IPsec | Vnet2Vnet | ExpressRoute
+    virtual_network_gateway1_id: str | None = None
+    virtual_network_gateway2_id: str | None = None
+    local_network_gateway2_id: str | None = None
+    peer_id: str | None = None  # the ExpressRoute circuit for ExpressRoute connections
+    connection_status: str | None = None
+
+
+NETWORK_RULE, APPLICATION_RULE = "NetworkRule", "ApplicationRule"  # FirewallRule.rule_type
+
+
+@dataclass(slots=True)
+class FirewallRule:
+    """A network or application rule, classic or from a firewall policy, in one shape.
+
+    `protocols` holds `TCP`/`UDP`/`ICMP`/`Any` for network rules and `Https:443`-style
+    `protocolType:port` pairs for application rules. IP groups stay ids: they are not collected.
+    """
+
+    name: str
+    rule_type: str  # NetworkRule | ApplicationRule
+    protocols: list[str] = field(default_factory=list)
+    source_addresses: list[str] = field(default_factory=list)
+    source_ip_groups: list[str] = field(default_factory=list)
+    destination_addresses: list[str] = field(default_factory=list)  # prefixes, ranges, `*`, service tags
+    destination_ip_groups: list[str] = field(default_factory=list)
+    destination_ports: list[str] = field(default_factory=list)
+    destination_fqdns: list[str] = field(default_factory=list)  # network rules
+    target_fqdns: list[str] = field(default_factory=list)  # application rules
+    fqdn_tags: list[str] = field(default_factory=list)
+    web_categories: list[str] = field(default_factory=list)
+    target_urls: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class FirewallRuleCollection:
+    """A filter collection: classic network/application rule collection or a policy's
+    FirewallPolicyFilterRuleCollection (NAT collections are not kept)."""
+
+    name: str
+    priority: int
+    action: str  # Allow | Deny
+    rules: list[FirewallRule] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class FirewallRuleCollectionGroup:
+    id: str
+    name: str
+    priority: int
+    rule_collections: list[FirewallRuleCollection] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class FirewallPolicy:
+    id: str
+    name: str
+    location: str
+    base_policy_id: str | None = None  # its rules are processed before this policy's
+    sku_tier: str | None = None
+    rule_collection_group_ids: list[str] = field(default_factory=list)  # as the policy body lists them
+    rule_collection_groups: list[FirewallRuleCollectionGroup] = field(default_factory=list)
+    rules_read: bool = False  # the groups were listed completely
+
+
+@dataclass(slots=True)
+class AzureFirewall:
+    id: str
+    name: str
+    location: str
+    private_ip_addresses: list[str] = field(default_factory=list)
+    firewall_policy_id: str | None = None
+    rule_collections: list[FirewallRuleCollection] = field(default_factory=list)  # classic, NAT left out
+
+
+# --- compute --------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class IpConfiguration:
+    name: str
+    subnet_id: str | None = None
+    private_ip_address: str | None = None
+    application_security_group_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class NetworkInterface:
+    id: str
+    name: str
+    location: str
+    virtual_machine_id: str | None = None
+    network_security_group_id: str | None = None
+    ip_configurations: list[IpConfiguration] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class VmDisk:
+    """A disk as the VM's storageProfile describes it (OS or data)."""
+
+    name: str | None = None
+    lun: int | None = None
+    managed_disk_id: str | None = None
+    vhd_uri: str | None = None  # unmanaged disks
+    disk_size_gb: int | None = None
+    write_accelerator_enabled: bool = False
+
+
+@dataclass(slots=True)
+class VirtualMachine:
+    id: str
+    name: str
+    location: str
+    vm_size: str | None = None
+    zones: list[str] = field(default_factory=list)
+    network_interface_ids: list[str] = field(default_factory=list)
+    os_type: str | None = None
+    os_disk: VmDisk | None = None
+    data_disks: list[VmDisk] = field(default_factory=list)
+    ephemeral_os_disk: bool = False  # storageProfile.osDisk.diffDiskSettings present
+    host_id: str | None = None
+    host_group_id: str | None = None
+    plan_publisher: str | None = None
+    plan_product: str | None = None
+    image_publisher: str | None = None
+    image_offer: str | None = None
+    image_sku: str | None = None
+
+
+@dataclass(slots=True)
+class Disk:
+    id: str
+    name: str
+    location: str
+    disk_size_gb: int | None = None
+    sku_name: str | None = None
+    managed_by: str | None = None
+    os_type: str | None = None
+    zones: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ServiceTag:
+    name: str
+    region: str | None = None  # "" in the API for global tags; stored as None
+    system_service: str | None = None
+    address_prefixes: list[str] = field(default_factory=list)
+
+
+# --- Site Recovery objects -----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ProtectedDisk:
+    """A2A `protectedManagedDisks[]` / `protectedDisks[]` entry."""
+
+    disk_id: str | None = None
+    cache_storage_account_id: str | None = None  # primaryStagingAzureStorageAccountId
+    recovery_disk_id: str | None = None
+    disk_capacity_bytes: int | None = None
+
+
+@dataclass(slots=True)
+class HealthError:
+    code: str | None = None
+    message: str | None = None
+    severity: str | None = None
+
+
+@dataclass(slots=True)
+class ProtectedItem:
+    id: str
+    name: str
+    vault_id: str
+    friendly_name: str | None = None
+    instance_type: str | None = None  # providerSpecificDetails.instanceType: A2A, HyperVReplicaAzure, ...
+    protection_state: str | None = None
+    replication_health: str | None = None
+    health_errors: list[HealthError] = field(default_factory=list)
+    primary_location: str | None = None  # A2A primaryFabricLocation
+    recovery_location: str | None = None  # A2A recoveryFabricLocation
+    primary_availability_zone: str | None = None
+    recovery_availability_zone: str | None = None
+    source_vm_id: str | None = None  # A2A fabricObjectId
+    recovery_vm_name: str | None = None  # recoveryAzureVMName / recoveryAzureVmName / targetVmName
+    recovery_network_id: str | None = None  # selectedRecoveryAzureNetworkId / targetNetworkId
+    recovery_storage_account_id: str | None = None  # H2A recoveryAzureStorageAccount / targetStorageAccountId
+    recovery_log_storage_account_id: str | None = None  # recoveryAzureLogStorageAccountId
+    churn_option: str | None = None  # A2A churnOptionSelected: Normal | High
+    protected_disks: list[ProtectedDisk] = field(default_factory=list)
+    recovery_resource_group_id: str | None = None
+
+
+@dataclass(slots=True)
+class NetworkMapping:
+    id: str
+    name: str
+    vault_id: str
+    instance_type: str | None = None  # fabricSpecificSettings.instanceType: AzureToAzure, VmmToAzure, ...
+    primary_network_id: str | None = None
+    recovery_network_id: str | None = None
+    primary_location: str | None = None  # AzureToAzure primaryFabricLocation
+    recovery_location: str | None = None  # AzureToAzure recoveryFabricLocation
+    state: str | None = None
+
+
+@dataclass(slots=True)
+class Inventory:
+    cloud: str = "AzureCloud"
+    collected_at: str | None = None
+    subscriptions: list[Subscription] = field(default_factory=list)
+    coverage: list[Coverage] = field(default_factory=list)
+    vaults: list[Vault] = field(default_factory=list)
+    storage_accounts: list[StorageAccount] = field(default_factory=list)
+    virtual_networks: list[VirtualNetwork] = field(default_factory=list)
+    network_security_groups: list[NetworkSecurityGroup] = field(default_factory=list)
+    route_tables: list[RouteTable] = field(default_factory=list)
+    express_route_circuits: list[ExpressRouteCircuit] = field(default_factory=list)
+    virtual_network_gateways: list[VirtualNetworkGateway] = field(default_factory=list)
+    connections: list[Connection] = field(default_factory=list)
+    azure_firewalls: list[AzureFirewall] = field(default_factory=list)
+    firewall_policies: list[FirewallPolicy] = field(default_factory=list)
+    network_interfaces: list[NetworkInterface] = field(default_factory=list)
+    virtual_machines: list[VirtualMachine] = field(default_factory=list)
+    disks: list[Disk] = field(default_factory=list)
+    service_tags: list[ServiceTag] = field(default_factory=list)
+    protected_items: list[ProtectedItem] = field(default_factory=list)
+    network_mappings: list[NetworkMapping] = field(default_factory=list)
+
+    def merge(self, other: Inventory) -> None:
+        """Append another partial inventory (one collector's output) into this one."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, list):
+                value.extend(getattr(other, f.name))
+
+    # -- snapshot: the work is in snapshot.py, which builds on this module ----------------------
+
+    def to_json(self) -> dict[str, Any]:
+        return _snapshot().to_json(self)
+
+    def save(self, path: str | Path) -> None:
+        _snapshot().save(self, path)
+
+    @classmethod
+    def from_json(cls, data: Any) -> Inventory:
+        return _snapshot().from_json(data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Inventory:
+        return _snapshot().load(path)
+
+
+def _snapshot() -> Any:
+    """snapshot.py, imported when first used: it imports this module."""
+    return importlib.import_module("asr_audit.inventory.snapshot")

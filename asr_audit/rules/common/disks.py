@@ -1,0 +1,47 @@
+"""Which disks of a workload Site Recovery replicates: the disk rules and VM-UNSUPPORTED (write
+accelerator) judge only those, since excluding a disk from replication is a documented fix."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from asr_audit import ids
+from asr_audit.inventory import VirtualMachine, VmDisk
+from asr_audit.rules.common.scope import Workload
+
+DiskEntry = tuple[str, str, VmDisk, bool]  # (finding key, label, disk, is_os)
+
+
+def vm_disks(vm: VirtualMachine) -> Iterator[DiskEntry]:
+    """(finding key, label, disk, is_os) for each disk of the VM's storageProfile."""
+    if vm.os_disk is not None:
+        yield "os", "OS disk", vm.os_disk, True
+    for i, disk in enumerate(vm.data_disks):
+        if disk.lun is not None:
+            yield f"lun:{disk.lun}", f"data disk LUN {disk.lun}", disk, False
+        else:
+            yield f"data:{disk.name or i}", f"data disk {disk.name or i}", disk, False
+
+
+def replicated_disks(wl: Workload) -> tuple[list[DiskEntry], bool]:
+    """(the disks to judge, whether that is the item's protected subset rather than all of them).
+
+    Site Recovery replicates only the disks its item lists (`protectedManagedDisks[].diskId`, or
+    `protectedDisks[].diskUri` for unmanaged ones), so a disk excluded from replication cannot
+    stop it, and excluding it is the documented fix. A candidate VM is judged on all its disks;
+    so is a protected one whose list is empty, names a disk without an id, or matches none of
+    the VM's disks (fail closed). A VM disk with no id of its own cannot be ruled out: it stays.
+    """
+    disks = list(vm_disks(wl.vm))
+    listed = wl.item.protected_disks if wl.item else []
+    if not listed or any(not d.disk_id for d in listed):
+        return disks, False
+    wanted = {ids.key(d.disk_id) for d in listed}
+    chosen = [
+        entry
+        for entry in disks
+        if not (ref := entry[2].managed_disk_id or entry[2].vhd_uri) or ids.key(ref) in wanted
+    ]
+    if not any(entry[2].managed_disk_id or entry[2].vhd_uri for entry in chosen):
+        return disks, False
+    return chosen, len(chosen) < len(disks)

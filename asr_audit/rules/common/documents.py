@@ -1,0 +1,18 @@
+"""Microsoft documents several rule areas cite: one spelling of each link and citation, so a
+revision date changes in one place."""
+
+from __future__ import annotations
+
+A2A_MATRIX = "https://learn.microsoft.com/azure/site-recovery/azure-to-azure-support-matrix"
+HYPERV_MATRIX = "https://learn.microsoft.com/azure/site-recovery/hyper-v-azure-support-matrix"
+A2A_SOURCE = (
+    "Support matrix for Azure VM disaster recovery between Azure regions (learn.microsoft.com, 2025-06-13)"
+)
+HYPERV_SOURCE = (
+    "Support matrix for disaster recovery of on-premises Hyper-V VMs to Azure "
+    "(learn.microsoft.com, 2020-01-27)"
+)
+SEED_PREREQUISITES = "seed: Prerequisites for replication using Azure Site Recovery (2016-12-11)"
+SR_EXPRESSROUTE_DOC = (
+    "https://learn.microsoft.com/en-us/azure/site-recovery/azure-vm-disaster-recovery-with-expressroute"
+)
