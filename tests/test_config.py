@@ -69,8 +69,8 @@ def test_limit_falls_back_to_the_documented_default() -> None:
         ("thresholds:\n  a: 1\n  a: 2\n", "line 3: duplicate key 'a'"),
         ("thresholds: [os_disk_max_gib]\n", "line 1: thresholds must be a mapping"),
         ("- thresholds\n", "line 1: the top level must be a mapping"),
-        ("thresholds:\n  os_disk_max_gib: [\n", "not valid YAML"),
-        ("thresholds:\n\tos_disk_max_gib: 1\n", "line 2: not valid YAML"),
+        ("thresholds:\n  os_disk_max_gib: [\n", "invalid YAML"),
+        ("thresholds:\n\tos_disk_max_gib: 1\n", "line 2: invalid YAML"),
     ],
 )
 def test_bad_config_is_a_usage_error_naming_line_and_key(tmp_path: Path, text: str, expected: str) -> None:

@@ -36,11 +36,11 @@ import yaml
 from asr_audit import ids
 from asr_audit.errors import UsageError
 from asr_audit.findings import Finding
+from asr_audit.strict_yaml import Document, is_null, line
 
 _KEYS = ("rule", "resource", "subscription", "reason", "expires")
 _REQUIRED = ("rule", "resource", "reason", "expires")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_NULL_TAG = "tag:yaml.org,2002:null"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,89 +87,65 @@ def load(path: str | Path) -> list[Suppression]:
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read suppressions file {path}: {exc}") from exc
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        raise UsageError(f"suppressions file {path}{_yaml_problem(exc)}") from exc
-    except yaml.YAMLError as exc:
-        raise UsageError(f"suppressions file {path}: invalid YAML: {' '.join(str(exc).split())}") from exc
-    return [_entry(node, str(path)) for node in _entries(root, str(path))]
+    doc = Document(f"suppressions file {path}")
+    return [_entry(node, doc, str(path)) for node in _entries(doc.compose(text), doc)]
 
 
-def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
-    """Where the parser gave up, plus where the construct it was reading began (an unclosed
-    quote is reported at the end of the file; its opening line is the one to fix)."""
-    mark = exc.problem_mark or exc.context_mark
-    text = f", line {mark.line + 1}: invalid YAML: {exc.problem or exc.context}" if mark else f": {exc}"
-    if exc.context and exc.context_mark and exc.context_mark is not mark:
-        text += f" ({exc.context} at line {exc.context_mark.line + 1})"
-    return text
-
-
-def _fail(path: str, node: yaml.Node, problem: str) -> UsageError:
-    return UsageError(f"suppressions file {path}, line {node.start_mark.line + 1}: {problem}")
-
-
-def _entries(root: yaml.Node | None, path: str) -> list[yaml.Node]:
-    if root is None or root.tag == _NULL_TAG:
+def _entries(root: yaml.Node | None, doc: Document) -> list[yaml.Node]:
+    if root is None or is_null(root):
         return []
     if isinstance(root, yaml.MappingNode):
-        pairs = {_key(k, path): v for k, v in root.value}
+        pairs = {doc.key(k): v for k, v in root.value}
         unknown = [k for k in pairs if k != "suppressions"]
         if unknown:
-            raise _fail(path, root, f"unknown top-level key {unknown[0]!r} (expected 'suppressions')")
-        root = pairs.get("suppressions")
-        if root is None or root.tag == _NULL_TAG:
+            raise doc.fail(root, f"unknown top-level key {unknown[0]!r} (expected 'suppressions')")
+        listed = pairs.get("suppressions")
+        if listed is None or is_null(listed):
             return []
+        root = listed
     if not isinstance(root, yaml.SequenceNode):
-        raise _fail(path, root, "expected a list of suppression entries")
+        raise doc.fail(root, "expected a list of suppression entries")
     return list(root.value)
 
 
-def _key(node: yaml.Node, path: str) -> str:
-    if not isinstance(node, yaml.ScalarNode):
-        raise _fail(path, node, "keys must be plain names")
-    return str(node.value)
-
-
-def _entry(node: yaml.Node, path: str) -> Suppression:
+def _entry(node: yaml.Node, doc: Document, path: str) -> Suppression:
     if not isinstance(node, yaml.MappingNode):
-        raise _fail(path, node, "each suppression must be a mapping with rule, resource, reason, expires")
+        raise doc.fail(node, "each suppression must be a mapping with rule, resource, reason, expires")
     fields: dict[str, tuple[str, yaml.Node]] = {}
     for key_node, value_node in node.value:
-        name = _key(key_node, path)
+        name = doc.key(key_node)
         if name not in _KEYS:
-            raise _fail(path, key_node, f"unknown key {name!r} (expected one of {', '.join(_KEYS)})")
+            raise doc.fail(key_node, f"unknown key {name!r} (expected one of {', '.join(_KEYS)})")
         if name in fields:
-            raise _fail(path, key_node, f"duplicate key {name!r}")
+            raise doc.fail(key_node, f"duplicate key {name!r}")
         if not isinstance(value_node, yaml.ScalarNode):
-            raise _fail(path, value_node, f"{name!r} must be a single value, not a list or mapping")
-        value = "" if value_node.tag == _NULL_TAG else str(value_node.value).strip()
+            raise doc.fail(value_node, f"{name!r} must be a single value, not a list or mapping")
+        value = "" if is_null(value_node) else str(value_node.value).strip()
         if not value:
-            raise _fail(path, value_node, f"{name!r} is empty")
+            raise doc.fail(value_node, f"{name!r} is empty")
         fields[name] = (value, value_node)
     missing = [k for k in _REQUIRED if k not in fields]
     if missing:
-        raise _fail(path, node, f"missing required {', '.join(repr(k) for k in missing)}")
+        raise doc.fail(node, f"missing required {', '.join(repr(k) for k in missing)}")
     subscription = fields.get("subscription")
     return Suppression(
         rule=fields["rule"][0],
         resource=fields["resource"][0],
         reason=fields["reason"][0],
-        expires=_date(*fields["expires"], path),
+        expires=_date(*fields["expires"], doc),
         subscription=subscription[0] if subscription else None,
         file=path,
-        line=node.start_mark.line + 1,
+        line=line(node),
     )
 
 
-def _date(value: str, node: yaml.Node, path: str) -> date:
+def _date(value: str, node: yaml.Node, doc: Document) -> date:
     if _DATE.match(value):
         try:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise _fail(path, node, f"'expires' must be a calendar date YYYY-MM-DD, got {value!r}")
+    raise doc.fail(node, f"'expires' must be a calendar date YYYY-MM-DD, got {value!r}")
 
 
 def apply(findings: Iterable[Finding], suppressions: list[Suppression], today: date) -> list[dict[str, Any]]:
