@@ -234,11 +234,11 @@ def gap(
     *,
     detail: str | None = "AuthorizationFailed",
     subscription: str = SUBSCRIPTION,
-    scope: str | None = None,
+    object_id: str | None = None,
     unread: Sequence[str] = (),
 ) -> Coverage:
     """A coverage record that is not `ok` (`collector` may carry a `:<object>` suffix)."""
-    return Coverage(subscription, collector, status, detail, unread=list(unread), scope=scope)
+    return Coverage(subscription, collector, status, detail, unread=list(unread), object_id=object_id)
 
 
 def assert_reportable(findings: Iterable[Finding]) -> None:

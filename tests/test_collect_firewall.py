@@ -211,7 +211,7 @@ def test_a_malformed_group_marks_the_policy_unread(
     assert not child.rules_read and [g.name for g in child.rule_collection_groups] == ["net", "more"]
     coverage = next(c for c in inventory.coverage if c.collector == "rule_collection_groups:afwp-hub")
     assert coverage.status == "partial" and "1 item(s) could not be read" in (coverage.detail or "")
-    assert coverage.unread == [bad["id"]] and coverage.scope == child.id
+    assert coverage.unread == [bad["id"]] and coverage.object_id == child.id
 
 
 def test_rule_collection_group_url_keeps_the_policy_id() -> None:

@@ -77,7 +77,7 @@ def test_a_protected_item_outside_any_vault_is_unread() -> None:
     transport.add("GET", r"vaults/rsv1/replicationProtectedItems\?", ok({"value": items}))
     inventory = run(transport)
     protected = coverage(inventory, "protected_items:rsv1")
-    assert (protected.status, protected.unread, protected.scope) == ("partial", [stray], VAULT)
+    assert (protected.status, protected.unread, protected.object_id) == ("partial", [stray], VAULT)
     assert "not under a vault" in (protected.detail or "")
     assert [p.name for p in inventory.protected_items] == ["vm1"]
 

@@ -62,7 +62,7 @@ def test_ids_that_are_urls_on_another_host_are_refused_and_listed_as_gaps(
         assert gap.status == "error"
         assert (gap.detail or "").startswith("refused to request a URL built from data: ")
         assert "not an ARM resource path" in (gap.detail or "")
-    assert gaps["vault:x"].scope == f"{other.url}{VAULT}"
+    assert gaps["vault:x"].object_id == f"{other.url}{VAULT}"
     assert [v.name for v in inventory.vaults] == ["x"]  # the listed view stays, as for any failed GET
 
 

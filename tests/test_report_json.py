@@ -149,7 +149,7 @@ def test_coverage_lists_every_collector_run_with_its_detail() -> None:
             "detail": None,
             "items": 3,
             "unread": [],
-            "scope": None,
+            "object_id": None,
         },
         {
             "subscription_id": SUB,
@@ -158,7 +158,7 @@ def test_coverage_lists_every_collector_run_with_its_detail() -> None:
             "detail": "AuthorizationFailed",
             "items": 0,
             "unread": [],
-            "scope": None,
+            "object_id": None,
         },
     ]
 

@@ -228,7 +228,7 @@ def test_one_finding_per_pair_and_none_for_a_vnet_against_itself() -> None:
     [
         gap(
             "virtual_network_gateways:rg-hybrid",
-            scope=f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-hybrid",
+            object_id=f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-hybrid",
         ),
         gap("connections:rg-hybrid", "timeout"),
         gap("gateway_resource_groups", "throttled"),

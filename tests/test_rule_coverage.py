@@ -138,7 +138,7 @@ def test_dual_severity_rules_report_gaps_at_the_worse_severity(rule_id: str, wor
 
 def test_a_per_object_gap_is_reported_on_that_object() -> None:
     owner = vault("rsv-prod", "westus")
-    ctx = context(inventory(owner, gap("protected_items:rsv-prod", "throttled", scope=owner.id)))
+    ctx = context(inventory(owner, gap("protected_items:rsv-prod", "throttled", object_id=owner.id)))
     [finding] = analyzed("ASR-HEALTH", ctx)
     assert (finding.status, finding.resource_id, finding.key) == (
         "unknown",
@@ -169,7 +169,7 @@ def test_every_status_but_ok_is_a_gap(status: str) -> None:
 def test_a_vault_without_site_recovery_objects_is_no_gap() -> None:
     """ARM answers 404 for the ASR lists of a vault with no Site Recovery content: nothing is unread."""
     owner = vault("rsv-backup", "eastus")
-    quiet = gap("network_mappings:rsv-backup", "not_found", scope=owner.id)
+    quiet = gap("network_mappings:rsv-backup", "not_found", object_id=owner.id)
     assert analyzed("ASR-NETMAP-REVERSE", context(inventory(owner, quiet))) == []
     # the same answer on a subscription-wide list is a gap
     [finding] = analyzed("DSK-COUNT", context(inventory(gap("virtual_machines", "not_found"))))
@@ -264,8 +264,8 @@ def test_sarif_run_with_an_unknown_finding_is_not_successful_even_without_gaps()
 
 def test_replicated_disk_selection_is_by_id_in_any_case() -> None:
     from asr_audit.inventory import ProtectedDisk
+    from asr_audit.rules.common.audited import Workload
     from asr_audit.rules.common.disks import replicated_disks
-    from asr_audit.rules.common.scope import Workload
 
     vm, _ = vm_with_nic("vm1", "eastus")
     managed = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/disks/data0"

@@ -369,7 +369,7 @@ def test_an_appliance_tunnel_with_an_undecided_destination_is_reported_high() ->
 def test_unread_gateways_leave_bgp_routes_possible() -> None:
     """No gateway in sight, but the gateway listing failed: one may exist and bring a BGP default."""
     unread = gap(
-        "virtual_network_gateways:rg-net", scope=resource_id("Microsoft.Resources/resourceGroups", "x")
+        "virtual_network_gateways:rg-net", object_id=resource_id("Microsoft.Resources/resourceGroups", "x")
     )
     [finding] = findings("NET-FORCED-TUNNEL", Scene(routes=[], extra=[unread]))
     assert (finding.status, finding.severity) == ("unknown", Severity.HIGH)

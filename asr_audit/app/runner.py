@@ -21,7 +21,7 @@ from asr_audit.rules import analyze
 from asr_audit.rules import catalog as rule_catalog
 from asr_audit.rules.base import Context
 from asr_audit.rules.catalog import Catalog
-from asr_audit.rules.common import scope
+from asr_audit.rules.common import audited
 from asr_audit.triage import baseline, suppressions
 
 
@@ -61,7 +61,7 @@ def scope_note(inventory: Inventory, source_region: str | None) -> str | None:
     if source_region:
         return None
     context = Context(inventory)
-    has_a2a = bool(scope.a2a_items(context) or scope.a2a_mappings(context))
+    has_a2a = bool(audited.a2a_items(context) or audited.a2a_mappings(context))
     if has_a2a:
         return None
     return (

@@ -46,7 +46,7 @@ class Job:
     paged: bool = True  # a list chain following nextLink; else one GET
     array: str = "value"  # where a GET's items are; "" when the body is the one object
     fallback: Inventory | None = None  # merged instead when the job fails
-    scope: str | None = None  # the vault, resource group or policy id of a per-object job
+    object_id: str | None = None  # the vault, resource group or policy id of a per-object job
     policy: FirewallPolicy | None = None  # the listed policy a POLICY_RULES job completes
 
 
@@ -151,7 +151,7 @@ class Planner:
                 paged=False,
                 array="",
                 fallback=Inventory(vaults=[listed]),
-                scope=vault_id,
+                object_id=vault_id,
             )
         ]
         for collector, child in endpoints.VAULT_LISTS.items():
@@ -165,7 +165,7 @@ class Planner:
                     url,
                     parse,
                     section=collector,
-                    scope=vault_id,
+                    object_id=vault_id,
                 )
             )
         return jobs
@@ -183,7 +183,7 @@ class Planner:
             network.parse_rule_collection_group,
             Use.POLICY_RULES,
             fallback=Inventory(firewall_policies=[listed]),
-            scope=listed.id,
+            object_id=listed.id,
             policy=listed,
         )
 
@@ -208,7 +208,7 @@ class Planner:
                     url,
                     parse,
                     section=collector,
-                    scope=scope,
+                    object_id=scope,
                 )
             )
         return jobs

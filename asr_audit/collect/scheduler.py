@@ -110,7 +110,9 @@ class Scan:
             if job.fallback is not None:
                 self.inventory.merge(job.fallback)
             self._report(
-                Coverage(job.subscription_id, job.collector, CoverageStatus.TIMEOUT, late, scope=job.scope)
+                Coverage(
+                    job.subscription_id, job.collector, CoverageStatus.TIMEOUT, late, object_id=job.object_id
+                )
             )
         if planner.service_tags_planned or not subs:
             return
@@ -170,7 +172,7 @@ def execute(job: Job, factory: ClientFactory, arm_endpoint: str) -> Outcome:
         scrub(notes) or None,
         len(read.records),
         unread=list(read.unread.ids),
-        scope=job.scope,
+        object_id=job.object_id,
     )
     return Outcome(coverage, inventory, read.records)
 

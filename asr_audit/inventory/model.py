@@ -83,7 +83,7 @@ class Coverage:
     """One collector's outcome for one subscription (or for one vault, resource group or policy in it).
 
     `collector` is the collector's name, with `:<name>` for a per-object run
-    (`protected_items:vault-prod`); `scope` is then that object's ARM id, so a rule can say what it
+    (`protected_items:vault-prod`); `object_id` is then that object's ARM id, so a rule can say what it
     could not judge.
     """
 
@@ -93,7 +93,7 @@ class Coverage:
     detail: str | None = None
     items: int = 0
     unread: list[str] = field(default_factory=list)  # ids (or positions) of items that could not be read
-    scope: str | None = None  # the vault, resource group or policy id of a per-object run
+    object_id: str | None = None  # the vault, resource group or policy id of a per-object run
 
     @property
     def kind(self) -> str:

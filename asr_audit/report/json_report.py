@@ -61,7 +61,7 @@ def _coverage(c: Coverage) -> dict[str, Any]:
         "detail": c.detail,
         "items": c.items,
         "unread": list(c.unread),
-        "scope": c.scope,
+        "object_id": c.object_id,
     }
 
 

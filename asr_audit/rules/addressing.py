@@ -21,7 +21,7 @@ from asr_audit.net import connectivity
 from asr_audit.net.connectivity import Reach
 from asr_audit.net.prefixes import Overlap, overlaps
 from asr_audit.rules.base import Context, rule
-from asr_audit.rules.common import scope
+from asr_audit.rules.common import audited
 from asr_audit.rules.common.gaps import gap_label, hybrid_gaps
 from asr_audit.rules.common.naming import VNET_TYPE
 
@@ -34,7 +34,7 @@ ADDRESS_OVERLAP = RuleMeta(
     title="Source and recovery VNets have overlapping address space",
     severity=Severity.HIGH,
     category="network",
-    needs=(*scope.PLACEMENT_INPUTS, *scope.RECOVERY_VNET_INPUTS, *HYBRID_INPUTS),
+    needs=(*audited.PLACEMENT_INPUTS, *audited.RECOVERY_VNET_INPUTS, *HYBRID_INPUTS),
     other_severities=(Severity.INFO,),
     rationale=(
         "An ExpressRoute circuit (or a VPN to one on-premises site) cannot serve two virtual networks "
@@ -144,8 +144,8 @@ def check_address_overlap(ctx: Context) -> Iterator[Finding]:
             reaches[key] = connectivity.hybrid_reach(index, vnet)
         return reaches[key]
 
-    recovery = sorted(scope.recovery_vnets(ctx).items())
-    for src_key, src in sorted(scope.source_vnets(ctx).items()):
+    recovery = sorted(audited.recovery_vnets(ctx).items())
+    for src_key, src in sorted(audited.source_vnets(ctx).items()):
         for rec_key, rec in recovery:
             if rec_key == src_key:
                 continue

@@ -13,9 +13,9 @@ from asr_audit import ids
 from asr_audit.findings import Finding, RuleMeta, Severity
 from asr_audit.inventory import NetworkMapping
 from asr_audit.rules.base import Context, rule
+from asr_audit.rules.common.audited import A2A_MAPPING
 from asr_audit.rules.common.naming import NETWORK_MAPPING_TYPE, item_finding, item_label
 from asr_audit.rules.common.references import vault_region
-from asr_audit.rules.common.scope import A2A_MAPPING
 
 ASR_HEALTH = RuleMeta(
     id="ASR-HEALTH",

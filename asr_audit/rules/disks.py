@@ -13,10 +13,10 @@ from asr_audit import ids
 from asr_audit.findings import Finding, RuleMeta, Severity
 from asr_audit.inventory import Inventory, ProtectedItem, VmDisk
 from asr_audit.rules.base import Context, rule
+from asr_audit.rules.common.audited import WORKLOAD_INPUTS, Workload, unique_workloads
 from asr_audit.rules.common.disks import replicated_disks
 from asr_audit.rules.common.documents import A2A_MATRIX, A2A_SOURCE, HYPERV_MATRIX, HYPERV_SOURCE
 from asr_audit.rules.common.naming import item_finding, item_label, vm_finding, vm_label
-from asr_audit.rules.common.scope import WORKLOAD_INPUTS, Workload, unique_workloads
 from asr_audit.rules.thresholds import limit, seed
 
 HYPER_V = "HyperVReplicaAzure"

@@ -17,7 +17,7 @@ from asr_audit.inventory import ExpressRouteCircuit, VirtualNetworkGateway
 from asr_audit.net import connectivity, expressroute_geo
 from asr_audit.net.expressroute_geo import Geography
 from asr_audit.rules.base import Context, rule
-from asr_audit.rules.common import scope
+from asr_audit.rules.common import audited
 from asr_audit.rules.common.documents import SR_EXPRESSROUTE_DOC
 from asr_audit.rules.common.hybrid import SourceSide, quoted_names, source_sides
 from asr_audit.rules.common.naming import GATEWAY_TYPE
@@ -28,8 +28,8 @@ TWO_CIRCUITS = RuleMeta(
     severity=Severity.HIGH,
     category="expressroute",
     needs=(
-        *scope.PLACEMENT_INPUTS,
-        *scope.RECOVERY_VNET_INPUTS,
+        *audited.PLACEMENT_INPUTS,
+        *audited.RECOVERY_VNET_INPUTS,
         *connectivity.GATEWAY_INPUTS,
         "express_route_circuits",
     ),
@@ -67,7 +67,7 @@ def _gateways_in_scope(
     ctx: Context, sides: list[SourceSide]
 ) -> dict[str, tuple[VirtualNetworkGateway, list[str]]]:
     """Gateways serving a source or recovery VNet (own or through a hub), with the VNets they serve."""
-    vnets = [s.vnet for s in sides] + list(scope.recovery_vnets(ctx).values())
+    vnets = [s.vnet for s in sides] + list(audited.recovery_vnets(ctx).values())
     out: dict[str, tuple[VirtualNetworkGateway, list[str]]] = {}
     for vnet in vnets:
         paths, _ = connectivity.gateway_paths(ctx.index, vnet)

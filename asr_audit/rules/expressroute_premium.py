@@ -19,7 +19,7 @@ from asr_audit.net import connectivity, expressroute_geo
 from asr_audit.net.connectivity import EXPRESSROUTE
 from asr_audit.net.expressroute_geo import Geography
 from asr_audit.rules.base import Context, rule
-from asr_audit.rules.common import scope
+from asr_audit.rules.common import audited
 from asr_audit.rules.common.documents import SR_EXPRESSROUTE_DOC
 from asr_audit.rules.common.hybrid import SourceSide, quoted_names, source_sides, vm_refs
 from asr_audit.rules.common.naming import CIRCUIT_TYPE, VNET_TYPE
@@ -29,7 +29,7 @@ PREMIUM_XGEO = RuleMeta(
     title="ExpressRoute circuit cannot reach the target region without Premium",
     severity=Severity.MEDIUM,
     category="expressroute",
-    needs=(*scope.PLACEMENT_INPUTS, *connectivity.GATEWAY_INPUTS, "express_route_circuits"),
+    needs=(*audited.PLACEMENT_INPUTS, *connectivity.GATEWAY_INPUTS, "express_route_circuits"),
     rationale=(
         "A Standard ExpressRoute circuit can only be linked to virtual networks in the geopolitical region "
         "of its peering location (Local: only the Azure regions next to it). When workloads fail over to a "
@@ -66,7 +66,7 @@ PREMIUM_XGEO = RuleMeta(
 class CircuitCase:
     reference: str  # the circuit id as a connection spells it
     circuit: ExpressRouteCircuit | None
-    targets: dict[str, list[tuple[SourceSide, scope.Workload]]] = field(default_factory=dict)
+    targets: dict[str, list[tuple[SourceSide, audited.Workload]]] = field(default_factory=dict)
     linked: list[dict[str, str]] = field(default_factory=list)  # connection, vnet/gateway, region
 
     @property

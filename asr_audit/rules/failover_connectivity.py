@@ -17,7 +17,7 @@ from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
 from asr_audit.inventory import InventoryIndex, VirtualNetwork
 from asr_audit.net import connectivity
 from asr_audit.rules.base import Context, rule
-from asr_audit.rules.common import scope
+from asr_audit.rules.common import audited
 from asr_audit.rules.common.documents import SR_EXPRESSROUTE_DOC
 from asr_audit.rules.common.gaps import gap_label, hybrid_gaps
 from asr_audit.rules.common.hybrid import SourceSide, quoted_names, source_sides, vm_refs
@@ -28,7 +28,7 @@ TARGET_CONNECTIVITY = RuleMeta(
     title="Recovery network has no gateway to on-premises",
     severity=Severity.LOW,
     category="expressroute",
-    needs=(*scope.PLACEMENT_INPUTS, "network_mappings", *connectivity.GATEWAY_INPUTS),
+    needs=(*audited.PLACEMENT_INPUTS, "network_mappings", *connectivity.GATEWAY_INPUTS),
     rationale=(
         "The source VNet reaches on-premises over ExpressRoute or site-to-site VPN, so users and systems "
         "there talk to these VMs. Site Recovery recreates VNets and subnets in the target region but never "
@@ -84,9 +84,9 @@ class RecoveryCase:
     target_region: str | None
     vnet: VirtualNetwork | None = None
     sides: dict[str, SourceSide] = field(default_factory=dict)
-    workloads: dict[str, scope.Workload] = field(default_factory=dict)
+    workloads: dict[str, audited.Workload] = field(default_factory=dict)
 
-    def add(self, side: SourceSide, wl: scope.Workload) -> None:
+    def add(self, side: SourceSide, wl: audited.Workload) -> None:
         self.sides.setdefault(ids.key(side.vnet.id), side)
         self.workloads.setdefault(ids.key(wl.vm.id), wl)
 
@@ -102,12 +102,12 @@ class RecoveryCase:
         )
 
 
-def _recovery_ids(ctx: Context, side: SourceSide, wl: scope.Workload) -> list[str]:
+def _recovery_ids(ctx: Context, side: SourceSide, wl: audited.Workload) -> list[str]:
     if wl.item and wl.item.recovery_network_id:
         return [wl.item.recovery_network_id]
     return [
         m.recovery_network_id
-        for m in scope.a2a_mappings(ctx)
+        for m in audited.a2a_mappings(ctx)
         if m.recovery_network_id
         and ids.key(m.primary_network_id) == ids.key(side.vnet.id)
         and (not wl.target_region or ids.region(m.recovery_location) in (None, wl.target_region))

@@ -31,11 +31,11 @@ from asr_audit.net.prefixes import PrefixSet
 from asr_audit.net.routes import APPLIANCE, RoutedPrefix, RouteEntry, RouteSet, SubnetRouter
 from asr_audit.net.service_tags import ServiceTagIndex, shared_index
 from asr_audit.rules.base import Context, rule
-from asr_audit.rules.common import scope
+from asr_audit.rules.common import audited
+from asr_audit.rules.common.audited import SubnetCase, subnet_cases
 from asr_audit.rules.common.destinations import Destination, resolve, subnet_destinations
 from asr_audit.rules.common.naming import SUBNET_TYPE
 from asr_audit.rules.common.references import canonical_ip, firewalls_by_ip, route_table
-from asr_audit.rules.common.scope import SubnetCase, subnet_cases
 
 FIREWALL_FQDN = RuleMeta(
     id="NET-FIREWALL-FQDN",
@@ -43,7 +43,7 @@ FIREWALL_FQDN = RuleMeta(
     severity=Severity.HIGH,
     category="network",
     needs=(
-        *scope.PLACEMENT_INPUTS,
+        *audited.PLACEMENT_INPUTS,
         "route_tables",
         "service_tags",
         "azure_firewalls",

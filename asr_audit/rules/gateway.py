@@ -17,18 +17,18 @@ from asr_audit.net import connectivity
 from asr_audit.net.prefixes import parse_prefix
 from asr_audit.net.routes import DEFAULT_ROUTES, INTERNET, next_hop_type
 from asr_audit.rules.base import Context, rule
-from asr_audit.rules.common import scope
+from asr_audit.rules.common import audited
+from asr_audit.rules.common.audited import SubnetCase, subnet_cases
 from asr_audit.rules.common.destinations import required_destinations
 from asr_audit.rules.common.naming import GATEWAY_TYPE, VNET_TYPE
 from asr_audit.rules.common.references import route_table
-from asr_audit.rules.common.scope import SubnetCase, subnet_cases
 
 GATEWAY_DEFAULT_SITE = RuleMeta(
     id="NET-GATEWAY-DEFAULT-SITE",
     title="VPN gateway default site forces replication traffic to on-premises",
     severity=Severity.MEDIUM,
     category="network",
-    needs=(*scope.PLACEMENT_INPUTS, "route_tables", *connectivity.GATEWAY_PRESENCE),
+    needs=(*audited.PLACEMENT_INPUTS, "route_tables", *connectivity.GATEWAY_PRESENCE),
     rationale=(
         "A Default Site on a VPN gateway is forced tunnelling: all Internet-bound traffic of the virtual "
         "network, and of spokes that use the gateway through peering, is sent over the site-to-site tunnel "

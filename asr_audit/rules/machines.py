@@ -13,6 +13,14 @@ from typing import Any
 from asr_audit import ids
 from asr_audit.findings import Finding, RuleMeta, Severity
 from asr_audit.rules.base import Context, rule
+from asr_audit.rules.common.audited import (
+    A2A,
+    ON_PREMISES_TO_AZURE,
+    WORKLOAD_INPUTS,
+    Workload,
+    unique_workloads,
+    vm_nics,
+)
 from asr_audit.rules.common.disks import replicated_disks
 from asr_audit.rules.common.documents import (
     A2A_MATRIX,
@@ -22,14 +30,6 @@ from asr_audit.rules.common.documents import (
     SEED_PREREQUISITES,
 )
 from asr_audit.rules.common.naming import NIC_TYPE, item_finding, item_label, vm_finding, vm_label
-from asr_audit.rules.common.scope import (
-    A2A,
-    ON_PREMISES_TO_AZURE,
-    WORKLOAD_INPUTS,
-    Workload,
-    unique_workloads,
-    vm_nics,
-)
 
 # --- VM-NAME -----------------------------------------------------------------------------
 

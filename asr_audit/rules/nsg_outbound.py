@@ -15,7 +15,7 @@ from asr_audit import ids
 from asr_audit.findings import Finding, RuleMeta, Severity
 from asr_audit.net.nsg import CompiledNsg, Unread
 from asr_audit.rules.base import Context, rule
-from asr_audit.rules.common import scope
+from asr_audit.rules.common import audited
 from asr_audit.rules.common.destinations import workload_destinations
 from asr_audit.rules.common.naming import NIC_TYPE
 from asr_audit.rules.common.nsg_evaluation import (
@@ -33,7 +33,7 @@ NSG_OUTBOUND = RuleMeta(
     title="NSG rules block outbound replication traffic",
     severity=Severity.HIGH,
     category="network",
-    needs=(*scope.PLACEMENT_INPUTS, "network_security_groups", "route_tables", "service_tags"),
+    needs=(*audited.PLACEMENT_INPUTS, "network_security_groups", "route_tables", "service_tags"),
     rationale=(
         "A replicating VM writes to the cache storage account in its own region, authenticates with "
         "Microsoft Entra ID, sends monitoring data to Event Hubs in the target region and talks to the "
@@ -57,7 +57,7 @@ NSG_OUTBOUND = RuleMeta(
 )
 
 
-def _nic_nsgs(estate: Estate, p: scope.Placement) -> list[CompiledNsg | Unread]:
+def _nic_nsgs(estate: Estate, p: audited.Placement) -> list[CompiledNsg | Unread]:
     """NIC NSG first, then the subnet's: the order Azure applies them to outbound traffic."""
     book = estate.book(p.vnet, p.subnet)
     refs = (p.nic.network_security_group_id, p.subnet.network_security_group_id)
@@ -67,7 +67,7 @@ def _nic_nsgs(estate: Estate, p: scope.Placement) -> list[CompiledNsg | Unread]:
 @rule(NSG_OUTBOUND)
 def check_nsg_outbound(ctx: Context) -> Iterator[Finding]:
     estate = Estate.of(ctx)
-    placements = list(scope.placements(ctx))
+    placements = list(audited.placements(ctx))
     per_nic: dict[str, int] = {}
     for p in placements:
         per_nic[ids.key(p.nic.id)] = per_nic.get(ids.key(p.nic.id), 0) + 1

@@ -14,7 +14,7 @@ from asr_audit import ids
 from asr_audit.findings import Finding, RuleMeta, Severity
 from asr_audit.inventory import Subnet, VirtualNetwork
 from asr_audit.rules.base import Context, rule
-from asr_audit.rules.common import scope
+from asr_audit.rules.common import audited
 from asr_audit.rules.common.destinations import Destination, required_destinations, workload_destinations
 from asr_audit.rules.common.naming import SUBNET_TYPE
 from asr_audit.rules.common.nsg_evaluation import (
@@ -35,8 +35,8 @@ NSG_RECOVERY_SIDE = RuleMeta(
     severity=Severity.MEDIUM,
     category="network",
     needs=(
-        *scope.PLACEMENT_INPUTS,
-        *scope.RECOVERY_VNET_INPUTS,
+        *audited.PLACEMENT_INPUTS,
+        *audited.RECOVERY_VNET_INPUTS,
         "network_security_groups",
         "route_tables",
         "service_tags",
@@ -63,10 +63,10 @@ NSG_RECOVERY_SIDE = RuleMeta(
 def _pairs(ctx: Context) -> dict[str, set[tuple[str | None, str | None]]]:
     """Recovery VNet key -> the (source, target) region pairs of what fails over into it."""
     out: dict[str, set[tuple[str | None, str | None]]] = {}
-    for w in scope.workloads(ctx):
+    for w in audited.workloads(ctx):
         if w.item and w.item.recovery_network_id:
             out.setdefault(ids.key(w.item.recovery_network_id), set()).add((w.source_region, w.target_region))
-    for m in scope.a2a_mappings(ctx):
+    for m in audited.a2a_mappings(ctx):
         if m.recovery_network_id:
             pair = (ids.region(m.primary_location), ids.region(m.recovery_location))
             out.setdefault(ids.key(m.recovery_network_id), set()).add(pair)
@@ -82,7 +82,7 @@ def _judged_for_nics(ctx: Context) -> set[tuple[str, str, str | None]]:
     """(subnet, service, region) already judged by NET-NSG-OUTBOUND for a NIC in the subnet."""
     return {
         (ids.key(p.subnet.id), d.service.lower(), d.region)
-        for p in scope.placements(ctx)
+        for p in audited.placements(ctx)
         for d in workload_destinations(ctx, p.workload)
     }
 
@@ -100,7 +100,7 @@ def check_nsg_recovery_side(ctx: Context) -> Iterator[Finding]:
     estate = Estate.of(ctx)
     pairs = _pairs(ctx)
     done = _judged_for_nics(ctx)
-    for key, vnet in sorted(scope.recovery_vnets(ctx).items()):
+    for key, vnet in sorted(audited.recovery_vnets(ctx).items()):
         wanted = _mirrored(vnet, pairs.get(key, ()))
         for subnet in vnet.subnets:
             if not subnet.network_security_group_id or subnet.name.lower() in INFRASTRUCTURE_SUBNETS:

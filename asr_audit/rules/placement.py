@@ -16,10 +16,10 @@ from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
 from asr_audit.inventory import ProtectedItem, Vault
 from asr_audit.net import connectivity
 from asr_audit.rules.base import Context, rule
-from asr_audit.rules.common import scope
+from asr_audit.rules.common import audited
+from asr_audit.rules.common.audited import is_zone_to_zone, item_recovery_region, item_source_region
 from asr_audit.rules.common.naming import PROTECTED_ITEM_TYPE, VAULT_TYPE, item_label, item_ref
 from asr_audit.rules.common.references import cannot_check_region, group_refs
-from asr_audit.rules.common.scope import is_zone_to_zone, item_recovery_region, item_source_region
 
 
 def _item_regions(ctx: Context, item: ProtectedItem) -> dict[str, str | None]:
@@ -82,7 +82,7 @@ VAULT_IN_SOURCE = RuleMeta(
 def check_vault_in_source(ctx: Context) -> Iterator[Finding]:
     """Vaults that share the source region of their A2A items; and (readiness) the `--vault` vaults
     in `--source-region` that hold no A2A item yet (those with items are judged by them)."""
-    items = scope.a2a_items(ctx)
+    items = audited.a2a_items(ctx)
     yield from _readiness_vaults_in_source(ctx, {ids.key(i.vault_id) for i in items})
     for entry in _vaults_with_items(VAULT_IN_SOURCE, ctx, items):
         if isinstance(entry, Finding):
@@ -186,7 +186,7 @@ VAULT_NOT_TARGET = RuleMeta(
 @rule(VAULT_NOT_TARGET)
 def check_vault_not_target(ctx: Context) -> Iterator[Finding]:
     """A vault whose region is neither end of some of its items' replication."""
-    for entry in _vaults_with_items(VAULT_NOT_TARGET, ctx, scope.a2a_items(ctx)):
+    for entry in _vaults_with_items(VAULT_NOT_TARGET, ctx, audited.a2a_items(ctx)):
         if isinstance(entry, Finding):
             yield entry
             continue
@@ -242,7 +242,7 @@ SAME_REGION = RuleMeta(
 @rule(SAME_REGION)
 def check_same_region(ctx: Context) -> Iterator[Finding]:
     """Primary == recovery region, and not both availability zones given."""
-    for item in scope.a2a_items(ctx):
+    for item in audited.a2a_items(ctx):
         src = item_source_region(ctx, item)
         if src and src == item_recovery_region(item) and not is_zone_to_zone(ctx, item):
             yield SAME_REGION.finding(

@@ -15,7 +15,8 @@ from asr_audit import ids
 from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
 from asr_audit.inventory import NetworkMapping, ProtectedItem
 from asr_audit.rules.base import Context, rule
-from asr_audit.rules.common import scope
+from asr_audit.rules.common import audited
+from asr_audit.rules.common.audited import cache_uses, item_recovery_region, item_source_region
 from asr_audit.rules.common.naming import STORAGE_TYPE, VNET_TYPE, item_ref
 from asr_audit.rules.common.references import (
     Group,
@@ -24,7 +25,6 @@ from asr_audit.rules.common.references import (
     group_refs,
     vault_region,
 )
-from asr_audit.rules.common.scope import cache_uses, item_recovery_region, item_source_region
 
 R = TypeVar("R", bound=ProtectedItem | NetworkMapping)
 
@@ -148,7 +148,7 @@ TARGET_VNET_REGION = RuleMeta(
     title="Recovery virtual network outside the recovery region",
     severity=Severity.HIGH,
     category="placement",
-    needs=(*scope.RECOVERY_VNET_INPUTS,),
+    needs=(*audited.RECOVERY_VNET_INPUTS,),
     rationale=(
         "Failed-over VMs are created in the recovery region and can only join a virtual network of that "
         "region. A recovery VNet (chosen on the item or through a network mapping) elsewhere makes "
@@ -177,9 +177,9 @@ def _expected_recovery_region(ctx: Context, ref: ProtectedItem | NetworkMapping)
 def check_target_vnet_region(ctx: Context) -> Iterator[Finding]:
     """Recovery VNets of A2A items and A2A network mappings must be in the recovery region."""
     refs: list[tuple[str | None, ProtectedItem | NetworkMapping]] = [
-        (i.recovery_network_id, i) for i in scope.a2a_items(ctx)
+        (i.recovery_network_id, i) for i in audited.a2a_items(ctx)
     ]
-    refs += [(m.recovery_network_id, m) for m in scope.a2a_mappings(ctx)]
+    refs += [(m.recovery_network_id, m) for m in audited.a2a_mappings(ctx)]
     yield from _check_location(
         TARGET_VNET_REGION,
         ctx,
@@ -216,7 +216,7 @@ H2A_STORAGE_REGION = RuleMeta(
 @rule(H2A_STORAGE_REGION)
 def check_h2a_storage_region(ctx: Context) -> Iterator[Finding]:
     """Replica and log accounts of on-premises items must be in their vault's region."""
-    items = scope.on_premises_items(ctx)
+    items = audited.on_premises_items(ctx)
     pairs = [(i.recovery_storage_account_id, i) for i in items]
     pairs += [(i.recovery_log_storage_account_id, i) for i in items]
     yield from _check_location(
@@ -257,7 +257,7 @@ def check_h2a_network_region(ctx: Context) -> Iterator[Finding]:
     yield from _check_location(
         H2A_NETWORK_REGION,
         ctx,
-        group_refs((i.recovery_network_id, i) for i in scope.on_premises_items(ctx)),
+        group_refs((i.recovery_network_id, i) for i in audited.on_premises_items(ctx)),
         expected=lambda item: vault_region(ctx, item.vault_id),
         lookup=lambda rid: ctx.index.virtual_networks.get(ids.key(rid)),
         what="recovery virtual network",

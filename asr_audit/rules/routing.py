@@ -23,12 +23,12 @@ from asr_audit.net.prefixes import PrefixSet
 from asr_audit.net.routes import APPLIANCE, DEFAULT, GATEWAY, INTERNET, RouteEntry, RouteSet, SubnetRouter
 from asr_audit.net.service_tags import shared_index
 from asr_audit.rules.base import Context, rule
-from asr_audit.rules.common import scope
+from asr_audit.rules.common import audited
+from asr_audit.rules.common.audited import SubnetCase, subnet_cases
 from asr_audit.rules.common.destinations import resolve, subnet_destinations
 from asr_audit.rules.common.gaps import gap_label, hybrid_gaps
 from asr_audit.rules.common.naming import SUBNET_TYPE
 from asr_audit.rules.common.references import canonical_ip, firewalls_by_ip, route_table
-from asr_audit.rules.common.scope import SubnetCase, subnet_cases
 
 EXAMPLES = 5
 
@@ -37,7 +37,7 @@ FORCED_TUNNEL = RuleMeta(
     title="Replication traffic is forced through a gateway or appliance",
     severity=Severity.HIGH,
     category="network",
-    needs=(*scope.PLACEMENT_INPUTS, "route_tables", "service_tags", *connectivity.GATEWAY_PRESENCE),
+    needs=(*audited.PLACEMENT_INPUTS, "route_tables", "service_tags", *connectivity.GATEWAY_PRESENCE),
     other_severities=(Severity.MEDIUM,),
     rationale=(
         "Replication traffic and Site Recovery service calls must stay on Azure's backbone. A 0.0.0.0/0 "

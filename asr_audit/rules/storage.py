@@ -16,10 +16,10 @@ from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
 from asr_audit.inventory import ProtectedItem, StorageAccount
 from asr_audit.net import connectivity
 from asr_audit.rules.base import Context, rule
-from asr_audit.rules.common import scope
+from asr_audit.rules.common import audited
+from asr_audit.rules.common.audited import cache_uses
 from asr_audit.rules.common.naming import PROTECTED_ITEM_TYPE, STORAGE_TYPE, item_label, item_ref
 from asr_audit.rules.common.references import Group, find_storage, group_refs
-from asr_audit.rules.common.scope import cache_uses
 
 # --- shared helpers ---------------------------------------------------------------------
 
@@ -115,7 +115,7 @@ LOG_PAIRING = RuleMeta(
 def check_log_pairing(ctx: Context) -> Iterator[Finding]:
     """Premium replicas need a Standard log account: report the item or the wrong log account."""
     premium_items: list[ProtectedItem] = []
-    for group in group_refs((i.recovery_storage_account_id, i) for i in scope.on_premises_items(ctx)):
+    for group in group_refs((i.recovery_storage_account_id, i) for i in audited.on_premises_items(ctx)):
         replica = find_storage(ctx, group.resource_id)
         if replica is None:
             yield unknown_account(LOG_PAIRING, ctx, group, "replica storage account")
@@ -348,7 +348,7 @@ REPLICA_REDUNDANCY = RuleMeta(
 @rule(REPLICA_REDUNDANCY)
 def check_replica_redundancy(ctx: Context) -> Iterator[Finding]:
     """Standard LRS/ZRS replica accounts of on-premises items: GRS is recommended."""
-    for group in group_refs((i.recovery_storage_account_id, i) for i in scope.on_premises_items(ctx)):
+    for group in group_refs((i.recovery_storage_account_id, i) for i in audited.on_premises_items(ctx)):
         account = find_storage(ctx, group.resource_id)
         if account is None:
             yield unknown_account(REPLICA_REDUNDANCY, ctx, group, "replica storage account")
@@ -379,7 +379,7 @@ CACHE_FIREWALL = RuleMeta(
     title="Cache storage firewall blocks Site Recovery",
     severity=Severity.HIGH,
     category="storage",
-    needs=("storage_accounts", *scope.PLACEMENT_INPUTS),
+    needs=("storage_accounts", *audited.PLACEMENT_INPUTS),
     rationale=(
         "The Mobility service on each source VM writes changes to the cache account, and Site Recovery "
         "reads them from there. With the storage firewall on (default action Deny), the account must "
@@ -401,7 +401,7 @@ CACHE_FIREWALL = RuleMeta(
 def _item_subnets(ctx: Context) -> dict[str, dict[str, str]]:
     """Source subnets (key -> id) per protected item id key, from the scope's NIC placements."""
     out: dict[str, dict[str, str]] = {}
-    for placement in scope.placements(ctx):
+    for placement in audited.placements(ctx):
         item = placement.workload.item
         if item is not None:
             out.setdefault(ids.key(item.id), {})[ids.key(placement.subnet.id)] = placement.subnet.id

@@ -1,6 +1,6 @@
 """Code the rule modules share, so no rule imports a sibling rule.
 
-- `scope`: which VMs, NICs, subnets and networks an analysis is about, and an item's regions;
+- `audited`: which VMs, NICs, subnets and networks an analysis audits, and an item's regions;
 - `references`: resolving what ASR objects and subnets point at;
 - `naming`: resource types and how findings name items and VMs;
 - `destinations`: what replication must reach (service tags), for the route, NSG and firewall rules;

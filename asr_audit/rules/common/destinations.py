@@ -13,7 +13,7 @@ from asr_audit import ids
 from asr_audit.net.prefixes import PrefixSet
 from asr_audit.net.service_tags import ServiceTagIndex
 from asr_audit.rules.base import Context
-from asr_audit.rules.common.scope import SubnetCase, Workload
+from asr_audit.rules.common.audited import SubnetCase, Workload
 
 SOURCE, TARGET = "source", "target"
 # (service tag, which region's regional tag; None for a global tag): DESIGN.md section 5.

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from asr_audit import ids
 from asr_audit.inventory import VirtualMachine, VmDisk
-from asr_audit.rules.common.scope import Workload
+from asr_audit.rules.common.audited import Workload
 
 DiskEntry = tuple[str, str, VmDisk, bool]  # (finding key, label, disk, is_os)
 

@@ -78,7 +78,7 @@ def gap_label(gap: Coverage) -> str:
 def gap_scope(gap: Coverage) -> str:
     """What a gap leaves unjudged: the vault, resource group or policy of a per-object run, else
     the subscription."""
-    return gap.scope or f"/subscriptions/{gap.subscription_id}"
+    return gap.object_id or f"/subscriptions/{gap.subscription_id}"
 
 
 def _gap_fix(gap: Coverage, where: str) -> str:
@@ -105,7 +105,7 @@ def gap_finding(meta: RuleMeta, gap: Coverage) -> Finding:
     """The `unknown` finding of a rule whose input `gap` was not (fully) read, at the worst severity
     the rule reports: what it would have found there is unknown, never passed."""
     where = gap_scope(gap)
-    scoped = gap.scope is not None
+    scoped = gap.object_id is not None
     named = f"'{ids.name_of(where)}'" if scoped else f"subscription {gap.subscription_id}"
     if gap.status == CoverageStatus.PARTIAL:
         what = f"{len(gap.unread) or 'some'} item(s) of {gap.collector} could not be read"
@@ -116,7 +116,7 @@ def gap_finding(meta: RuleMeta, gap: Coverage) -> Finding:
         "status": gap.status,
         "detail": gap.detail,
         "subscription_id": gap.subscription_id,
-        "scope": where,
+        "unjudged": where,
     }
     if gap.unread:
         evidence["unread"] = list(gap.unread)

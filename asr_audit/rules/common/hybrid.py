@@ -15,7 +15,7 @@ from asr_audit.inventory import VirtualNetwork
 from asr_audit.net import connectivity
 from asr_audit.net.connectivity import Reach
 from asr_audit.rules.base import Context
-from asr_audit.rules.common.scope import Workload, placements, workload_ref
+from asr_audit.rules.common.audited import Workload, placements, workload_ref
 
 
 @dataclass(slots=True)

@@ -10,8 +10,8 @@ from typing import Any
 from asr_audit.findings import Finding, RuleMeta, Severity
 from asr_audit.inventory import ProtectedItem
 from asr_audit.rules.base import Context
+from asr_audit.rules.common.audited import Workload
 from asr_audit.rules.common.references import vault_region
-from asr_audit.rules.common.scope import Workload
 
 # --- resource types (Finding.resource_type) -------------------------------------------------------
 
