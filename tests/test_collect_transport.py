@@ -159,12 +159,14 @@ def test_guard_refuses_writes_before_the_transport(
     assert transport.sleeps == []  # refused once, not retried
 
 
-def test_guard_refuses_even_a_resource_graph_query_until_the_graph_backend_allows_it(
+def test_guard_lets_the_resource_graph_query_through_and_nothing_beside_it(
     factory: ClientFactory, transport: FakeTransport
 ) -> None:
-    url = f"{ARM}/providers/Microsoft.ResourceGraph/resources?api-version=2024-04-01"
-    with pytest.raises(ReadOnlyViolation):
-        factory.get("resources").send_request(HttpRequest("POST", url, json={"query": "resources"}))
+    """The graph backend's one POST passes (tests/test_graph_backend.py); a POST below or
+    beside its path does not, nor any other POST (test_guard_refuses_writes_before_the_transport)."""
+    for path in ("/providers/Microsoft.ResourceGraph/resources/x", "/providers/Microsoft.ResourceGraph"):
+        with pytest.raises(ReadOnlyViolation):
+            factory.get("resources").send_request(HttpRequest("POST", f"{ARM}{path}?api-version=1", json={}))
     assert transport.requests == []
 
 

@@ -247,17 +247,21 @@ def test_writes_are_refused_405_and_logged(arm: FakeArm) -> None:
 
 
 def test_resource_graph_query_is_the_one_allowed_post(arm: FakeArm) -> None:
-    response = requests.post(
-        f"{arm.url}/providers/Microsoft.ResourceGraph/resources",
-        params={"api-version": "2024-04-01"},
-        json={"subscriptions": [SUB], "query": "Resources | limit 1"},
-        headers={"Authorization": "Bearer test-token"},
-        verify=arm.ca_bundle,
-        timeout=10,
-    )
+    def post(query: str) -> requests.Response:
+        return requests.post(
+            f"{arm.url}/providers/Microsoft.ResourceGraph/resources",
+            params={"api-version": "2024-04-01"},
+            json={"subscriptions": [SUB], "query": query},
+            headers={"Authorization": "Bearer test-token"},
+            verify=arm.ca_bundle,
+            timeout=10,
+        )
+
+    response = post("resources | where type =~ 'microsoft.compute/disks'")
     assert response.status_code == 200
     assert response.json()["data"] == [] and response.json()["resultTruncated"] == "false"
     assert arm.requests[-1].method == "POST"
+    assert post("Resources | limit 1").status_code == 400  # only the queries asr-audit sends
 
 
 def test_fault_with_times_answers_then_serves_normally(tmp_path: Path) -> None:

@@ -38,10 +38,16 @@ class ReadOnlyViolation(Exception):
         self.url = url
 
 
-class ReadOnlyGuardPolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
-    """Allows GET and refuses everything else: every read the scan makes is a GET. The Resource
-    Graph backend, when it lands, adds its one read-only POST (the query endpoint) here.
+# The one POST a scan may send: a Resource Graph query, which reads (DESIGN.md §6). Compared on
+# the whole path, lower case, so neither a sub-path nor another provider's action gets through.
+RESOURCE_GRAPH_QUERY_PATH = "/providers/microsoft.resourcegraph/resources"
 
+
+class ReadOnlyGuardPolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
+    """Allows GET, and POST to the Resource Graph query endpoint only; refuses everything else.
+
+    Every read the ARM backend makes is a GET; the Resource Graph backend's query is a POST
+    that changes nothing, so exactly that path is allowed (any query string: the api-version).
     Placed in `per_retry_policies`, i.e. after `ARMAutoResourceProviderRegistrationPolicy`,
     so its `POST .../providers/X/register` on a 409 is refused too.
     """
@@ -49,8 +55,17 @@ class ReadOnlyGuardPolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
     def on_request(self, request: PipelineRequest) -> None:  # type: ignore[type-arg]
         http = request.http_request
         method = http.method.upper()
-        if method != "GET":
-            raise ReadOnlyViolation(method, http.url)
+        if method == "GET":
+            return
+        if method == "POST" and is_resource_graph_query(http.url):
+            return
+        raise ReadOnlyViolation(method, http.url)
+
+
+def is_resource_graph_query(url: str) -> bool:
+    """The URL's path is exactly the Resource Graph query endpoint (a trailing '/' aside)."""
+    path = urlsplit(url).path
+    return path.rstrip("/").lower() == RESOURCE_GRAPH_QUERY_PATH and "%" not in path
 
 
 def unregistered_provider(violation: ReadOnlyViolation) -> str | None:
@@ -93,7 +108,8 @@ class CappedRetryPolicy(RetryPolicy):
         kwargs.setdefault("retry_backoff_max", 30)
         super().__init__(**kwargs)
         self.retry_after_cap = retry_after_cap
-        self._method_whitelist = frozenset({"GET"})  # the guard lets nothing else through
+        # The guard lets nothing else through; the one POST it allows is a read, safe to repeat.
+        self._method_whitelist = frozenset({"GET", "POST"})
 
     def configure_retries(self, options: dict[str, Any]) -> dict[str, Any]:
         """Also takes the body check out of the options (the transport must not see it)."""

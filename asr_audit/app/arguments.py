@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 from asr_audit import __version__, ids
 from asr_audit.access.clouds import CLOUDS
 from asr_audit.collect import (
+    AUTO_GRAPH_ABOVE,
+    BACKENDS,
     DEFAULT_CONCURRENCY,
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_DEADLINE,
@@ -325,6 +327,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         type=_arm_endpoint,
         help=f"another ARM endpoint, e.g. Azure Stack Hub or a private link (env {ARM_ENDPOINT_ENV})",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help=(
+            "how resources are read: arm (one list per type and subscription, live data; the default), "
+            "graph (Azure Resource Graph queries over up to 1,000 subscriptions each; its data lags "
+            f"changes by minutes), auto (graph past {AUTO_GRAPH_ABOVE} subscriptions or with "
+            "--management-group / --all-subscriptions)"
+        ),
     )
     parser.add_argument(
         "--concurrency",

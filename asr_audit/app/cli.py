@@ -162,6 +162,8 @@ def _check_source(args: argparse.Namespace) -> None:
     for value in args.subscription or ():
         if _GUID_SHAPED.match(value.strip()) and not ids.is_guid(value.strip()):
             raise UsageError(f"malformed subscription id {value!r}: expected a GUID such as {_EXAMPLE_GUID}")
+    if args.backend and (args.snapshot or args.command == "demo"):
+        raise UsageError("--backend chooses how a live scan reads Azure: drop it with --snapshot or demo")
     if args.save_snapshot and not scan:
         raise UsageError(
             "--save-snapshot needs a scan (--subscription, --all-subscriptions, --management-group or demo)"
@@ -250,6 +252,8 @@ def _scan(args: argparse.Namespace, cloud: CloudProfile) -> Inventory:
         options["timeout"] = (min(DEFAULT_CONNECT_TIMEOUT, args.timeout), args.timeout)
     if args.deadline:
         options["deadline"] = args.deadline
+    if args.backend:
+        options["backend"] = args.backend
     request = collect.ScanRequest(
         subscriptions=list(args.subscription or []),
         cloud=cloud,

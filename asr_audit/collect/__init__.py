@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from asr_audit.access import DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_READ_TIMEOUT
 from asr_audit.access.clouds import CloudProfile
+from asr_audit.collect.graph_queries import GraphLimits
 from asr_audit.inventory import Inventory
 
 if TYPE_CHECKING:
@@ -28,6 +29,11 @@ if TYPE_CHECKING:
 # bench/README.md has the figures. Far below ARM's read budget either way (throttle.py).
 DEFAULT_CONCURRENCY = 16
 
+BACKENDS = ("arm", "graph", "auto")
+# `auto` picks Resource Graph past this many subscriptions (DESIGN.md §8.3): below it the ARM
+# lists are few and read live data, above it their count grows with every subscription.
+AUTO_GRAPH_ABOVE = 20
+
 
 @dataclass
 class ScanRequest:
@@ -40,6 +46,19 @@ class ScanRequest:
     management_groups: list[str] = field(default_factory=list)
     timeout: tuple[float, float] = (DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT)  # (connect, read) seconds
     deadline: float | None = DEFAULT_DEADLINE  # seconds for the whole scan; unfinished lists become gaps
+    backend: str = "arm"  # one of BACKENDS: ARM lists, Azure Resource Graph queries, or chosen by scope
+    graph_limits: GraphLimits = field(default_factory=GraphLimits)  # subscriptions per query, rows per page
+
+
+def choose_backend(request: ScanRequest) -> str:
+    """`arm` or `graph`: `auto` is graph for a tenant-scale scope (every subscription, a
+    management group, or more than AUTO_GRAPH_ABOVE subscriptions named), else arm."""
+    if request.backend not in BACKENDS:
+        raise ValueError(f"unknown backend {request.backend!r}; expected one of {', '.join(BACKENDS)}")
+    if request.backend != "auto":
+        return request.backend
+    wide = request.all_subscriptions or bool(request.management_groups)
+    return "graph" if wide or len(request.subscriptions) > AUTO_GRAPH_ABOVE else "arm"
 
 
 def scan(
@@ -68,6 +87,7 @@ def scan(
     from asr_audit.access.timeouts import ScanClock
     from asr_audit.collect.scheduler import Scan
 
+    graph = request.graph_limits if choose_backend(request) == "graph" else None
     clock = ScanClock(*request.timeout, request.deadline)
     with _fewer_gc_passes():
         factory = ClientFactory(
@@ -80,7 +100,13 @@ def scan(
         )
         try:
             runner = Scan(
-                factory, request.cloud.arm_endpoint, request.concurrency, request.regions, progress, clock
+                factory,
+                request.cloud.arm_endpoint,
+                request.concurrency,
+                request.regions,
+                progress,
+                clock,
+                graph,
             )
             inventory = runner.run(
                 request.subscriptions, request.all_subscriptions, request.management_groups

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from azure.core.exceptions import AzureError, ClientAuthenticationError
@@ -63,6 +63,16 @@ class HttpFailure(Exception):
 
 class BadPayload(Exception):
     """A 2xx answer whose body is not the JSON object ARM promises (after retries)."""
+
+
+class Gap(Exception):
+    """A failure already mapped to its coverage status: one shared read (a Resource Graph query
+    over many subscriptions) that failed, raised again for each collector run it served."""
+
+    def __init__(self, status: CoverageStatus, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
 
 
 def one_line(text: str, limit: int = 300) -> str:
@@ -125,16 +135,29 @@ def get_json(client: Any, url: str, arm_endpoint: str | None = None, *, array: s
     `url` is a relative ARM path or, given the endpoint to check it against, an absolute
     link on that endpoint; anything else is `RefusedUrl` before a request leaves.
     """
-    target = _safe_for_format(request_url(url, arm_endpoint))
+    return _send(client, HttpRequest("GET", _safe_for_format(request_url(url, arm_endpoint))), array)[0]
+
+
+def post_json(
+    client: Any, url: str, payload: dict[str, Any], *, array: str = ""
+) -> tuple[dict[str, Any], Mapping[str, str]]:
+    """One POST of a JSON payload (Resource Graph's query, the one POST the read-only guard
+    lets through) to a relative ARM path, checked like a GET's; the body and the answer's
+    headers, which carry Resource Graph's quota."""
+    request = HttpRequest("POST", _safe_for_format(request_url(url, None)), json=payload)
+    return _send(client, request, array)
+
+
+def _send(client: Any, request: HttpRequest, array: str) -> tuple[dict[str, Any], Mapping[str, str]]:
     options = {BODY_CHECK_OPTION: functools.partial(_acceptable, array=array)}
-    with client.send_request(HttpRequest("GET", target), stream=True, **options) as response:
+    with client.send_request(request, stream=True, **options) as response:
         response.read()  # ReadBodyPolicy has read it: this returns the bytes
     if not 200 <= response.status_code < 300:
         raise _failure(response)
     body = _decoded(response, array)
     if isinstance(body, BadPayload):
         raise body
-    return body
+    return body, response.headers
 
 
 def _safe_for_format(url: str) -> str:
@@ -217,6 +240,8 @@ def failure(exc: Exception) -> tuple[CoverageStatus, str]:
     status = CoverageStatus.ERROR
     if isinstance(exc, HttpFailure):
         status, detail = exc.coverage_status, exc.detail
+    elif isinstance(exc, Gap):
+        status, detail = exc.status, exc.detail
     elif isinstance(exc, (BadPayload, Malformed, ReadOnlyViolation, RefusedUrl)):
         detail = str(exc)
     elif isinstance(exc, AuthError):

@@ -38,10 +38,19 @@ class _Unlisted(Exception):
 
 
 class Resolver:
-    def __init__(self, factory: ClientFactory, arm_endpoint: str, report: Callable[[Coverage], None]) -> None:
+    def __init__(
+        self,
+        factory: ClientFactory,
+        arm_endpoint: str,
+        report: Callable[[Coverage], None],
+        *,
+        check_by_listing: bool = False,
+    ) -> None:
         self._factory = factory
         self._arm_endpoint = arm_endpoint
         self._report = report
+        # Resource Graph backend: one subscription list instead of a GET per subscription.
+        self._by_listing = check_by_listing
 
     def resolve(
         self,
@@ -66,7 +75,11 @@ class Resolver:
             raise UsageError(f"no subscription under management group {', '.join(groups)}: nothing to scan")
         if not wanted:
             raise UsageError("no subscription to scan")
-        checked = list(pool.map(self._check_subscription, wanted))
+        listed = self._listing_to_check(readable if (everything or names) else None)
+        if listed is None:
+            checked = list(pool.map(self._check_subscription, wanted))
+        else:
+            checked = [_listed_or_gap(sid, listed) for sid in wanted]
         subs = [c for c in checked if isinstance(c, Subscription)]
         failures = [c for c in checked if isinstance(c, Coverage)]
         for item in checked:
@@ -77,6 +90,19 @@ class Resolver:
         if not subs:
             raise _nothing_readable(failures)
         return subs
+
+    def _listing_to_check(self, readable: list[Subscription] | None) -> dict[str, Subscription] | None:
+        """With `check_by_listing`, the readable subscriptions by id: on a thousand subscriptions
+        one paged list replaces a thousand GETs. None (check each by its GET) without it, or
+        when the list cannot be read: the GETs then say why each one is unreadable."""
+        if not self._by_listing:
+            return None
+        if readable is None:
+            try:
+                readable = self._readable_subscriptions()
+            except (AuthError, UsageError):
+                return None
+        return {s.id.lower(): s for s in readable}
 
     def _scope_list(self, url: str, parse: Callable[[dict[str, Any]], T]) -> list[T]:
         """Every item of a list the scope is decided from; a list cut short (a nextLink that
@@ -162,6 +188,14 @@ class Resolver:
             return Coverage(subscription_id, SUBSCRIPTION_CHECK, *failure(exc))
         parsed, _ = parse_items([body], parse_subscription)
         return parsed[0] if parsed else Subscription(id=subscription_id)
+
+
+def _listed_or_gap(subscription_id: str, listed: dict[str, Subscription]) -> Subscription | Coverage:
+    found = listed.get(subscription_id.lower())
+    if found is not None:
+        return found
+    detail = "not among the subscriptions this credential can list"
+    return Coverage(subscription_id, SUBSCRIPTION_CHECK, CoverageStatus.NOT_FOUND, detail)
 
 
 def _nothing_readable(failures: list[Coverage]) -> AuthError:

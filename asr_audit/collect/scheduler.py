@@ -24,6 +24,7 @@ from asr_audit.access.credential import auth_failure_message
 from asr_audit.access.policies import ReadOnlyViolation, unregistered_provider
 from asr_audit.access.timeouts import ScanClock
 from asr_audit.collect.fields import Unread, parse_items
+from asr_audit.collect.graph_queries import GraphLimits
 from asr_audit.collect.plan import Job, Planner, Use
 from asr_audit.collect.reads import Pages, failure, get_json
 from asr_audit.collect.resolve import Resolver
@@ -44,8 +45,10 @@ class Scan:
         regions: list[str],
         progress: Progress | None,
         clock: ScanClock | None = None,
+        graph: GraphLimits | None = None,
     ) -> None:
         self._factory = factory
+        self._graph = graph  # the Resource Graph backend's limits; None: the ARM backend
         self._clock = clock or ScanClock()  # the factory's: its requests follow the same deadline
         self._arm_endpoint = arm_endpoint
         self._concurrency = max(1, concurrency)
@@ -59,7 +62,9 @@ class Scan:
         is stopped so those still running start no further request, and queued jobs are dropped."""
         pool = DaemonPool(self._concurrency)
         try:
-            resolver = Resolver(self._factory, self._arm_endpoint, self._report)
+            resolver = Resolver(
+                self._factory, self._arm_endpoint, self._report, check_by_listing=self._graph is not None
+            )
             try:
                 subs = resolver.resolve(requested, everything, pool, groups)
             except ClientAuthenticationError as exc:
@@ -82,7 +87,13 @@ class Scan:
         """The job loop. At the deadline it stops waiting: what finished stays merged, and every
         job not finished (running, queued, or a follow-up not started) is a `timeout` gap."""
         planner = Planner([s.id for s in subs], self._region_hint)
-        pending = {self._submit(pool, job): job for job in planner.first()}
+        reader: Reader = _read
+        if self._graph is not None:  # the lists come from Resource Graph; the jobs stay the same
+            from asr_audit.collect.graph import prefetch
+
+            store = prefetch(pool, self._factory, [s.id for s in subs], self._clock, self._graph)
+            reader = store.reader(_read)
+        pending = {self._submit(pool, job, reader): job for job in planner.first()}
         unstarted: list[Job] = []
         while pending:
             done, _ = wait(pending, timeout=self._clock.left(), return_when=FIRST_COMPLETED)
@@ -97,11 +108,11 @@ class Scan:
                     if self._clock.expired:
                         unstarted.append(follow)
                     else:
-                        pending[self._submit(pool, follow)] = follow
+                        pending[self._submit(pool, follow, reader)] = follow
         self._unfinished([*pending.values(), *unstarted], planner, subs)
 
-    def _submit(self, pool: DaemonPool, job: Job) -> Future[Outcome]:
-        return pool.submit(execute, job, self._factory, self._arm_endpoint)
+    def _submit(self, pool: DaemonPool, job: Job, reader: Reader) -> Future[Outcome]:
+        return pool.submit(execute, job, self._factory, self._arm_endpoint, reader)
 
     def _unfinished(self, jobs: list[Job], planner: Planner, subs: list[Subscription]) -> None:
         """Coverage of what the deadline cut short, and of service tags never asked for."""
@@ -145,13 +156,18 @@ class _Read:
     incomplete: str | None = None  # paging stopped early: the data is partial
 
 
-def execute(job: Job, factory: ClientFactory, arm_endpoint: str) -> Outcome:
+# How a job's data is read: `_read` asks ARM; the Resource Graph backend's reader answers from
+# its query results and hands the rest to `_read`.
+Reader = Callable[[Job, Any, str, "_Read"], None]
+
+
+def execute(job: Job, factory: ClientFactory, arm_endpoint: str, reader: Reader | None = None) -> Outcome:
     """Run one job; never raises. What was parsed before a failure is kept, and an item the
     parser could not read makes an otherwise complete run `partial`, naming the item."""
     read = _Read()
     detail: str | None = None
     try:
-        _read(job, factory.get(job.family), arm_endpoint, read)
+        (reader or _read)(job, factory.get(job.family), arm_endpoint, read)
     except ReadOnlyViolation as exc:
         status, detail = _registration_demand(exc, job, read)
     except Exception as exc:  # the scan always returns; every failure is a coverage record

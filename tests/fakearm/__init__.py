@@ -35,8 +35,13 @@ tests/scenarios/README.md):
   (other query parameters kept); the last page has no nextLink.
 - Every request needs `Authorization: Bearer {token}` (else 401 `InvalidAuthenticationToken`)
   and GETs need `api-version` (else 400 `MissingApiVersionParameter`).
-- Any method but GET answers 405 (and is logged), except `POST /providers/Microsoft.ResourceGraph/resources`,
-  which answers an empty Resource Graph result.
+- Any method but GET answers 405 (and is logged), except `POST /providers/Microsoft.ResourceGraph/resources`:
+  Resource Graph queries over the same scenario (`fakearm/graph.py`): only asr-audit's own
+  `<resources|recoveryservicesresources> | where type =~ '<type>'` (else 400), rows in the
+  subscriptions of the body, paged by `options.$top` / `$skipToken`, ARG's quota headers on every
+  answer and a 429 past `graph_quota` (`FakeArm(..., graph_quota=GraphQuota(limit, window))`);
+  `arm.graph_queries` lists the queries served. Faults apply as to GETs; a fault's `query` regex
+  also sees the KQL text (`add_fault("ResourceGraph", 403, query="virtualnetworks")`).
 - Faults (scenario `faults`, or `add_fault`) are checked after auth, before routing: the first
   fault whose regex matches the path (case-insensitive `re.search`) and still has `times` left answers.
 - `latency` seconds are slept per request without holding any lock.
@@ -48,7 +53,8 @@ tests/scenarios/README.md):
   Garbled or truncated bodies are faults with status 200 and a `body`.
 """
 
+from .graph import GraphQuota
 from .scenario import Fault, Scenario, ScenarioError, SubscriptionInfo
 from .server import FakeArm, ServedRequest
 
-__all__ = ["FakeArm", "Fault", "Scenario", "ScenarioError", "ServedRequest", "SubscriptionInfo"]
+__all__ = ["FakeArm", "Fault", "GraphQuota", "Scenario", "ScenarioError", "ServedRequest", "SubscriptionInfo"]

@@ -27,6 +27,7 @@ import trustme
 
 from asr_audit import ids
 
+from . import graph
 from .scenario import (
     CHILD_COLLECTIONS,
     RESOURCE_GROUP_ONLY,
@@ -37,7 +38,6 @@ from .scenario import (
 )
 
 RESOURCE_GRAPH_PATH = "/providers/microsoft.resourcegraph/resources"
-_EMPTY_GRAPH_RESULT = {"totalRecords": 0, "count": 0, "resultTruncated": "false", "facets": [], "data": []}
 _KNOWN_TYPES = frozenset(t.lower() for t in TOP_LEVEL_TYPES.values())
 _RESOURCE_GROUP_ONLY = frozenset(t.lower() for t in RESOURCE_GROUP_ONLY)
 _FILTER_TYPE = re.compile(r"resourceType\s+eq\s+'([^']+)'", re.IGNORECASE)
@@ -117,6 +117,18 @@ class _Store:
             for body in bodies:
                 self.by_id[ids.key(body["id"])] = body
         self.service_tags = scenario.service_tags
+        tenants = {s.id.lower(): s.tenant_id for s in scenario.subscriptions}
+        self.graph_rows: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (table, type) -> rows
+        for rtype, body in self.top_level():
+            tenant = tenants.get(ids.subscription_of(body["id"]) or "", "")
+            self.graph_rows.setdefault(("resources", rtype.lower()), []).append(
+                graph.row(body, rtype, tenant)
+            )
+        for stem, arg_type in graph.RECOVERY_TYPES.items():
+            for body in self.children.get(stem, []):
+                tenant = tenants.get(ids.subscription_of(body["id"]) or "", "")
+                key = ("recoveryservicesresources", arg_type)
+                self.graph_rows.setdefault(key, []).append(graph.row(body, arg_type, tenant))
         names = {s.id.lower(): s.display_name for s in scenario.subscriptions}
         self.descendants = {  # management group id (lower case) -> its descendants list
             group.id.lower(): _descendants(group, names)
@@ -162,6 +174,7 @@ class FakeArm:
         page_size: int = 2,
         latency: float = 0.0,
         token: str = "test-token",
+        graph_quota: graph.GraphQuota | None = None,
     ) -> None:
         self.scenario = scenario if isinstance(scenario, Scenario) else Scenario.load(scenario)
         self.page_size = page_size
@@ -173,6 +186,8 @@ class FakeArm:
         self._stopping = threading.Event()  # wakes stalled and trickling answers at stop()
         self._lock = threading.Lock()
         self._requests: list[ServedRequest] = []
+        self._graph_queries: list[graph.GraphRequest] = []
+        self.graph_quota = graph_quota or graph.GraphQuota()
         self._endless: list[tuple[re.Pattern[str], bool]] = []  # add_endless_paging: (path, fresh)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -233,6 +248,12 @@ class FakeArm:
         with self._lock:
             return list(self._requests)
 
+    @property
+    def graph_queries(self) -> list[graph.GraphRequest]:
+        """Every Resource Graph query understood, in arrival order (refused ones are not here)."""
+        with self._lock:
+            return list(self._graph_queries)
+
     def add_fault(
         self,
         path: str,
@@ -241,9 +262,12 @@ class FakeArm:
         times: int | None = None,
         headers: dict[str, str] | None = None,
         body: str | None = None,
+        query: str | None = None,
     ) -> None:
-        """Inject a fault at run time, with the same meaning as a scenario `faults` entry."""
-        fault = Fault(re.compile(path, re.IGNORECASE), status, times, dict(headers or {}), body)
+        """Inject a fault at run time, with the same meaning as a scenario `faults` entry. For a
+        Resource Graph POST, `query` is matched against the URL query and the KQL text."""
+        pattern = None if query is None else re.compile(query, re.IGNORECASE)
+        fault = Fault(re.compile(path, re.IGNORECASE), status, times, dict(headers or {}), body, pattern)
         with self._lock:
             self._faults.append([fault, times])
 
@@ -293,7 +317,7 @@ class FakeArm:
 
     # -- request handling (called from handler threads) -----------------------------------
 
-    def handle(self, method: str, target: str, authorization: str | None) -> Response:
+    def handle(self, method: str, target: str, authorization: str | None, body: bytes = b"") -> Response:
         split = urlsplit(target)
         path = unquote(split.path)
         query = dict(parse_qsl(split.query, keep_blank_values=True))
@@ -311,7 +335,10 @@ class FakeArm:
         graph_query = method == "POST" and path.rstrip("/").lower() == RESOURCE_GRAPH_PATH
         if method != "GET" and not graph_query:
             return Response.error(405, "MethodNotAllowed", f"The fake ARM server is read-only ({method}).")
-        fault = self._take_fault(path, unquote(split.query))
+        kql = _kql(body) if graph_query else ""
+        fault = self._take_fault(path, unquote(split.query) + (f"&query={kql}" if kql else ""))
+        if fault is None and graph_query:
+            fault = self._graph_fault(body)
         if fault is not None:
             return _fault_response(fault)
         if not _lower_keys(query).get("api-version"):
@@ -321,8 +348,38 @@ class FakeArm:
                 "The api-version query parameter (?api-version=) is required.",
             )
         if graph_query:
-            return Response.json(200, _EMPTY_GRAPH_RESULT)
+            return self._graph(body)
         return self._route(split.path, path, query)
+
+    def _graph(self, raw: bytes) -> Response:
+        try:
+            request = graph.parse_request(raw)
+        except graph.BadQuery as exc:
+            return Response.error(400, "BadRequest", str(exc))
+        allowed, headers = self.graph_quota.take()
+        if not allowed:
+            retry = {"Retry-After": str(max(1, int(self.graph_quota.window)))}
+            return Response.error(429, "RateLimiting", "Resource Graph quota exceeded.", {**headers, **retry})
+        with self._lock:
+            self._graph_queries.append(request)
+        rows = graph.answer(request, lambda table, rtype: self._store.graph_rows.get((table, rtype), []))
+        return Response.json(200, rows, headers)
+
+    def _graph_fault(self, raw: bytes) -> Fault | None:
+        """A query over `resources` fails as the ARM lists it stands for would: with the first
+        fault that matches the list path of one of its subscriptions (so a scenario's faults
+        apply to both backends)."""
+        try:
+            request = graph.parse_request(raw)
+        except graph.BadQuery:
+            return None
+        if request.table != "resources":
+            return None
+        for sub in request.subscriptions:
+            fault = self._take_fault(f"/subscriptions/{sub}/providers/{request.type}", "")
+            if fault is not None:
+                return fault
+        return None
 
     def _take_fault(self, path: str, query: str) -> Fault | None:
         with self._lock:
@@ -465,6 +522,16 @@ def _take_first(entries: list[list[Any]], applies: Callable[[Any], bool]) -> Any
     return None
 
 
+def _kql(body: bytes) -> str:
+    """The query text of a Resource Graph request body, for fault matching ("" if none)."""
+    try:
+        parsed = json.loads(body or b"null")
+    except ValueError:
+        return ""
+    query = parsed.get("query") if isinstance(parsed, dict) else None
+    return query if isinstance(query, str) else ""
+
+
 def _lower_keys(query: dict[str, str]) -> dict[str, str]:
     return {k.lower(): v for k, v in query.items()}
 
@@ -547,10 +614,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        body = self.rfile.read(length) if length else b""
         arm = self.server.arm
-        response = arm.handle(self.command, self.path, self.headers.get("Authorization"))
+        response = arm.handle(self.command, self.path, self.headers.get("Authorization"), body)
         slow = arm.take_slow(self.path)
         if slow is not None and not arm.pause(slow.stall):
             self.close_connection = True  # the server is stopping: hang up without an answer
