@@ -17,6 +17,7 @@ import argparse
 import json
 import random
 import sys
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -64,6 +65,7 @@ class TenantShape:
     resources: int = 10_000
     seed: int = 1
     service_tags: int = 800  # entries in serviceTags.json (the real Public list has ~3,000)
+    profile: str = "scan"  # "scale": large NSGs and route tables, reused address space, shared circuits
 
     def budgets(self) -> list[int]:
         """Resources per subscription, summing exactly to `resources`."""
@@ -77,6 +79,11 @@ class TenantShape:
             raise SynthError(f"--resources must be at least {MIN_PER_SUBSCRIPTION} per subscription")
         if self.service_tags < len(SERVICE_TAG_SERVICES):
             raise SynthError(f"--service-tags must be at least {len(SERVICE_TAG_SERVICES)}")
+        if self.profile not in PROFILES:
+            raise SynthError(f"--profile must be one of {', '.join(PROFILES)}")
+
+
+PROFILES = ("scan", "scale")
 
 
 def plan_counts(budget: int) -> dict[str, int]:
@@ -119,27 +126,43 @@ def build_subscription(estate: Estate) -> dict[str, list[Body]]:
     return estate.out
 
 
-def generate(shape: TenantShape) -> Tenant:
+def subscriptions(shape: TenantShape) -> Iterator[tuple[Body, dict[str, list[Body]]]]:
+    """Each subscription's body and resources, built one at a time, then (`{}`, {"serviceTags":
+    [the service-tags body]}) last: bench/scale.py turns each into inventory records and drops the
+    JSON before the next, so a million-resource tenant never sits in memory as JSON."""
     shape.validate()
     values = Values(random.Random(shape.seed))
     tenant_id = values.guid()
-    resources: dict[str, list[Body]] = {}
-    subscriptions: list[Body] = []
     vnet_offset = 0
+    shared: dict[str, str] = {}
+    first = ""
     for index, budget in enumerate(shape.budgets()):
         sub = values.guid()
-        subscriptions.append(
-            {"id": sub, "displayName": f"lz-{index:02d}-prod", "tenantId": tenant_id, "state": "Enabled"}
-        )
+        first = first or sub
+        body = {"id": sub, "displayName": f"lz-{index:02d}-prod", "tenantId": tenant_id, "state": "Enabled"}
         counts = plan_counts(budget)
-        if vnet_offset + counts["virtualNetworks"] > network.MAX_VNETS:
+        if shape.profile == "scan" and vnet_offset + counts["virtualNetworks"] > network.MAX_VNETS:
             raise SynthError(f"more than {network.MAX_VNETS} VNets: lower --resources")
-        built = build_subscription(Estate(sub, index, counts, vnet_offset, values))
+        estate = Estate(
+            sub, index, counts, vnet_offset, values, scale=shape.profile == "scale", shared=shared
+        )
+        yield body, build_subscription(estate)
         vnet_offset += counts["virtualNetworks"]
+    yield {}, {"serviceTags": [build_service_tags(values, shape.service_tags, first)]}
+
+
+def generate(shape: TenantShape) -> Tenant:
+    resources: dict[str, list[Body]] = {}
+    subs: list[Body] = []
+    tags: Body = {}
+    for sub, built in subscriptions(shape):
+        if not sub:
+            tags = built["serviceTags"][0]
+            continue
+        subs.append(sub)
         for stem, bodies in built.items():
             resources.setdefault(stem, []).extend(bodies)
-    tags = build_service_tags(values, shape.service_tags, subscriptions[0]["id"])
-    return Tenant(tenant_id, subscriptions, resources, tags)
+    return Tenant(subs[0]["tenantId"], subs, resources, tags)
 
 
 def write(tenant: Tenant, shape: TenantShape, out: Path) -> None:
@@ -197,9 +220,10 @@ def main(argv: list[str] | None = None) -> int:
         "--service-tags", type=int, default=default.service_tags, help="entries in serviceTags.json"
     )
     parser.add_argument("--seed", type=int, default=default.seed)
+    parser.add_argument("--profile", choices=PROFILES, default=default.profile)
     parser.add_argument("--out", type=Path, required=True, help="scenario directory to (over)write")
     args = parser.parse_args(argv)
-    shape = TenantShape(args.subscriptions, args.resources, args.seed, args.service_tags)
+    shape = TenantShape(args.subscriptions, args.resources, args.seed, args.service_tags, args.profile)
     try:
         tenant = generate(shape)
     except SynthError as exc:

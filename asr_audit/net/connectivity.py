@@ -70,8 +70,8 @@ def connected(peering: Peering) -> bool:
 
 def allows_transit(hub: VirtualNetwork, spoke: VirtualNetwork) -> bool:
     """The hub's side of its peering with `spoke` lets the spoke use the hub's gateway."""
-    back = [p for p in hub.peerings if ids.key(p.remote_virtual_network_id) == ids.key(spoke.id)]
-    return any(p.allow_gateway_transit for p in back)
+    want = ids.key(spoke.id)  # once: a hub peers with hundreds of spokes
+    return any(p.allow_gateway_transit for p in hub.peerings if ids.key(p.remote_virtual_network_id) == want)
 
 
 def unread_reason(index: InventoryIndex, resource_id: str, what: str, *, advise: bool = False) -> str:

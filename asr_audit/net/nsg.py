@@ -24,34 +24,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asr_audit import ids
-from asr_audit.inventory import NetworkSecurityGroup, RouteTable, SecurityRule, VirtualNetwork
-from asr_audit.net.connectivity import connected
+from asr_audit.inventory import NetworkSecurityGroup, SecurityRule
+from asr_audit.net.address_book import HOST_IP as HOST_IP
+from asr_audit.net.address_book import INTERNET as INTERNET
+from asr_audit.net.address_book import AddressBook as AddressBook
+from asr_audit.net.address_book import Match as Match
+from asr_audit.net.address_book import virtual_network as virtual_network
 from asr_audit.net.ports import HTTPS_PORT, port_in
-from asr_audit.net.prefixes import EVERYWHERE, NOWHERE, VERSIONS, WILDCARDS, PrefixSet, parse_prefix, union
-from asr_audit.net.service_tags import ServiceTagIndex
+from asr_audit.net.prefixes import (
+    NOWHERE,
+    VERSIONS,
+    WILDCARDS,
+    PrefixSet,
+    Range,
+    union,
+)
 
 ALLOW, DENY = "Allow", "Deny"
 OUTBOUND = "Outbound"
 TCP = "Tcp"
-
-# `Internet` is public address space, whatever the VNet holds: Azure expands the tag to the
-# IPv4 space less private and reserved blocks (effective rules list 1.0.0.0/8, 2.0.0.0/7,
-# 4.0.0.0/6, 8.0.0.0/7, 11.0.0.0/8, ...: no 0/8, no 10/8), and an on-premises range outside
-# RFC 1918 counts as both VirtualNetwork and Internet (MicrosoftDocs/azure-docs#81801). For
-# IPv6, global unicast. Which reserved blocks beyond these Azure leaves out is not documented;
-# every Azure service prefix lies inside either way.
-_NOT_INTERNET = (
-    "0.0.0.0/8",
-    "10.0.0.0/8",
-    "100.64.0.0/10",
-    "127.0.0.0/8",
-    "169.254.0.0/16",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-    "224.0.0.0/3",
-)
-INTERNET = (VERSIONS[4] - PrefixSet(_NOT_INTERNET)) | PrefixSet(["2000::/3"])
-HOST_IP = "168.63.129.16/32"  # Azure's host address: in VirtualNetwork, and what AzureLoadBalancer means
 
 
 def _outbound_default(name: str, priority: int, access: str, destination: str, source: str) -> SecurityRule:
@@ -84,116 +75,6 @@ class Flow:
 
 
 HTTPS = Flow()
-
-
-# --- what names in a rule stand for ---------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Match:
-    """The addresses a rule field covers for certain, and those it may cover (ARM cannot tell)."""
-
-    certain: PrefixSet = field(default_factory=PrefixSet)
-    maybe: PrefixSet = field(default_factory=PrefixSet)
-    why: str | None = None  # why `maybe` is not known
-
-    def __or__(self, other: Match) -> Match:
-        certain = self.certain | other.certain
-        why = "; ".join(dict.fromkeys(w for w in (self.why, other.why) if w)) or None
-        return Match(certain, (self.maybe | other.maybe) - certain, why)
-
-    @property
-    def reach(self) -> PrefixSet:
-        return self.certain | self.maybe
-
-
-def virtual_network(
-    vnet: VirtualNetwork,
-    route_table: RouteTable | None = None,
-    tags: ServiceTagIndex | None = None,
-    unseen: str | None = None,
-) -> Match:
-    """The `VirtualNetwork` tag seen from a subnet of `vnet`, as the service-tags overview
-    defines it: the VNet's address space, connected peerings' spaces, the host address, the
-    prefixes of user-defined routes, and connected on-premises spaces. ARM shows on-premises
-    spaces only in part (local network gateways and BGP are not collected), so when the VNet
-    reaches a gateway, or its route table was not read, every other address *may* be in it
-    (`unseen` says why). A route on a service tag may add the tag's prefixes; the documents do
-    not say, so those are maybe too.
-    """
-    certain: list[str] = [*vnet.address_prefixes, HOST_IP]
-    for peering in vnet.peerings:
-        if connected(peering):
-            certain += peering.remote_address_prefixes
-    maybe, why = NOWHERE, []
-    for route in route_table.routes if route_table else ():
-        if parse_prefix(route.address_prefix) is not None:
-            certain.append(route.address_prefix)
-            continue
-        tagged = tags.expand(route.address_prefix) if tags else None
-        maybe |= tagged if tagged is not None else EVERYWHERE
-        why.append(f"route '{route.name}' on {route.address_prefix} may put its prefixes in VirtualNetwork")
-    space = PrefixSet(certain)
-    if unseen:
-        maybe, why = EVERYWHERE, [*why, unseen]
-    return Match(space, maybe - space, "; ".join(why) or None)
-
-
-class AddressBook:
-    """What the names in rules stand for, seen from one subnet (cached per name)."""
-
-    def __init__(
-        self,
-        tags: ServiceTagIndex,
-        virtual_network: Match | None = None,
-        asg_members: Mapping[str, PrefixSet] | None = None,
-    ) -> None:
-        self.tags = tags
-        self.virtual_network = virtual_network or Match()
-        self.asg_members = {ids.key(k): v for k, v in (asg_members or {}).items()}
-        self._names: dict[str, Match] = {}
-        self._sides: dict[tuple[tuple[str, ...], tuple[str, ...]], Match] = {}
-
-    def resolve(self, entry: str) -> Match:
-        key = entry.strip().lower()
-        found = self._names.get(key)
-        if found is None:
-            found = self._names[key] = self._resolve(entry.strip(), key)
-        return found
-
-    def _resolve(self, text: str, key: str) -> Match:
-        if key in WILDCARDS:
-            return Match(EVERYWHERE)
-        net = parse_prefix(text)
-        if net is not None:
-            return Match(PrefixSet([net]))
-        if key == "internet":
-            return Match(INTERNET)
-        if key in ("virtualnetwork", "virtual_network"):
-            return self.virtual_network
-        tagged = self.tags.expand(key)
-        if tagged is not None:
-            return Match(tagged)
-        if key in ("azureloadbalancer", "azure_loadbalancer"):
-            return Match(PrefixSet([HOST_IP]))
-        if not self.tags:
-            return Match(maybe=EVERYWHERE, why=f"service tags were not collected, so '{text}' is unknown")
-        return Match(maybe=EVERYWHERE, why=f"'{text}' is neither a prefix nor a collected service tag")
-
-    def side(self, prefixes: Sequence[str], asgs: Sequence[str], what: str) -> Match:
-        """One side of a rule: its prefixes and tags, plus the addresses of its ASGs' members."""
-        if not prefixes and not asgs:
-            return Match(maybe=EVERYWHERE, why=f"a rule lists no {what}")
-        key = (tuple(prefixes), tuple(asgs))
-        found = self._sides.get(key)
-        if found is None:  # many rules name the same few tags: union them once
-            members = [Match(_members(self.asg_members, asgs))] if asgs else []
-            found = self._sides[key] = union([*map(self.resolve, prefixes), *members], Match())
-        return found
-
-
-def _members(table: Mapping[str, PrefixSet], asgs: Sequence[str]) -> PrefixSet:
-    return union((table.get(ids.key(asg), NOWHERE) for asg in asgs), NOWHERE)
 
 
 # --- rules ------------------------------------------------------------------------------------------
@@ -266,6 +147,10 @@ class CompiledNsg:
     id: str
     name: str
     rules: tuple[CompiledRule, ...]
+    # decide()'s answers: the same NSG meets thousands of senders that its rules treat alike.
+    decided: dict[tuple[tuple[str, ...], tuple[tuple[Range, ...], ...]], list[Decision]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def implicit(self) -> RuleRef:
@@ -343,13 +228,25 @@ class Decision:
 
 
 def decide(nsg: CompiledNsg, source: Source, destination: PrefixSet) -> list[Decision]:
-    """Split `destination` by the rule that decides each part, for one source."""
+    """Split `destination` by the rule that decides each part, for one source.
+
+    The source counts only through how each rule's source field matches it, so the answer is
+    remembered per (those matches, destination) on the compiled NSG: the NICs behind one NSG
+    mostly match its rules alike, and the destinations are the same few tags."""
+    matches = tuple(rule.source_match(source) for rule in nsg.rules)
+    key = (matches, (tuple(destination.ranges(4)), tuple(destination.ranges(6))))
+    found = nsg.decided.get(key)
+    if found is None:
+        found = nsg.decided[key] = _decide(nsg, matches, destination)
+    return found
+
+
+def _decide(nsg: CompiledNsg, matches: tuple[str, ...], destination: PrefixSet) -> list[Decision]:
     pending: list[tuple[PrefixSet, tuple[CompiledRule, ...]]] = [(destination, ())] if destination else []
     decided: list[tuple[PrefixSet, RuleRef, tuple[CompiledRule, ...]]] = []
-    for rule in nsg.rules:
+    for rule, matched in zip(nsg.rules, matches, strict=True):
         if not pending:
             break
-        matched = rule.source_match(source)
         if matched == NO:
             continue
         sure = matched == YES and rule.port == YES
@@ -357,16 +254,16 @@ def decide(nsg: CompiledNsg, source: Source, destination: PrefixSet) -> list[Dec
         maybe = rule.destination.maybe if sure else rule.destination.reach
         after: list[tuple[PrefixSet, tuple[CompiledRule, ...]]] = []
         for rest, passed in pending:
-            if certain:
+            # `intersects` first: most rules of a large NSG (private ranges, other tags) miss
+            # the destination, and it answers by bisection without building a set.
+            if certain and certain.intersects(rest):
                 hit = rest & certain
-                if hit:
-                    decided.append((hit, rule.ref, passed))
-                    rest = rest - hit
-            if maybe and rest:
+                decided.append((hit, rule.ref, passed))
+                rest = rest - hit
+            if maybe and rest and maybe.intersects(rest):
                 doubt = rest & maybe
-                if doubt:
-                    after.append((doubt, (*passed, rule)))
-                    rest = rest - doubt
+                after.append((doubt, (*passed, rule)))
+                rest = rest - doubt
             if rest:
                 after.append((rest, passed))
         pending = after
@@ -405,7 +302,7 @@ class Verdict:
         return {
             "destination": self.destination,
             "status": self.status,
-            "judged_prefixes": len(self.judged.networks()),
+            "judged_prefixes": self.judged.block_count(),
             "blocked_prefixes": [str(n) for n in self.blocked.networks()],
             "blocked_by": [
                 {**ref.to_json(), "source": source, "prefixes": [str(n) for n in prefixes.networks()]}

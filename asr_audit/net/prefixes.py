@@ -9,10 +9,12 @@ unparsable value means.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
+import re
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple, Protocol, TypeAlias, TypeVar
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -30,12 +32,58 @@ def parse_prefix(text: object) -> Network | None:
     """A CIDR (host bits tolerated) or a bare address; None for a tag name, `*` or junk."""
     if isinstance(text, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
         return text
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str):
+        return None
+    return _parse_text(text)
+
+
+# Analyses meet the same prefixes again and again (service tags in every NSG, a VNet's space in
+# every peering): parsed once per distinct text. Networks are immutable, so sharing them is safe.
+_CACHE = 1 << 18
+
+
+@functools.lru_cache(maxsize=_CACHE)
+def _parse_text(text: str) -> Network | None:
+    span = text_span(text)
+    if span is None:
+        return None
+    version, start, end = span
+    length = BITS[version] - (end - start + 1).bit_length() + 1
+    if version == 4:
+        return ipaddress.IPv4Network((start, length))
+    return ipaddress.IPv6Network((start, length))
+
+
+# Dotted-quad IPv4 with an optional decimal length, octets without leading zeros (ipaddress
+# refuses those); anything else (IPv6, netmask forms, junk) goes to ipaddress itself.
+_IPV4 = re.compile(
+    r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})(?:/([0-9]{1,2}))?"
+)
+
+
+@functools.lru_cache(maxsize=_CACHE)
+def text_span(text: str) -> tuple[int, int, int] | None:
+    """(IP version, first, last address) of a prefix text, as `ipaddress.ip_network(text,
+    strict=False)` reads it; None where it refuses. IPv4 CIDRs, nearly all of what ARM returns,
+    are read without building `ipaddress` objects: parsing dominated large analyses."""
+    stripped = text.strip()
+    found = _IPV4.fullmatch(stripped)
+    if found is not None:
+        a, b, c, d, length_text = found.groups()
+        octets = (int(a), int(b), int(c), int(d))
+        length = 32 if length_text is None else int(length_text)
+        if max(octets) <= 255 and length <= 32:
+            address = octets[0] << 24 | octets[1] << 16 | octets[2] << 8 | octets[3]
+            size = 1 << (32 - length)
+            start = address & ~(size - 1)
+            return 4, start, start + size - 1
+    if not stripped:
         return None
     try:
-        return ipaddress.ip_network(text.strip(), strict=False)
+        net = ipaddress.ip_network(stripped, strict=False)
     except ValueError:
         return None
+    return net.version, int(net.network_address), int(net.broadcast_address)
 
 
 def parse_prefixes(texts: Iterable[object]) -> tuple[list[Network], list[str]]:
@@ -123,11 +171,23 @@ def _subtract(a: Sequence[Range], b: Sequence[Range]) -> list[Range]:
     return out
 
 
+def blocks_between(version: int, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """(first address, prefix length) of the fewest CIDR blocks that cover [start, end] exactly,
+    in integers: `ipaddress.summarize_address_range` did the same at many times the cost."""
+    bits = BITS[version]
+    while start <= end:
+        # The largest block aligned at `start` (its lowest set bit) that does not pass `end`.
+        size = (start & -start) if start else 1 << bits
+        while size > end - start + 1:
+            size >>= 1
+        yield start, bits - size.bit_length() + 1
+        start += size
+
+
 def networks_between(version: int, start: int, end: int) -> Iterator[Network]:
     """The fewest CIDR blocks that cover [start, end] exactly."""
-    if version == 4:
-        return ipaddress.summarize_address_range(ipaddress.IPv4Address(start), ipaddress.IPv4Address(end))
-    return ipaddress.summarize_address_range(ipaddress.IPv6Address(start), ipaddress.IPv6Address(end))
+    make = ipaddress.IPv4Network if version == 4 else ipaddress.IPv6Network
+    return (make(block) for block in blocks_between(version, start, end))
 
 
 class PrefixSet:
@@ -143,9 +203,12 @@ class PrefixSet:
     def __init__(self, prefixes: Iterable[Network | str] = ()) -> None:
         raw: dict[int, list[Range]] = {4: [], 6: []}
         for item in prefixes:
-            net = parse_prefix(item)
-            if net is not None:
-                raw[net.version].append(_span(net))
+            if isinstance(item, str):
+                span = text_span(item)
+                if span is not None:
+                    raw[span[0]].append(span[1:])
+            elif isinstance(item, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+                raw[item.version].append(_span(item))
         self._ranges = {v: _merge(r) for v, r in raw.items()}
 
     @classmethod
@@ -153,6 +216,14 @@ class PrefixSet:
         new = cls.__new__(cls)  # not cls(): every set operation makes one, parsing nothing
         new._ranges = ranges
         return new
+
+    @classmethod
+    def of_spans(cls, spans: Iterable[tuple[int, int, int]]) -> PrefixSet:
+        """From (IP version, first, last address) triples, parsing nothing."""
+        raw: dict[int, list[Range]] = {4: [], 6: []}
+        for version, start, end in spans:
+            raw[version].append((start, end))
+        return cls._of({v: _merge(r) for v, r in raw.items()})
 
     @staticmethod
     def of(value: Addresses) -> PrefixSet:
@@ -167,6 +238,10 @@ class PrefixSet:
 
     def networks(self) -> list[Network]:
         return [n for v in (4, 6) for s, e in self._ranges[v] for n in networks_between(v, s, e)]
+
+    def block_count(self) -> int:
+        """len(self.networks()), without building them."""
+        return sum(1 for v in (4, 6) for s, e in self._ranges[v] for _ in blocks_between(v, s, e))
 
     def address_count(self) -> int:
         return sum(e - s + 1 for v in (4, 6) for s, e in self._ranges[v])
@@ -185,11 +260,26 @@ class PrefixSet:
         return self._combine(other, _subtract)
 
     def contains(self, other: Addresses) -> bool:
-        """Every address of `other` is in this set (an empty `other` is contained)."""
-        return not (PrefixSet.of(other) - self)
+        """Every address of `other` is in this set (an empty `other` is contained). By bisection,
+        building no set: NSG evaluation asks it of every rule for every sender."""
+        o = PrefixSet.of(other)
+        for v in (4, 6):
+            mine = self._ranges[v]
+            for start, end in o._ranges[v]:
+                k = _first_reaching(mine, start)  # merged ranges: one of them must hold it all
+                if k >= len(mine) or mine[k][0] > start or mine[k][1] < end:
+                    return False
+        return True
 
     def intersects(self, other: Addresses) -> bool:
-        return bool(self & other)
+        o = PrefixSet.of(other)
+        for v in (4, 6):
+            mine = self._ranges[v]
+            for start, end in o._ranges[v]:
+                k = _first_reaching(mine, start)
+                if k < len(mine) and mine[k][0] <= end:
+                    return True
+        return False
 
     def __bool__(self) -> bool:
         return bool(self._ranges[4] or self._ranges[6])
@@ -237,29 +327,52 @@ class Overlap(NamedTuple):
     range: Network  # the addresses both hold: CIDR blocks nest or are disjoint, so the smaller one
 
 
+K = TypeVar("K", bound=Hashable)
+L = TypeVar("L", bound=Hashable)
+
+
 def overlaps(a_prefixes: Iterable[Network | str], b_prefixes: Iterable[Network | str]) -> list[Overlap]:
-    """Every (a, b) pair of overlapping prefixes, by sort and sweep: O((n + k) log n), not O(n*m).
+    """Every (a, b) pair of overlapping prefixes of two lists (see `overlapping`)."""
+    return overlapping({0: a_prefixes}, {0: b_prefixes}).get((0, 0), [])
+
+
+def overlapping(
+    a_sides: Mapping[K, Iterable[Network | str]], b_sides: Mapping[L, Iterable[Network | str]]
+) -> dict[tuple[K, L], list[Overlap]]:
+    """Every overlapping pair of prefixes between any owner of `a_sides` and any of `b_sides`
+    (e.g. every source VNet against every recovery VNet), keyed by the owners, in one sort and
+    sweep over all their ranges: O((n + k) log n) for n prefixes and k overlapping pairs, never
+    one comparison per pair of owners.
 
     Sorted by start (larger block first on ties), the blocks of one side that hold the current
-    start form a nested chain, so each side keeps a stack; an arriving block overlaps exactly
-    the other side's stack (each of those contains it). Adjacent blocks do not overlap.
+    start form a nested chain (CIDR blocks nest or are disjoint), so each side keeps a stack; an
+    arriving block overlaps exactly the other side's stack (each of those contains it).
+    Adjacent blocks do not overlap. Each owner's prefixes are parsed once, duplicates dropped.
+    Per pair of owners, the overlaps come in the order a sweep over just their two lists gives.
     """
-    events: list[tuple[int, int, int, int, Network]] = []
-    for side, prefixes in enumerate((a_prefixes, b_prefixes)):
-        for net in dict.fromkeys(n for n in map(parse_prefix, prefixes) if n is not None):
-            start, end = _span(net)
-            events.append((net.version, start, -end, side, net))
-    events.sort(key=lambda e: e[:4])
-    out: list[Overlap] = []
-    stacks: tuple[list[tuple[int, Network]], list[tuple[int, Network]]] = ([], [])
+    a_owners, b_owners = list(a_sides), list(b_sides)
+    events: list[tuple[int, int, int, int, int, Network]] = []  # version, start, -end, side, owner
+    sides: tuple[Iterable[Iterable[Network | str]], ...] = (a_sides.values(), b_sides.values())
+    for side, lists in enumerate(sides):
+        for n, prefixes in enumerate(lists):
+            for net in dict.fromkeys(p for p in map(parse_prefix, prefixes) if p is not None):
+                start, end = _span(net)
+                events.append((net.version, start, -end, side, n, net))
+    events.sort(key=lambda e: e[:5])
+    out: dict[tuple[K, L], list[Overlap]] = {}
+    stacks: tuple[list[tuple[int, int, Network]], ...] = ([], [])  # (end, owner, block) per side
     version = 0
-    for v, start, neg_end, side, net in events:
+    for v, start, neg_end, side, owner, net in events:
         if v != version:
             stacks, version = ([], []), v
         for stack in stacks:
             while stack and stack[-1][0] < start:
                 stack.pop()
-        for _, other in stacks[1 - side]:
-            out.append(Overlap(net, other, net) if side == 0 else Overlap(other, net, net))
-        stacks[side].append((-neg_end, net))
+        for _, other_owner, other in stacks[1 - side]:
+            if side == 0:
+                key, found = (a_owners[owner], b_owners[other_owner]), Overlap(net, other, net)
+            else:
+                key, found = (a_owners[other_owner], b_owners[owner]), Overlap(other, net, net)
+            out.setdefault(key, []).append(found)
+        stacks[side].append((-neg_end, owner, net))
     return out

@@ -7,6 +7,7 @@ tag wins. Only what ARM shows is modelled: routes learned over BGP from on-premi
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 from bisect import bisect_left, bisect_right
@@ -22,11 +23,11 @@ from asr_audit.net.prefixes import (
     Address,
     Network,
     PrefixSet,
-    networks_between,
+    blocks_between,
     parse_prefix,
     parse_prefixes,
 )
-from asr_audit.net.service_tags import ServiceTagIndex
+from asr_audit.net.service_tags import Analysis, ServiceTagIndex, memoised, shared_index
 
 # --- route entries ------------------------------------------------------------------------------
 
@@ -123,8 +124,30 @@ class Unresolved:
 
 
 class RoutedPrefix(NamedTuple):
-    prefix: Network
+    """One CIDR block of a destination and the route it takes. Kept as integers: a service tag
+    splits into thousands of blocks per subnet and only a few are ever shown, so the `ipaddress`
+    object is built on demand (`prefix`)."""
+
+    version: int
+    start: int
+    length: int
     route: RouteEntry | None  # None: no route covers it (traffic is dropped)
+
+    @property
+    def prefix(self) -> Network:
+        if self.version == 4:
+            return ipaddress.IPv4Network((self.start, self.length))
+        return ipaddress.IPv6Network((self.start, self.length))
+
+    @property
+    def span(self) -> tuple[int, int, int]:
+        """(version, first, last address)."""
+        return self.version, self.start, self.start + (1 << (BITS[self.version] - self.length)) - 1
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _private(net: Network) -> bool:
+    return net.is_private
 
 
 def _route_key(route: RouteEntry) -> tuple[int, int, int]:
@@ -157,6 +180,8 @@ class RouteSet:
             spans.sort(key=lambda s: (s[0], -s[1]))
         self._keys = {v: [(s, -e) for s, e, _ in spans] for v, spans in self._spans.items()}
         self._lengths = self._lengths_of(self._exact)
+        self._hops: dict[int, tuple[PrefixSet, list[RoutedPrefix]]] = {}
+        self._public: list[RouteEntry] | None = None
 
     @staticmethod
     def _lengths_of(exact: dict[tuple[int, int], dict[int, RouteEntry]]) -> dict[int, list[int]]:
@@ -186,10 +211,19 @@ class RouteSet:
                 keys.insert(at, key)
                 spans.insert(at, (start, -key[1], route))
         new._lengths = self._lengths_of(new._exact)
+        new._hops = {}
+        new._public = None
         return new
 
     def routes(self) -> list[RouteEntry]:
         return [route for v in (4, 6) for _, _, route in self._spans[v]]
+
+    def public_routes(self) -> list[RouteEntry]:
+        """Routes to public prefixes (what can tunnel a service tag), found once per route set:
+        `is_private` is slow, and two rules ask each subnet. Shared: do not change the list."""
+        if self._public is None:
+            self._public = [r for r in self.routes() if not _private(r.prefix)]
+        return self._public
 
     def _containing(self, version: int, point: int) -> list[RouteEntry]:
         """Routes whose prefix holds `point`, least specific first."""
@@ -209,8 +243,19 @@ class RouteSet:
         return found[-1] if found else None
 
     def next_hops(self, destination: PrefixSet | Iterable[Network | str]) -> list[RoutedPrefix]:
-        """Split a destination (e.g. a service tag's prefixes) by the route each part takes."""
-        dest = PrefixSet.of(destination)
+        """Split a destination (e.g. a service tag's prefixes) by the route each part takes.
+
+        Remembered per destination set (by identity, which `ServiceTagIndex.listed` keeps stable):
+        NET-FORCED-TUNNEL and NET-FIREWALL-FQDN ask the same subnet about the same tags. The list
+        is shared: do not change it."""
+        if isinstance(destination, PrefixSet):
+            known = self._hops.get(id(destination))
+            if known is None:
+                known = self._hops[id(destination)] = (destination, self._next_hops(destination))
+            return known[1]
+        return self._next_hops(PrefixSet.of(destination))
+
+    def _next_hops(self, dest: PrefixSet) -> list[RoutedPrefix]:
         out: list[RoutedPrefix] = []
         for v in (4, 6):
             segments: list[tuple[int, int, RouteEntry | None]] = []
@@ -220,7 +265,9 @@ class RouteSet:
                         segments[-1] = (segments[-1][0], seg[1], seg[2])
                     else:
                         segments.append(seg)
-            out += [RoutedPrefix(n, route) for s, e, route in segments for n in networks_between(v, s, e)]
+            out += [
+                RoutedPrefix(v, b, n, route) for s, e, route in segments for b, n in blocks_between(v, s, e)
+            ]
         return out
 
     def _segments(self, version: int, start: int, end: int) -> Iterator[tuple[int, int, RouteEntry | None]]:
@@ -324,6 +371,7 @@ class SubnetRouter:
     def __init__(self, tags: ServiceTagIndex) -> None:
         self.tags = tags
         self._tables: dict[int, tuple[RouteTable, RouteSet]] = {}  # keeps the table alive: ids stay unique
+        self._subnets: dict[tuple[int, int, int], tuple[object, RouteSet]] = {}
 
     def _table(self, route_table: RouteTable | None) -> RouteSet:
         if route_table is None:
@@ -337,8 +385,19 @@ class SubnetRouter:
     def routes(self, vnet: VirtualNetwork, subnet: Subnet, route_table: RouteTable | None) -> RouteSet:
         """What ARM can show of a subnet's effective routes: system, peering, service endpoint
         and user-defined routes. Routes learned over BGP from on-premises are not visible."""
-        endpoint, unresolved = service_endpoint_routes(vnet, subnet, self.tags)
-        return self._table(route_table).extended([*system_routes(vnet), *endpoint], unresolved)
+        key = (id(vnet), id(subnet), id(route_table))
+        cached = self._subnets.get(key)
+        if cached is None:
+            endpoint, unresolved = service_endpoint_routes(vnet, subnet, self.tags)
+            routes = self._table(route_table).extended([*system_routes(vnet), *endpoint], unresolved)
+            cached = self._subnets[key] = ((vnet, subnet, route_table), routes)  # kept alive: ids stay unique
+        return cached[1]
+
+
+def shared_router(analysis: Analysis) -> SubnetRouter:
+    """The analysis's one router: each route table is compiled once, and each subnet's routes
+    built once, for every rule that follows routes (NET-FORCED-TUNNEL, NET-FIREWALL-FQDN)."""
+    return memoised(analysis, "subnet_router", SubnetRouter, lambda: SubnetRouter(shared_index(analysis)))
 
 
 def subnet_routes(

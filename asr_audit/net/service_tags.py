@@ -6,8 +6,8 @@ the large tags (AzureCloud), so one index per analysis is shared by every rule (
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, TypeVar
 
 from asr_audit import ids
 from asr_audit.inventory import Inventory, ServiceTag
@@ -31,6 +31,7 @@ class ServiceTagIndex:
                 self._regional.setdefault(base.lower(), []).append(tag)
         self._prefixes: dict[str, list[Network]] = {}
         self._sets: dict[str, PrefixSet | None] = {}
+        self._listed: dict[str, PrefixSet] = {}
 
     def __bool__(self) -> bool:
         return bool(self._tags)
@@ -76,6 +77,16 @@ class ServiceTagIndex:
             self._sets[key] = None if nets is None else PrefixSet(nets)
         return self._sets[key]
 
+    def listed(self, tag: ServiceTag) -> PrefixSet:
+        """The prefixes the tag itself lists (no regional children), as one set: every workload
+        subnet asks for the same few destination tags, so each is parsed once per analysis, and
+        the same object comes back each time (callers may cache results by its identity)."""
+        key = tag.name.strip().lower()
+        found = self._listed.get(key)
+        if found is None:
+            found = self._listed[key] = PrefixSet(tag.address_prefixes)
+        return found
+
     @staticmethod
     def name_covers(outer: str, inner: str) -> bool:
         """By name alone: `Storage` covers `Storage.EastUS` and itself, not `StorageSyncService`."""
@@ -93,14 +104,25 @@ class Analysis(Protocol):
     def memo(self) -> dict[str, Any]: ...
 
 
-_MEMO_KEY = "service_tag_index"
+T = TypeVar("T")
+
+
+def memoised(analysis: Analysis, key: str, kind: type[T], build: Callable[[], T]) -> T:
+    """What `key` names in the analysis's memo, built on first use: compiled structures (the tag
+    index, route sets, NSGs) are shared by every rule of one analysis and by no other."""
+    found = analysis.memo.get(key)
+    if not isinstance(found, kind):
+        found = analysis.memo[key] = build()
+    return found
 
 
 def shared_index(analysis: Analysis) -> ServiceTagIndex:
     """The analysis's one index: tag expansions are cached inside it, so rules that share it expand
     AzureCloud once. Kept in the analysis's memo rather than on the inventory index, so the
     inventory does not depend on network logic."""
-    found = analysis.memo.get(_MEMO_KEY)
-    if not isinstance(found, ServiceTagIndex):
-        found = analysis.memo[_MEMO_KEY] = ServiceTagIndex(analysis.inventory.service_tags)
-    return found
+    return memoised(
+        analysis,
+        "service_tag_index",
+        ServiceTagIndex,
+        lambda: ServiceTagIndex(analysis.inventory.service_tags),
+    )

@@ -8,6 +8,7 @@ read, and says `unknown` for the scope it could not judge instead of passing it.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 
 from asr_audit.findings import Finding
@@ -30,8 +31,14 @@ def analyze(
         chosen = chosen.select(select)
     chosen = chosen.without(skip)
     findings: list[Finding] = []
-    for rule in chosen:
-        findings.extend(rule.check(context))
-        findings.extend(coverage_unknowns(rule.meta, context))
+    # The inventory (and all before it) is not garbage: frozen, the cyclic GC's full passes skip
+    # it, which kept the analysis of a 100k-resource inventory from growing faster than it.
+    gc.freeze()
+    try:
+        for rule in chosen:
+            findings.extend(rule.check(context))
+            findings.extend(coverage_unknowns(rule.meta, context))
+    finally:
+        gc.unfreeze()
     findings.sort(key=lambda f: (-f.severity.rank, f.rule_id, f.resource_id.lower(), f.key))
     return findings

@@ -19,7 +19,7 @@ from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
 from asr_audit.inventory import VirtualNetwork
 from asr_audit.net import connectivity
 from asr_audit.net.connectivity import Reach
-from asr_audit.net.prefixes import Overlap, overlaps
+from asr_audit.net.prefixes import Overlap, overlapping
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common import audited
 from asr_audit.rules.common.gaps import gap_label, hybrid_gaps
@@ -144,34 +144,37 @@ def check_address_overlap(ctx: Context) -> Iterator[Finding]:
             reaches[key] = connectivity.hybrid_reach(index, vnet)
         return reaches[key]
 
-    recovery = sorted(audited.recovery_vnets(ctx).items())
-    for src_key, src in sorted(audited.source_vnets(ctx).items()):
-        for rec_key, rec in recovery:
-            if rec_key == src_key:
-                continue
-            found = overlaps(src.address_prefixes, rec.address_prefixes)
-            if not found:
-                continue
-            pair = (reach(src), reach(rec))
-            verdict = judge(*pair, unread_hybrid_data(ctx, src, rec))
-            yield ADDRESS_OVERLAP.finding(
-                resource_id=src.id,
-                resource_type=VNET_TYPE,
-                region=src.location,
-                key=rec_key,
-                status=verdict.status,
-                severity=verdict.severity,
-                message=_message(src, rec, found, verdict),
-                evidence={
-                    "source_vnet": src.id,
-                    "recovery_vnet": rec.id,
-                    "overlaps": [
-                        {"source_prefix": str(o.a), "recovery_prefix": str(o.b), "overlap": str(o.range)}
-                        for o in found
-                    ],
-                    "shared_connections": verdict.shared,
-                    "source_connections": [a.to_json() for a in pair[0].attachments],
-                    "recovery_connections": [a.to_json() for a in pair[1].attachments],
-                    "unknown": verdict.unknown,
-                },
-            )
+    sources, recovery = audited.source_vnets(ctx), audited.recovery_vnets(ctx)
+    # One sweep over every source and recovery prefix at once: comparing VNet by VNet was
+    # quadratic in the VNets of a region pair.
+    pairs = overlapping(
+        {k: v.address_prefixes for k, v in sources.items()},
+        {k: v.address_prefixes for k, v in recovery.items()},
+    )
+    for (src_key, rec_key), found in sorted(pairs.items(), key=lambda item: item[0]):
+        if rec_key == src_key:
+            continue
+        src, rec = sources[src_key], recovery[rec_key]
+        pair = (reach(src), reach(rec))
+        verdict = judge(*pair, unread_hybrid_data(ctx, src, rec))
+        yield ADDRESS_OVERLAP.finding(
+            resource_id=src.id,
+            resource_type=VNET_TYPE,
+            region=src.location,
+            key=rec_key,
+            status=verdict.status,
+            severity=verdict.severity,
+            message=_message(src, rec, found, verdict),
+            evidence={
+                "source_vnet": src.id,
+                "recovery_vnet": rec.id,
+                "overlaps": [
+                    {"source_prefix": str(o.a), "recovery_prefix": str(o.b), "overlap": str(o.range)}
+                    for o in found
+                ],
+                "shared_connections": verdict.shared,
+                "source_connections": [a.to_json() for a in pair[0].attachments],
+                "recovery_connections": [a.to_json() for a in pair[1].attachments],
+                "unknown": verdict.unknown,
+            },
+        )

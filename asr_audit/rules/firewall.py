@@ -28,7 +28,7 @@ from asr_audit.inventory import AzureFirewall, RouteTable
 from asr_audit.net.firewall import Flow, Step, Undecidable, Walk, processing_order, walk
 from asr_audit.net.ports import HTTPS_PORT
 from asr_audit.net.prefixes import PrefixSet
-from asr_audit.net.routes import APPLIANCE, RoutedPrefix, RouteEntry, RouteSet, SubnetRouter
+from asr_audit.net.routes import APPLIANCE, RoutedPrefix, RouteEntry, RouteSet, shared_router
 from asr_audit.net.service_tags import ServiceTagIndex, shared_index
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common import audited
@@ -219,9 +219,7 @@ def evaluate_subnet(
     """Each firewall the subnet routes replication destinations to, with its verdicts."""
     cases: dict[str, FirewallCase] = {}
     sources = _subnet_sources(case)
-    public_hops = {
-        ip for r in routes.routes() if not r.prefix.is_private and (ip := _firewall_of(r, firewalls))
-    }
+    public_hops = {ip for r in routes.public_routes() if (ip := _firewall_of(r, firewalls))}
     for dest in subnet_destinations(ctx, case):
         prefixes, tag, reason = resolve(tags, dest)
         if prefixes is None:
@@ -241,7 +239,7 @@ def evaluate_subnet(
                 continue
             used = {id(p.route): p.route for p in pieces if p.route}
             judged = Judged(tag, _names(ctx, case, dest), [r.to_json() for r in used.values()])
-            routed = PrefixSet(p.prefix for p in pieces)
+            routed = PrefixSet.of_spans(p.span for p in pieces)
             for name in judged.fqdns:
                 judged.walks[name] = walk(fw_case.steps, Flow(sources, routed, tag, name), tags)
             fw_case.judged.append(judged)
@@ -383,7 +381,7 @@ def check_firewall_fqdn(ctx: Context) -> Iterator[Finding]:
     if not firewalls:
         return
     tags = shared_index(ctx)
-    router = SubnetRouter(tags)
+    router = shared_router(ctx)
     for case in subnet_cases(ctx):
         table, missing = route_table(ctx, case.subnet)
         if missing:

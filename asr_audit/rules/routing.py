@@ -20,8 +20,16 @@ from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
 from asr_audit.inventory import RouteTable, VirtualNetwork
 from asr_audit.net import connectivity
 from asr_audit.net.prefixes import PrefixSet
-from asr_audit.net.routes import APPLIANCE, DEFAULT, GATEWAY, INTERNET, RouteEntry, RouteSet, SubnetRouter
-from asr_audit.net.service_tags import shared_index
+from asr_audit.net.routes import (
+    APPLIANCE,
+    DEFAULT,
+    GATEWAY,
+    INTERNET,
+    RouteEntry,
+    RouteSet,
+    SubnetRouter,
+    shared_router,
+)
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common import audited
 from asr_audit.rules.common.audited import SubnetCase, subnet_cases
@@ -94,7 +102,7 @@ def _could_tunnel(routes: RouteSet, firewalls: set[str], bgp: bool) -> bool:
     destination whose prefixes are unknown cannot be tunnelled either and needs no `unknown`."""
     return (
         bgp
-        or any(_tunnels(r, firewalls) and not r.prefix.is_private for r in routes.routes())
+        or any(_tunnels(r, firewalls) for r in routes.public_routes())
         or any(u.next_hop_type in (GATEWAY, APPLIANCE) for u in routes.unresolved)
     )
 
@@ -245,7 +253,7 @@ def _tunnel_message(where: str, outcome: Outcome) -> str:
 @rule(FORCED_TUNNEL)
 def check_forced_tunnel(ctx: Context) -> Iterator[Finding]:
     inventory = ctx.inventory
-    router = SubnetRouter(shared_index(ctx))
+    router = shared_router(ctx)
     firewalls = set(firewalls_by_ip(inventory))
     for case in subnet_cases(ctx):
         outcome = _evaluate(ctx, case, router, firewalls)

@@ -52,6 +52,17 @@ def asr_id(resource_id: str) -> str:
     return "/Subscriptions/" + resource_id[len("/subscriptions/") :]
 
 
+def dotted(address: int) -> str:
+    """An IPv4 address as text (the generator plans addresses as integers)."""
+    return ".".join(str(address >> shift & 255) for shift in (24, 16, 8, 0))
+
+
+def skewed(rng: random.Random, low: int, high: int) -> int:
+    """A count in [low, high], most near `low` and a few near `high` (mean ~ low + (high - low) / 9):
+    real NSGs and route tables are mostly short, with a long tail of very large ones."""
+    return low + int((high - low) * rng.random() ** 8)
+
+
 def upper_rg(resource_id: str) -> str:
     """Compute returns some references with the resource group upper-cased, as Azure does."""
     parts = resource_id.split("/")
@@ -87,6 +98,11 @@ class Estate:
     counts: dict[str, int]
     vnet_offset: int  # global index of this subscription's first VNet (address plan)
     v: Values
+    # The `scale` profile (bench/scale.py): NSGs of 20-200 rules, route tables of 10-400 routes,
+    # recovery VNets that reuse source address space, ExpressRoute circuits shared across
+    # subscriptions. Off, the output is what `scan_bench` has always measured.
+    scale: bool = False
+    shared: dict[str, str] = field(default_factory=dict)  # tenant-wide: region -> shared circuit id
     out: dict[str, list[Body]] = field(default_factory=dict)
     nets: list[Net] = field(default_factory=list)
     nsgs: dict[str, list[Body]] = field(default_factory=lambda: {r: [] for r in REGIONS})

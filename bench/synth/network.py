@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import REGIONS, SOURCE_REGION, Body, Estate, Net, Subnet, arm_id
+from .common import REGIONS, SOURCE_REGION, TARGET_REGION, Body, Estate, Net, Subnet, arm_id, dotted, skewed
 
-MAX_VNETS = 8192  # one /21 of 10.0.0.0/8 each
+MAX_VNETS = 8192  # one /21 of 10.0.0.0/8 each (the `scale` profile goes on past 10.255.255.255)
+_TEN = 10 << 24
 
 
-def vnet_block(index: int) -> tuple[int, int]:
-    """The (second, third) octets of VNet `index`'s 10.x.y.0/21, unique across the tenant."""
-    return index >> 5, (index & 31) << 3
+def vnet_base(index: int) -> int:
+    """The first address of VNet `index`'s /21, unique across the tenant: 10.0.0.0/21, 10.0.8.0/21..."""
+    return _TEN + index * 2048
 
 
 # --- network security groups and route tables ---------------------------------------------
@@ -156,9 +157,60 @@ def _custom_rules(e: Estate) -> list[Body]:
         rules.append(
             _rule("DenyInternetOutbound", 4000, "Outbound", "Deny", destinationAddressPrefix="Internet")
         )
+    if e.scale:
+        rules += _bulk_rules(e, skewed(rng, 20, 200) - len(rules) - 6)
     for rule in rules[::2]:  # some custom rules carry a description, some do not
         rule["properties"]["description"] = f"{rule['name']} (landing zone policy)"
     return rules
+
+
+def _bulk_rules(e: Estate, count: int) -> list[Body]:
+    """What makes a large NSG large: per-application inbound allows, outbound allows to private
+    ranges and denies of public ranges (which cut service-tag prefixes in part), at unique
+    priorities between 1000 and 3999 in each direction."""
+    rng = e.rng
+    out: list[Body] = []
+    for j in range(max(0, count)):
+        kind = j % 4
+        if kind == 0 or kind == 1:
+            out.append(
+                _rule(
+                    f"AllowApp{j}In",
+                    1000 + j,
+                    "Inbound",
+                    "Allow",
+                    protocol="Tcp",
+                    destinationPortRange=str(rng.choice([80, 443, 1433, 5432, 8080])),
+                    sourceAddressPrefix=f"10.{rng.randrange(256)}.{rng.randrange(256)}.0/24",
+                )
+            )
+        elif kind == 2:
+            out.append(
+                _rule(
+                    f"AllowPrivate{j}Out",
+                    1000 + j,
+                    "Outbound",
+                    "Allow",
+                    protocol=rng.choice(["Tcp", "*"]),
+                    destinationPortRange="",
+                    destinationPortRanges=["1433", "5000-5100"],
+                    destinationAddressPrefix="",
+                    destinationAddressPrefixes=[f"10.{rng.randrange(256)}.0.0/16", "172.16.0.0/12"],
+                )
+            )
+        else:
+            public = rng.choice([20, 40, 52, 104])  # where service-tag prefixes lie
+            out.append(
+                _rule(
+                    f"DenyPublic{j}Out",
+                    1000 + j,
+                    "Outbound",
+                    "Deny",
+                    protocol="Tcp",
+                    destinationAddressPrefix=f"{public}.{rng.randrange(256)}.{rng.randrange(256)}.0/24",
+                )
+            )
+    return out
 
 
 def build_nsgs(e: Estate) -> None:
@@ -210,6 +262,14 @@ def build_route_tables(e: Estate) -> None:
                 routes.append(("storage-direct", "Storage", "Internet", None))
             elif style == 2:
                 routes.append(("shared-services", f"10.{200 + k % 50}.0.0/16", "VnetLocal", None))
+            if e.scale:  # on-premises sites and inspected spoke ranges, 10 to 400 routes in all
+                for j in range(skewed(e.rng, 10, 400) - len(routes)):
+                    if j % 3:
+                        prefix = f"{e.rng.choice([172, 192])}.{e.rng.randrange(16, 32)}.{j % 256}.0/24"
+                        routes.append((f"onprem-{j}", prefix, "VirtualNetworkGateway", None))
+                    else:
+                        prefix = f"10.{e.rng.randrange(256)}.{e.rng.randrange(0, 256, 8)}.0/21"
+                        routes.append((f"inspect-{j}", prefix, "VirtualAppliance", "FIREWALL"))
             etag = e.v.etag()
             body = {
                 "name": name,
@@ -250,12 +310,18 @@ def build_route_tables(e: Estate) -> None:
 def build_virtual_networks(e: Estate) -> None:
     spokes = e.split(e.counts["virtualNetworks"] - len(REGIONS))
     index = e.vnet_offset
+    source_bases: list[int] = []
     for region in REGIONS:
-        e.nets.append(_vnet(e, f"vnet-hub-{region}", e.rg("hub", region), region, True, index))
+        e.nets.append(_vnet(e, f"vnet-hub-{region}", e.rg("hub", region), region, True, vnet_base(index)))
         index += 1
         for k in range(spokes[region]):
             rg = e.rg("net", region)
-            e.nets.append(_vnet(e, f"vnet-spoke-{region}-{k:04d}", rg, region, False, index))
+            base = vnet_base(index)
+            if region == SOURCE_REGION:
+                source_bases.append(base)
+            elif e.scale and k % 3 == 0 and k < len(source_bases):
+                base = source_bases[k]  # a recovery VNet that keeps its source's addresses (IP retention)
+            e.nets.append(_vnet(e, f"vnet-spoke-{region}-{k:04d}", rg, region, False, base))
             index += 1
     for net in e.nets:
         hub = next(n for n in e.nets if n.hub and n.region == net.region)
@@ -269,8 +335,7 @@ def build_virtual_networks(e: Estate) -> None:
     e.out["virtualNetworks"] = [n.body for n in e.nets]
 
 
-def _vnet(e: Estate, name: str, rg: str, region: str, hub: bool, index: int) -> Net:
-    second, third = vnet_block(index)
+def _vnet(e: Estate, name: str, rg: str, region: str, hub: bool, base: int) -> Net:
     vnet_id = arm_id(e.sub, rg, "Microsoft.Network/virtualNetworks", name)
     etag = e.v.etag()
     net = Net(vnet_id, name, region, hub)
@@ -280,7 +345,7 @@ def _vnet(e: Estate, name: str, rg: str, region: str, hub: bool, index: int) -> 
         else ["snet-web", "snet-app", "snet-data", "snet-pe", "snet-batch"]
     )
     for k, sname in enumerate(names):
-        prefix = f"10.{second}.{third + k}.0/24"
+        prefix = f"{dotted(base + k * 256)}/24"
         props: Body = {
             "provisioningState": "Succeeded",
             "privateEndpointNetworkPolicies": "Disabled",
@@ -328,7 +393,7 @@ def _vnet(e: Estate, name: str, rg: str, region: str, hub: bool, index: int) -> 
         "properties": {
             "provisioningState": "Succeeded",
             "resourceGuid": e.v.guid(),
-            "addressSpace": {"addressPrefixes": [f"10.{second}.{third}.0/21"]},
+            "addressSpace": {"addressPrefixes": [f"{dotted(base)}/21"]},
             "dhcpOptions": {"dnsServers": []},
             "subnets": [s.body for s in net.subnets],
             "virtualNetworkPeerings": [],
@@ -384,11 +449,20 @@ def build_hubs(e: Estate) -> None:
         e.out["azureFirewalls"].append(_firewall(e, rg, region, firewall_subnet.id, fw_ip))
         circuit = _circuit(e, rg, region)
         e.out["expressRouteCircuits"].append(circuit)
+        peer = circuit["id"]
+        if e.scale:
+            # Landing zones share their connectivity subscription's circuits: groups of 8
+            # subscriptions connect to the first one's, and in every other group both regions'
+            # hubs use the source region's circuit (one circuit for production and DR).
+            if e.index % 8 == 0:
+                e.shared[region] = circuit["id"]
+            shared_region = SOURCE_REGION if region == TARGET_REGION and e.index // 8 % 2 else region
+            peer = e.shared.get(shared_region, circuit["id"])
         for kind in ("ExpressRoute", "Vpn"):
             gw = _gateway(e, rg, region, kind, gateway_subnet)
             e.gateways[region][kind] = gw["id"]
             e.out["virtualNetworkGateways"].append(gw)
-        e.out["connections"].append(_connection(e, rg, region, "ExpressRoute", circuit["id"]))
+        e.out["connections"].append(_connection(e, rg, region, "ExpressRoute", peer))
         e.out["connections"].append(_connection(e, rg, region, "IPsec", None))
     for rt in (t for region in REGIONS for t in e.route_tables[region]):
         for route in rt["properties"]["routes"]:

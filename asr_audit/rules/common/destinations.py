@@ -54,7 +54,7 @@ def resolve(tags: ServiceTagIndex, dest: Destination) -> tuple[PrefixSet | None,
     tag = tags.regional(dest.service, dest.region) if dest.side else tags.get(dest.service)
     if tag is None:
         return None, dest.label, f"service tag {dest.label} is not in the collected service tags"
-    prefixes = PrefixSet(tag.address_prefixes)
+    prefixes = tags.listed(tag)
     if not prefixes:
         return None, tag.name, f"service tag {tag.name} lists no address prefixes"
     return prefixes, tag.name, None

@@ -71,16 +71,19 @@ INFRASTRUCTURE_SUBNETS = frozenset(
 
 
 class Estate:
-    """Address books and compiled NSGs over one inventory: a subnet's book (its VirtualNetwork
-    tag) is built once, and an NSG is compiled once per book however many NICs use it."""
+    """Address books and compiled NSGs over one analysis: a book (the VirtualNetwork tag seen from
+    a subnet) is built once per VNet and route table, which the subnets of a VNet mostly share,
+    and an NSG is compiled once per book however many NICs and subnets use it. Kept in
+    `ctx.memo`, so NET-NSG-OUTBOUND and NET-NSG-RECOVERY-SIDE share both."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.index = ctx.index
         self.tags = shared_index(ctx)
-        self._books: dict[str, AddressBook] = {}
+        self._books: dict[tuple[str, str], AddressBook] = {}
         self._compiled: dict[tuple[str, int], CompiledNsg] = {}
         self.asg_members = _asg_members(ctx.inventory.network_interfaces)
+        self.common = AddressBook(self.tags, None, self.asg_members)  # what every subnet sees alike
 
     @staticmethod
     def of(ctx: Context) -> Estate:
@@ -90,7 +93,8 @@ class Estate:
         return found
 
     def book(self, vnet: VirtualNetwork, subnet: Subnet) -> AddressBook:
-        key = ids.key(subnet.id)
+        # What the book depends on: the VNet (space, peerings, gateways) and the route table.
+        key = (ids.key(vnet.id), ids.key(subnet.route_table_id or ""))
         if key not in self._books:
             table, missing = route_table(self.ctx, subnet)
             doubts = []
@@ -102,7 +106,7 @@ class Estate:
                     "that ARM does not show"
                 )
             tag = virtual_network(vnet, table, self.tags, "; ".join(doubts) or None)
-            self._books[key] = AddressBook(self.tags, tag, self.asg_members)
+            self._books[key] = AddressBook(self.tags, tag, self.asg_members, self.common)
         return self._books[key]
 
     def nsg(self, nsg_id: str, book: AddressBook) -> CompiledNsg | Unread:

@@ -1,0 +1,132 @@
+"""What issue 10 made shared and fast stays shared per analysis and exact: the service-tag index,
+route tables, subnet routes and NSGs are compiled once per analysis (through `ctx.memo`) however
+many rules read them, a new analysis compiles afresh, and the faster snapshot writer and reader
+give what `dataclasses.asdict` and the checked reader gave."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import Counter
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from asr_audit.access.clouds import CLOUDS
+from asr_audit.app import runner
+from asr_audit.app.replay import DEMO_CASSETTE, replay_scan
+from asr_audit.collect import ScanRequest
+from asr_audit.errors import UsageError
+from asr_audit.inventory import Inventory, snapshot
+from asr_audit.net import routes, service_tags
+from asr_audit.redact import scrub
+from asr_audit.rules.base import Context
+from asr_audit.rules.common import nsg_evaluation
+
+CLOUD = CLOUDS["AzureCloud"]
+
+
+@pytest.fixture(scope="module")
+def demo() -> Inventory:
+    return replay_scan(DEMO_CASSETTE, ScanRequest(subscriptions=[], cloud=CLOUD))
+
+
+def _count(monkeypatch: pytest.MonkeyPatch, module: Any, name: str, key: Any) -> Counter[Any]:
+    """Wrap `module.name`, counting calls by `key(*args)`."""
+    seen: Counter[Any] = Counter()
+    original = getattr(module, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        seen[key(*args)] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counted)
+    return seen
+
+
+def test_each_structure_is_compiled_once_per_analysis(
+    demo: Inventory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    indexes = _count(monkeypatch, service_tags.ServiceTagIndex, "__init__", lambda self, tags: "index")
+    tables = _count(monkeypatch, routes, "user_routes", lambda table, tags: table.id)
+    subnets = _count(monkeypatch, routes, "service_endpoint_routes", lambda vnet, subnet, tags: subnet.id)
+    nsgs = _count(monkeypatch, nsg_evaluation, "compile_nsg", lambda nsg, book: (nsg.id, id(book)))
+
+    runner.audit(demo, cloud=CLOUD, source_region="eastus", target_region="westus2")
+
+    # NET-FORCED-TUNNEL and NET-FIREWALL-FQDN both follow routes; both NSG rules compile NSGs.
+    assert indexes == {"index": 1}
+    assert tables and set(tables.values()) == {1}
+    assert subnets and set(subnets.values()) == {1}
+    assert nsgs and set(nsgs.values()) == {1}
+
+    runner.audit(demo, cloud=CLOUD, source_region="eastus", target_region="westus2")
+    assert indexes == {"index": 2}  # a new analysis builds its own: nothing outlives its Context
+    assert set(tables.values()) == {2}
+
+
+def test_the_shared_structures_live_in_the_context_memo(demo: Inventory) -> None:
+    ctx, other = Context(demo), Context(demo)
+    assert routes.shared_router(ctx) is routes.shared_router(ctx)
+    assert routes.shared_router(ctx).tags is service_tags.shared_index(ctx)
+    assert routes.shared_router(other) is not routes.shared_router(ctx)
+    assert nsg_evaluation.Estate.of(ctx) is nsg_evaluation.Estate.of(ctx)
+
+
+def test_subnets_of_one_vnet_and_route_table_share_their_address_book(demo: Inventory) -> None:
+    ctx = Context(demo)
+    estate = nsg_evaluation.Estate.of(ctx)
+    vnet = next(v for v in demo.virtual_networks if len(v.subnets) > 1)
+    a, b = vnet.subnets[:2]
+    same = (a.route_table_id or "").lower() == (b.route_table_id or "").lower()
+    assert (estate.book(vnet, a) is estate.book(vnet, b)) == same
+    assert estate.book(vnet, a).common is estate.common
+
+
+# --- snapshots ---------------------------------------------------------------------------------
+
+
+def test_the_snapshot_writer_gives_what_asdict_gives(demo: Inventory) -> None:
+    body = snapshot.to_json(demo)
+    assert body == {"kind": snapshot.SNAPSHOT_KIND, "schema_version": 1, **dataclasses.asdict(demo)}
+    text = snapshot.dumps(demo)
+    assert json.loads(text) == body
+    assert snapshot.from_json(json.loads(text)) == demo
+    # one record per line: a hand edit or a diff touches one line per resource
+    vnet_lines = [line for line in text.splitlines() if line.startswith('  {"id":"/subscriptions/')]
+    assert len(vnet_lines) >= len(demo.virtual_networks)
+
+
+def test_a_bad_value_deep_in_a_record_is_named_by_its_path(demo: Inventory) -> None:
+    body = snapshot.to_json(demo)
+    vnet = next(i for i, v in enumerate(body["virtual_networks"]) if len(v["subnets"]) > 1)
+    body["virtual_networks"][vnet]["subnets"][1]["address_prefixes"] = "10.0.0.0/24"
+    with pytest.raises(UsageError) as raised:
+        snapshot.from_json(body)
+    assert str(raised.value) == (
+        f"invalid snapshot: snapshot.virtual_networks[{vnet}].subnets[1].address_prefixes: expected a list"
+    )
+
+
+secretish = st.lists(
+    st.sampled_from(
+        ["Authorization: x", "bearer abc", "eyJa.b.c", "sig=1", "Code=2", "access_token=3", "plain", " ", "é"]
+    )
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(secretish, st.text(max_size=40)))
+def test_the_secret_prefilter_never_skips_a_text_scrub_would_change(text: str) -> None:
+    if scrub(text) != text:
+        assert snapshot._may_hold_secrets(text)
+
+
+def test_a_token_in_a_snapshot_is_still_redacted(demo: Inventory) -> None:
+    copy = snapshot.from_json(snapshot.to_json(demo))
+    copy.coverage[0].detail = "401: Authorization: Bearer eyJhbGciOi.eyJzdWIi.c2lnbmF0dXJl"
+    text = snapshot.dumps(copy)
+    assert "eyJhbGciOi" not in text and "[redacted]" in text
+    assert json.loads(text)["coverage"][0]["detail"].startswith("401: Authorization: [redacted]")
