@@ -140,11 +140,16 @@ class AddressBook:
             return Match(maybe=EVERYWHERE, why=f"service tags were not collected, so '{text}' is unknown")
         return Match(maybe=EVERYWHERE, why=f"'{text}' is neither a prefix nor a collected service tag")
 
+    def resolves_locally(self, prefixes: Sequence[str]) -> bool:
+        """Whether a rule side with these prefixes reads this book's own `VirtualNetwork`, not
+        only what every book of the analysis sees alike (`common`)."""
+        return self.common is None or any(p.strip().lower() in _VNET_NAMES for p in prefixes)
+
     def side(self, prefixes: Sequence[str], asgs: Sequence[str], what: str) -> Match:
         """One side of a rule: its prefixes and tags, plus the addresses of its ASGs' members."""
         if not prefixes and not asgs:
             return Match(maybe=EVERYWHERE, why=f"a rule lists no {what}")
-        if self.common is not None and not any(p.strip().lower() in _VNET_NAMES for p in prefixes):
+        if self.common is not None and not self.resolves_locally(prefixes):
             return self.common.side(prefixes, asgs, what)
         key = (tuple(prefixes), tuple(asgs))
         found = self._sides.get(key)

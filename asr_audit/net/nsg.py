@@ -108,6 +108,14 @@ class RuleRef:
 
 YES, NO, MAYBE = "yes", "no", "maybe"
 
+_Ranges = tuple[tuple[Range, ...], tuple[Range, ...]]  # a PrefixSet's IPv4 and IPv6 ranges, hashable
+_Shape = tuple[PrefixSet, int, tuple[int, ...]]  # prefixes, deciding rule (-1: none), maybe-rules passed
+_ShapeKey = tuple[tuple[str, ...], _Ranges, tuple[tuple[_Ranges, _Ranges], ...]]
+
+
+def _ranges(addresses: PrefixSet) -> _Ranges:
+    return tuple(addresses.ranges(4)), tuple(addresses.ranges(6))
+
 
 def _ports(specs: Sequence[str], port: int) -> tuple[str, str | None]:
     """(whether `port` is in the rule's destination ports, why not known)."""
@@ -133,6 +141,9 @@ class CompiledRule:
     source_asgs: frozenset[str]
     port: str  # YES | MAYBE (rules whose port or protocol never match are dropped)
     why: str | None  # why the rule may or may not match
+    # Its destination is resolved per address book (it names VirtualNetwork), so decisions
+    # shared between books of one NSG must tell its overlap with the destination apart.
+    local: bool = True
 
     def source_match(self, source: Source) -> str:
         if self.source_asgs & source.asgs or self.source.certain.contains(source.addresses):
@@ -148,9 +159,13 @@ class CompiledNsg:
     name: str
     rules: tuple[CompiledRule, ...]
     # decide()'s answers: the same NSG meets thousands of senders that its rules treat alike.
-    decided: dict[tuple[tuple[str, ...], tuple[tuple[Range, ...], ...]], list[Decision]] = field(
+    decided: dict[tuple[tuple[str, ...], _Ranges], list[Decision]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # The same answers by rule position, which the compilations of one NSG against different
+    # address books share (`compile_nsg`'s `shapes`): see `decide`.
+    shapes: dict[_ShapeKey, list[_Shape]] = field(default_factory=dict, compare=False, repr=False)
+    raw: tuple[SecurityRule, ...] = field(default=(), compare=False, repr=False)  # what each rule came from
 
     @property
     def implicit(self) -> RuleRef:
@@ -173,28 +188,62 @@ def outbound_rules(nsg: NetworkSecurityGroup) -> list[SecurityRule]:
     return sorted([*custom, *(defaults or DEFAULT_OUTBOUND)], key=lambda r: (r.priority, r.name))
 
 
-def compile_nsg(nsg: NetworkSecurityGroup, book: AddressBook, flow: Flow = HTTPS) -> CompiledNsg:
-    rules = []
-    for rule in outbound_rules(nsg):
-        port, port_why = _ports(rule.destination_port_ranges, flow.port)
-        if port == NO or not _protocol(rule, flow):
-            continue
-        dest = book.side(
-            rule.destination_address_prefixes, rule.destination_application_security_groups, "destination"
-        )
-        # A source ASG matches the sender by membership, not by address: a VM placed later in
-        # the same range is not a member.
-        source = book.side(rule.source_address_prefixes, [], "source")
-        if not rule.source_address_prefixes and rule.source_application_security_groups:
-            source = Match()
-        access = rule.access.strip().capitalize()
-        if access not in (ALLOW, DENY):  # malformed: it may deny what a later rule allows
-            port, port_why, access = MAYBE, f"rule {rule.name} has access '{rule.access}'", DENY
-        ref = RuleRef(nsg.name, nsg.id, rule.name, rule.priority, access, rule.default)
-        why = "; ".join(w for w in (port_why, dest.why, source.why) if w) or None
-        asgs = frozenset(ids.key(a) for a in rule.source_application_security_groups)
-        rules.append(CompiledRule(ref, dest, source, asgs, port, why))
-    return CompiledNsg(nsg.id, nsg.name, tuple(rules))
+def compile_nsg(
+    nsg: NetworkSecurityGroup,
+    book: AddressBook,
+    flow: Flow = HTTPS,
+    shapes: dict[_ShapeKey, list[_Shape]] | None = None,
+    like: CompiledNsg | None = None,
+) -> CompiledNsg:
+    """The NSG's rules for `flow` as `book` reads them. Every subnet (and NIC) sees an NSG through
+    its own `VirtualNetwork`, and only that differs between its compilations: `shapes`, one dict
+    per NSG and flow, lets them share decisions (see `decide`), and `like`, the NSG compiled for
+    `flow` against another book with the same `common` book, lends its rules that do not name
+    VirtualNetwork, which would compile to the same."""
+    kept: list[tuple[SecurityRule, CompiledRule]] = []
+    if like is None:
+        for raw in outbound_rules(nsg):
+            done = _compile_rule(nsg, raw, book, flow)
+            if done is not None:
+                kept.append((raw, done))
+    else:
+        for raw, lent in zip(like.raw, like.rules, strict=True):
+            sides = [*raw.destination_address_prefixes, *raw.source_address_prefixes]
+            done = _compile_rule(nsg, raw, book, flow) if book.resolves_locally(sides) else lent
+            if done is not None:  # always: whether a rule is kept does not depend on the book
+                kept.append((raw, done))
+    return CompiledNsg(
+        nsg.id,
+        nsg.name,
+        tuple(done for _, done in kept),
+        shapes={} if shapes is None else shapes,
+        raw=tuple(raw for raw, _ in kept),
+    )
+
+
+def _compile_rule(
+    nsg: NetworkSecurityGroup, rule: SecurityRule, book: AddressBook, flow: Flow
+) -> CompiledRule | None:
+    """One outbound rule; None when its port or protocol never match the flow."""
+    port, port_why = _ports(rule.destination_port_ranges, flow.port)
+    if port == NO or not _protocol(rule, flow):
+        return None
+    dest = book.side(
+        rule.destination_address_prefixes, rule.destination_application_security_groups, "destination"
+    )
+    # A source ASG matches the sender by membership, not by address: a VM placed later in
+    # the same range is not a member.
+    source = book.side(rule.source_address_prefixes, [], "source")
+    if not rule.source_address_prefixes and rule.source_application_security_groups:
+        source = Match()
+    access = rule.access.strip().capitalize()
+    if access not in (ALLOW, DENY):  # malformed: it may deny what a later rule allows
+        port, port_why, access = MAYBE, f"rule {rule.name} has access '{rule.access}'", DENY
+    ref = RuleRef(nsg.name, nsg.id, rule.name, rule.priority, access, rule.default)
+    why = "; ".join(w for w in (port_why, dest.why, source.why) if w) or None
+    asgs = frozenset(ids.key(a) for a in rule.source_application_security_groups)
+    local = book.resolves_locally(rule.destination_address_prefixes)
+    return CompiledRule(ref, dest, source, asgs, port, why, local)
 
 
 # --- one NSG, one source --------------------------------------------------------------------------
@@ -232,19 +281,41 @@ def decide(nsg: CompiledNsg, source: Source, destination: PrefixSet) -> list[Dec
 
     The source counts only through how each rule's source field matches it, so the answer is
     remembered per (those matches, destination) on the compiled NSG: the NICs behind one NSG
-    mostly match its rules alike, and the destinations are the same few tags."""
+    mostly match its rules alike, and the destinations are the same few tags. Below that, the
+    split by rule position is shared by the NSG's compilations against other address books: a
+    rule's destination counts only through its overlap with `destination`, and only rules naming
+    VirtualNetwork differ between books, so those overlaps are part of the key; each book's
+    rules then give the references and doubts (their wording names the VNet)."""
     matches = tuple(rule.source_match(source) for rule in nsg.rules)
-    key = (matches, (tuple(destination.ranges(4)), tuple(destination.ranges(6))))
+    wanted = _ranges(destination)
+    key = (matches, wanted)
     found = nsg.decided.get(key)
     if found is None:
-        found = nsg.decided[key] = _decide(nsg, matches, destination)
+        local = tuple(
+            (_ranges(rule.destination.certain & destination), _ranges(rule.destination.maybe & destination))
+            for rule in nsg.rules
+            if rule.local
+        )
+        shape_key = (matches, wanted, local)
+        shape = nsg.shapes.get(shape_key)
+        if shape is None:
+            shape = nsg.shapes[shape_key] = _decide(nsg, matches, destination)
+        found = nsg.decided[key] = [_decision(nsg, *part) for part in shape]
     return found
 
 
-def _decide(nsg: CompiledNsg, matches: tuple[str, ...], destination: PrefixSet) -> list[Decision]:
-    pending: list[tuple[PrefixSet, tuple[CompiledRule, ...]]] = [(destination, ())] if destination else []
-    decided: list[tuple[PrefixSet, RuleRef, tuple[CompiledRule, ...]]] = []
-    for rule, matched in zip(nsg.rules, matches, strict=True):
+def _decision(nsg: CompiledNsg, prefixes: PrefixSet, deciding: int, passed: tuple[int, ...]) -> Decision:
+    ref = nsg.rules[deciding].ref if deciding >= 0 else nsg.implicit
+    doubts = tuple(
+        (nsg.rules[i].ref, nsg.rules[i].why or "") for i in passed if nsg.rules[i].ref.access != ref.access
+    )
+    return Decision(prefixes, ref, doubts)
+
+
+def _decide(nsg: CompiledNsg, matches: tuple[str, ...], destination: PrefixSet) -> list[_Shape]:
+    pending: list[tuple[PrefixSet, tuple[int, ...]]] = [(destination, ())] if destination else []
+    decided: list[_Shape] = []
+    for index, (rule, matched) in enumerate(zip(nsg.rules, matches, strict=True)):
         if not pending:
             break
         if matched == NO:
@@ -252,26 +323,22 @@ def _decide(nsg: CompiledNsg, matches: tuple[str, ...], destination: PrefixSet) 
         sure = matched == YES and rule.port == YES
         certain = rule.destination.certain if sure else NOWHERE
         maybe = rule.destination.maybe if sure else rule.destination.reach
-        after: list[tuple[PrefixSet, tuple[CompiledRule, ...]]] = []
+        after: list[tuple[PrefixSet, tuple[int, ...]]] = []
         for rest, passed in pending:
             # `intersects` first: most rules of a large NSG (private ranges, other tags) miss
             # the destination, and it answers by bisection without building a set.
             if certain and certain.intersects(rest):
                 hit = rest & certain
-                decided.append((hit, rule.ref, passed))
+                decided.append((hit, index, passed))
                 rest = rest - hit
             if maybe and rest and maybe.intersects(rest):
                 doubt = rest & maybe
-                after.append((doubt, (*passed, rule)))
+                after.append((doubt, (*passed, index)))
                 rest = rest - doubt
             if rest:
                 after.append((rest, passed))
         pending = after
-    decided += [(rest, nsg.implicit, passed) for rest, passed in pending]
-    return [
-        Decision(p, ref, tuple((r.ref, r.why or "") for r in passed if r.ref.access != ref.access))
-        for p, ref, passed in decided
-    ]
+    return decided + [(rest, -1, passed) for rest, passed in pending]
 
 
 # --- a destination, both NSGs, every source ---------------------------------------------------------
@@ -337,6 +404,8 @@ def split_sources(sources: Iterable[Source], nsgs: Sequence[CompiledNsg | Unread
 
 
 def _cut(piece: PrefixSet, cut: PrefixSet) -> list[PrefixSet]:
+    if not cut.intersects(piece):  # by bisection: most cuts miss a NIC's one address
+        return [piece]
     inside = piece & cut
     if not inside or inside == piece:
         return [piece]

@@ -219,10 +219,13 @@ def evaluate_subnet(
     """Each firewall the subnet routes replication destinations to, with its verdicts."""
     cases: dict[str, FirewallCase] = {}
     sources = _subnet_sources(case)
-    public_hops = {ip for r in routes.public_routes() if (ip := _firewall_of(r, firewalls))}
+    public_hops: set[str] | None = None  # needed only for a destination that cannot be resolved
+    hops: dict[int, str | None] = {}  # route -> firewall ip: a tag splits into many pieces, few routes
     for dest in subnet_destinations(ctx, case):
         prefixes, tag, reason = resolve(tags, dest)
         if prefixes is None:
+            if public_hops is None:
+                public_hops = {ip for r in routes.public_routes() if (ip := _firewall_of(r, firewalls))}
             for ip in sorted(public_hops):
                 _case_for(ctx, cases, ip, firewalls).unknown.append(
                     {"destination": tag, "reason": reason or ""}
@@ -230,7 +233,8 @@ def evaluate_subnet(
             continue
         parts: dict[str, list[RoutedPrefix]] = {}
         for piece in routes.next_hops(prefixes):
-            ip = _firewall_of(piece.route, firewalls)
+            key = id(piece.route)  # the route set holds its routes: ids stay unique meanwhile
+            ip = hops[key] if key in hops else hops.setdefault(key, _firewall_of(piece.route, firewalls))
             if ip:
                 parts.setdefault(ip, []).append(piece)
         for ip, pieces in parts.items():

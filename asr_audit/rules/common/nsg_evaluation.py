@@ -82,6 +82,8 @@ class Estate:
         self.tags = shared_index(ctx)
         self._books: dict[tuple[str, str], AddressBook] = {}
         self._compiled: dict[tuple[str, int], CompiledNsg] = {}
+        self._shapes: dict[str, dict[Any, Any]] = {}  # per NSG: decisions its compilations share
+        self._first: dict[str, CompiledNsg] = {}  # per NSG: a compilation that lends the others its rules
         self.asg_members = _asg_members(ctx.inventory.network_interfaces)
         self.common = AddressBook(self.tags, None, self.asg_members)  # what every subnet sees alike
 
@@ -115,7 +117,9 @@ class Estate:
             return Unread(nsg_id, connectivity.unread_reason(self.index, nsg_id, "network security group"))
         key = (ids.key(nsg_id), id(book))
         if key not in self._compiled:
-            self._compiled[key] = compile_nsg(nsg, book)
+            shapes, like = self._shapes.setdefault(key[0], {}), self._first.get(key[0])
+            compiled = self._compiled[key] = compile_nsg(nsg, book, shapes=shapes, like=like)
+            self._first.setdefault(key[0], compiled)
         return self._compiled[key]
 
     def raw(self, nsg_id: str) -> NetworkSecurityGroup | None:
