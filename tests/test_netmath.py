@@ -4,13 +4,14 @@ against hand cases and brute force."""
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from asr_audit.inventory import Peering, Route, RouteTable, ServiceTag, Subnet, VirtualNetwork
-from asr_audit.net.prefixes import PrefixSet, overlaps, parse_prefix, parse_prefixes
+from asr_audit.net.prefixes import Overlap, PrefixSet, overlapping, parse_prefix, parse_prefixes
 from asr_audit.net.routes import (
     APPLIANCE,
     GATEWAY,
@@ -23,7 +24,6 @@ from asr_audit.net.routes import (
     RouteEntry,
     RouteSet,
     SubnetRouter,
-    subnet_routes,
     system_routes,
 )
 from asr_audit.net.service_tags import ServiceTagIndex
@@ -103,6 +103,11 @@ def test_prefix_set_operations_match_sets_of_addresses(a: list, b: list) -> None
 
 
 # --- overlap -------------------------------------------------------------------------------------
+
+
+def overlaps(a: list[Any], b: list[Any]) -> list[Overlap]:
+    """The overlapping pairs of two prefix lists: the index with one owner on each side."""
+    return overlapping({0: a}, {0: b}).get((0, 0), [])
 
 
 @pytest.mark.parametrize(
@@ -323,7 +328,7 @@ def test_service_tag_udrs_expand_and_unknown_tags_are_reported_unresolved() -> N
         ],
     )
     v = vnet(["10.1.0.0/16"])
-    routes = subnet_routes(v, v.subnets[0], table, tags)
+    routes = SubnetRouter(tags).routes(v, v.subnets[0], table)
     assert routes.effective_route("20.60.2.9").tag == "Storage.EastUS"
     assert routes.effective_route("20.61.0.1").next_hop_type == GATEWAY  # next hop case normalised
     assert [(u.name, u.address_prefix) for u in routes.unresolved] == [("sql", "Sql.EastUS")]
@@ -348,7 +353,7 @@ def test_service_endpoint_routes(
         service_endpoint_locations=locations,
     )
     v = vnet(["10.1.0.0/16"], subnet=sub)
-    routes = subnet_routes(v, sub, None, ServiceTagIndex(TAGS))
+    routes = SubnetRouter(ServiceTagIndex(TAGS)).routes(v, sub, None)
     assert [routes.effective_route(a).next_hop_type for a in covered] == [SERVICE_ENDPOINT] * len(covered)
     assert [routes.effective_route(a).next_hop_type for a in uncovered] == [INTERNET] * len(uncovered)
     assert [u.address_prefix for u in routes.unresolved] == unresolved

@@ -346,11 +346,6 @@ K = TypeVar("K", bound=Hashable)
 L = TypeVar("L", bound=Hashable)
 
 
-def overlaps(a_prefixes: Iterable[Network | str], b_prefixes: Iterable[Network | str]) -> list[Overlap]:
-    """Every (a, b) pair of overlapping prefixes of two lists (see `overlapping`)."""
-    return overlapping({0: a_prefixes}, {0: b_prefixes}).get((0, 0), [])
-
-
 def overlapping(
     a_sides: Mapping[K, Iterable[Network | str]], b_sides: Mapping[L, Iterable[Network | str]]
 ) -> dict[tuple[K, L], list[Overlap]]:

@@ -398,10 +398,3 @@ def shared_router(analysis: Analysis) -> SubnetRouter:
     """The analysis's one router: each route table is compiled once, and each subnet's routes
     built once, for every rule that follows routes (NET-FORCED-TUNNEL, NET-FIREWALL-FQDN)."""
     return memoised(analysis, "subnet_router", SubnetRouter, lambda: SubnetRouter(shared_index(analysis)))
-
-
-def subnet_routes(
-    vnet: VirtualNetwork, subnet: Subnet, route_table: RouteTable | None, tags: ServiceTagIndex
-) -> RouteSet:
-    """One subnet's routes (see `SubnetRouter.routes`); use a SubnetRouter for many subnets."""
-    return SubnetRouter(tags).routes(vnet, subnet, route_table)

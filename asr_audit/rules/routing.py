@@ -2,7 +2,7 @@
 
 For every subnet that holds a protected or candidate VM, each destination replication needs
 (section 5 of DESIGN.md) is expanded to its service tag's prefixes and split by the subnet's
-effective routes (`net.routes.subnet_routes`: UDRs with tag prefixes expanded, service endpoint
+effective routes (`net.routes.SubnetRouter`: UDRs with tag prefixes expanded, service endpoint
 routes, system routes; longest prefix wins). Any part that leaves through a
 VirtualNetworkGateway (high) or a VirtualAppliance (medium) is tunnelled; an appliance that
 is an Azure Firewall in the inventory is left to NET-FIREWALL-FQDN. What ARM cannot show
