@@ -1,0 +1,24 @@
+"""Pausing the cyclic garbage collector around phases that build large, acyclic heaps.
+
+Loading or saving a snapshot and analysing an inventory each make millions of containers that
+live to the end of the phase and form no cycles worth collecting; the collector's passes over an
+ever larger heap made those phases grow faster than the inventory (bench/README.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Iterator
+
+
+@contextlib.contextmanager
+def no_cyclic_gc() -> Iterator[None]:
+    """The collector off for the block, then back as it was (a caller may have turned it off)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
