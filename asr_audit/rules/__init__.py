@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable
 
-from asr_audit.findings import Finding
+from asr_audit.findings import Check, Finding
 from asr_audit.heap import no_cyclic_gc
 from asr_audit.rules.base import Context
 from asr_audit.rules.catalog import Catalog, default_catalog
@@ -46,3 +46,21 @@ def analyze(
         gc.unfreeze()
     findings.sort(key=lambda f: (-f.severity.rank, f.rule_id, f.resource_id.lower(), f.key))
     return findings
+
+
+def passed(context: Context, findings: Iterable[Finding]) -> list[Check]:
+    """What the rules examined and found nothing wrong with, once per rule and resource.
+
+    Fail closed: a resource with any finding of that rule (failed or unknown, suppressed or not)
+    did not pass, and neither did anything in a subscription where a gap in the rule's input was
+    reported: what the rule judged there, it judged on part of the data."""
+    judged = {(f.rule_id, f.resource_id.lower()) for f in findings}
+    partial = {(f.rule_id, f.subscription_id.lower()) for f in findings if f.gap}
+    out: dict[tuple[str, str], Check] = {}
+    for check in context.checks:
+        key = (check.rule_id, check.resource_id.lower())
+        where = {(check.rule_id, check.subscription_id.lower()), (check.rule_id, "")}  # "": tenant-wide
+        if key in judged or key in out or where & partial:
+            continue
+        out[key] = check
+    return sorted(out.values(), key=lambda c: (c.rule_id, c.resource_id.lower()))
