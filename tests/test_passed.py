@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from asr_audit.access.clouds import CLOUDS
@@ -24,6 +25,7 @@ from asr_audit.rules.base import Context
 from asr_audit.rules.catalog import default_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = json.loads((ROOT / "tests" / "data" / "asr-audit-report.schema.json").read_text("utf-8"))
 CLOUD = CLOUDS["AzureCloud"]
 READINESS = {"source_region": "eastus", "target_region": "westus2"}
 SUB_A = "11111111-1111-1111-1111-111111111111"
@@ -125,9 +127,12 @@ def test_a_resource_group_view_keeps_only_its_passes(broken: Inventory) -> None:
     assert all(c.resource_id.split("/")[4].lower() == group.lower() for c in view)
 
 
-def test_cli_json_lists_passes_only_when_asked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_json_lists_passes_only_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
     main(["demo", "--output", "json", "--include-passed"])
     doc = json.loads(capsys.readouterr().out)
+    jsonschema.validate(doc, SCHEMA)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**doc, "passed": [{**doc["passed"][0], "status": "fail"}]}, SCHEMA)
     assert doc["passed"] and all(p["status"] == "pass" and p["rule_id"] for p in doc["passed"])
     failing = {(f["rule_id"], f["resource_id"].lower()) for f in doc["findings"]}
     assert not [p for p in doc["passed"] if (p["rule_id"], p["resource_id"].lower()) in failing]
