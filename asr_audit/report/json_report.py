@@ -45,6 +45,8 @@ def document(report: Report) -> dict[str, Any]:
         doc["suppressions"] = report.suppression_notes
     if report.resolved:
         doc["resolved"] = report.resolved
+    if report.estate is not None:
+        doc["estate"] = report.estate.to_json()
     return doc
 
 
