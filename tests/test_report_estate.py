@@ -105,21 +105,16 @@ def test_pairs_come_from_items_and_mappings_with_their_vaults() -> None:
     dst = virtual_network("vnet-dst", "westus")
     vm, nic = vm_with_nic("vm1", "eastus", subnet_id(src))
     item = a2a_item(rsv, vm, recovery_network_id=dst.id)
-    forward = network_mapping(
-        rsv,
-        "m1",
-        primary_network_id=src.id,
-        recovery_network_id=dst.id,
-        primary_location="eastus",
-        recovery_location="westus",
-    )
-    back = network_mapping(
-        rsv,
-        "m2",
-        primary_network_id=dst.id,
-        recovery_network_id=src.id,
-        primary_location="westus",
-        recovery_location="eastus",
+    forward, back = (
+        network_mapping(
+            rsv,
+            name,
+            primary_network_id=a.id,
+            recovery_network_id=b.id,
+            primary_location=a.location,
+            recovery_location=b.location,
+        )
+        for name, a, b in (("m1", src, dst), ("m2", dst, src))
     )
     report = runner.audit(inventory(rsv, src, dst, vm, nic, item, forward, back), cloud=CLOUDS["AzureCloud"])
     assert report.estate is not None

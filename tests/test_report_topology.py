@@ -137,7 +137,7 @@ def test_nodes_are_what_dr_depends_on_placed_by_side() -> None:
         "er-wdc": (CIRCUIT, LINK),
         "branch": (SITE, LINK),
     }
-    assert _node(topo, ids["spoke"]).detail == "10.0.0.0/16, 1 VM"
+    assert _node(topo, ids["spoke"]).detail == "1 VM, 10.0.0.0/16"
     assert _node(topo, ids["circuit"]).detail == "Washington DC, Premium"
     assert _node(topo, ids["hub"]).subscription_id == OTHER_SUBSCRIPTION
 

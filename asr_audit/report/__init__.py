@@ -27,6 +27,7 @@ FORMATS = {
     "junit": "asr_audit.report.junit",
     "markdown": "asr_audit.report.markdown",
     "csv": "asr_audit.report.csv_report",
+    "html": "asr_audit.report.html",
 }
 
 

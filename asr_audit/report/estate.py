@@ -266,6 +266,43 @@ def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+Table = tuple[str, tuple[str, ...], list[tuple[object, ...]]]
+
+
+def tables(estate: Estate) -> list[Table]:
+    """The summary as titled tables, (title, header, rows), as Markdown and HTML show it."""
+    return [
+        (
+            "Subscriptions",
+            ("Subscription", "State"),
+            [(subscription_label(s), s.state) for s in estate.subscriptions],
+        ),
+        (
+            "Region pairs",
+            ("Source → target", "Scope", "Vaults"),
+            [
+                (pair_label(p.source, p.target), pair_counts(p), ", ".join(p.vaults))
+                for p in estate.region_pairs
+            ],
+        ),
+        (
+            "Vaults",
+            ("Vault", "Region", "Replicated items"),
+            [(v.name, v.region, v.protected_items) for v in estate.vaults],
+        ),
+        (
+            "Recovery VNets",
+            ("Recovery VNet", "Region", "Address space"),
+            [(n.name, n.region, ", ".join(n.address_space)) for n in estate.recovery_vnets],
+        ),
+        (
+            "ExpressRoute circuits",
+            ("ExpressRoute circuit", "Peering location, SKU, provider"),
+            [(c.name, circuit_detail(c)) for c in estate.circuits],
+        ),
+    ]
+
+
 # --- plain text, for the terminal table ----------------------------------------------------------
 
 

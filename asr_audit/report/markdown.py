@@ -20,14 +20,7 @@ from collections.abc import Iterable, Sequence
 from asr_audit import ids
 from asr_audit.findings import Finding, Severity
 from asr_audit.report import Report, mermaid
-from asr_audit.report.estate import (
-    Estate,
-    circuit_detail,
-    coverage_sentence,
-    pair_counts,
-    pair_label,
-    subscription_label,
-)
+from asr_audit.report.estate import Estate, coverage_sentence, subscription_label, tables
 from asr_audit.report.sanitize import markdown as md
 from asr_audit.report.sanitize import markdown_url
 from asr_audit.report.topology import Topology
@@ -109,32 +102,9 @@ def _estate(estate: Estate | None) -> list[str]:
         "",
         f"- **VMs in scope:** {estate.protected_vms} protected, {estate.candidate_vms} candidate",
         f"- **Coverage:** {coverage}",
-        "",
-        *_table(("Subscription", "State"), ((subscription_label(s), s.state) for s in estate.subscriptions)),
     ]
-    tables = (
-        (
-            ("Region pair (source → target)", "Scope", "Vaults"),
-            [
-                (pair_label(p.source, p.target), pair_counts(p), ", ".join(p.vaults))
-                for p in estate.region_pairs
-            ],
-        ),
-        (
-            ("Vault", "Region", "Replicated items"),
-            [(v.name, v.region, v.protected_items) for v in estate.vaults],
-        ),
-        (
-            ("Recovery VNet", "Region", "Address space"),
-            [(n.name, n.region, ", ".join(n.address_space)) for n in estate.recovery_vnets],
-        ),
-        (
-            ("ExpressRoute circuit", "Peering location, SKU, provider"),
-            [(c.name, circuit_detail(c)) for c in estate.circuits],
-        ),
-    )
-    for header, rows in tables:
-        lines += ["", *_table(header, rows)] if rows else ["", f"{header[0]}: none."]
+    for title, header, rows in tables(estate):
+        lines += ["", *_table(header, rows)] if rows else ["", f"{title}: none."]
     return lines
 
 

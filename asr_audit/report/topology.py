@@ -295,7 +295,7 @@ def _vnet_detail(vnet: VirtualNetwork, workloads: int) -> str:
         f" +{len(vnet.address_prefixes) - 2}" if len(vnet.address_prefixes) > 2 else ""
     )
     count = f"{workloads} VM{'s' if workloads != 1 else ''}" if workloads else ""
-    return ", ".join(p for p in (space, count) if p)
+    return ", ".join(p for p in (count, space) if p)  # the workloads first: they survive truncation
 
 
 def _marked(part: _Part, findings: list[Finding]) -> _Part:
