@@ -24,16 +24,17 @@ from asr_audit.app.masking import MASK, mask_report
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import Connection, ExpressRouteCircuit, Inventory, Peering, VirtualNetworkGateway
 from asr_audit.report import topology
-from asr_audit.report.estate import DrScope
+from asr_audit.report.estate import DrScope, grouping_sentence
 from asr_audit.report.topology import (
+    CACHE,
     CIRCUIT,
     FAILOVER,
-    GROUP,
     LINK,
     PEERING,
     RECOVERY,
     SITE,
     SOURCE,
+    STAGING,
     Topology,
     collapse,
 )
@@ -52,10 +53,14 @@ def _estate() -> tuple[Inventory, dict[str, str]]:
             id=f"{spoke.id}/virtualNetworkPeerings/to-hub", name="to-hub", remote_virtual_network_id=hub.id
         )
     ]
+    other = resource_id(
+        "Microsoft.Network/virtualNetworks", "vnet-other-spoke", subscription=OTHER_SUBSCRIPTION
+    )
     hub.peerings = [
         Peering(
             f"{hub.id}/virtualNetworkPeerings/to-spoke", "to-spoke", spoke.id, peering_state="Disconnected"
-        )
+        ),
+        Peering(f"{hub.id}/virtualNetworkPeerings/to-other", "to-other", other),  # no workload there
     ]
     gw_id = resource_id("Microsoft.Network/virtualNetworkGateways", "ergw", subscription=OTHER_SUBSCRIPTION)
     circuit_id = resource_id(
@@ -113,6 +118,12 @@ def _graph(findings: list[Finding] | None = None) -> tuple[Topology, dict[str, s
     return topology.build(inv, scope, findings or []), ids
 
 
+def _joined(topo: Topology) -> bool:
+    """Every edge ends at nodes the graph has."""
+    drawn = {n.id for n in topo.nodes}
+    return all(e.source in drawn and e.target in drawn for e in topo.edges)
+
+
 def _node(topo: Topology, resource: str) -> topology.Node:
     return next(n for n in topo.nodes if n.id == resource.lower())
 
@@ -144,6 +155,7 @@ def test_nodes_are_what_dr_depends_on_placed_by_side() -> None:
 
 def test_edges_merge_both_directions_and_say_what_they_carry() -> None:
     topo, ids = _graph()
+    assert _joined(topo)  # the hub's other spoke is neither drawn nor linked to
     kinds = sorted(e.kind for e in topo.edges)
     assert kinds == ["attachment", "connection", "connection", FAILOVER, PEERING, "staging"]
     failover = next(e for e in topo.edges if e.kind == FAILOVER)
@@ -187,7 +199,7 @@ def test_empty_scope_draws_nothing() -> None:
 
 def test_demo_shows_the_circuit_both_sides_share() -> None:
     topo = demo_report().topology
-    assert topo is not None
+    assert topo is not None and _joined(topo)
     by_name = {n.name: n for n in topo.nodes}
     wdc = by_name["er-fabrikam-wdc"]
     linked = {
@@ -262,10 +274,10 @@ def test_small_estates_are_drawn_as_they_are() -> None:
 
 def test_past_the_limit_vnets_group_by_resource_group() -> None:
     collapsed = collapse(_wide(groups=3, per_group=5), limit=10)
-    assert collapsed.grouped_by == "resource group"
-    groups = [n for n in collapsed.nodes if n.kind == GROUP]
+    assert collapsed.grouped_by == (("VNets", "resource group"),) and _joined(collapsed)
+    groups = [n for n in collapsed.nodes if n.members > 1]
     assert sorted((g.name, g.members, g.detail) for g in groups) == [
-        (f"rg{g}", 5, "5 VNets, eastus") for g in range(3)
+        (f"rg{g}", 5, "5 VNets") for g in range(3)
     ]
     first = next(g for g in groups if g.name == "rg0")
     assert first.severity is Severity.CRITICAL  # from the peerings inside it, which are not drawn
@@ -277,8 +289,8 @@ def test_past_the_limit_vnets_group_by_resource_group() -> None:
 
 def test_coarser_groups_when_resource_groups_are_still_too_many() -> None:
     collapsed = collapse(_wide(groups=12, per_group=2), limit=10)
-    assert collapsed.grouped_by == "subscription"
-    (group,) = [n for n in collapsed.nodes if n.kind == GROUP]
+    assert collapsed.grouped_by == (("VNets", "subscription"),)
+    (group,) = [n for n in collapsed.nodes if n.members > 1]
     assert (group.name, group.members, group.severity) == (PROD, 24, Severity.CRITICAL)
     (failover,) = [e for e in collapsed.edges if e.kind == FAILOVER]
     assert failover.label == "1 VM"
@@ -295,3 +307,33 @@ def test_merged_edges_with_different_labels_count_their_links() -> None:
     )
     collapsed = collapse(relabelled, limit=4)
     assert {e.label for e in collapsed.edges if e.kind == FAILOVER} == {"6 links"}
+
+
+def test_cache_accounts_past_the_limit_are_grouped_too() -> None:
+    caches = tuple(
+        topology.Node(
+            f"c{i}",
+            CACHE,
+            f"st{i}",
+            SOURCE,
+            0,
+            subscription_id=PROD,
+            region="eastus",
+            resource_group="rg-asr",
+        )
+        for i in range(12)
+    )
+    rsv = topology.Node("v", "vault", "rsv", RECOVERY, 0)
+    staging = tuple(topology.Edge(f"c{i}", "v", STAGING) for i in range(12))
+    collapsed = collapse(Topology((("eastus", "westus"),), (*caches, rsv), staging), limit=10)
+    assert collapsed.grouped_by == (("cache accounts", "resource group"),)
+    assert [(n.kind, n.name, n.detail) for n in collapsed.nodes] == [
+        ("vault", "rsv", ""),
+        (CACHE, "rg-asr", "12 cache accounts"),
+    ]
+    (link,) = collapsed.edges
+    assert (link.kind, link.target) == (STAGING, "v")
+    assert (
+        grouping_sentence(collapsed.grouped_by, 10)
+        == "Past 10 of them, the picture draws cache accounts as one node per resource group."
+    )

@@ -262,6 +262,14 @@ def coverage_sentence(c: CoverageSummary) -> str:
     return f"incomplete: {c.gaps} of {_plural(c.runs, 'collector run')} failed ({statuses})"
 
 
+def grouping_sentence(grouped_by: Sequence[tuple[str, str]], limit: int) -> str:
+    """`Past 40 of them, VNets are drawn as one node per resource group.` (empty when nothing was)."""
+    if not grouped_by:
+        return ""
+    parts = [f"{what} as one node per {by}" for what, by in grouped_by]
+    return f"Past {limit} of them, the picture draws {' and '.join(parts)}."
+
+
 def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 

@@ -27,9 +27,16 @@ from statistics import mean
 from asr_audit import ids
 from asr_audit.findings import Finding, Severity
 from asr_audit.report import Report
-from asr_audit.report.estate import Estate, coverage_sentence, pair_label, subscription_label, tables
+from asr_audit.report.estate import (
+    Estate,
+    coverage_sentence,
+    grouping_sentence,
+    pair_label,
+    subscription_label,
+    tables,
+)
 from asr_audit.report.sanitize import clean, clean_tree
-from asr_audit.report.topology import GATEWAY, Edge, Node, Topology, collapse, layer
+from asr_audit.report.topology import DEFAULT_LIMIT, Edge, Node, Topology, collapse, describe, layer
 from asr_audit.triage.suppressions import describe_note
 
 
@@ -162,15 +169,7 @@ _COLUMNS = (
     "Recovery gateways",
     "Recovery VNets, vaults",
 )
-_KIND_ORDER = {"vnet": 0, "group": 0, "gateway": 1, "circuit": 2, "site": 3, "cache": 4, "vault": 5}
-_KIND_WORDS = {
-    "gateway": "gateway",
-    "circuit": "ExpressRoute circuit",
-    "site": "VPN site",
-    "vault": "vault",
-    "cache": "cache",
-    "group": "VNet group",
-}
+_KIND_ORDER = {"vnet": 0, "gateway": 1, "circuit": 2, "site": 3, "cache": 4, "vault": 5}
 
 
 def _picture(topology: Topology) -> str:
@@ -180,12 +179,8 @@ def _picture(topology: Topology) -> str:
             '<section id="topology"><h2>DR topology</h2><p class="empty">Nothing to draw: no replicated or '
             "candidate VMs, network mappings or recovery VNets in scope.</p></section>"
         )
-    grouped = (
-        f"<p>Past {len([n for n in topology.nodes if n.kind == 'vnet'])} VNets the picture groups them by "
-        f"{e(topo.grouped_by)}.</p>"
-        if topo.grouped_by
-        else ""
-    )
+    grouped = grouping_sentence(topo.grouped_by, DEFAULT_LIMIT)
+    grouped = f"<p>{e(grouped)}</p>" if grouped else ""
     legend = "".join(f'<span><span class="badge {s.value}">{s.value}</span></span>' for s in Severity)
     return (
         '<section id="topology"><h2>DR topology</h2><p>What disaster recovery depends on, per region pair. '
@@ -256,11 +251,8 @@ def _cells(topo: Topology) -> dict[tuple[int, int], list[Node]]:
 
 def _node(node: Node, x: float, y: float) -> str:
     severity = f" sev-{node.severity.value}" if node.severity else ""
-    kind = _KIND_WORDS.get(node.kind, "VNet")
-    if node.kind == GATEWAY and node.detail:
-        kind = f"{node.detail} {kind}"
-    what = ", ".join(p for p in (kind, node.region) if p)
-    detail = "" if node.kind == GATEWAY else node.detail
+    what, detail = describe(node)
+    grouped = " grouped" if node.members > 1 else ""
     refs = _refs(node.findings, node.severity)
     # Characters that fit the box in the report's sans-serif; the inner <svg> clips what a wider
     # font would still push past it, and the tooltip has every word.
@@ -269,10 +261,11 @@ def _node(node: Node, x: float, y: float) -> str:
         f'<text class="{cls}" x="10" y="{15 + 13 * i}">{e(_fit(text, width))}</text>'
         for i, (cls, text, width) in enumerate(line for line in lines if line[1])
     )
-    tip = "\n".join(p for p in (node.name, what, node.detail, node.resource_id, refs) if p)
+    where = node.resource_id or (f"subscription {node.subscription_id}" if node.subscription_id else "")
+    tip = "\n".join(p for p in (node.name, what, detail, where, refs) if p)
     rounded = 14 if node.kind == "circuit" else 6
     group = (
-        f'<g class="node {node.kind}{severity}"><title>{e(tip, multiline=True)}</title>'
+        f'<g class="node {node.kind}{grouped}{severity}"><title>{e(tip, multiline=True)}</title>'
         f'<svg x="{x}" y="{y}" width="{_W}" height="{_H}">'
         f'<rect x="1.5" y="1.5" width="{_W - 3}" height="{_H - 3}" rx="{rounded}"/>{texts}</svg></g>'
     )

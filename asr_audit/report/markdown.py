@@ -20,10 +20,10 @@ from collections.abc import Iterable, Sequence
 from asr_audit import ids
 from asr_audit.findings import Finding, Severity
 from asr_audit.report import Report, mermaid
-from asr_audit.report.estate import Estate, coverage_sentence, subscription_label, tables
+from asr_audit.report.estate import Estate, coverage_sentence, grouping_sentence, subscription_label, tables
 from asr_audit.report.sanitize import markdown as md
 from asr_audit.report.sanitize import markdown_url
-from asr_audit.report.topology import Topology
+from asr_audit.report.topology import DEFAULT_LIMIT, Topology, collapse
 from asr_audit.triage.suppressions import describe_note
 
 CELL_LIMIT = 300  # characters of prose in a table cell; the rest goes to the details below it
@@ -118,12 +118,14 @@ def _topology(topology: Topology | None, numbers: dict[str, int]) -> list[str]:
             "Nothing to draw: no replicated or candidate VMs, network mappings or recovery VNets in scope.",
         ]
     drawn = mermaid.render(topology, numbers)
+    grouped = grouping_sentence(collapse(topology).grouped_by, DEFAULT_LIMIT)
     lines = [
         "## DR topology",
         "",
         "What disaster recovery depends on, per region pair. A node or link in colour has an active "
         "finding (red high, orange medium, blue low); `#n` is its number in the tables below. Dotted "
-        "arrows are failover paths (VMs failing over, network mappings), dotted lines cache staging.",
+        "arrows are failover paths (VMs failing over, network mappings), dotted lines cache staging."
+        + (f" {md(grouped)}" if grouped else ""),
         "",
         "```mermaid",
         drawn.rstrip("\n"),

@@ -27,7 +27,6 @@ from asr_audit.report.topology import (
     CONNECTION,
     FAILOVER,
     GATEWAY,
-    GROUP,
     LINK,
     PEERING,
     RECOVERY,
@@ -40,6 +39,7 @@ from asr_audit.report.topology import (
     Node,
     Topology,
     collapse,
+    describe,
     layer,
 )
 
@@ -50,16 +50,8 @@ _SHAPES = {  # Mermaid's node shapes: (open, close)
     SITE: ("[/", "/]"),
     VAULT: ("[/", "\\]"),
     CACHE: ("[(", ")]"),
-    GROUP: ("[[", "]]"),
 }
 _ARROWS = {PEERING: "<-->", ATTACHMENT: "---", CONNECTION: "---", FAILOVER: "-.->", STAGING: "-.-"}
-_KIND_WORDS = {
-    GATEWAY: "gateway",
-    CIRCUIT: "ExpressRoute circuit",
-    SITE: "VPN site",
-    VAULT: "vault",
-    CACHE: "cache",
-}
 _SIDES = {SOURCE: "source side", RECOVERY: "recovery side"}
 _SHOWN_NUMBERS = 4
 
@@ -93,13 +85,8 @@ def render(topology: Topology, numbers: Mapping[str, int] | None = None) -> str:
 
 def _node(name: str, node: Node, numbers: Mapping[str, int]) -> str:
     opening, closing = _SHAPES.get(node.kind, ("[", "]"))
-    kind = _KIND_WORDS.get(node.kind)
-    if node.kind == GATEWAY:  # "ExpressRoute gateway"
-        kind, detail = " ".join(p for p in (node.detail, kind) if p), ""
-    else:
-        detail = node.detail
-    detail = ", ".join(p for p in (kind, node.region, detail) if p)
-    parts = [f"<b>{text(node.name)}</b>", text(detail), text(_refs(node.findings, numbers))]
+    what, detail = describe(node)
+    parts = [f"<b>{text(node.name)}</b>", text(what), text(detail), text(_refs(node.findings, numbers))]
     return f'{name}{opening}"{"<br/>".join(p for p in parts if p)}"{closing}'
 
 

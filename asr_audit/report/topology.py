@@ -31,15 +31,7 @@ from asr_audit.inventory import Inventory, Peering, VirtualNetwork
 from asr_audit.report.estate import DrScope, pair_of
 
 SOURCE, RECOVERY, LINK = "source", "recovery", "link"
-VNET, GATEWAY, CIRCUIT, SITE, VAULT, CACHE, GROUP = (
-    "vnet",
-    "gateway",
-    "circuit",
-    "site",
-    "vault",
-    "cache",
-    "group",
-)
+VNET, GATEWAY, CIRCUIT, SITE, VAULT, CACHE = "vnet", "gateway", "circuit", "site", "vault", "cache"
 PEERING, ATTACHMENT, CONNECTION, FAILOVER, STAGING = (
     "peering",
     "attachment",
@@ -48,8 +40,9 @@ PEERING, ATTACHMENT, CONNECTION, FAILOVER, STAGING = (
     "staging",
 )
 
-# Past this many VNets a picture stops being readable (and Mermaid's default limits are near):
-# `collapse` then draws one node per group of VNets.
+# Past this many nodes of a kind (VNets, cache accounts, gateways...) a picture stops being
+# readable, and Mermaid's default limits on text and links are near: `collapse` then draws one
+# node per group of them.
 DEFAULT_LIMIT = 40
 
 # One palette for every picture, so the Markdown diagram and the HTML one agree: (stroke, fill).
@@ -93,7 +86,29 @@ class Node:
     detail: str = ""
     severity: Severity | None = None
     findings: tuple[str, ...] = ()  # fingerprints of the active findings on it, worst first
-    members: int = 1  # VNets in a group
+    members: int = 1  # more than one: a group `collapse` made of nodes of this kind
+
+
+_KIND_WORDS = {
+    VNET: "VNet",
+    GATEWAY: "gateway",
+    CIRCUIT: "ExpressRoute circuit",
+    SITE: "VPN site",
+    VAULT: "vault",
+    CACHE: "cache",
+}
+
+
+def describe(node: Node) -> tuple[str, str]:
+    """The two lines a picture writes under a node's name: kind and region, then the detail
+    (`ExpressRoute gateway, eastus`; `cache, eastus` and `Standard_LRS StorageV2`)."""
+    if node.members > 1:
+        kind, detail = "group", node.detail
+    elif node.kind == GATEWAY:  # its detail is its type: "ExpressRoute gateway"
+        kind, detail = " ".join(p for p in (node.detail, "gateway") if p), ""
+    else:
+        kind, detail = _KIND_WORDS.get(node.kind, node.kind), node.detail
+    return ", ".join(p for p in (kind, node.region) if p), detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +126,8 @@ class Topology:
     pairs: tuple[tuple[str, str], ...] = ()
     nodes: tuple[Node, ...] = ()
     edges: tuple[Edge, ...] = ()
-    grouped_by: str | None = None  # what `collapse` grouped VNets by, if it did
+    # What `collapse` grouped, and by what: (("VNets", "resource group"), ...); empty when nothing.
+    grouped_by: tuple[tuple[str, str], ...] = ()
 
 
 _Part = TypeVar("_Part", Node, Edge)
@@ -208,6 +224,8 @@ class _Builder:
         for key in [k for k, n in self.nodes.items() if n.kind == VNET]:
             for peering in self._peerings(key):
                 remote = ids.key(peering.remote_virtual_network_id)
+                if remote not in self.nodes:  # a hub's other spokes: no workload, no failover
+                    continue
                 draft = self.edge(key, remote, PEERING, [peering.id])
                 if peering.peering_state and peering.peering_state.lower() != "connected":
                     draft.state = peering.peering_state
@@ -355,30 +373,48 @@ GROUPINGS: tuple[tuple[str, _Key], ...] = (
 )
 
 
-def collapse(topology: Topology, limit: int = DEFAULT_LIMIT) -> Topology:
-    """`topology` with one node per VNet group when it has more than `limit` VNets.
+# What a group of each kind is called.
+_GROUPED = {
+    VNET: "VNets",
+    CACHE: "cache accounts",
+    GATEWAY: "gateways",
+    VAULT: "vaults",
+    SITE: "VPN sites",
+    CIRCUIT: "ExpressRoute circuits",
+}
 
-    Groups never mix sides or region pairs, so the picture keeps its layout; gateways, circuits,
-    vaults and caches stay. A group carries its members' worst severity and findings, including
-    those of the peerings inside it, which are not drawn.
+
+def collapse(topology: Topology, limit: int = DEFAULT_LIMIT) -> Topology:
+    """`topology` with one node per group of each kind (VNets, cache accounts, ...) it has more
+    than `limit` of; a group is a node of its members' kind with `members` > 1.
+
+    Groups never mix kinds, sides or region pairs, so the picture keeps its layout. A group
+    carries its members' worst severity and findings, including those of the links inside it
+    (peerings), which are not drawn.
     """
-    vnets = [n for n in topology.nodes if n.kind == VNET]
-    if len(vnets) <= limit:
-        return topology
-    grouped_by, groups = _groups(vnets, limit)
+    for kind in _GROUPED:
+        members = [n for n in topology.nodes if n.kind == kind]
+        if len(members) > limit:
+            topology = _collapse(topology, kind, *_groups(members, limit))
+    return topology
+
+
+def _collapse(
+    topology: Topology, kind: str, grouped_by: str, groups: dict[tuple[str | None, ...], list[Node]]
+) -> Topology:
     merged_into: dict[str, str] = {}
     group_nodes: dict[str, Node] = {}
     for group_key, members in groups.items():
-        if len(members) == 1:  # a group of one says less than the VNet itself
+        if len(members) == 1:  # a group of one says less than the member itself
             continue
-        gid = "group:" + "|".join(k or "" for k in group_key)
+        gid = f"group:{kind}:" + "|".join(k or "" for k in group_key)
         for member in members:
             merged_into[member.id] = gid
-        group_nodes[gid] = _group(gid, grouped_by, members)
+        group_nodes[gid] = _group(gid, kind, grouped_by, members)
     edges: dict[tuple[str, frozenset[str]], list[Edge]] = defaultdict(list)
     for e in topology.edges:
         a, b = merged_into.get(e.source, e.source), merged_into.get(e.target, e.target)
-        if a == b:  # a peering inside a group: its findings move to the group
+        if a == b:  # a link inside a group: its findings move to the group
             group_nodes[a] = _merge(group_nodes[a], [e])
         else:
             edges[(e.kind, frozenset((a, b)))].append(dataclasses.replace(e, source=a, target=b))
@@ -387,15 +423,15 @@ def collapse(topology: Topology, limit: int = DEFAULT_LIMIT) -> Topology:
         topology,
         nodes=tuple(nodes),
         edges=tuple(_merged_edge(same) for same in edges.values()),
-        grouped_by=grouped_by,
+        grouped_by=(*topology.grouped_by, (_GROUPED[kind], grouped_by)),
     )
 
 
-def _groups(vnets: list[Node], limit: int) -> tuple[str, dict[tuple[str | None, ...], list[Node]]]:
+def _groups(nodes: list[Node], limit: int) -> tuple[str, dict[tuple[str | None, ...], list[Node]]]:
     """The first grouping in `GROUPINGS` that fits `limit` (the coarsest when none does)."""
     for grouped_by, key in GROUPINGS:
         groups: dict[tuple[str | None, ...], list[Node]] = defaultdict(list)
-        for n in vnets:
+        for n in nodes:
             group_key = (n.side, str(n.band), *key(n))
             groups[group_key].append(n)
         if len(groups) <= limit:
@@ -403,7 +439,7 @@ def _groups(vnets: list[Node], limit: int) -> tuple[str, dict[tuple[str | None, 
     return GROUPINGS[-1][0], groups
 
 
-def _group(gid: str, grouped_by: str, members: list[Node]) -> Node:
+def _group(gid: str, kind: str, grouped_by: str, members: list[Node]) -> Node:
     first = members[0]
     name = {
         "resource group": first.resource_group,
@@ -412,15 +448,14 @@ def _group(gid: str, grouped_by: str, members: list[Node]) -> Node:
     }[grouped_by]
     base = Node(
         id=gid,
-        kind=GROUP,
+        kind=kind,
         name=name or "unknown",
         side=first.side,
         band=first.band,
         region=first.region,
         subscription_id=first.subscription_id if grouped_by != "region" else None,
         resource_group=first.resource_group if grouped_by == "resource group" else None,
-        detail=f"{len(members)} VNets"
-        + (f", {first.region}" if first.region and grouped_by != "region" else ""),
+        detail=f"{len(members)} {_GROUPED[kind]}",
         members=len(members),
     )
     return _merge(base, members)
