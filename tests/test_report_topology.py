@@ -337,3 +337,18 @@ def test_cache_accounts_past_the_limit_are_grouped_too() -> None:
         grouping_sentence(collapsed.grouped_by, 10)
         == "Past 10 of them, the picture draws cache accounts as one node per resource group."
     )
+
+
+def test_readiness_draws_the_target_vnets_and_the_vault_named_with_flag() -> None:
+    src = virtual_network("vnet-src", "eastus")
+    dst = virtual_network("vnet-dst", "westus", prefixes=("10.9.0.0/16",))
+    vm, nic = vm_with_nic("vm1", "eastus", subnet_id(src))
+    chosen, other = vault("rsv-west", "westus"), vault("rsv-unused", "westus")
+    inv = inventory(src, dst, vm, nic, chosen, other)
+    report = runner.audit(
+        inv, cloud=CLOUDS["AzureCloud"], source_region="eastus", target_region="westus", vaults=["RSV-West"]
+    )
+    assert report.topology is not None
+    placed = {(n.name, n.side) for n in report.topology.nodes}
+    assert placed == {("vnet-src", SOURCE), ("vnet-dst", RECOVERY), ("rsv-west", RECOVERY)}
+    assert _node(report.topology, src.id).detail == "1 VM, 10.0.0.0/16"

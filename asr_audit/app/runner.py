@@ -200,26 +200,7 @@ def dr_scope(context: Context) -> DrScope:
     vnets: dict[str, list[str]] = {}
     for p in audited.placements(context):
         vnets.setdefault(ids.key(p.workload.vm.id), []).append(p.vnet.id)
-    vms = tuple(
-        ScopedVm(
-            id=w.vm.id,
-            name=w.vm.name,
-            kind=w.kind,
-            source_region=w.source_region,
-            target_region=w.target_region,
-            vault_id=w.item.vault_id if w.item else None,
-            vnet_ids=tuple(dict.fromkeys(vnets.get(ids.key(w.vm.id), []))),
-            recovery_network_id=w.item.recovery_network_id if w.item else None,
-            cache_ids=tuple(
-                dict.fromkeys(
-                    d.cache_storage_account_id for d in w.item.protected_disks if d.cache_storage_account_id
-                )
-            )
-            if w.item
-            else (),
-        )
-        for w in audited.unique_workloads(context)
-    )
+    vms = tuple(_scoped(w, vnets.get(ids.key(w.vm.id), [])) for w in audited.unique_workloads(context))
     mappings = tuple(
         ScopedMapping(
             m.id,
@@ -239,6 +220,24 @@ def dr_scope(context: Context) -> DrScope:
         vault_ids=tuple(v.id for v in context.inventory.vaults if {v.name.lower(), ids.key(v.id)} & named),
         source_region=context.source_region,
         target_region=context.target_region,
+    )
+
+
+def _scoped(workload: audited.Workload, vnet_ids: list[str]) -> ScopedVm:
+    item = workload.item
+    disks = item.protected_disks if item else []
+    return ScopedVm(
+        id=workload.vm.id,
+        name=workload.vm.name,
+        kind=workload.kind,
+        source_region=workload.source_region,
+        target_region=workload.target_region,
+        vault_id=item.vault_id if item else None,
+        vnet_ids=tuple(dict.fromkeys(vnet_ids)),
+        recovery_network_id=item.recovery_network_id if item else None,
+        cache_ids=tuple(
+            dict.fromkeys(d.cache_storage_account_id for d in disks if d.cache_storage_account_id)
+        ),
     )
 
 
