@@ -16,7 +16,8 @@ from asr_audit.access.clouds import CloudProfile
 from asr_audit.errors import EXIT_AUTH, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, UsageError
 from asr_audit.findings import Severity
 from asr_audit.inventory import Coverage, CoverageStatus, Inventory
-from asr_audit.report import Report
+from asr_audit.report import Report, estate, topology
+from asr_audit.report.estate import DrScope, ScopedMapping, ScopedVm
 from asr_audit.rules import analyze, passed
 from asr_audit.rules import catalog as rule_catalog
 from asr_audit.rules.base import Context
@@ -170,6 +171,7 @@ def audit(
     )
     findings = analyze(context, chosen)
     checks = passed(context, findings) if include_passed else None
+    scope = dr_scope(context)
     notes = suppressions.apply(findings, accepted, today or date.today()) if accepted is not None else []
     resolved = baseline.apply(findings, previous) if previous is not None else []
     groups = _lower(resource_groups)
@@ -194,6 +196,54 @@ def audit(
         suppression_notes=notes,
         resolved=resolved,
         passed=checks,
+        estate=estate.build(inventory, scope),
+        topology=topology.build(inventory, scope, findings),
+    )
+
+
+def dr_scope(context: Context) -> DrScope:
+    """The rules' view of what is in scope (`audited`), as the plain records the reports draw."""
+    vnets: dict[str, list[str]] = {}
+    for p in audited.placements(context):
+        vnets.setdefault(ids.key(p.workload.vm.id), []).append(p.vnet.id)
+    vms = tuple(_scoped(w, vnets.get(ids.key(w.vm.id), [])) for w in audited.unique_workloads(context))
+    mappings = tuple(
+        ScopedMapping(
+            m.id,
+            m.vault_id,
+            m.primary_network_id,
+            m.recovery_network_id,
+            m.primary_location,
+            m.recovery_location,
+        )
+        for m in audited.a2a_mappings(context)
+    )
+    named = {ids.key(v) if "/" in v else v.strip().lower() for v in context.vaults}
+    return DrScope(
+        vms=vms,
+        mappings=mappings,
+        recovery_vnet_ids=tuple(v.id for v in audited.recovery_vnets(context).values()),
+        vault_ids=tuple(v.id for v in context.inventory.vaults if {v.name.lower(), ids.key(v.id)} & named),
+        source_region=context.source_region,
+        target_region=context.target_region,
+    )
+
+
+def _scoped(workload: audited.Workload, vnet_ids: list[str]) -> ScopedVm:
+    item = workload.item
+    disks = item.protected_disks if item else []
+    return ScopedVm(
+        id=workload.vm.id,
+        name=workload.vm.name,
+        kind=workload.kind,
+        source_region=workload.source_region,
+        target_region=workload.target_region,
+        vault_id=item.vault_id if item else None,
+        vnet_ids=tuple(dict.fromkeys(vnet_ids)),
+        recovery_network_id=item.recovery_network_id if item else None,
+        cache_ids=tuple(
+            dict.fromkeys(d.cache_storage_account_id for d in disks if d.cache_storage_account_id)
+        ),
     )
 
 

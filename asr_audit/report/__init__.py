@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asr_audit.findings import Check, Finding, RuleMeta, Severity
 from asr_audit.inventory import Coverage
+
+if TYPE_CHECKING:  # built by the run; formats that show no estate never import them
+    from asr_audit.report.estate import Estate
+    from asr_audit.report.topology import Topology
 
 REPORT_SCHEMA_VERSION = "1"
 
@@ -23,6 +27,7 @@ FORMATS = {
     "junit": "asr_audit.report.junit",
     "markdown": "asr_audit.report.markdown",
     "csv": "asr_audit.report.csv_report",
+    "html": "asr_audit.report.html",
 }
 
 
@@ -47,6 +52,10 @@ class Report:
     resolved: list[dict[str, Any]] = field(default_factory=list)
     # --include-passed: what each rule examined and passed; None when not asked for.
     passed: list[Check] | None = None
+    # What the findings are about (issue 12): the scope summary and the DR dependency graph the
+    # human formats open with; None when the report was not built from an inventory.
+    estate: Estate | None = None
+    topology: Topology | None = None
 
     @property
     def active(self) -> list[Finding]:

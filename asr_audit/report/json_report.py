@@ -47,6 +47,8 @@ def document(report: Report) -> dict[str, Any]:
         doc["resolved"] = report.resolved
     if report.passed is not None:
         doc["passed"] = [c.to_json() for c in report.passed]
+    if report.estate is not None:
+        doc["estate"] = report.estate.to_json()
     return doc
 
 
