@@ -1,21 +1,26 @@
-"""`asr-audit rules`: the rule catalog, and the rule pages under docs/rules/, from rule metadata.
+"""`asr-audit rules`, `asr-audit explain`: the rule catalog and the rule pages, from rule metadata.
 
 Both are rendered from `RuleMeta` so the catalog, the pages and the findings cannot disagree;
-`tools/gen_rule_docs.py` writes the pages and a test fails when a page has drifted from what
-this module renders.
+`tools/gen_rule_docs.py` writes the pages into the package (`asr_audit/rule_pages/`) and a test
+fails when a page has drifted from what this module renders. The pages ship inside the wheel, so
+`explain` shows them offline, wherever asr-audit is installed: no report links to a web copy
+that may not exist.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import textwrap
 from collections.abc import Iterable
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from asr_audit import __version__
-from asr_audit.findings import RuleMeta, docs_page
+from asr_audit.errors import UsageError
+from asr_audit.findings import RuleMeta
 from asr_audit.rules import catalog as rule_catalog
 from asr_audit.rules.catalog import Catalog
 from asr_audit.rules.thresholds import THRESHOLDS
@@ -24,6 +29,12 @@ CATALOG_SCHEMA_VERSION = 1
 FORMATS = ("table", "json", "markdown")
 _DATE = re.compile(r"\b((?:19|20)\d{2}(?:-\d{2}-\d{2})?)\b")  # 2025-06-13, or a bare year
 _WIDTH = 100
+PAGES = "rule_pages"  # the generated pages, package data of asr_audit
+
+
+def explain_command(rule_id: str) -> str:
+    """How a reader opens a rule's page: the catalog names this rather than a URL."""
+    return f"asr-audit explain {rule_id}"
 
 
 def source_date(meta: RuleMeta) -> str | None:
@@ -44,7 +55,7 @@ def rule_record(meta: RuleMeta) -> dict[str, Any]:
         "source_date": source_date(meta),
         "seed_value": meta.seed_value,
         "docs": meta.microsoft_docs,
-        "page": docs_page(meta.id),
+        "page": explain_command(meta.id),
         "references": list(meta.references),
         "reads": list(meta.needs),
         "severities": [sev.value for sev in meta.severities],
@@ -101,7 +112,7 @@ def _field(label: str, text: str) -> str:
 
 def _table(metas: list[RuleMeta]) -> str:
     """One block per rule: a header line to scan, then the full text wrapped for a terminal."""
-    blocks = [f"asr-audit rule catalog: {len(metas)} rules (full pages: {docs_page('<ID>')})"]
+    blocks = [f"asr-audit rule catalog: {len(metas)} rules (a rule's page: {explain_command('RULE-ID')})"]
     for m in metas:
         lines = [f"{m.id}  [{m.severity.value}, {m.category}]  {m.title}", _field("Why", m.rationale)]
         lines.append(_field("Fix", m.remediation))
@@ -118,7 +129,7 @@ def _cell(text: str | None) -> str:
 
 
 def render_markdown(metas: Iterable[RuleMeta]) -> str:
-    """The catalog as a Markdown document (also docs/rules/README.md)."""
+    """The catalog as a Markdown document (also asr_audit/rule_pages/README.md)."""
     metas = list(metas)
     out = [
         "# asr-audit rule catalog",
@@ -221,8 +232,25 @@ def render_rule_page(meta: RuleMeta, source_text: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def explain(rule_id: str, catalog: Catalog | None = None) -> str:
+    """The page of `rule_id` (any case) as shipped, without the note for its editors; an unknown id
+    is a `UsageError` naming the closest ids."""
+    known = [m.id for m in _metas(catalog)]
+    wanted = rule_id.strip().upper()
+    if wanted not in known:
+        close = difflib.get_close_matches(wanted, known, n=3, cutoff=0.5)
+        hint = f"did you mean {' or '.join(close)}?" if close else "see: asr-audit rules"
+        raise UsageError(f"no rule {rule_id!r}: {hint}")
+    page = resources.files("asr_audit") / PAGES / f"{wanted}.md"
+    try:
+        text = page.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"this installation has no page for {wanted}: reinstall asr-audit") from None
+    return text.removeprefix(GENERATED_NOTE.format(id=wanted) + "\n\n")
+
+
 def generated_docs(src_dir: Path, catalog: Catalog | None = None) -> dict[str, str]:
-    """Every generated file of docs/rules/ (file name -> text): one page per rule of the catalog
+    """Every generated file of the pages directory (file name -> text): one page per rule of the catalog
     (the default one when None), plus README.md (the catalog). `src_dir` holds the hand-written
     `<ID>.md` sources."""
     metas = _metas(catalog)

@@ -20,10 +20,9 @@ import argparse
 import logging
 import os
 import re
-import shutil
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from asr_audit import ids
@@ -37,12 +36,13 @@ from asr_audit.app.arguments import (
     PROG,
     build_parser,
     https_url,
+    output_format,
 )
 from asr_audit.atomic_write import check_writable, write_text_atomic
 from asr_audit.collect import DEFAULT_CONNECT_TIMEOUT
 from asr_audit.errors import EXIT_AUTH, EXIT_OK, EXIT_USAGE, AuditError, AuthError, UsageError
 from asr_audit.inventory import Inventory
-from asr_audit.report import Report
+from asr_audit.report import FORMATS, Report
 from asr_audit.report.sanitize import clean
 from asr_audit.triage import baseline, suppressions
 
@@ -96,15 +96,13 @@ def _quiet_sdk_logging() -> None:
 
 def _dispatch(args: argparse.Namespace, say: _Stderr) -> int:
     if args.command == "rules":
-        if args.output not in CATALOG_FORMATS:
-            raise UsageError(f"rules --output must be one of {', '.join(CATALOG_FORMATS)}, not {args.output}")
-        from asr_audit.app.catalog import render_catalog
-
-        _emit(render_catalog(args.output), None)
-        return 0
+        return _rules(args)
+    if args.command == "explain":
+        return _explain(args)
     # Every flag, rule id, input and output file is checked before a scan that may take minutes.
     _check_source(args)
     _check_outputs(args)
+    args.output = _format(args.output, args.out, FORMATS)
     rules = runner.choose_rules(args.rules, args.skip_rules)
     inputs = _policy_inputs(args)
     started = runner.utc_now()
@@ -125,7 +123,7 @@ def _dispatch(args: argparse.Namespace, say: _Stderr) -> int:
         from asr_audit.app.masking import mask_report
 
         shown = mask_report(report)
-    _emit(_render(shown, args.output, args.out), args.out)
+    _emit(_render(shown, args, _subscription_names(inventory, args.mask)), args.out)
     blind = runner.nothing_read(report)
     if not args.quiet:
         scope_notes = (
@@ -134,12 +132,47 @@ def _dispatch(args: argparse.Namespace, say: _Stderr) -> int:
             runner.vault_note(inventory, args.vault),
         )
         _notes(shown, args, [n for n in scope_notes if n], say, blind=bool(blind))
+        if args.command == "demo" and report.gaps:
+            say.note(
+                "the demo's forbidden read (403) is staged: the recording refuses it on purpose to show "
+                "how a coverage gap is reported; nothing is wrong with your set-up"
+            )
     if blind:
         say.error(blind)  # the report is written, but the exit code is 3 whatever it holds
         return EXIT_AUTH
     if args.command == "demo" and args.fail_on is None:
         return EXIT_OK  # the demo estate is broken on purpose: showing it gates nothing unless asked
     return runner.exit_code(report, args.fail_on or DEFAULT_FAIL_ON)
+
+
+def _rules(args: argparse.Namespace) -> int:
+    """`rules`: the catalog, to stdout or `--out`; flags given before the subcommand count too."""
+    from asr_audit.app.catalog import render_catalog
+
+    _check_outputs(args, snapshot=False)
+    fmt = _format(args.output, args.out, CATALOG_FORMATS)
+    if fmt not in CATALOG_FORMATS:
+        raise UsageError(f"rules --output must be one of {', '.join(CATALOG_FORMATS)}, not {fmt}")
+    _emit(render_catalog(fmt), args.out)
+    return EXIT_OK
+
+
+def _explain(args: argparse.Namespace) -> int:
+    """`explain RULE-ID`: the rule's page as shipped in the package, so it works offline."""
+    from asr_audit.app.catalog import explain
+
+    if args.output not in (None, "markdown"):
+        raise UsageError(f"explain prints the rule's Markdown page: drop --output {args.output}")
+    _check_outputs(args, snapshot=False)
+    _emit(explain(args.rule_id), args.out)
+    return EXIT_OK
+
+
+def _format(output: str | None, out: str | None, allowed: Iterable[str]) -> str:
+    try:
+        return output_format(output, out, tuple(allowed))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _check_source(args: argparse.Namespace) -> None:
@@ -170,12 +203,12 @@ def _check_source(args: argparse.Namespace) -> None:
         )
 
 
-def _check_outputs(args: argparse.Namespace) -> None:
+def _check_outputs(args: argparse.Namespace, *, snapshot: bool = True) -> None:
     """`--out` and `--save-snapshot` are tried now (a file created and removed beside them), so a
     missing or read-only directory fails before the scan rather than after it."""
     if args.out:
         check_writable(args.out)
-    if args.save_snapshot:
+    if snapshot and args.save_snapshot:
         check_writable(args.save_snapshot, what="snapshot")
 
 
@@ -281,16 +314,36 @@ def _replay(args: argparse.Namespace, cloud: CloudProfile) -> Inventory:
     return replay.replay_scan(replay.DEMO_CASSETTE, request)
 
 
-def _render(report: Report, fmt: str, out: str | None) -> str:
-    if fmt == "table":
+def _subscription_names(inventory: Inventory, mask: bool) -> dict[str, str]:
+    """Display names by subscription id as the report shows it (masked with `--mask`: the names
+    stay, they are what tells masked subscriptions apart)."""
+    if mask:
+        from asr_audit.app.masking import mask_id
+
+        return {mask_id(s.id): s.display_name for s in inventory.subscriptions if s.display_name}
+    return {s.id: s.display_name for s in inventory.subscriptions if s.display_name}
+
+
+def _render(report: Report, args: argparse.Namespace, names: dict[str, str]) -> str:
+    if args.output == "table":
         from asr_audit.report import table
 
-        color = out is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-        width = max(shutil.get_terminal_size().columns, 100) if color else table.DEFAULT_WIDTH
-        return table.render(report, color=color, width=width)
+        terminal = None if args.out else sys.stdout
+        color = terminal is not None and terminal.isatty() and not os.environ.get("NO_COLOR")
+        return table.render(
+            report,
+            color=color,
+            width=table.choose_width(terminal),
+            details=args.details,
+            subscription_names=names,
+        )
+    if args.output == "csv":
+        from asr_audit.report import csv_report
+
+        return csv_report.render(report, subscription_names=names)
     from asr_audit.report import render
 
-    return render(report, fmt)
+    return render(report, args.output)
 
 
 def _emit(text: str, out: str | None) -> None:
