@@ -89,6 +89,21 @@ def test_no_output_or_page_names_the_placeholder_repository() -> None:
     assert [p.name for p in shipped if "github.com/asr-audit" in p.read_text(encoding="utf-8")] == []
 
 
+# A parent whose deployment replaces a list of children: declaring it again with one child deletes the rest.
+PARENT_LISTS = {"networkSecurityGroups": "securityRules", "routeTables": "routes"}
+BICEP = re.compile(r"^```bicep\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def test_bicep_examples_add_children_instead_of_redeclaring_their_parent() -> None:
+    for path in SOURCES.glob("*.md"):
+        for block in BICEP.findall(path.read_text(encoding="utf-8")):
+            for declaration in re.split(r"(?m)^resource ", block)[1:]:
+                header = declaration.split("\n", 1)[0]
+                for parent, children in PARENT_LISTS.items():
+                    if f"/{parent}@" in header and " existing " not in header:
+                        assert f"{children}:" not in declaration, f"{path.name}: {header}"
+
+
 def test_a_page_source_without_the_required_sections_is_refused() -> None:
     with pytest.raises(PageSourceError, match=r"How to fix it / Bicep.*unexpected \['Notes'\]"):
         check_page_source(
