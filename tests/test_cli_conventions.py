@@ -98,6 +98,17 @@ def test_rules_honours_flags_before_it(capsys: pytest.CaptureFixture[str], tmp_p
     assert not (tmp_path / "catalog.sarif").exists()
 
 
+@pytest.mark.parametrize("columns", ["60", "80", "120"])
+def test_the_catalog_fits_the_width_like_the_report(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], columns: str
+) -> None:
+    monkeypatch.setenv("COLUMNS", columns)
+    code, out, _ = run(capsys, "rules")
+    assert code == 0
+    wide = [line.split() for line in out.splitlines() if len(line) > int(columns)]
+    assert all(words[-1].startswith("https://") and len(words) <= 2 for words in wide)  # a URL, whole
+
+
 @pytest.mark.parametrize(("extension", "fmt"), sorted(OUT_EXTENSIONS.items()))
 def test_out_extension_names_the_format(
     capsys: pytest.CaptureFixture[str], snapshot: str, tmp_path: Path, extension: str, fmt: str

@@ -22,8 +22,9 @@ from asr_audit import collect
 from asr_audit.access.clouds import CLOUDS
 from asr_audit.app import replay, runner
 from asr_audit.app.cli import main
+from asr_audit.app.terminal import FALLBACK_WIDTH, MIN_WIDTH, choose_width
 from asr_audit.report import Report
-from asr_audit.report.table import FALLBACK_WIDTH, MIN_WIDTH, choose_width, render
+from asr_audit.report.table import render
 
 UNLIMITED = 100_000
 WIDTHS = (60, 80, 100, 120)

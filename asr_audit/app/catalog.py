@@ -28,7 +28,7 @@ from asr_audit.rules.thresholds import THRESHOLDS
 CATALOG_SCHEMA_VERSION = 1
 FORMATS = ("table", "json", "markdown")
 _DATE = re.compile(r"\b((?:19|20)\d{2}(?:-\d{2}-\d{2})?)\b")  # 2025-06-13, or a bare year
-_WIDTH = 100
+_WIDTH = 100  # rule pages, and the catalog when no width is given
 PAGES = "rule_pages"  # the generated pages, package data of asr_audit
 
 
@@ -67,15 +67,16 @@ def _metas(catalog: Catalog | None) -> list[RuleMeta]:
     return list((catalog if catalog is not None else rule_catalog.default_catalog()).metas().values())
 
 
-def render_catalog(fmt: str = "table", catalog: Catalog | None = None) -> str:
-    """The catalog (every rule when None) in `fmt` (table, json or markdown)."""
+def render_catalog(fmt: str = "table", catalog: Catalog | None = None, *, width: int = _WIDTH) -> str:
+    """The catalog (every rule when None) in `fmt` (table, json or markdown); the table wraps to
+    `width` at spaces only."""
     metas = _metas(catalog)
     if fmt == "json":
         return _json(metas)
     if fmt == "markdown":
         return render_markdown(metas)
     if fmt == "table":
-        return _table(metas)
+        return _table(metas, width)
     raise ValueError(f"unknown catalog format {fmt!r} (choose from {', '.join(FORMATS)})")
 
 
@@ -99,27 +100,28 @@ def _json(metas: list[RuleMeta]) -> str:
     return json.dumps(doc, indent=2) + "\n"
 
 
-def _field(label: str, text: str) -> str:
+def _wrap(text: str, width: int, first: str, rest: str) -> str:
+    """Wrapped at spaces only: a URL or id wider than the line stays whole on a line of its own."""
     return textwrap.fill(
         text,
-        width=_WIDTH,
-        initial_indent=f"  {label:<8}",
-        subsequent_indent=" " * 10,
+        width=width,
+        initial_indent=first,
+        subsequent_indent=rest,
         break_on_hyphens=False,
         break_long_words=False,
     )
 
 
-def _table(metas: list[RuleMeta]) -> str:
+def _table(metas: list[RuleMeta], width: int) -> str:
     """One block per rule: a header line to scan, then the full text wrapped for a terminal."""
-    blocks = [f"asr-audit rule catalog: {len(metas)} rules (a rule's page: {explain_command('RULE-ID')})"]
+    head = f"asr-audit rule catalog: {len(metas)} rules (a rule's page: {explain_command('RULE-ID')})"
+    blocks = [_wrap(head, width, "", "")]
     for m in metas:
-        lines = [f"{m.id}  [{m.severity.value}, {m.category}]  {m.title}", _field("Why", m.rationale)]
-        lines.append(_field("Fix", m.remediation))
-        lines.append(_field("Source", m.source))
-        if m.seed_value:
-            lines.append(_field("Seed", m.seed_value))
-        lines.append(_field("Docs", m.microsoft_docs))
+        fields = [("Why", m.rationale), ("Fix", m.remediation), ("Source", m.source)]
+        fields += [("Seed", m.seed_value)] if m.seed_value else []
+        fields.append(("Docs", m.microsoft_docs))
+        lines = [_wrap(f"{m.id}  [{m.severity.value}, {m.category}]  {m.title}", width, "", " " * 10)]
+        lines += [_wrap(text, width, f"  {label:<8}", " " * 10) for label, text in fields]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
 

@@ -38,6 +38,7 @@ from asr_audit.app.arguments import (
     https_url,
     output_format,
 )
+from asr_audit.app.terminal import choose_width
 from asr_audit.atomic_write import check_writable, write_text_atomic
 from asr_audit.collect import DEFAULT_CONNECT_TIMEOUT
 from asr_audit.errors import EXIT_AUTH, EXIT_OK, EXIT_USAGE, AuditError, AuthError, UsageError
@@ -153,7 +154,7 @@ def _rules(args: argparse.Namespace) -> int:
     fmt = _format(args.output, args.out, CATALOG_FORMATS)
     if fmt not in CATALOG_FORMATS:
         raise UsageError(f"rules --output must be one of {', '.join(CATALOG_FORMATS)}, not {fmt}")
-    _emit(render_catalog(fmt), args.out)
+    _emit(render_catalog(fmt, width=choose_width(None if args.out else sys.stdout)), args.out)
     return EXIT_OK
 
 
@@ -333,7 +334,7 @@ def _render(report: Report, args: argparse.Namespace, names: dict[str, str]) -> 
         return table.render(
             report,
             color=color,
-            width=table.choose_width(terminal),
+            width=choose_width(terminal),
             details=args.details,
             subscription_names=names,
         )

@@ -1,9 +1,11 @@
 """`--output table`: the report a person reads in a terminal, a CI log or a text file.
 
-It must fit the width it is given (see `choose_width`) without breaking a word, because a wrapped
+It must fit the width it is given without breaking a word, because a wrapped
 terminal line splits names and commands mid-word, and a name broken in two can no longer be
 searched for or copied. So the layout is done here, on whole words, instead of by rich's table
 wrapping, which folds any word longer than its cell:
+
+The width is the caller's (the CLI's policy is `app.terminal.choose_width`).
 
 - **Default (compact).** The summary line first; then per severity (worst first) and per rule a
   header naming the rule, and one line per finding: its number, the resource (its name, never its
@@ -24,12 +26,11 @@ an ANSI sequence prints literally and cannot restyle or rewrite the operator's t
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from io import StringIO
 from itertools import groupby
-from typing import IO, Any
+from typing import Any
 
 from rich.cells import cell_len
 from rich.console import Console
@@ -42,8 +43,7 @@ from asr_audit.report import Report
 from asr_audit.report.sanitize import clean
 from asr_audit.triage.suppressions import describe_note
 
-FALLBACK_WIDTH = 80
-MIN_WIDTH = 40
+DEFAULT_WIDTH = 80
 ELLIPSIS = "…"
 
 _STYLE = {
@@ -56,30 +56,6 @@ _STYLE = {
 _INDENT_RULE = 2  # a rule's header under its severity
 _INDENT_ROW = 4  # a finding's number under its rule
 _GAP = 2  # between columns
-
-
-def choose_width(stream: IO[str] | None, environ: Mapping[str, str] | None = None) -> int:
-    """The width to lay the table out in.
-
-    `COLUMNS`, when set to a number, wins everywhere (the convention `shutil.get_terminal_size`
-    follows too): it is how a user or a script asks for a width, also for piped output. Otherwise a
-    terminal on `stream` gives its own width. Anything else (a pipe, a file, `--out`) gets 80: the
-    reader of a file or a CI log is not at this terminal, and 80 columns show unwrapped in any
-    viewer, diff and e-mail. rich's own detection is not used because, with stdout piped, it falls
-    back to the width of whatever terminal stdin or stderr is on. Never below `MIN_WIDTH`, where
-    not even a rule id and a name fit.
-    """
-    environ = os.environ if environ is None else environ
-    columns = environ.get("COLUMNS", "").strip()
-    if columns.isdigit() and int(columns) > 0:
-        return max(MIN_WIDTH, int(columns))
-    if stream is not None:
-        try:
-            if stream.isatty():
-                return max(MIN_WIDTH, os.get_terminal_size(stream.fileno()).columns)
-        except (AttributeError, OSError, ValueError):  # a replaced or closed stream
-            pass
-    return FALLBACK_WIDTH
 
 
 # --- lines of styled segments ---------------------------------------------------------------------
@@ -434,7 +410,7 @@ def render(
     report: Report,
     *,
     color: bool = False,
-    width: int = FALLBACK_WIDTH,
+    width: int = DEFAULT_WIDTH,
     details: bool = False,
     subscription_names: Mapping[str, str] | None = None,
     preamble: Sequence[str] = (),
@@ -445,13 +421,13 @@ def render(
     GUIDs; `preamble` lines go between the summary line and the findings (wrapped to the width).
     """
     names = {k.lower(): v for k, v in (subscription_names or {}).items() if v}
-    lines = list(_Layout(report, max(MIN_WIDTH, width), details, names).lines(preamble))
+    lines = list(_Layout(report, width, details, names).lines(preamble))
     if not color:
         return "\n".join(line.plain() for line in lines) + "\n"
     buffer = StringIO()
     console = Console(
         file=buffer,
-        width=max(MIN_WIDTH, width),
+        width=width,
         force_terminal=True,
         color_system="auto",
         highlight=False,
