@@ -19,7 +19,16 @@ from asr_audit.report import FORMATS
 from asr_audit.report.csv_report import COLUMNS
 
 # A valid value for each option that takes one (by argparse `dest`); others get "x".
-SAMPLE = {"vault": "rsv-x", "subscription": "Fabrikam Prod", "out": "r.json", "save_snapshot": "s.json"}
+SAMPLE = {
+    "vault": "rsv-x",
+    "subscription": "Fabrikam Prod",
+    "out": "r.json",
+    "save_snapshot": "s.json",
+    "arm_endpoint": "https://arm.example.invalid",
+    "timeout": "5",
+    "deadline": "5",
+    "concurrency": "4",
+}
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -77,6 +86,27 @@ def test_every_demo_option_means_the_same_before_the_subcommand(action: argparse
     after = vars(build_parser().parse_args(["demo", *given]))
     assert before == after
     assert before[action.dest] not in (None, False, [])  # given, not a default
+
+
+def options_unused_by(command: str) -> list[argparse.Action]:
+    used = {a.dest for a in subcommand(command)._actions} | {"quiet", "help", "version"}
+    return [a for a in build_parser()._actions if a.option_strings and a.dest not in used]
+
+
+@pytest.mark.parametrize(
+    ("command", "action"),
+    [(c, a) for c in ("demo", "rules", "explain") for a in options_unused_by(c)],
+    ids=lambda v: v if isinstance(v, str) else v.option_strings[-1],
+)
+def test_a_flag_the_subcommand_cannot_use_is_refused_not_dropped(
+    capsys: pytest.CaptureFixture[str], command: str, action: argparse.Action
+) -> None:
+    """`asr-audit --timeout 5 demo` would otherwise replay with no timeout and say nothing."""
+    argv = [*argv_for(action), command, *(["VM-NAME"] if command == "explain" else [])]
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (2, "")
+    (line,) = err.splitlines()
+    assert line.startswith("asr-audit: error: ") and action.option_strings[-1] in line
 
 
 def test_o_is_output_everywhere() -> None:

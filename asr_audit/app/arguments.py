@@ -182,6 +182,19 @@ def output_format(output: str | None, out: str | None, allowed: Collection[str])
     )
 
 
+def ignored_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[str]:
+    """The flags given (before the subcommand) that the subcommand in `args` has no use for:
+    argparse accepts them there and the subcommand would drop them without a word. `--quiet`
+    applies everywhere."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    used = {a.dest for a in commands.choices[args.command]._actions} | {"quiet"}
+    return [
+        a.option_strings[-1]
+        for a in parser._actions
+        if a.option_strings and a.dest not in used and getattr(args, a.dest, a.default) != a.default
+    ]
+
+
 def _extensions() -> str:
     return ", ".join(f"{ext} {fmt}" for ext, fmt in OUT_EXTENSIONS.items())
 
@@ -438,6 +451,12 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     explain.add_argument("rule_id", metavar="RULE-ID", help="a rule id, e.g. NET-NSG-OUTBOUND (any case)")
+    explain.add_argument(
+        "-o", "--output", choices=("markdown",), default=argparse.SUPPRESS, help="the page's format: markdown"
+    )
+    explain.add_argument(
+        "--out", metavar="FILE", default=argparse.SUPPRESS, help="write the page to FILE, not stdout"
+    )
     demo = commands.add_parser(
         "demo",
         help="a full run on the bundled recorded scenario, offline",

@@ -36,6 +36,7 @@ from asr_audit.app.arguments import (
     PROG,
     build_parser,
     https_url,
+    ignored_flags,
     output_format,
 )
 from asr_audit.app.terminal import choose_width
@@ -59,14 +60,15 @@ EXIT_INTERRUPTED = 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
     try:
-        args = build_parser().parse_args(argv)
+        args = parser.parse_args(argv)
     except SystemExit as exc:  # --help / --version (0), or a usage error argparse already printed (2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     say = _Stderr(mask=args.mask)
     _quiet_sdk_logging()
     try:
-        return _dispatch(args, say)
+        return _dispatch(args, say, parser)
     except AuditError as exc:
         say.error(str(exc))
         return exc.exit_code
@@ -95,13 +97,17 @@ def _quiet_sdk_logging() -> None:
         sdk.addHandler(_SDK_SILENCER)
 
 
-def _dispatch(args: argparse.Namespace, say: _Stderr) -> int:
+def _dispatch(args: argparse.Namespace, say: _Stderr, parser: argparse.ArgumentParser) -> int:
+    if args.command in ("rules", "explain"):
+        _refuse_ignored_flags(args, parser)
     if args.command == "rules":
         return _rules(args)
     if args.command == "explain":
         return _explain(args)
     # Every flag, rule id, input and output file is checked before a scan that may take minutes.
     _check_source(args)
+    if args.command == "demo":
+        _refuse_ignored_flags(args, parser)
     _check_outputs(args)
     args.output = _format(args.output, args.out, FORMATS)
     rules = runner.choose_rules(args.rules, args.skip_rules)
@@ -144,6 +150,13 @@ def _dispatch(args: argparse.Namespace, say: _Stderr) -> int:
     if args.command == "demo" and args.fail_on is None:
         return EXIT_OK  # the demo estate is broken on purpose: showing it gates nothing unless asked
     return runner.exit_code(report, args.fail_on or DEFAULT_FAIL_ON)
+
+
+def _refuse_ignored_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    ignored = ignored_flags(args, parser)
+    if ignored:
+        verb, it = ("does", "it") if len(ignored) == 1 else ("do", "them")
+        raise UsageError(f"{', '.join(ignored)} {verb} nothing for {args.command}: drop {it}")
 
 
 def _rules(args: argparse.Namespace) -> int:
