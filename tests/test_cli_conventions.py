@@ -202,3 +202,10 @@ def test_the_demo_says_its_403_is_staged(capsys: pytest.CaptureFixture[str]) -> 
     assert "nothing is wrong with your set-up" in note
     code, _, err = run(capsys, "demo", "-o", "json", "--subscription", "Fabrikam Prod")
     assert code == 0 and "staged" not in err  # no gap in this subscription, nothing to explain
+
+
+def test_masked_subscriptions_keep_their_display_names(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "demo", "--mask", "--quiet", "--subscription", "Fabrikam Prod")
+    assert code == 0
+    assert "Subscriptions: Fabrikam Prod (********-****-****-****-********5a32)" in out
+    assert "b7e4a1d9" not in out

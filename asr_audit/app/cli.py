@@ -163,7 +163,7 @@ def _rules(args: argparse.Namespace) -> int:
     """`rules`: the catalog, to stdout or `--out`; flags given before the subcommand count too."""
     from asr_audit.app.catalog import render_catalog
 
-    _check_outputs(args, snapshot=False)
+    _check_outputs(args)
     fmt = _format(args.output, args.out, CATALOG_FORMATS)
     if fmt not in CATALOG_FORMATS:
         raise UsageError(f"rules --output must be one of {', '.join(CATALOG_FORMATS)}, not {fmt}")
@@ -177,7 +177,7 @@ def _explain(args: argparse.Namespace) -> int:
 
     if args.output not in (None, "markdown"):
         raise UsageError(f"explain prints the rule's Markdown page: drop --output {args.output}")
-    _check_outputs(args, snapshot=False)
+    _check_outputs(args)
     _emit(explain(args.rule_id), args.out)
     return EXIT_OK
 
@@ -217,12 +217,12 @@ def _check_source(args: argparse.Namespace) -> None:
         )
 
 
-def _check_outputs(args: argparse.Namespace, *, snapshot: bool = True) -> None:
+def _check_outputs(args: argparse.Namespace) -> None:
     """`--out` and `--save-snapshot` are tried now (a file created and removed beside them), so a
     missing or read-only directory fails before the scan rather than after it."""
     if args.out:
         check_writable(args.out)
-    if snapshot and args.save_snapshot:
+    if args.save_snapshot:
         check_writable(args.save_snapshot, what="snapshot")
 
 

@@ -1,17 +1,15 @@
 """`--output table`: the report a person reads in a terminal, a CI log or a text file.
 
-It must fit the width it is given without breaking a word, because a wrapped
-terminal line splits names and commands mid-word, and a name broken in two can no longer be
-searched for or copied. So the layout is done here, on whole words, instead of by rich's table
-wrapping, which folds any word longer than its cell:
-
-The width is the caller's (the CLI's policy is `app.terminal.choose_width`).
+It must fit the width it is given (the CLI's policy is `app.terminal.choose_width`) without
+breaking a word, because a terminal that wraps a line splits names and commands mid-word, and a
+name broken in two can no longer be searched for or copied. So the layout is done here, on whole
+words, instead of by rich's table wrapping, which folds any word longer than its cell:
 
 - **Default (compact).** The summary line first; then per severity (worst first) and per rule a
   header naming the rule, and one line per finding: its number, the resource (its name, never its
-  ARM id) and the start of its message, cut after a whole word with `…`. A resource name wider
-  than the whole line (only below about 60 columns) is the one thing cut inside a word. Every line
-  fits the width.
+  ARM id) and the start of its message, cut after a whole word with `…`. Every line fits the
+  width: a single word wider than a whole line (a long name at under about 60 columns, an id in a
+  coverage detail) is the one thing cut inside a word, with `…`.
 - **`details=True`.** Each finding becomes a block: where it is, the whole message, the evidence
   (ARM ids in it shortened to resource names: `--output json` has them in full), the one fix, and
   the full resource id. Text wraps at spaces; a token wider than the line (an ARM id, a long
@@ -84,17 +82,13 @@ class Line:
         return Text.assemble(*self.segments)
 
 
-def _words(text: str) -> list[str]:
-    return text.split()
-
-
 def clip(text: str, width: int) -> str:
     """As many whole words of `text` as fit in `width` cells, then `…` if any were left out. Only
     a first word wider than `width` itself is cut, since there is nothing else to show."""
     if cell_len(text) <= width:
         return text
     kept = ""
-    for word in _words(text):
+    for word in text.split():
         candidate = f"{kept} {word}" if kept else word
         if cell_len(candidate) + 1 > width:
             break
@@ -115,7 +109,7 @@ def wrap(text: str, width: int) -> list[str]:
     lines: list[str] = []
     for paragraph in text.split("\n"):
         current = ""
-        for word in _words(paragraph):
+        for word in paragraph.split():
             if current and cell_len(current) + 1 + cell_len(word) > width:
                 lines.append(current)
                 current = word
@@ -125,13 +119,16 @@ def wrap(text: str, width: int) -> list[str]:
     return lines
 
 
-def _para(text: str, width: int, indent: int, *, first: str = "", style: str = "", fit: bool) -> list[Line]:
-    """A wrapped paragraph at `indent`, with an optional bold label before its first line. With
-    `fit`, a word that cannot fit a line of its own is clipped (compact view); else it runs past."""
-    room = max(1, width - indent)
+def _para(
+    text: str, width: int, indent: int, *, first: str = "", style: str = "", fit: bool, hang: int = 0
+) -> list[Line]:
+    """A wrapped paragraph at `indent` (its later lines `hang` further in), with an optional bold
+    label before its first line. With `fit`, a word that cannot fit a line of its own is clipped
+    (compact view); else it runs past."""
+    room = max(1, width - indent - hang)
     out = []
     for i, chunk in enumerate(wrap(f"{first} {text}" if first else text, room)):
-        line = Line().add(" " * indent)
+        line = Line().add(" " * (indent + (hang if i else 0)))
         if fit:
             chunk = clip(chunk, room)
         if i == 0 and first and (chunk == first or chunk.startswith(first + " ")):
@@ -255,16 +252,16 @@ class _Layout:
         if f.evidence:
             yield Line().add(" " * indent).add("Evidence:", "bold")
             for depth, text in evidence_lines(f.evidence, self.names):
-                yield from self.para(text, indent + 2 + 2 * depth)
+                yield from self.para(text, indent + 2 + 2 * depth, hang=2)
         yield from self.para(clean(self.fix(f), multiline=True), indent, first="Fix:")
         yield from self.para(clean(f.resource_id), indent, first="Id:")
         if f.docs:
             docs = f"{clean(f.docs)} (rule page: asr-audit explain {clean(f.rule_id)})"
             yield from self.para(docs, indent, first="Docs:")
 
-    def para(self, text: str, indent: int, *, first: str = "", style: str = "") -> list[Line]:
+    def para(self, text: str, indent: int, *, first: str = "", style: str = "", hang: int = 0) -> list[Line]:
         """Wrapped text; only the compact view clips a word too wide for a line of its own."""
-        return _para(text, self.width, indent, first=first, style=style, fit=not self.details)
+        return _para(text, self.width, indent, first=first, style=style, fit=not self.details, hang=hang)
 
     def fix(self, f: Finding) -> str:
         """The finding's own remediation (the command for this resource); the rule's generic one
@@ -275,7 +272,7 @@ class _Layout:
     def where(self, f: Finding) -> str:
         parts = []
         rtype = (f.resource_type or "").rsplit("/", 1)[-1]
-        if rtype:
+        if rtype and rtype.lower() != "subscriptions":  # the subscription is named below
             parts.append(clean(rtype) + (f" in {clean(f.region)}" if f.region else ""))
         group = ids.resource_group_of(f.resource_id)
         if group:
