@@ -372,6 +372,21 @@ def _add_scope_options(parser: argparse.ArgumentParser, *, subcommand: bool) -> 
     )
 
 
+def _add_document_options(parser: argparse.ArgumentParser, formats: tuple[str, ...], what: str) -> None:
+    """`-o` and `--out` of a subcommand that prints a document (the catalog, a rule's page); they
+    default to SUPPRESS so the same flags given before the subcommand are kept."""
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=formats,
+        default=argparse.SUPPRESS,
+        help=f"{what} format (default: from the --out extension, else {formats[0]})",
+    )
+    parser.add_argument(
+        "--out", metavar="FILE", default=argparse.SUPPRESS, help=f"write the {what} to FILE, not stdout"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -431,16 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_options(parser, subcommand=False)
 
     commands = parser.add_subparsers(dest="command", metavar="{rules,explain,demo}")
-    catalog = commands.add_parser("rules", help="print the rule catalog")
-    catalog.add_argument(
-        "-o",
-        "--output",
-        choices=CATALOG_FORMATS,
-        default=argparse.SUPPRESS,
-        help="catalog format (default: from the --out extension, else table)",
-    )
-    catalog.add_argument(
-        "--out", metavar="FILE", default=argparse.SUPPRESS, help="write the catalog to FILE, not stdout"
+    _add_document_options(
+        commands.add_parser("rules", help="print the rule catalog"), CATALOG_FORMATS, "catalog"
     )
     explain = commands.add_parser(
         "explain",
@@ -451,12 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     explain.add_argument("rule_id", metavar="RULE-ID", help="a rule id, e.g. NET-NSG-OUTBOUND (any case)")
-    explain.add_argument(
-        "-o", "--output", choices=("markdown",), default=argparse.SUPPRESS, help="the page's format: markdown"
-    )
-    explain.add_argument(
-        "--out", metavar="FILE", default=argparse.SUPPRESS, help="write the page to FILE, not stdout"
-    )
+    _add_document_options(explain, ("markdown",), "page")
     demo = commands.add_parser(
         "demo",
         help="a full run on the bundled recorded scenario, offline",
