@@ -111,14 +111,6 @@ class Finding:
 
 # --- rule metadata ------------------------------------------------------------------------------
 
-# Where each rule's page (docs/rules/<ID>.md) is published; findings link there, the page links
-# on to Microsoft's documents. One constant so a fork or a mirror changes one line.
-DOCS_BASE = "https://github.com/asr-audit/asr-audit/blob/main/docs/rules/"
-
-
-def docs_page(rule_id: str) -> str:
-    return f"{DOCS_BASE}{rule_id}.md"
-
 
 @dataclass(frozen=True, slots=True)
 class RuleMeta:
@@ -128,7 +120,8 @@ class RuleMeta:
     category: str  # placement | storage | network | expressroute | machines | asr
     rationale: str
     remediation: str
-    # Microsoft's page for the requirement; a finding's `docs` is our rule page (`docs_page`).
+    # Microsoft's page for the requirement, and every finding's `docs`: a link that exists wherever a
+    # report is read. The rule's own page ships with the tool (`asr-audit explain <ID>`).
     microsoft_docs: str
     source: str
     seed_value: str | None = None  # what the seed documents said, where today's value differs
@@ -190,7 +183,7 @@ class RuleMeta:
             region=ids.region(region),
             message=message,
             remediation=remediation or self.remediation,
-            docs=docs_page(self.id),
+            docs=self.microsoft_docs,
             evidence=evidence or {},
             key=key,
         )

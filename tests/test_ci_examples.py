@@ -22,6 +22,7 @@ import pytest
 import yaml
 from jsonschema.validators import validator_for
 
+from asr_audit import __version__
 from asr_audit.app.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -173,6 +174,17 @@ def test_azure_pipeline_publishes_the_junit_it_wrote_even_when_the_gate_fails() 
     [scan] = pipeline_commands()[AZURE_PIPELINE]
     assert scan.option("--output") == "junit" and scan.option("--fail-on") == "high"
     assert publish["inputs"]["testResultsFiles"] == scan.option("--out")
+
+
+def test_pipelines_install_the_wheel_this_version_builds() -> None:
+    """No pipeline installs a package name no index publishes; the wheel named is this version's
+    (tests/test_explain.py builds it under that name)."""
+    wheel = f"asr_audit-{__version__}-py3-none-any.whl"
+    installs = [s for doc in named_yaml().values() for s in strings(doc) if "pip install" in s]
+    assert len(installs) == 2 and all(s == f"pip install .asr-audit/{wheel}" for s in installs)
+    text = DOC.read_text("utf-8")
+    assert f"cp dist/{wheel} " in text
+    assert "pip install asr-audit" not in text
 
 
 def test_every_pipeline_command_is_shown_offline() -> None:

@@ -1,5 +1,5 @@
-"""Docs and code cannot drift: a page per catalogued rule, no page for a rule that does not exist,
-and a firing and a non-firing test for every rule.
+"""Docs and code cannot drift: a page per catalogued rule (package data, asr_audit/rule_pages/), no
+page for a rule that does not exist, and a firing and a non-firing test for every rule.
 
 The test check reads the test files (it does not run them). A test function counts as a *firing*
 test of rule R when it names R as a string and asserts findings exist: `assert "R" in ids`,
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import re
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -22,10 +23,11 @@ from asr_audit.app.catalog import PageSourceError, check_page_source, generated_
 from asr_audit.rules.catalog import default_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
-RULES_DOCS = ROOT / "docs" / "rules"
-SOURCES = RULES_DOCS / "src"
+PAGES = ROOT / "asr_audit" / "rule_pages"
+SOURCES = ROOT / "docs" / "rules" / "src"
 HAND_WRITTEN = [
     *(ROOT / "docs" / name for name in ("permissions.md", "not-checked.md", "ci.md")),
+    ROOT / "docs" / "rules" / "README.md",
     ROOT / "README.md",
 ]
 RULE_ID = re.compile(r"\b(?:PLC|STG|NET|ER|VM|DSK|NIC|ASR)(?:-[A-Z0-9]+)+\b")
@@ -42,15 +44,17 @@ def catalogued() -> set[str]:
 
 def test_every_registered_rule_has_an_up_to_date_page() -> None:
     for name, text in generated_docs(SOURCES).items():
-        path = RULES_DOCS / name
-        assert path.is_file(), f"docs/rules/{name} is missing; {REGENERATE}"
-        assert path.read_text(encoding="utf-8") == text, f"docs/rules/{name} is out of date; {REGENERATE}"
+        path = PAGES / name
+        assert path.is_file(), f"asr_audit/rule_pages/{name} is missing; {REGENERATE}"
+        assert path.read_text(encoding="utf-8") == text, (
+            f"asr_audit/rule_pages/{name} is out of date; {REGENERATE}"
+        )
 
 
 def test_every_page_lists_what_the_rule_reads_and_what_a_gap_does() -> None:
     for rule in default_catalog():
         rule_id = rule.id
-        text = (RULES_DOCS / f"{rule_id}.md").read_text(encoding="utf-8")
+        text = (PAGES / f"{rule_id}.md").read_text(encoding="utf-8")
         reads = ", ".join(f"`{c}`" for c in rule.meta.needs)
         assert f"| Reads | {reads} |" in text, rule_id
         section = " ".join(
@@ -60,7 +64,7 @@ def test_every_page_lists_what_the_rule_reads_and_what_a_gap_does() -> None:
 
 
 def test_no_page_or_page_source_for_a_rule_that_does_not_exist(catalogued: set[str]) -> None:
-    pages = {p.stem for p in RULES_DOCS.glob("*.md")} - {"README"}
+    pages = {p.stem for p in PAGES.glob("*.md")} - {"README"}
     sources = {p.stem for p in SOURCES.glob("*.md")}
     assert pages - catalogued == set(), "pages without a rule"
     assert sources - catalogued == set(), "page sources without a rule"
@@ -72,12 +76,32 @@ def test_hand_written_docs_name_only_registered_rules(catalogued: set[str]) -> N
         assert named - catalogued == set(), f"{path.relative_to(ROOT)} names rules that do not exist"
 
 
-def test_findings_link_to_the_page_of_their_rule(catalogued: set[str]) -> None:
+def test_findings_link_to_the_microsoft_document_and_the_page_ships() -> None:
     for rule in default_catalog():
-        rule_id = rule.id
         finding = rule.meta.finding(resource_id="/subscriptions/s/resourceGroups/g", message="m")
-        assert finding.docs and finding.docs.endswith(f"/docs/rules/{rule_id}.md")
-        assert (RULES_DOCS / f"{rule_id}.md").is_file()
+        assert finding.docs == rule.meta.microsoft_docs
+        assert (resources.files("asr_audit") / "rule_pages" / f"{rule.id}.md").is_file()
+
+
+def test_no_output_or_page_names_the_placeholder_repository() -> None:
+    """A URL of a repository that does not exist is a dead link in every report."""
+    shipped = [*PAGES.glob("*.md"), *(ROOT / "asr_audit").rglob("*.py"), *HAND_WRITTEN]
+    assert [p.name for p in shipped if "github.com/asr-audit" in p.read_text(encoding="utf-8")] == []
+
+
+# A parent whose deployment replaces a list of children: declaring it again with one child deletes the rest.
+PARENT_LISTS = {"networkSecurityGroups": "securityRules", "routeTables": "routes"}
+BICEP = re.compile(r"^```bicep\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def test_bicep_examples_add_children_instead_of_redeclaring_their_parent() -> None:
+    for path in SOURCES.glob("*.md"):
+        for block in BICEP.findall(path.read_text(encoding="utf-8")):
+            for declaration in re.split(r"(?m)^resource ", block)[1:]:
+                header = declaration.split("\n", 1)[0]
+                for parent, children in PARENT_LISTS.items():
+                    if f"/{parent}@" in header and " existing " not in header:
+                        assert f"{children}:" not in declaration, f"{path.name}: {header}"
 
 
 def test_a_page_source_without_the_required_sections_is_refused() -> None:

@@ -6,10 +6,11 @@ import csv
 import io
 
 import pytest
-from report_samples import FORMULA, HOSTILE_RULE, QUIET_RULE, finding, sample_report
+from report_samples import FORMULA, HOSTILE_RULE, QUIET_RULE, SUB, finding, resource_id, sample_report
 
 from asr_audit.report import render
 from asr_audit.report.csv_report import COLUMNS
+from asr_audit.report.csv_report import render as render_csv
 from asr_audit.report.sanitize import csv_cell
 
 
@@ -30,6 +31,19 @@ def test_one_row_per_finding_with_the_documented_columns() -> None:
     assert rows[0]["region"] == "westus"
     assert rows[1]["region"] == ""  # omitted, not "None"
     assert rows[2]["suppression_reason"].startswith("accepted <b>")
+
+
+def test_names_beside_the_ids_they_come_from() -> None:
+    report = sample_report()
+    rows = parse(render_csv(report, subscription_names={SUB.upper(): "Contoso Production"}))
+    assert COLUMNS.index("subscription_name") == COLUMNS.index("subscription_id") + 1
+    assert COLUMNS.index("resource_id") == COLUMNS.index("resource_name") + 1
+    assert [r["subscription_name"] for r in rows] == ["Contoso Production"] * 3
+    assert [r["resource_group"] for r in rows] == ["rg-app"] * 3
+    assert [r["resource_name"] for r in rows][1:] == ["vnet-b", "cache1"]
+    replicated = finding(QUIET_RULE, resource_id("9b11a888", kind="x/y/items"), resource_name="vm-app-02")
+    (row,) = parse(render_csv(sample_report(findings=[replicated])))
+    assert (row["resource_name"], row["subscription_name"]) == ("vm-app-02", "")  # no name known: empty
 
 
 def test_baseline_column() -> None:

@@ -3,6 +3,7 @@ in the JSON report, and as plain lines that fit a width."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -186,3 +187,23 @@ def test_lines_make_terminal_escapes_visible() -> None:
     assert "er1 (peering location unknown)" in text
     assert "complete: all 1 collector run read their data" in text
     assert "Region pairs:   none" in text
+
+
+def test_the_table_and_csv_take_names_and_summary_from_the_estate() -> None:
+    """Without names handed in, the terminal table opens with the estate and shows subscriptions
+    by name, and the CSV fills `subscription_name`: both from the report itself, so a masked
+    report (whose estate is masked with it) keeps the names that tell its subscriptions apart."""
+    import csv
+    import io
+
+    from asr_audit.report import csv_report, table
+
+    for report in (demo_report(), mask_report(demo_report())):
+        text = table.render(report, width=100)
+        assert text.splitlines()[1].startswith("Subscriptions:")
+        assert "Fabrikam Prod" in text
+        rows = list(csv.DictReader(io.StringIO(csv_report.render(report))))
+        assert rows and {r["subscription_name"] for r in rows} <= {"Fabrikam Prod", "Fabrikam Connectivity"}
+        assert {r["subscription_name"] for r in rows} != {""}
+    bare = dataclasses.replace(demo_report(), estate=None)  # a copy: demo_report() is shared
+    assert not table.render(bare, width=100).splitlines()[1].startswith("Subscriptions:")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from report_samples import HOSTILE, HOSTILE_RULE, PASS_RULE, QUIET_RULE, sample_report
+from report_samples import HOSTILE, HOSTILE_RULE, PASS_RULE, QUIET_RULE, finding, resource_id, sample_report
 
 from asr_audit.report import render
 
@@ -61,6 +61,12 @@ def test_testcase_identity_is_rule_and_resource() -> None:
     assert high.find("failure").get("type") == "high"
     assert high.get("classname") == HOSTILE_RULE
     assert high.get("name", "").endswith(" [0.0.0.0/0]")  # the rule key tells findings apart
+    undecided = next(c for c in suite.iter("testcase") if c.find("error") is not None)
+    assert undecided.get("name") == f"{HOSTILE_RULE}: vnet-b"  # short: the full id is in the body
+    assert f"Resource: {resource_id('vnet-b')}" in (undecided.find("error").text or "")
+    assert [c.get("name") for c in suites(junit())[PASS_RULE].iter("testcase")] == [
+        f"{PASS_RULE}: no findings"
+    ]
     failure = high.find("failure")
     assert "Remediation: Fix NET-TEST-HOSTILE." in (failure.text or "")
     assert "Fingerprint: " in (failure.text or "")
@@ -68,6 +74,12 @@ def test_testcase_identity_is_rule_and_resource() -> None:
     assert undecided.find("error").get("type") == "medium"
     assert "could not be decided" in undecided.find("error").get("message", "")
     assert "Status: unknown" in (undecided.find("error").text or "")
+
+
+def test_a_key_that_is_an_id_shows_as_its_name() -> None:
+    item = finding(HOSTILE_RULE, resource_id("9b11"), key=resource_id("afw-hub"), resource_name="vm-app-02")
+    (case,) = suites(junit(findings=[item], coverage=[]))[HOSTILE_RULE].iter("testcase")
+    assert case.get("name") == f"{HOSTILE_RULE}: vm-app-02 [afw-hub]"
 
 
 def test_suppressed_case_says_why() -> None:
@@ -99,10 +111,11 @@ def test_hostile_text_round_trips_as_text_only() -> None:
     root = junit()
     case = next(c for c in suites(root)[HOSTILE_RULE].iter("testcase") if "script" in c.get("name", ""))
     name = case.get("name", "")
-    assert "<script>alert(1)</script>" in name  # escaped by the serialiser, read back as text
-    assert "\x1b" not in name and "\\x1b[31m" in name
+    assert name == f"{HOSTILE_RULE}: script>|`tick` [0.0.0.0/0]"  # the name: what follows the last /
     assert len(list(case)) == 1  # markup in the name created no elements
     body = case.find("failure").text or ""
+    assert "<script>alert(1)</script>" in body  # escaped by the serialiser, read back as text
+    assert "\x1b" not in body and "\\x1b[31m" in body
     assert "\\x00" in body and "\\x07" in body and "\\u202e" in body
     assert HOSTILE not in body  # the raw ESC is gone everywhere
     errors = [c.find("error") for c in suites(root)["coverage"].iter("testcase")]

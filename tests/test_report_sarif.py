@@ -59,7 +59,7 @@ def test_driver_lists_every_rule_run_with_github_metadata() -> None:
     driver = sarif()["runs"][0]["tool"]["driver"]
     assert driver["name"] == "asr-audit"
     assert driver["version"] == "0.1.0"
-    assert driver["informationUri"].startswith("https://")
+    assert "informationUri" not in driver  # the tool has no web page that surely exists
     by_id = {r["id"]: r for r in driver["rules"]}
     assert set(by_id) == {HOSTILE_RULE, QUIET_RULE, PASS_RULE}  # PASS_RULE had no finding
     high = by_id[HOSTILE_RULE]
@@ -69,6 +69,8 @@ def test_driver_lists_every_rule_run_with_github_metadata() -> None:
     assert f"Fix {HOSTILE_RULE}." in high["help"]["text"]
     assert "[Documentation](https://learn.microsoft.com/" in high["help"]["markdown"]
     assert high["helpUri"].startswith("https://learn.microsoft.com/")
+    assert f"`asr-audit explain {HOSTILE_RULE}`" in high["help"]["markdown"]
+    assert "github.com" not in json.dumps(driver)
     assert "security" in high["properties"]["tags"]
     assert "network" in high["properties"]["tags"]
     assert high["defaultConfiguration"]["level"] == "error"
@@ -86,12 +88,24 @@ def test_results_point_at_their_rule_and_map_severity_to_level() -> None:
     levels = {}
     for result in run["results"]:
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
-        levels[(result["ruleId"], result["properties"]["severity"])] = result["level"]
+        levels[(result["ruleId"], result["properties"]["severity"])] = (result["kind"], result["level"])
     assert levels == {
-        (HOSTILE_RULE, "high"): "error",
-        (HOSTILE_RULE, "medium"): "warning",
-        (QUIET_RULE, "low"): "note",
+        (HOSTILE_RULE, "high"): ("fail", "error"),
+        (HOSTILE_RULE, "medium"): ("review", "none"),  # `unknown`: SARIF's level for a non-fail kind
+        (QUIET_RULE, "low"): ("fail", "note"),
     }
+
+
+def test_an_undecided_finding_is_a_review_at_any_severity() -> None:
+    f = finding(HOSTILE_RULE, resource_id("v"), severity=Severity.CRITICAL, status="unknown")
+    doc = sarif(findings=[f])
+    validate(doc)
+    (result,) = doc["runs"][0]["results"]
+    assert (result["kind"], result["level"], result["properties"]["severity"]) == (
+        "review",
+        "none",
+        "critical",
+    )
 
 
 @pytest.mark.parametrize(

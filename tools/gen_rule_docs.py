@@ -1,4 +1,7 @@
-"""Write docs/rules/<ID>.md and docs/rules/README.md from the rule metadata and docs/rules/src/.
+"""Write the rule pages into asr_audit/rule_pages/ from the rule metadata and docs/rules/src/.
+
+One page per rule (<ID>.md) and the catalog (README.md). The pages are package data, so
+`asr-audit explain` prints them from an installed wheel.
 
     python tools/gen_rule_docs.py           # (re)write the pages
     python tools/gen_rule_docs.py --check   # exit 1 if any page is missing or out of date
@@ -15,7 +18,8 @@ from pathlib import Path
 from asr_audit.app.catalog import PageSourceError, generated_docs
 
 ROOT = Path(__file__).resolve().parent.parent
-RULES_DIR = ROOT / "docs" / "rules"
+SOURCES = ROOT / "docs" / "rules" / "src"
+PAGES_DIR = ROOT / "asr_audit" / "rule_pages"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,27 +27,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="report drift instead of writing")
     args = parser.parse_args(argv)
     try:
-        files = generated_docs(RULES_DIR / "src")
+        files = generated_docs(SOURCES)
     except PageSourceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    stale = sorted(p.name for p in RULES_DIR.glob("*.md") if p.name not in files)
+    stale = sorted(p.name for p in PAGES_DIR.glob("*.md") if p.name not in files)
     drift = sorted(
         n
         for n, text in files.items()
-        if not (RULES_DIR / n).is_file() or (RULES_DIR / n).read_text("utf-8") != text
+        if not (PAGES_DIR / n).is_file() or (PAGES_DIR / n).read_text("utf-8") != text
     )
     if args.check:
         for name in drift:
-            print(f"out of date: docs/rules/{name}", file=sys.stderr)
+            print(f"out of date: asr_audit/rule_pages/{name}", file=sys.stderr)
         for name in stale:
-            print(f"no such rule: docs/rules/{name}", file=sys.stderr)
+            print(f"no such rule: asr_audit/rule_pages/{name}", file=sys.stderr)
         return 1 if drift or stale else 0
     for name in drift:
-        (RULES_DIR / name).write_text(files[name], encoding="utf-8")
-        print(f"wrote docs/rules/{name}")
+        (PAGES_DIR / name).write_text(files[name], encoding="utf-8")
+        print(f"wrote asr_audit/rule_pages/{name}")
     for name in stale:
-        print(f"warning: docs/rules/{name} names no rule in the catalog; delete it", file=sys.stderr)
+        print(
+            f"warning: asr_audit/rule_pages/{name} names no rule in the catalog; delete it", file=sys.stderr
+        )
     return 0
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import math
 import re
+from collections.abc import Collection
+from pathlib import PurePath
 from urllib.parse import urlsplit
 
 from asr_audit import __version__, ids
@@ -34,6 +36,21 @@ CATALOG_FORMATS = ("table", "json", "markdown")
 DEFAULT_OUTPUT = "table"
 DEFAULT_FAIL_ON = "high"
 MAX_CONCURRENCY = 64
+# What an `--out` extension says the format is when `--output` is not given (DESIGN.md §8.3); a
+# format this build does not have (html, before it exists) is not inferred.
+OUT_EXTENSIONS = {
+    ext: fmt
+    for ext, fmt in {
+        ".json": "json",
+        ".sarif": "sarif",
+        ".xml": "junit",
+        ".md": "markdown",
+        ".csv": "csv",
+        ".html": "html",
+        ".txt": "table",
+    }.items()
+    if fmt in FORMATS
+}
 _REGION = re.compile(r"^[a-z0-9]+$")
 # A management group id as ARM allows it (ASCII letters, digits, - _ ( ) ., up to 90), or its full
 # ARM id as the portal shows it.
@@ -144,6 +161,44 @@ def _arm_endpoint(value: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def output_format(output: str | None, out: str | None, allowed: Collection[str]) -> str:
+    """`--output` when given, else the format `--out`'s extension names, else the table.
+
+    Raises ValueError (one line) for an `--out` whose extension names none of `allowed`: writing
+    a table into `report.sarif` would only fail later, in whatever reads it.
+    """
+    if output:
+        return output
+    if not out:
+        return DEFAULT_OUTPUT
+    extension = PurePath(out).suffix.lower()
+    inferred = OUT_EXTENSIONS.get(extension)
+    if inferred is not None and inferred in allowed:
+        return inferred
+    known = ", ".join(ext for ext, fmt in OUT_EXTENSIONS.items() if fmt in allowed)
+    raise ValueError(
+        f"--out {out}: {f'{extension!r} names no format here' if extension else 'no extension'}; "
+        f"give --output ({', '.join(allowed)}) or name the file {known}"
+    )
+
+
+def ignored_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[str]:
+    """The flags given (before the subcommand) that the subcommand in `args` has no use for:
+    argparse accepts them there and the subcommand would drop them without a word. `--quiet`
+    applies everywhere."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    used = {a.dest for a in commands.choices[args.command]._actions} | {"quiet"}
+    return [
+        a.option_strings[-1]
+        for a in parser._actions
+        if a.option_strings and a.dest not in used and getattr(args, a.dest, a.default) != a.default
+    ]
+
+
+def _extensions() -> str:
+    return ", ".join(f"{ext} {fmt}" for ext, fmt in OUT_EXTENSIONS.items())
+
+
 # --- the parser ------------------------------------------------------------------------------------
 
 
@@ -158,13 +213,24 @@ def _add_report_options(parser: argparse.ArgumentParser, *, subcommand: bool) ->
         return argparse.SUPPRESS if subcommand else value
 
     parser.add_argument(
+        "-o",
         "--output",
         choices=tuple(FORMATS),
-        default=default(DEFAULT_OUTPUT),
-        help="report format (default: table)",
+        default=default(None),
+        help=f"report format (default: from the --out extension, else {DEFAULT_OUTPUT})",
     )
     parser.add_argument(
-        "--out", metavar="FILE", default=default(None), help="write the report to FILE, not stdout"
+        "--out",
+        metavar="FILE",
+        default=default(None),
+        help=f"write the report to FILE, not stdout; without --output, its extension names the format: "
+        f"{_extensions()}",
+    )
+    parser.add_argument(
+        "--details",
+        action="store_true",
+        default=default(False),
+        help="table output: each finding in full (where, message, evidence, fix, id), not one line",
     )
     parser.add_argument(
         "--fail-on",
@@ -315,6 +381,21 @@ def _add_scope_options(parser: argparse.ArgumentParser, *, subcommand: bool) -> 
     )
 
 
+def _add_document_options(parser: argparse.ArgumentParser, formats: tuple[str, ...], what: str) -> None:
+    """`-o` and `--out` of a subcommand that prints a document (the catalog, a rule's page); they
+    default to SUPPRESS so the same flags given before the subcommand are kept."""
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=formats,
+        default=argparse.SUPPRESS,
+        help=f"{what} format (default: from the --out extension, else {formats[0]})",
+    )
+    parser.add_argument(
+        "--out", metavar="FILE", default=argparse.SUPPRESS, help=f"write the {what} to FILE, not stdout"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -373,11 +454,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_report_options(parser, subcommand=False)
 
-    commands = parser.add_subparsers(dest="command", metavar="{rules,demo}")
-    catalog = commands.add_parser("rules", help="print the rule catalog")
-    catalog.add_argument(
-        "--output", choices=CATALOG_FORMATS, default=argparse.SUPPRESS, help="catalog format (default: table)"
+    commands = parser.add_subparsers(dest="command", metavar="{rules,explain,demo}")
+    _add_document_options(
+        commands.add_parser("rules", help="print the rule catalog"), CATALOG_FORMATS, "catalog"
     )
+    explain = commands.add_parser(
+        "explain",
+        help="print a rule's page (offline)",
+        description=(
+            "Print the page of a rule: why it matters, what it reads, how to fix it in the portal, "
+            "the Azure CLI and Bicep, and its references. The pages ship with asr-audit."
+        ),
+    )
+    explain.add_argument("rule_id", metavar="RULE-ID", help="a rule id, e.g. NET-NSG-OUTBOUND (any case)")
+    _add_document_options(explain, ("markdown",), "page")
     demo = commands.add_parser(
         "demo",
         help="a full run on the bundled recorded scenario, offline",

@@ -1,21 +1,26 @@
-"""`asr-audit rules`: the rule catalog, and the rule pages under docs/rules/, from rule metadata.
+"""`asr-audit rules`, `asr-audit explain`: the rule catalog and the rule pages, from rule metadata.
 
 Both are rendered from `RuleMeta` so the catalog, the pages and the findings cannot disagree;
-`tools/gen_rule_docs.py` writes the pages and a test fails when a page has drifted from what
-this module renders.
+`tools/gen_rule_docs.py` writes the pages into the package (`asr_audit/rule_pages/`) and a test
+fails when a page has drifted from what this module renders. The pages ship inside the wheel, so
+`explain` shows them offline, wherever asr-audit is installed: no report links to a web copy
+that may not exist.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import textwrap
 from collections.abc import Iterable
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from asr_audit import __version__
-from asr_audit.findings import RuleMeta, docs_page
+from asr_audit.errors import UsageError
+from asr_audit.findings import RuleMeta
 from asr_audit.rules import catalog as rule_catalog
 from asr_audit.rules.catalog import Catalog
 from asr_audit.rules.thresholds import THRESHOLDS
@@ -23,7 +28,13 @@ from asr_audit.rules.thresholds import THRESHOLDS
 CATALOG_SCHEMA_VERSION = 1
 FORMATS = ("table", "json", "markdown")
 _DATE = re.compile(r"\b((?:19|20)\d{2}(?:-\d{2}-\d{2})?)\b")  # 2025-06-13, or a bare year
-_WIDTH = 100
+_WIDTH = 100  # rule pages, and the catalog when no width is given
+PAGES = "rule_pages"  # the generated pages, package data of asr_audit
+
+
+def explain_command(rule_id: str) -> str:
+    """How a reader opens a rule's page: the catalog names this rather than a URL."""
+    return f"asr-audit explain {rule_id}"
 
 
 def source_date(meta: RuleMeta) -> str | None:
@@ -44,7 +55,7 @@ def rule_record(meta: RuleMeta) -> dict[str, Any]:
         "source_date": source_date(meta),
         "seed_value": meta.seed_value,
         "docs": meta.microsoft_docs,
-        "page": docs_page(meta.id),
+        "page": explain_command(meta.id),
         "references": list(meta.references),
         "reads": list(meta.needs),
         "severities": [sev.value for sev in meta.severities],
@@ -56,15 +67,16 @@ def _metas(catalog: Catalog | None) -> list[RuleMeta]:
     return list((catalog if catalog is not None else rule_catalog.default_catalog()).metas().values())
 
 
-def render_catalog(fmt: str = "table", catalog: Catalog | None = None) -> str:
-    """The catalog (every rule when None) in `fmt` (table, json or markdown)."""
+def render_catalog(fmt: str = "table", catalog: Catalog | None = None, *, width: int = _WIDTH) -> str:
+    """The catalog (every rule when None) in `fmt` (table, json or markdown); the table wraps to
+    `width` at spaces only."""
     metas = _metas(catalog)
     if fmt == "json":
         return _json(metas)
     if fmt == "markdown":
         return render_markdown(metas)
     if fmt == "table":
-        return _table(metas)
+        return _table(metas, width)
     raise ValueError(f"unknown catalog format {fmt!r} (choose from {', '.join(FORMATS)})")
 
 
@@ -88,27 +100,28 @@ def _json(metas: list[RuleMeta]) -> str:
     return json.dumps(doc, indent=2) + "\n"
 
 
-def _field(label: str, text: str) -> str:
+def _wrap(text: str, width: int, first: str, rest: str) -> str:
+    """Wrapped at spaces only: a URL or id wider than the line stays whole on a line of its own."""
     return textwrap.fill(
         text,
-        width=_WIDTH,
-        initial_indent=f"  {label:<8}",
-        subsequent_indent=" " * 10,
+        width=width,
+        initial_indent=first,
+        subsequent_indent=rest,
         break_on_hyphens=False,
         break_long_words=False,
     )
 
 
-def _table(metas: list[RuleMeta]) -> str:
+def _table(metas: list[RuleMeta], width: int) -> str:
     """One block per rule: a header line to scan, then the full text wrapped for a terminal."""
-    blocks = [f"asr-audit rule catalog: {len(metas)} rules (full pages: {docs_page('<ID>')})"]
+    head = f"asr-audit rule catalog: {len(metas)} rules (a rule's page: {explain_command('RULE-ID')})"
+    blocks = [_wrap(head, width, "", "")]
     for m in metas:
-        lines = [f"{m.id}  [{m.severity.value}, {m.category}]  {m.title}", _field("Why", m.rationale)]
-        lines.append(_field("Fix", m.remediation))
-        lines.append(_field("Source", m.source))
-        if m.seed_value:
-            lines.append(_field("Seed", m.seed_value))
-        lines.append(_field("Docs", m.microsoft_docs))
+        fields = [("Why", m.rationale), ("Fix", m.remediation), ("Source", m.source)]
+        fields += [("Seed", m.seed_value)] if m.seed_value else []
+        fields.append(("Docs", m.microsoft_docs))
+        lines = [_wrap(f"{m.id}  [{m.severity.value}, {m.category}]  {m.title}", width, "", " " * 10)]
+        lines += [_wrap(text, width, f"  {label:<8}", " " * 10) for label, text in fields]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
 
@@ -118,7 +131,7 @@ def _cell(text: str | None) -> str:
 
 
 def render_markdown(metas: Iterable[RuleMeta]) -> str:
-    """The catalog as a Markdown document (also docs/rules/README.md)."""
+    """The catalog as a Markdown document (also asr_audit/rule_pages/README.md)."""
     metas = list(metas)
     out = [
         "# asr-audit rule catalog",
@@ -221,8 +234,25 @@ def render_rule_page(meta: RuleMeta, source_text: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def explain(rule_id: str, catalog: Catalog | None = None) -> str:
+    """The page of `rule_id` (any case) as shipped, without the note for its editors; an unknown id
+    is a `UsageError` naming the closest ids."""
+    known = [m.id for m in _metas(catalog)]
+    wanted = rule_id.strip().upper()
+    if wanted not in known:
+        close = difflib.get_close_matches(wanted, known, n=3, cutoff=0.5)
+        hint = f"did you mean {' or '.join(close)}?" if close else "see: asr-audit rules"
+        raise UsageError(f"no rule {rule_id!r}: {hint}")
+    page = resources.files("asr_audit") / PAGES / f"{wanted}.md"
+    try:
+        text = page.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"this installation has no page for {wanted}: reinstall asr-audit") from None
+    return text.removeprefix(GENERATED_NOTE.format(id=wanted) + "\n\n")
+
+
 def generated_docs(src_dir: Path, catalog: Catalog | None = None) -> dict[str, str]:
-    """Every generated file of docs/rules/ (file name -> text): one page per rule of the catalog
+    """Every generated file of the pages directory (file name -> text): one page per rule of the catalog
     (the default one when None), plus README.md (the catalog). `src_dir` holds the hand-written
     `<ID>.md` sources."""
     metas = _metas(catalog)

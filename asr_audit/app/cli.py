@@ -20,10 +20,9 @@ import argparse
 import logging
 import os
 import re
-import shutil
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from asr_audit import ids
@@ -37,12 +36,15 @@ from asr_audit.app.arguments import (
     PROG,
     build_parser,
     https_url,
+    ignored_flags,
+    output_format,
 )
+from asr_audit.app.terminal import choose_width
 from asr_audit.atomic_write import check_writable, write_text_atomic
 from asr_audit.collect import DEFAULT_CONNECT_TIMEOUT
 from asr_audit.errors import EXIT_AUTH, EXIT_OK, EXIT_USAGE, AuditError, AuthError, UsageError
 from asr_audit.inventory import Inventory
-from asr_audit.report import Report
+from asr_audit.report import FORMATS, Report
 from asr_audit.report.sanitize import clean
 from asr_audit.triage import baseline, suppressions
 
@@ -58,14 +60,15 @@ EXIT_INTERRUPTED = 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
     try:
-        args = build_parser().parse_args(argv)
+        args = parser.parse_args(argv)
     except SystemExit as exc:  # --help / --version (0), or a usage error argparse already printed (2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     say = _Stderr(mask=args.mask)
     _quiet_sdk_logging()
     try:
-        return _dispatch(args, say)
+        return _dispatch(args, say, parser)
     except AuditError as exc:
         say.error(str(exc))
         return exc.exit_code
@@ -94,17 +97,19 @@ def _quiet_sdk_logging() -> None:
         sdk.addHandler(_SDK_SILENCER)
 
 
-def _dispatch(args: argparse.Namespace, say: _Stderr) -> int:
+def _dispatch(args: argparse.Namespace, say: _Stderr, parser: argparse.ArgumentParser) -> int:
+    if args.command in ("rules", "explain"):
+        _refuse_ignored_flags(args, parser)
     if args.command == "rules":
-        if args.output not in CATALOG_FORMATS:
-            raise UsageError(f"rules --output must be one of {', '.join(CATALOG_FORMATS)}, not {args.output}")
-        from asr_audit.app.catalog import render_catalog
-
-        _emit(render_catalog(args.output), None)
-        return 0
+        return _rules(args)
+    if args.command == "explain":
+        return _explain(args)
     # Every flag, rule id, input and output file is checked before a scan that may take minutes.
     _check_source(args)
+    if args.command == "demo":
+        _refuse_ignored_flags(args, parser)
     _check_outputs(args)
+    args.output = _format(args.output, args.out, FORMATS)
     rules = runner.choose_rules(args.rules, args.skip_rules)
     inputs = _policy_inputs(args)
     started = runner.utc_now()
@@ -126,7 +131,7 @@ def _dispatch(args: argparse.Namespace, say: _Stderr) -> int:
         from asr_audit.app.masking import mask_report
 
         shown = mask_report(report)
-    _emit(_render(shown, args.output, args.out), args.out)
+    _emit(_render(shown, args), args.out)
     blind = runner.nothing_read(report)
     if not args.quiet:
         scope_notes = (
@@ -135,12 +140,54 @@ def _dispatch(args: argparse.Namespace, say: _Stderr) -> int:
             runner.vault_note(inventory, args.vault),
         )
         _notes(shown, args, [n for n in scope_notes if n], say, blind=bool(blind))
+        if args.command == "demo" and report.gaps:
+            say.note(
+                "the demo's forbidden read (403) is staged: the recording refuses it on purpose to show "
+                "how a coverage gap is reported; nothing is wrong with your set-up"
+            )
     if blind:
         say.error(blind)  # the report is written, but the exit code is 3 whatever it holds
         return EXIT_AUTH
     if args.command == "demo" and args.fail_on is None:
         return EXIT_OK  # the demo estate is broken on purpose: showing it gates nothing unless asked
     return runner.exit_code(report, args.fail_on or DEFAULT_FAIL_ON)
+
+
+def _refuse_ignored_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    ignored = ignored_flags(args, parser)
+    if ignored:
+        verb, it = ("does", "it") if len(ignored) == 1 else ("do", "them")
+        raise UsageError(f"{', '.join(ignored)} {verb} nothing for {args.command}: drop {it}")
+
+
+def _rules(args: argparse.Namespace) -> int:
+    """`rules`: the catalog, to stdout or `--out`; flags given before the subcommand count too."""
+    from asr_audit.app.catalog import render_catalog
+
+    _check_outputs(args)
+    fmt = _format(args.output, args.out, CATALOG_FORMATS)
+    if fmt not in CATALOG_FORMATS:
+        raise UsageError(f"rules --output must be one of {', '.join(CATALOG_FORMATS)}, not {fmt}")
+    _emit(render_catalog(fmt, width=choose_width(None if args.out else sys.stdout)), args.out)
+    return EXIT_OK
+
+
+def _explain(args: argparse.Namespace) -> int:
+    """`explain RULE-ID`: the rule's page as shipped in the package, so it works offline."""
+    from asr_audit.app.catalog import explain
+
+    if args.output not in (None, "markdown"):
+        raise UsageError(f"explain prints the rule's Markdown page: drop --output {args.output}")
+    _check_outputs(args)
+    _emit(explain(args.rule_id), args.out)
+    return EXIT_OK
+
+
+def _format(output: str | None, out: str | None, allowed: Iterable[str]) -> str:
+    try:
+        return output_format(output, out, tuple(allowed))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _check_source(args: argparse.Namespace) -> None:
@@ -282,16 +329,25 @@ def _replay(args: argparse.Namespace, cloud: CloudProfile) -> Inventory:
     return replay.replay_scan(replay.DEMO_CASSETTE, request)
 
 
-def _render(report: Report, fmt: str, out: str | None) -> str:
-    if fmt == "table":
+def _render(report: Report, args: argparse.Namespace) -> str:
+    if args.output == "table":
         from asr_audit.report import table
 
-        color = out is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-        width = max(shutil.get_terminal_size().columns, 100) if color else table.DEFAULT_WIDTH
-        return table.render(report, color=color, width=width)
+        terminal = None if args.out else sys.stdout
+        color = terminal is not None and terminal.isatty() and not os.environ.get("NO_COLOR")
+        return table.render(
+            report,
+            color=color,
+            width=choose_width(terminal),
+            details=args.details,
+        )
+    if args.output == "csv":
+        from asr_audit.report import csv_report
+
+        return csv_report.render(report)
     from asr_audit.report import render
 
-    return render(report, fmt)
+    return render(report, args.output)
 
 
 def _emit(text: str, out: str | None) -> None:

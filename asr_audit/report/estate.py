@@ -21,6 +21,7 @@ from typing import Any
 
 from asr_audit import ids
 from asr_audit.inventory import Coverage, Inventory
+from asr_audit.report import Report
 from asr_audit.report.sanitize import clean
 
 NOT_GIVEN = "not given"  # a region pair side neither the ASR objects nor the flags name
@@ -312,6 +313,14 @@ def tables(estate: Estate) -> list[Table]:
 
 
 # --- plain text, for the terminal table ----------------------------------------------------------
+
+
+def subscription_names_of(report: Report) -> dict[str, str]:
+    """Display names by subscription id (as the report shows the id, masked or not), from the
+    report's estate; empty when the report has none."""
+    if report.estate is None:
+        return {}
+    return {s.id: s.name for s in report.estate.subscriptions if s.name}
 
 
 def estate_lines(estate: Estate, width: int = 100) -> list[str]:

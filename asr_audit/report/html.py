@@ -381,7 +381,7 @@ def _finding(f: Finding, names: Mapping[str, str], seen: set[str]) -> str:
         f'<p class="message">{e(f.message, multiline=True)}</p>'
         f'<p class="fix"><strong>Fix:</strong> {e(f.remediation, multiline=True)}</p>'
         f"<details><summary>Evidence</summary><pre>{escape(evidence)}</pre></details>"
-        + (f'<p><a href="{e(docs)}">Rule documentation</a></p>' if docs else "")
+        + (f'<p><a href="{e(docs)}">Microsoft documentation</a></p>' if docs else "")
         + "</article>"
     )
 

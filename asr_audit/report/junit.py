@@ -2,7 +2,8 @@
 
 A scan knows its findings, not every resource a rule looked at, so the mapping is:
 one `<testsuite>` per rule (name = rule id), and in it one `<testcase>` per finding
-(`classname` = rule id, `name` = resource id plus the rule key when there is one) that
+(`classname` = rule id, `name` = `RULE-ID: resource-name`, plus the rule key in brackets when
+there is one: test tabs show the name in a narrow column, so the full ARM id goes in the body) that
 *fails*, or is an *error* when its status is `unknown` (the rule could not decide: neither a
 pass nor a plain failure, DESIGN.md §8.2), or is *skipped* when suppressed; a rule that ran
 and found nothing is one passing testcase. Collector coverage gaps go in a `coverage` suite
@@ -19,6 +20,7 @@ import json
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
+from asr_audit import ids
 from asr_audit.findings import Finding, FindingStatus
 from asr_audit.inventory import Coverage
 from asr_audit.report import Report
@@ -36,9 +38,7 @@ def render(report: Report) -> str:
         suite = ET.SubElement(root, "testsuite", name=rule_id)
         findings = by_rule.get(rule_id)
         if not findings:
-            meta = report.rules.get(rule_id)
-            title = meta.title if meta else rule_id
-            _case(suite, rule_id, f"{clean(title)}: no findings")
+            _case(suite, rule_id, f"{clean(rule_id)}: no findings")
         for finding in sorted(findings or (), key=lambda f: (-f.severity.rank, f.resource_id.lower(), f.key)):
             _finding_case(suite, finding)
     if report.gaps:
@@ -54,9 +54,15 @@ def _case(suite: ET.Element, classname: str, name: str) -> ET.Element:
     return ET.SubElement(suite, "testcase", classname=classname, name=name, time="0")
 
 
+def test_name(finding: Finding) -> str:
+    """`RULE-ID: resource-name [key]`; a key that is an ARM id shows as its name."""
+    resource = finding.resource_name or ids.name_of(finding.resource_id)
+    key = ids.name_of(finding.key) if finding.key.startswith("/") else finding.key
+    return clean(f"{finding.rule_id}: {resource}" + (f" [{key}]" if key else ""))
+
+
 def _finding_case(suite: ET.Element, finding: Finding) -> None:
-    name = clean(finding.resource_id) + (f" [{clean(finding.key)}]" if finding.key else "")
-    case = _case(suite, finding.rule_id, name)
+    case = _case(suite, finding.rule_id, test_name(finding))
     if finding.suppressed:
         ET.SubElement(case, "skipped", message=clean(f"suppressed: {finding.suppression_reason or ''}"))
         return
@@ -80,7 +86,7 @@ def _details(finding: Finding) -> str:
         f"Status: {finding.status.value}",
         f"Message: {finding.message}",
         f"Remediation: {finding.remediation}",
-        f"Docs: {finding.docs or '-'}",
+        f"Docs: {finding.docs or '-'} (rule page: asr-audit explain {finding.rule_id})",
         f"Fingerprint: {finding.fingerprint}",
     ]
     if finding.baseline:

@@ -10,10 +10,16 @@ Choices a reader of the output should know:
   original case, is the result's logical location (`kind: resource`).
 - **Identity.** `partialFingerprints["asrAudit/v1"]` is the finding fingerprint (rule id +
   lower-cased resource id + rule key), which GitHub uses to track an alert across runs.
-- **Severity.** `level`: critical/high -> error, medium -> warning, low/info -> note.
+- **Severity.** `level`: critical/high -> error, medium -> warning, low/info -> note. An
+  `unknown` finding (the rule could not decide) is `kind: review` with `level: none`, as SARIF
+  §3.27.9 requires of any kind but `fail`: it asks a person to look, it does not assert a defect;
+  its severity stays in `properties.severity`.
   Rules carry `security-severity` (GitHub's 0-10 scale: critical 9.5, high 8.0, medium
   5.5, low 2.0, info 0.0) and the `security` tag, without which GitHub ignores the score;
   DR readiness is availability, one leg of security.
+- **Links.** A rule's `helpUri` is the Microsoft document it rests on; its full page ships with
+  the tool (`asr-audit explain RULE-ID`), so no link points at a site that may not exist. The
+  driver has no `informationUri` for the same reason.
 - **Suppressed findings** stay as results with an `external` suppression and its reason.
 - **Baseline**: `baselineState` new/unchanged per result; resolved findings are listed in
   `run.properties.resolved` rather than as `absent` results, which GitHub would turn into
@@ -39,7 +45,6 @@ from asr_audit.triage.suppressions import describe_note
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 TOOL_NAME = "asr-audit"
-INFORMATION_URI = "https://github.com/asr-audit/asr-audit"
 FINGERPRINT_KEY = "asrAudit/v1"
 
 LEVEL = {
@@ -77,7 +82,6 @@ def document(report: Report) -> dict[str, Any]:
             "driver": {
                 "name": TOOL_NAME,
                 "version": report.tool_version,
-                "informationUri": INFORMATION_URI,
                 "rules": descriptors,
             }
         },
@@ -111,9 +115,11 @@ def _pascal(title: str, fallback: str) -> str:
 def _descriptor(meta: RuleMeta) -> dict[str, Any]:
     """Rule metadata is authored in this repository, so its Markdown is meant to render."""
     docs = markdown_url(meta.microsoft_docs)
+    page = f"asr-audit explain {meta.id}"
     help_markdown = (
         f"**Why it matters:** {clean(meta.rationale, multiline=True)}\n\n"
-        f"**How to fix:** {clean(meta.remediation, multiline=True)}"
+        f"**How to fix:** {clean(meta.remediation, multiline=True)}\n\n"
+        f"**Full page:** `{page}`"
     )
     descriptor: dict[str, Any] = {
         "id": meta.id,
@@ -121,7 +127,9 @@ def _descriptor(meta: RuleMeta) -> dict[str, Any]:
         "shortDescription": _text(meta.title),
         "fullDescription": _text(meta.rationale),
         "help": {
-            "text": sarif_message(f"{meta.remediation}\n\nDocumentation: {docs or 'none'}"),
+            "text": sarif_message(
+                f"{meta.remediation}\n\nDocumentation: {docs or 'none'}\nFull page: {page}"
+            ),
             "markdown": help_markdown + (f"\n\n[Documentation]({docs})" if docs else ""),
         },
         "defaultConfiguration": {"level": LEVEL[meta.severity]},
@@ -161,10 +169,12 @@ def pseudo_path(finding: Finding) -> str:
 
 def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
     rid = clean(finding.resource_id)
+    undecided = finding.status is FindingStatus.UNKNOWN
     result: dict[str, Any] = {
         "ruleId": finding.rule_id,
         "ruleIndex": rule_index,
-        "level": LEVEL[finding.severity],
+        "kind": "review" if undecided else "fail",
+        "level": "none" if undecided else LEVEL[finding.severity],
         "message": _text(finding.message),
         "locations": [
             {

@@ -192,16 +192,17 @@ def _xgeo_fix(geo: Geography, circuit: ExpressRouteCircuit, verdict: XgeoVerdict
     family = circuit.sku_family or "<MeteredData|UnlimitedData>"
     near = {t["target_region"]: geo.serving(t["target_region"]) for t in verdict.targets}
     alternatives = "; ".join(f"{r}: {', '.join(locs)}" for r, locs in near.items() if locs)
+    tier = _tier_needed(geo, circuit, verdict)
     return (
-        f"az network express-route update -g {ids.resource_group_of(circuit.id)} -n {circuit.name} "
-        f"--sku-tier {_tier_needed(geo, circuit, verdict)} --sku-family {family}"
+        f"Change the circuit to {tier}: az network express-route update -g "
+        f"{ids.resource_group_of(circuit.id)} -n {circuit.name} --sku-tier {tier} --sku-family {family}"
         + (
-            f". Or a circuit at a peering location next to the target region ({alternatives})"
+            f"; or link the recovery gateway to a circuit at a peering location near the target region "
+            f"({alternatives})"
             if alternatives
             else ""
         )
-        + ". "
-        + PREMIUM_XGEO.remediation
+        + "."
     )
 
 

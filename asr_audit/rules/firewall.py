@@ -373,7 +373,8 @@ def _finding(case: SubnetCase, fw_case: FirewallCase) -> Finding | None:
         remediation=(
             "Check the firewall's rules for the replication endpoints on TCP 443 (portal: firewall policy > "
             "Application rules / Network rules; az network firewall policy rule-collection-group list) and "
-            "grant the scan read access to the policy. " + FIREWALL_FQDN.remediation
+            "grant the scan read access to the policy; if a rule blocks them, allow them as "
+            f"`asr-audit explain {FIREWALL_FQDN.id}` shows."
         ),
     )
 

@@ -20,6 +20,7 @@ from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common import audited
 from asr_audit.rules.common.audited import SubnetCase, subnet_cases
 from asr_audit.rules.common.destinations import required_destinations
+from asr_audit.rules.common.fixes import subnet_route_table
 from asr_audit.rules.common.naming import GATEWAY_TYPE, VNET_TYPE
 from asr_audit.rules.common.references import route_table
 
@@ -97,13 +98,14 @@ def _default_site_fix(site: DefaultSiteCase) -> str:
     for case in site.tunnelled:
         p = case.placements[0].workload
         tags = ", ".join(d.label for d in required_destinations(p.source_region, p.target_region))
-        table = ids.name_of(case.subnet.route_table_id) if case.subnet.route_table_id else "<new route table>"
-        steps.append(f"subnet '{case.vnet.name}/{case.subnet.name}' (route table {table}): {tags}")
+        table = subnet_route_table(case.vnet, case.subnet, case.subnet.route_table_id)
+        first = f" (no route table yet: {table.create_first})" if table.create_first else ""
+        steps.append(
+            f"subnet '{case.vnet.name}/{case.subnet.name}'{first}: {table.route('asr-<tag>', '<tag>')} "
+            f"for each <tag> of {tags}"
+        )
     return (
-        "Route the replication destinations to Internet on each tunnelled subnet - "
-        + "; ".join(steps)
-        + ". "
-        + GATEWAY_DEFAULT_SITE.remediation
+        "Route the replication destinations to Internet on each tunnelled subnet: " + "; ".join(steps) + "."
     )
 
 

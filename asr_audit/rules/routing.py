@@ -34,6 +34,7 @@ from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common import audited
 from asr_audit.rules.common.audited import SubnetCase, subnet_cases
 from asr_audit.rules.common.destinations import resolve, subnet_destinations
+from asr_audit.rules.common.fixes import subnet_route_table
 from asr_audit.rules.common.gaps import gap_label, hybrid_gaps
 from asr_audit.rules.common.naming import SUBNET_TYPE
 from asr_audit.rules.common.references import canonical_ip, firewalls_by_ip, route_table
@@ -189,26 +190,23 @@ def _fix(case: SubnetCase, outcome: Outcome) -> str:
     """The remediation with this subnet's names filled in (existing service endpoints kept:
     `--service-endpoints` replaces the list)."""
     vnet_rg = ids.resource_group_of(case.vnet.id) or "<rg>"
-    table_id = outcome.table.id if outcome.table else ""
-    table_rg = ids.resource_group_of(table_id) or "<rg>"
+    table = subnet_route_table(case.vnet, case.subnet, outcome.table.id if outcome.table else None)
     endpoints = " ".join(
         {e.lower(): e for e in [*case.subnet.service_endpoints, "Microsoft.Storage"]}.values()
     )
+    tags = [t["destination"] for t in outcome.tunnelled]
+    storage = [t for t in tags if t.lower().startswith("storage")]  # a service endpoint, not a route
     steps = []
-    for t in outcome.tunnelled:
-        tag = t["destination"]
-        if tag.lower().startswith("storage"):
-            steps.append(
-                f"az network vnet subnet update -g {vnet_rg} --vnet-name {case.vnet.name} "
-                f"-n {case.subnet.name} --service-endpoints {endpoints}"
-            )
-        else:
-            route = f"asr-{tag.replace('.', '-').lower()}"
-            steps.append(
-                f"az network route-table route create -g {table_rg} --route-table-name "
-                f"{ids.name_of(table_id)} -n {route} --address-prefix {tag} --next-hop-type Internet"
-            )
-    return "Bypass the tunnel for each destination: " + "; ".join(steps) + ". " + FORCED_TUNNEL.remediation
+    if storage:
+        steps.append(
+            f"az network vnet subnet update -g {vnet_rg} --vnet-name {case.vnet.name} "
+            f"-n {case.subnet.name} --service-endpoints {endpoints}"
+        )
+    routes = [table.route(f"asr-{t.replace('.', '-').lower()}", t) for t in tags if t not in storage]
+    if routes and table.create_first:
+        steps.append(table.create_first)  # the subnet has no route table to add routes to yet
+    steps += routes
+    return "Bypass the tunnel for each destination: " + "; ".join(steps) + "."
 
 
 def _check_routes(case: SubnetCase) -> str:
@@ -216,8 +214,8 @@ def _check_routes(case: SubnetCase) -> str:
     return (
         f"Check the effective routes of the VM's NIC (az network nic show-effective-route-table "
         f"-g {ids.resource_group_of(nic.id)} -n {nic.name}; portal: network interface > Effective routes). "
-        "If replication destinations leave through a gateway or appliance, bypass them: "
-        + FORCED_TUNNEL.remediation
+        "If replication destinations leave through a gateway or appliance, bypass them as "
+        f"`asr-audit explain {FORCED_TUNNEL.id}` shows."
     )
 
 

@@ -297,5 +297,6 @@ def report(
         **common,
         status=FindingStatus.UNKNOWN,
         message=f"{doubt}: {gaps(outcome)}.",
-        remediation=f"{check} {meta.remediation}",
+        remediation=f"{check} If a rule blocks a destination, allow it as `asr-audit explain {meta.id}` "
+        "shows.",
     )
