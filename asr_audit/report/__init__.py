@@ -67,6 +67,13 @@ class Report:
             counts[f.severity.value] += 1
         return counts
 
+    def passed_by_rule(self) -> dict[str, list[Check]]:
+        """--include-passed: the checks per rule id, in rule order (empty when not asked for)."""
+        grouped: dict[str, list[Check]] = {}
+        for check in sorted(self.passed or (), key=lambda c: (c.rule_id, c.resource_id.lower())):
+            grouped.setdefault(check.rule_id, []).append(check)
+        return grouped
+
     @property
     def gaps(self) -> list[Coverage]:
         return [c for c in self.coverage if c.is_gap]

@@ -18,7 +18,7 @@ import io
 from collections.abc import Mapping
 
 from asr_audit import ids
-from asr_audit.findings import Finding
+from asr_audit.findings import Check, Finding
 from asr_audit.report import Report
 from asr_audit.report.estate import subscription_names_of
 from asr_audit.report.sanitize import csv_cell
@@ -55,7 +55,29 @@ def render(report: Report, *, subscription_names: Mapping[str, str] | None = Non
     writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     writer.writerows([csv_cell(v) for v in _row(f, names)] for f in report.findings)
+    writer.writerows([csv_cell(v) for v in _pass_row(c, report, names)] for c in report.passed or ())
     return out.getvalue()
+
+
+def _pass_row(c: Check, report: Report, names: Mapping[str, str]) -> tuple[object, ...]:
+    """--include-passed: a row with status `pass` and no severity, message or fix of its own."""
+    meta = report.rules.get(c.rule_id)
+    row = dict.fromkeys(COLUMNS)
+    row.update(
+        rule_id=c.rule_id,
+        title=meta.title if meta else None,
+        status="pass",
+        subscription_id=c.subscription_id,
+        subscription_name=names.get(c.subscription_id.lower()),
+        resource_group=ids.resource_group_of(c.resource_id),
+        resource_name=c.resource_name or ids.name_of(c.resource_id),
+        resource_id=c.resource_id,
+        resource_type=c.resource_type,
+        region=c.region,
+        docs=meta.microsoft_docs if meta else None,
+        suppressed="false",
+    )
+    return tuple(row.values())
 
 
 def _row(f: Finding, names: Mapping[str, str]) -> tuple[object, ...]:

@@ -25,7 +25,7 @@ from importlib import resources
 from statistics import mean
 
 from asr_audit import ids
-from asr_audit.findings import Finding, Severity
+from asr_audit.findings import Check, Finding, Severity
 from asr_audit.report import Report
 from asr_audit.report.estate import (
     Estate,
@@ -386,6 +386,14 @@ def _finding(f: Finding, names: Mapping[str, str], seen: set[str]) -> str:
     )
 
 
+def _checks(checks: list[Check]) -> str:
+    rows = [
+        (c.resource_name or ids.name_of(c.resource_id), c.resource_type, c.region, c.resource_id)
+        for c in checks
+    ]
+    return _table(("Resource", "Type", "Region", "Id"), rows)
+
+
 def _others(report: Report) -> str:
     """Suppressed findings, suppression-file notes and baseline resolutions: kept out of the way."""
     parts = []
@@ -406,6 +414,12 @@ def _others(report: Report) -> str:
             f"<h3>Resolved since the baseline ({len(report.resolved)})</h3>"
             f"{_table(('Rule', 'Severity', 'Resource', 'Title'), resolved)}"
         )
+    if report.passed is not None:
+        blocks = "".join(
+            f"<details><summary>{e(rule_id)}: {len(checks)} passed</summary>{_checks(checks)}</details>"
+            for rule_id, checks in report.passed_by_rule().items()
+        )
+        parts.append(f"<h3>Passed checks ({len(report.passed)})</h3>{blocks or '<p>None.</p>'}")
     if not parts:
         return ""
     return f'<section id="more"><h2>Also in this run</h2>{"".join(parts)}</section>'

@@ -34,11 +34,15 @@ def render(report: Report) -> str:
     by_rule: dict[str, list[Finding]] = defaultdict(list)
     for finding in report.findings:
         by_rule[finding.rule_id].append(finding)
-    for rule_id in sorted(set(report.rules_run) | set(by_rule)):
+    passed = report.passed_by_rule()
+    for rule_id in sorted(set(report.rules_run) | set(by_rule) | set(passed)):
         suite = ET.SubElement(root, "testsuite", name=rule_id)
         findings = by_rule.get(rule_id)
-        if not findings:
+        if not findings and rule_id not in passed:
             _case(suite, rule_id, f"{clean(rule_id)}: no findings")
+        for check in passed.get(rule_id, ()):  # --include-passed: each resource it passed
+            resource = check.resource_name or ids.name_of(check.resource_id)
+            _case(suite, rule_id, clean(f"{rule_id}: {resource}"))
         for finding in sorted(findings or (), key=lambda f: (-f.severity.rank, f.resource_id.lower(), f.key)):
             _finding_case(suite, finding)
     if report.gaps:

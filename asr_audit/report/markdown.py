@@ -45,6 +45,7 @@ def render(report: Report) -> str:
         _suppressed(report),
         _notes(report),
         _resolved(report),
+        _passed(report),
         ["## Coverage gaps", "", *_gaps(report)],
     ]
     return "\n\n".join("\n".join(s) for s in sections if s) + "\n"
@@ -237,6 +238,25 @@ def _resolved(report: Report) -> list[str]:
         "",
         *_details("Full resource ids", details),
     ]
+
+
+def _passed(report: Report) -> list[str]:
+    """--include-passed: per rule, collapsed, the resources it examined and passed."""
+    if report.passed is None:
+        return []
+    lines = [
+        f"## Passed checks ({len(report.passed)})",
+        "",
+        "What each rule examined and found nothing wrong with (audit evidence; nothing is listed "
+        "where a rule's input had a gap).",
+        "",
+    ]
+    for rule_id, checks in report.passed_by_rule().items():
+        entries = [
+            f"{md(c.resource_name or ids.name_of(c.resource_id))}: {md(c.resource_id)}" for c in checks
+        ]
+        lines += [*_details(f"{rule_id}: {len(checks)} passed", entries), ""]
+    return lines[:-1]
 
 
 def _gaps(report: Report) -> list[str]:

@@ -38,7 +38,7 @@ from typing import Any
 from urllib.parse import quote
 
 from asr_audit import ids
-from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
+from asr_audit.findings import Check, Finding, FindingStatus, RuleMeta, Severity
 from asr_audit.report import Report
 from asr_audit.report.sanitize import clean, clean_tree, markdown_url, sarif_message
 from asr_audit.triage.suppressions import describe_note
@@ -71,7 +71,10 @@ def render(report: Report) -> str:
 
 
 def document(report: Report) -> dict[str, Any]:
-    rule_ids = sorted(set(report.rules_run) | {f.rule_id for f in report.findings})
+    passed = report.passed or []
+    rule_ids = sorted(
+        set(report.rules_run) | {f.rule_id for f in report.findings} | {c.rule_id for c in passed}
+    )
     index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
     descriptors = [
         _descriptor(report.rules[r]) if r in report.rules else _unknown_descriptor(r, report.findings)
@@ -86,7 +89,10 @@ def document(report: Report) -> dict[str, Any]:
             }
         },
         "invocations": [_invocation(report)],
-        "results": [_result(f, index[f.rule_id]) for f in report.findings],
+        "results": [
+            *(_result(f, index[f.rule_id]) for f in report.findings),
+            *(_pass_result(c, index[c.rule_id]) for c in passed),
+        ],
         "columnKind": "unicodeCodePoints",
         "properties": {
             "scope": {
@@ -159,7 +165,7 @@ def _unknown_descriptor(rule_id: str, findings: list[Finding]) -> dict[str, Any]
     }
 
 
-def pseudo_path(finding: Finding) -> str:
+def pseudo_path(finding: Finding | Check) -> str:
     """The stable relative 'file' GitHub files the alert under (see module docstring)."""
     rid = ids.key(clean(finding.resource_id)).lstrip("/")
     if not rid:
@@ -167,8 +173,40 @@ def pseudo_path(finding: Finding) -> str:
     return quote(rid, safe="/-._~")
 
 
+def _locations(subject: Finding | Check) -> list[dict[str, Any]]:
+    rid = clean(subject.resource_id)
+    return [
+        {
+            "physicalLocation": {
+                "artifactLocation": {"uri": pseudo_path(subject)},
+                "region": {"startLine": 1},
+            },
+            "logicalLocations": [{"fullyQualifiedName": rid, "name": ids.name_of(rid), "kind": "resource"}],
+        }
+    ]
+
+
+def _pass_result(check: Check, rule_index: int) -> dict[str, Any]:
+    """--include-passed: SARIF's own `pass` kind (level `none`), the audit evidence of a check."""
+    return {
+        "ruleId": check.rule_id,
+        "ruleIndex": rule_index,
+        "kind": "pass",
+        "level": "none",
+        "message": _text(
+            f"{check.rule_id} examined {ids.name_of(check.resource_id)} and found nothing wrong."
+        ),
+        "locations": _locations(check),
+        "properties": {
+            "status": "pass",
+            "subscriptionId": clean(check.subscription_id),
+            "resourceType": clean(check.resource_type) or None,
+            "region": clean(check.region) or None,
+        },
+    }
+
+
 def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
-    rid = clean(finding.resource_id)
     undecided = finding.status is FindingStatus.UNKNOWN
     result: dict[str, Any] = {
         "ruleId": finding.rule_id,
@@ -176,17 +214,7 @@ def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
         "kind": "review" if undecided else "fail",
         "level": "none" if undecided else LEVEL[finding.severity],
         "message": _text(finding.message),
-        "locations": [
-            {
-                "physicalLocation": {
-                    "artifactLocation": {"uri": pseudo_path(finding)},
-                    "region": {"startLine": 1},
-                },
-                "logicalLocations": [
-                    {"fullyQualifiedName": rid, "name": ids.name_of(rid), "kind": "resource"}
-                ],
-            }
-        ],
+        "locations": _locations(finding),
         "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint},
         "properties": {
             "severity": finding.severity.value,

@@ -35,7 +35,7 @@ from rich.console import Console
 from rich.text import Text
 
 from asr_audit import ids
-from asr_audit.findings import Finding, Severity
+from asr_audit.findings import Check, Finding, Severity
 from asr_audit.inventory import Coverage
 from asr_audit.report import Report
 from asr_audit.report.estate import estate_lines, subscription_names_of
@@ -142,6 +142,11 @@ def _para(
 # --- what is shown of a resource -------------------------------------------------------------------
 
 
+def check_label(check: Check, names: Mapping[str, str]) -> str:
+    """A passed check's resource as the findings name theirs."""
+    return check.resource_name or short_id(check.resource_id, names)
+
+
 def short_id(resource_id: str, names: Mapping[str, str]) -> str:
     """An ARM id as a person names the resource: its name, with its parent's for a child
     (`vnet-prod-eus/snet-db`: subnet names like `default` repeat); a resource group's name; a
@@ -189,6 +194,7 @@ class _Layout:
         yield from self.coverage()
         yield from self.suppression_notes()
         yield from self.resolved()
+        yield from self.passed()
         yield from self.scope()
 
     def head(self, preamble: Sequence[str]) -> Iterator[Line]:
@@ -320,6 +326,18 @@ class _Layout:
             shown = rid if self.details else short_id(rid, self.names)
             entries.append(f"{clean(r.get('severity') or '-')} {clean(r.get('rule_id'))} {clean(shown)}")
         yield from self.listing("Resolved since the baseline", "bold green", entries)
+
+    def passed(self) -> Iterator[Line]:
+        """--include-passed: per rule, the resources it examined and passed (names; full ids with
+        --details), as audit evidence of what was checked."""
+        if self.report.passed is None:
+            return
+        groups = self.report.passed_by_rule()
+        yield Line().add(f"Passed: {len(self.report.passed)} checks in {len(groups)} rules", "bold green")
+        for rule_id, checks in groups.items():
+            shown = [c.resource_id if self.details else check_label(c, self.names) for c in checks]
+            yield from self.para(", ".join(clean(s) for s in shown), _INDENT_RULE, first=f"{rule_id}:")
+        yield Line()
 
     def listing(self, title: str, style: str, entries: list[str]) -> Iterator[Line]:
         if entries:
