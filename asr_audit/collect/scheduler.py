@@ -75,7 +75,7 @@ class Scan:
             self._clock.stop()
             pool.shutdown(wait=False, cancel_futures=True)
         _sort(self.inventory)
-        self.inventory.collected_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.inventory.collected_at = utc_stamp()
         return self.inventory
 
     def _report(self, coverage: Coverage) -> None:
@@ -241,6 +241,12 @@ def _registration_demand(exc: ReadOnlyViolation, job: Job, read: _Read) -> tuple
         CoverageStatus.ERROR,
         f"{where} answered that resource provider {namespace} is not registered; read stopped",
     )
+
+
+def utc_stamp() -> str:
+    """When the scan ended, as the inventory records it: the rules judge ages and expiry dates as
+    of this moment (`Context.as_of`), so tests pin it to keep the scenarios' dates meaningful."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _sort(inventory: Inventory) -> None:

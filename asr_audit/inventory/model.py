@@ -164,6 +164,7 @@ class VirtualNetwork:
     address_prefixes: list[str] = field(default_factory=list)
     subnets: list[Subnet] = field(default_factory=list)
     peerings: list[Peering] = field(default_factory=list)
+    dns_servers: list[str] = field(default_factory=list)  # dhcpOptions.dnsServers; empty = Azure DNS
 
 
 @dataclass(slots=True)
@@ -368,6 +369,10 @@ class VirtualMachine:
     image_publisher: str | None = None
     image_offer: str | None = None
     image_sku: str | None = None
+    disk_controller_type: str | None = None  # storageProfile.diskControllerType: SCSI | NVMe
+    security_type: str | None = None  # securityProfile.securityType: TrustedLaunch | ConfidentialVM
+    encryption_at_host: bool = False  # securityProfile.encryptionAtHost
+    time_created: str | None = None  # properties.timeCreated, ISO 8601 as ARM writes it
 
 
 @dataclass(slots=True)
@@ -380,6 +385,8 @@ class Disk:
     managed_by: str | None = None
     os_type: str | None = None
     zones: list[str] = field(default_factory=list)
+    encryption_type: str | None = None  # encryption.type: EncryptionAtRestWith{PlatformKey,CustomerKey,...}
+    disk_encryption_set_id: str | None = None  # encryption.diskEncryptionSetId
 
 
 @dataclass(slots=True)
@@ -401,6 +408,7 @@ class ProtectedDisk:
     cache_storage_account_id: str | None = None  # primaryStagingAzureStorageAccountId
     recovery_disk_id: str | None = None
     disk_capacity_bytes: int | None = None
+    recovery_disk_encryption_set_id: str | None = None  # A2A recoveryDiskEncryptionSetId
 
 
 @dataclass(slots=True)
@@ -419,7 +427,10 @@ class ProtectedItem:
     instance_type: str | None = None  # providerSpecificDetails.instanceType: A2A, HyperVReplicaAzure, ...
     protection_state: str | None = None
     replication_health: str | None = None
+    failover_health: str | None = None
     health_errors: list[HealthError] = field(default_factory=list)
+    test_failover_state: str | None = None  # testFailoverState: None | InProgress | ...
+    last_successful_test_failover_time: str | None = None  # ISO 8601 as ARM writes it
     primary_location: str | None = None  # A2A primaryFabricLocation
     recovery_location: str | None = None  # A2A recoveryFabricLocation
     primary_availability_zone: str | None = None
@@ -432,6 +443,12 @@ class ProtectedItem:
     churn_option: str | None = None  # A2A churnOptionSelected: Normal | High
     protected_disks: list[ProtectedDisk] = field(default_factory=list)
     recovery_resource_group_id: str | None = None
+    rpo_seconds: int | None = None  # rpoInSeconds (A2A, HyperVReplicaAzure, InMage*)
+    test_failover_network_id: str | None = None  # A2A selectedTfoAzureNetworkId
+    agent_update_required: bool = False  # A2A isReplicationAgentUpdateRequired
+    agent_certificate_update_required: bool = False  # A2A isReplicationAgentCertificateUpdateRequired
+    agent_expiry_date: str | None = None  # A2A agentExpiryDate
+    agent_certificate_expiry_date: str | None = None  # A2A agentCertificateExpiryDate
 
 
 @dataclass(slots=True)

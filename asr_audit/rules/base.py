@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import cached_property
 from typing import Any
 
 from asr_audit.access.clouds import CLOUDS, CloudProfile
 from asr_audit.findings import Finding, RuleMeta
 from asr_audit.inventory import Inventory, InventoryIndex
+from asr_audit.rules.common.dates import parse_time
 
 
 @dataclass
@@ -34,6 +36,13 @@ class Context:
     @cached_property
     def index(self) -> InventoryIndex:
         return InventoryIndex(self.inventory)
+
+    @cached_property
+    def as_of(self) -> datetime:
+        """The moment the inventory shows: ages and expiry dates are judged as of collection, so a
+        snapshot analysed again later gives the same findings. Now, for an inventory that does not
+        say when it was read."""
+        return parse_time(self.inventory.collected_at) or datetime.now(timezone.utc)
 
 
 RuleFunc = Callable[[Context], Iterable[Finding]]
