@@ -28,7 +28,7 @@ HAND_WRITTEN = [
     *(ROOT / "docs" / name for name in ("permissions.md", "not-checked.md", "ci.md")),
     ROOT / "README.md",
 ]
-RULE_ID = re.compile(r"\b(?:PLC|STG|NET|ER|VM|DSK|NIC|ASR)(?:-[A-Z0-9]+)+\b")
+RULE_ID = re.compile(r"\b(?:PLC|STG|NET|ER|VM|DSK|NIC|ASR|ENC)(?:-[A-Z0-9]+)+\b")
 REGENERATE = "run: python tools/gen_rule_docs.py"
 
 

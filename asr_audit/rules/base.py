@@ -16,7 +16,9 @@ from typing import Any
 from asr_audit.access.clouds import CLOUDS, CloudProfile
 from asr_audit.findings import Finding, RuleMeta
 from asr_audit.inventory import Inventory, InventoryIndex
-from asr_audit.rules.common.dates import parse_time
+
+# How the scan writes `Inventory.collected_at` (collect.scheduler.utc_stamp).
+COLLECTED_AT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 @dataclass
@@ -42,7 +44,12 @@ class Context:
         """The moment the inventory shows: ages and expiry dates are judged as of collection, so a
         snapshot analysed again later gives the same findings. Now, for an inventory that does not
         say when it was read."""
-        return parse_time(self.inventory.collected_at) or datetime.now(timezone.utc)
+        try:
+            return datetime.strptime(self.inventory.collected_at or "", COLLECTED_AT).replace(
+                tzinfo=timezone.utc
+            )
+        except ValueError:
+            return datetime.now(timezone.utc)
 
 
 RuleFunc = Callable[[Context], Iterable[Finding]]

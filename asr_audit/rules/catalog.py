@@ -32,6 +32,9 @@ RULE_MODULES = (
     "machines",
     "disks",
     "asr",
+    "agent",
+    "drills",
+    "encryption",
 )
 
 

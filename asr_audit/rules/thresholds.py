@@ -19,6 +19,11 @@ HYPERV_MATRIX = (
     "Support matrix for disaster recovery of on-premises Hyper-V VMs to Azure, "
     "Azure VM requirements (learn.microsoft.com, 2020-01-27)"
 )
+DRILL_ADVICE = (
+    "asr-audit's choice: Site Recovery sets no drill interval; twice a year, as business-continuity "
+    "programmes commonly require (see docs/rules/ASR-TEST-FAILOVER.md)"
+)
+AGENT_ADVICE = "asr-audit's choice: a month's notice before the Mobility agent or its certificate expires"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,12 @@ _ALL = (
     ),
     Threshold(
         "hyperv_data_disk_count_max", 16, "disks", "most data disks on a Hyper-V VM", HYPERV_MATRIX, seed=16
+    ),
+    Threshold(
+        "test_failover_max_age_days", 180, "days", "oldest acceptable successful test failover", DRILL_ADVICE
+    ),
+    Threshold(
+        "agent_expiry_warning_days", 30, "days", "notice before agent or certificate expiry", AGENT_ADVICE
     ),
 )
 THRESHOLDS: dict[str, Threshold] = {t.key: t for t in _ALL}
