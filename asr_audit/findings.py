@@ -194,3 +194,31 @@ class RuleMeta:
             evidence=evidence or {},
             key=key,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """A resource a rule examined. With no finding of that rule on it (and no gap in the rule's
+    input in its subscription) it passed: `--include-passed` lists these as audit evidence, so a
+    reviewer sees what was checked, not only what failed."""
+
+    rule_id: str
+    resource_id: str
+    resource_type: str | None = None
+    resource_name: str | None = None
+    region: str | None = None
+
+    @property
+    def subscription_id(self) -> str:
+        return ids.subscription_of(self.resource_id) or ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule_id": self.rule_id,
+            "status": "pass",
+            "subscription_id": self.subscription_id,
+            "resource_id": self.resource_id,
+            "resource_type": self.resource_type,
+            "resource_name": self.resource_name,
+            "region": self.region,
+        }

@@ -220,6 +220,15 @@ def _add_report_options(parser: argparse.ArgumentParser, *, subcommand: bool) ->
         ),
     )
     parser.add_argument(
+        "--include-passed",
+        action="store_true",
+        default=default(False),
+        help=(
+            "also list, per rule, each resource it examined and found nothing wrong with (audit "
+            "evidence); nothing is listed as passed where the rule's input had a gap"
+        ),
+    )
+    parser.add_argument(
         "--mask",
         action="store_true",
         default=default(False),

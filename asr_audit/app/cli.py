@@ -118,6 +118,7 @@ def _dispatch(args: argparse.Namespace, say: _Stderr) -> int:
         started_at=started,
         resource_groups=args.resource_group,
         vaults=args.vault,
+        include_passed=args.include_passed,
         **inputs,
     )
     shown = report

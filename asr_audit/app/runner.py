@@ -17,7 +17,7 @@ from asr_audit.errors import EXIT_AUTH, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK,
 from asr_audit.findings import Severity
 from asr_audit.inventory import Coverage, CoverageStatus, Inventory
 from asr_audit.report import Report
-from asr_audit.rules import analyze
+from asr_audit.rules import analyze, passed
 from asr_audit.rules import catalog as rule_catalog
 from asr_audit.rules.base import Context
 from asr_audit.rules.catalog import Catalog
@@ -140,6 +140,7 @@ def audit(
     today: date | None = None,
     resource_groups: Iterable[str] = (),
     vaults: Iterable[str] = (),
+    include_passed: bool = False,
 ) -> Report:
     """Analyse `inventory` with `rules` (all when None) of `catalog` (the default catalog when None)
     and wrap the result in a `Report`, with the metadata of the rules run for its formats.
@@ -153,6 +154,7 @@ def audit(
     subscription-wide, so rules see hub VNets and shared accounts in other groups, and
     suppression notes describe the file against every finding, not just the ones shown.
     `vaults` (`--vault`) names the vaults the user intends to use, for the readiness rules.
+    `include_passed` lists what each rule examined and passed (`rules.passed`), in the same view.
     """
     started = started_at or utc_now()
     known = _catalog(catalog)
@@ -167,12 +169,15 @@ def audit(
         vaults=[v.strip() for v in vaults if v.strip()],
     )
     findings = analyze(context, chosen)
+    checks = passed(context, findings) if include_passed else None
     notes = suppressions.apply(findings, accepted, today or date.today()) if accepted is not None else []
     resolved = baseline.apply(findings, previous) if previous is not None else []
     groups = _lower(resource_groups)
     if groups:
         findings = [f for f in findings if f.gap or in_resource_groups(f.resource_id, groups)]
         resolved = [r for r in resolved if in_resource_groups(r["resource_id"], groups)]
+        if checks is not None:
+            checks = [c for c in checks if in_resource_groups(c.resource_id, groups)]
     return Report(
         tool_version=__version__,
         subscriptions=[s.id for s in inventory.subscriptions],
@@ -188,6 +193,7 @@ def audit(
         resource_groups=sorted(groups),
         suppression_notes=notes,
         resolved=resolved,
+        passed=checks,
     )
 
 

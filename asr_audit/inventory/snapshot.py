@@ -8,21 +8,20 @@ value the rules could not interpret is an input error (exit 2), never a silent p
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import enum
 import functools
-import gc
 import json
 import re
 import types
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from asr_audit.atomic_write import write_text_atomic
 from asr_audit.errors import UsageError
+from asr_audit.heap import no_cyclic_gc
 from asr_audit.inventory.model import (
     SERVICE_TAGS,
     SUBSCRIPTION_COLLECTORS,
@@ -84,22 +83,9 @@ _STRING_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 def save(inventory: Inventory, path: str | Path) -> None:
     """Write the snapshot atomically (a kill mid-write must not destroy yesterday's)."""
-    with _no_cyclic_gc():
+    with no_cyclic_gc():
         text = dumps(inventory)
     write_text_atomic(path, text, what="snapshot")
-
-
-@contextlib.contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """Encoding or decoding a snapshot makes millions of containers and no cycles; the cyclic GC's
-    passes over an ever larger heap made both grow faster than the inventory (about n^1.2)."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def from_json(data: Any) -> Inventory:
@@ -118,7 +104,7 @@ def from_json(data: Any) -> Inventory:
         )
     body = {k: v for k, v in data.items() if k not in ("kind", "schema_version")}
     try:
-        with _no_cyclic_gc():
+        with no_cyclic_gc():
             inventory = _decoder(Inventory)(body)
     except _Invalid as exc:
         raise UsageError(f"invalid snapshot: snapshot{exc.where}: {exc.problem}") from None
@@ -134,7 +120,7 @@ def load(path: str | Path) -> Inventory:
         reason = getattr(exc, "strerror", None) or exc
         raise UsageError(f"cannot read snapshot {path}: {reason}") from None
     try:
-        with _no_cyclic_gc():
+        with no_cyclic_gc():
             data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"snapshot {path} is not valid JSON: line {exc.lineno}: {exc.msg}") from None

@@ -11,7 +11,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from asr_audit.findings import Finding, RuleMeta, Severity
+from asr_audit.findings import Check, Finding, RuleMeta, Severity
 from asr_audit.inventory import Coverage
 
 REPORT_SCHEMA_VERSION = "1"
@@ -45,6 +45,8 @@ class Report:
     # Suppression and baseline bookkeeping (issue: compliance workflow); empty when unused.
     suppression_notes: list[dict[str, Any]] = field(default_factory=list)
     resolved: list[dict[str, Any]] = field(default_factory=list)
+    # --include-passed: what each rule examined and passed; None when not asked for.
+    passed: list[Check] | None = None
 
     @property
     def active(self) -> list[Finding]:

@@ -45,6 +45,8 @@ def document(report: Report) -> dict[str, Any]:
         doc["suppressions"] = report.suppression_notes
     if report.resolved:
         doc["resolved"] = report.resolved
+    if report.passed is not None:
+        doc["passed"] = [c.to_json() for c in report.passed]
     return doc
 
 

@@ -145,6 +145,10 @@ def check_address_overlap(ctx: Context) -> Iterator[Finding]:
         return reaches[key]
 
     sources, recovery = audited.source_vnets(ctx), audited.recovery_vnets(ctx)
+    if recovery:
+        for src in sources.values():
+            if src.address_prefixes:
+                ctx.examined(ADDRESS_OVERLAP, src.id, VNET_TYPE, region=src.location)
     # One sweep over every source and recovery prefix at once: comparing VNet by VNet was
     # quadratic in the VNets of a region pair.
     pairs = overlapping(

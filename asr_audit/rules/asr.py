@@ -14,7 +14,7 @@ from asr_audit.findings import Finding, RuleMeta, Severity
 from asr_audit.inventory import NetworkMapping
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common.audited import A2A_MAPPING
-from asr_audit.rules.common.naming import NETWORK_MAPPING_TYPE, item_finding, item_label
+from asr_audit.rules.common.naming import NETWORK_MAPPING_TYPE, examined_item, item_finding, item_label
 from asr_audit.rules.common.references import vault_region
 
 ASR_HEALTH = RuleMeta(
@@ -52,6 +52,8 @@ def check_replication_health(ctx: Context) -> Iterator[Finding]:
     inventory = ctx.inventory
     for item in inventory.protected_items:
         severity = _HEALTH_SEVERITY.get((item.replication_health or "").lower())
+        if (item.replication_health or "").lower() == "normal":
+            examined_item(ASR_HEALTH, ctx, item)
         if severity is None:
             continue
         errors = [text for e in item.health_errors if (text := e.message or e.code)]
@@ -126,6 +128,9 @@ def check_reverse_mapping(ctx: Context) -> Iterator[Finding]:
         and m.recovery_network_id
     ]
     for mapping in mappings:
+        ctx.examined(
+            ASR_NETMAP_REVERSE, mapping.id, NETWORK_MAPPING_TYPE, region=vault_region(ctx, mapping.vault_id)
+        )
         if any(_is_reverse(mapping, other) for other in mappings):
             continue
         primary, recovery = mapping.primary_network_id or "", mapping.recovery_network_id or ""

@@ -13,8 +13,9 @@ from datetime import datetime, timezone
 from functools import cached_property
 from typing import Any
 
+from asr_audit import ids
 from asr_audit.access.clouds import CLOUDS, CloudProfile
-from asr_audit.findings import Finding, RuleMeta
+from asr_audit.findings import Check, Finding, RuleMeta
 from asr_audit.inventory import Inventory, InventoryIndex
 
 # How the scan writes `Inventory.collected_at` (collect.scheduler.utc_stamp).
@@ -34,6 +35,22 @@ class Context:
     # Derived data several rules share in one analysis (workloads, compiled NSGs, firewall rule
     # orders), computed once; never findings.
     memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # What each rule examined, whatever it found (`examined`); `rules.passed` keeps those without
+    # findings.
+    checks: list[Check] = field(default_factory=list, repr=False, compare=False)
+
+    def examined(
+        self,
+        meta: RuleMeta,
+        resource_id: str,
+        resource_type: str | None = None,
+        resource_name: str | None = None,
+        region: str | None = None,
+    ) -> None:
+        """Record that `meta`'s rule judged this resource: called where the rule takes up a
+        resource it reports on, before it decides, so a resource it then finds nothing wrong
+        with is listed as passed, and one it could not judge has an `unknown` finding instead."""
+        self.checks.append(Check(meta.id, resource_id, resource_type, resource_name, ids.region(region)))
 
     @cached_property
     def index(self) -> InventoryIndex:

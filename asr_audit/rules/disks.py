@@ -16,7 +16,14 @@ from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common.audited import WORKLOAD_INPUTS, Workload, unique_workloads
 from asr_audit.rules.common.disks import replicated_disks
 from asr_audit.rules.common.documents import A2A_MATRIX, A2A_SOURCE, HYPERV_MATRIX, HYPERV_SOURCE
-from asr_audit.rules.common.naming import item_finding, item_label, vm_finding, vm_label
+from asr_audit.rules.common.naming import (
+    examined_item,
+    examined_vm,
+    item_finding,
+    item_label,
+    vm_finding,
+    vm_label,
+)
 from asr_audit.rules.thresholds import limit, seed
 
 HYPER_V = "HyperVReplicaAzure"
@@ -147,9 +154,13 @@ def _hyperv_items(inventory: Inventory) -> Iterator[ProtectedItem]:
 def check_disk_size(ctx: Context) -> Iterator[Finding]:
     inventory = ctx.inventory
     for wl in unique_workloads(ctx):
+        if all(_disk_size(ctx, disk) is not None for _, _, disk, _ in replicated_disks(wl)[0]):
+            examined_vm(DSK_SIZE, ctx, wl)
         yield from _vm_size_findings(ctx, wl)
     bound = limit(ctx.thresholds, "hyperv_data_disk_max_gb")
     for item in _hyperv_items(inventory):
+        if all(disk.disk_capacity_bytes is not None for disk in item.protected_disks):
+            examined_item(DSK_SIZE, ctx, item)
         for i, disk in enumerate(item.protected_disks):
             if disk.disk_capacity_bytes is None or disk.disk_capacity_bytes / GIB <= bound:
                 continue
@@ -181,6 +192,7 @@ def check_disk_count(ctx: Context) -> Iterator[Finding]:
     inventory = ctx.inventory
     bound = limit(ctx.thresholds, "data_disk_count_max")
     for wl in unique_workloads(ctx):
+        examined_vm(DSK_COUNT, ctx, wl)
         disks, subset = replicated_disks(wl)
         count = sum(1 for *_, is_os in disks if not is_os)
         if count > bound:
@@ -199,6 +211,7 @@ def check_disk_count(ctx: Context) -> Iterator[Finding]:
     hv_bound = limit(ctx.thresholds, "hyperv_data_disk_count_max")
     for item in _hyperv_items(inventory):
         # Hyper-V to Azure allows exactly one OS disk; the rest of the replicated disks are data disks.
+        examined_item(DSK_COUNT, ctx, item)
         count = len(item.protected_disks) - 1
         if count > hv_bound:
             yield item_finding(

@@ -150,6 +150,7 @@ def check_two_circuits_one_location(ctx: Context) -> Iterator[Finding]:
             "resource_type": GATEWAY_TYPE,
             "region": gateway.location,
         }
+        ctx.examined(TWO_CIRCUITS, gateway.id, GATEWAY_TYPE, region=gateway.location)
         if shared:
             yield TWO_CIRCUITS.finding(
                 **common, message=_two_circuits_message(geo, gateway, shared), evidence=evidence

@@ -243,6 +243,8 @@ def check_premium_xgeo(ctx: Context) -> Iterator[Finding]:
         circuit = case.circuit
         verdict = _judge_circuit(geo, circuit, case)
         region = circuit.location
+        if case.targets or not verdict.unknown:
+            ctx.examined(PREMIUM_XGEO, circuit.id, CIRCUIT_TYPE, region=region)
         if verdict.targets or verdict.linked:
             yield PREMIUM_XGEO.finding(
                 **common,

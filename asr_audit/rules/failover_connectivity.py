@@ -194,7 +194,9 @@ def check_target_connectivity(ctx: Context) -> Iterator[Finding]:
                 message=f"Cannot tell whether the recovery network has a gateway to on-premises: {reason}.",
                 evidence=_target_evidence(case, unknown_recovery_vnet=reason),
             )
-        elif not has_failover_gateway(index, case.vnet):
+        elif has_failover_gateway(index, case.vnet):
+            ctx.examined(TARGET_CONNECTIVITY, case.vnet.id, VNET_TYPE, region=case.vnet.location)
+        else:
             where = f"recovery VNet '{case.vnet.name}' ({case.vnet.location})"
             unread = _unread_gateways(ctx, [case.vnet])
             yield TARGET_CONNECTIVITY.finding(

@@ -392,6 +392,7 @@ def check_firewall_fqdn(ctx: Context) -> Iterator[Finding]:
             continue  # whether anything reaches a firewall is unknown: NET-FORCED-TUNNEL says so
         routes = router.routes(case.vnet, case.subnet, table)
         for fw_case in evaluate_subnet(ctx, case, table, routes, tags, firewalls):
+            ctx.examined(FIREWALL_FQDN, case.subnet.id, SUBNET_TYPE, case.label(), case.vnet.location)
             found = _finding(case, fw_case)
             if found:
                 yield found

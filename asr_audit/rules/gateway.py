@@ -139,6 +139,8 @@ def _default_site_cases(ctx: Context) -> tuple[list[DefaultSiteCase], list[tuple
         exposed = [c for c in cases if ids.key(c.subnet.id) not in exempt]
         if unknown and exposed:
             unread.append((vnet, unknown))
+        elif not (exposed and any(p.gateway.gateway_default_site_id for p in paths)):
+            ctx.examined(GATEWAY_DEFAULT_SITE, vnet.id, VNET_TYPE, region=vnet.location)
         for path in paths:
             if not path.gateway.gateway_default_site_id:
                 continue

@@ -29,7 +29,15 @@ from asr_audit.rules.common.documents import (
     HYPERV_SOURCE,
     SEED_PREREQUISITES,
 )
-from asr_audit.rules.common.naming import NIC_TYPE, item_finding, item_label, vm_finding, vm_label
+from asr_audit.rules.common.naming import (
+    NIC_TYPE,
+    examined_item,
+    examined_vm,
+    item_finding,
+    item_label,
+    vm_finding,
+    vm_label,
+)
 
 # --- VM-NAME -----------------------------------------------------------------------------
 
@@ -87,6 +95,7 @@ def check_vm_name(ctx: Context) -> Iterator[Finding]:
     for item in inventory.protected_items:
         if item.instance_type not in NAMED_ITEM_TYPES or item.recovery_vm_name is None:
             continue
+        examined_item(VM_NAME, ctx, item)
         problems = name_problems(item.recovery_vm_name)
         if problems:
             yield item_finding(
@@ -104,6 +113,8 @@ def check_vm_name(ctx: Context) -> Iterator[Finding]:
                 },
             )
     for wl in unique_workloads(ctx):
+        if wl.kind == "candidate":
+            examined_vm(VM_NAME, ctx, wl)
         problems = name_problems(wl.vm.name) if wl.kind == "candidate" else []
         if problems:
             yield vm_finding(
@@ -143,6 +154,7 @@ VM_EPHEMERAL_OS = RuleMeta(
 @rule(VM_EPHEMERAL_OS)
 def check_ephemeral_os(ctx: Context) -> Iterator[Finding]:
     for wl in unique_workloads(ctx):
+        examined_vm(VM_EPHEMERAL_OS, ctx, wl)
         if wl.vm.ephemeral_os_disk:
             yield vm_finding(
                 VM_EPHEMERAL_OS,
@@ -218,6 +230,7 @@ def unsupported_reasons(wl: Workload) -> tuple[list[str], dict[str, Any]]:
 @rule(VM_UNSUPPORTED)
 def check_unsupported(ctx: Context) -> Iterator[Finding]:
     for wl in unique_workloads(ctx):
+        examined_vm(VM_UNSUPPORTED, ctx, wl)
         reasons, facts = unsupported_reasons(wl)
         if reasons:
             yield vm_finding(
@@ -261,6 +274,7 @@ NIC_ASG = RuleMeta(
 def check_nic_asg(ctx: Context) -> Iterator[Finding]:
     for wl in unique_workloads(ctx):
         for nic in vm_nics(ctx, wl.vm):
+            ctx.examined(NIC_ASG, nic.id, NIC_TYPE, nic.name, nic.location)
             groups = {
                 ipc.name: ipc.application_security_group_ids
                 for ipc in nic.ip_configurations

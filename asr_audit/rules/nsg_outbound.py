@@ -72,6 +72,7 @@ def check_nsg_outbound(ctx: Context) -> Iterator[Finding]:
     for p in placements:
         per_nic[ids.key(p.nic.id)] = per_nic.get(ids.key(p.nic.id), 0) + 1
     for p in placements:
+        ctx.examined(NSG_OUTBOUND, p.nic.id, NIC_TYPE, p.nic.name, p.nic.location or p.vnet.location)
         nsgs = _nic_nsgs(estate, p)
         if not nsgs:
             continue  # no NSG on the NIC or its subnet: nothing filters the traffic

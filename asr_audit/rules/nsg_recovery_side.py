@@ -103,8 +103,13 @@ def check_nsg_recovery_side(ctx: Context) -> Iterator[Finding]:
     for key, vnet in sorted(audited.recovery_vnets(ctx).items()):
         wanted = _mirrored(vnet, pairs.get(key, ()))
         for subnet in vnet.subnets:
-            if not subnet.network_security_group_id or subnet.name.lower() in INFRASTRUCTURE_SUBNETS:
+            if subnet.name.lower() in INFRASTRUCTURE_SUBNETS:
                 continue
+            ctx.examined(
+                NSG_RECOVERY_SIDE, subnet.id, SUBNET_TYPE, f"{vnet.name}/{subnet.name}", vnet.location
+            )
+            if not subnet.network_security_group_id:
+                continue  # no NSG: nothing filters a failed-over VM's traffic
             mine = [d for d in wanted if (ids.key(subnet.id), d.service.lower(), d.region) not in done]
             if not mine:
                 continue

@@ -48,6 +48,7 @@ def _vaults_with_items(
                 evidence={"protected_items": [item_ref(i) for i in group.referrers]},
             )
         else:
+            ctx.examined(meta, vault.id, VAULT_TYPE, region=vault.location)
             yield vault, group.referrers
 
 
@@ -136,6 +137,8 @@ def _readiness_vaults_in_source(ctx: Context, with_items: set[str]) -> Iterator[
         return
     vaults, missing = named_vaults(ctx)
     for vault in vaults:
+        if ids.key(vault.id) not in with_items:
+            ctx.examined(VAULT_IN_SOURCE, vault.id, VAULT_TYPE, region=vault.location)
         if ids.key(vault.id) not in with_items and ids.region(vault.location) == source:
             yield VAULT_IN_SOURCE.finding(
                 resource_id=vault.id,
@@ -244,6 +247,8 @@ def check_same_region(ctx: Context) -> Iterator[Finding]:
     """Primary == recovery region, and not both availability zones given."""
     for item in audited.a2a_items(ctx):
         src = item_source_region(ctx, item)
+        if src and item_recovery_region(item):
+            ctx.examined(SAME_REGION, item.id, PROTECTED_ITEM_TYPE, item_label(item), src)
         if src and src == item_recovery_region(item) and not is_zone_to_zone(ctx, item):
             yield SAME_REGION.finding(
                 resource_id=item.id,

@@ -77,6 +77,7 @@ def _check_location(
             )
             continue
         actual = ids.region(resource.location)
+        ctx.examined(meta, group.resource_id, resource_type, region=actual)
         wrong = [(r, e) for r, e in refs if e and e != actual]
         undecided = [r for r, e in refs if not e]
         if wrong:

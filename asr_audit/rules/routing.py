@@ -256,6 +256,7 @@ def check_forced_tunnel(ctx: Context) -> Iterator[Finding]:
     router = shared_router(ctx)
     firewalls = set(firewalls_by_ip(inventory))
     for case in subnet_cases(ctx):
+        ctx.examined(FORCED_TUNNEL, case.subnet.id, SUBNET_TYPE, case.label(), case.vnet.location)
         outcome = _evaluate(ctx, case, router, firewalls)
         if not (outcome.tunnelled or outcome.unknown):
             continue

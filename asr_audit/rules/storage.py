@@ -81,6 +81,15 @@ def _sku_unknown(
     )
 
 
+def _examined_account(meta: RuleMeta, ctx: Context, account: StorageAccount) -> None:
+    ctx.examined(meta, account.id, STORAGE_TYPE, account.name, account.location)
+
+
+def _examined_items(meta: RuleMeta, ctx: Context, items: Iterable[ProtectedItem]) -> None:
+    for item in items:
+        ctx.examined(meta, item.id, PROTECTED_ITEM_TYPE, item_label(item))
+
+
 def _rg_and_name(resource_id: str) -> tuple[str, str]:
     return ids.resource_group_of(resource_id) or "<resource-group>", ids.name_of(resource_id)
 
@@ -123,6 +132,8 @@ def check_log_pairing(ctx: Context) -> Iterator[Finding]:
             yield _sku_unknown(LOG_PAIRING, replica, group.referrers, "whether replicas are Premium")
         elif sku_tier(replica) == "Premium":
             premium_items.extend(group.referrers)
+        else:  # a Standard replica needs no log account
+            _examined_items(LOG_PAIRING, ctx, group.referrers)
 
     for item in premium_items:
         if not item.recovery_log_storage_account_id:
@@ -145,7 +156,10 @@ def check_log_pairing(ctx: Context) -> Iterator[Finding]:
             yield unknown_account(LOG_PAIRING, ctx, group, "log storage account")
         elif sku_tier(log) is None:
             yield _sku_unknown(LOG_PAIRING, log, group.referrers, "whether the log account is Standard")
-        elif sku_tier(log) != "Standard":
+        elif sku_tier(log) == "Standard":
+            _examined_account(LOG_PAIRING, ctx, log)
+            _examined_items(LOG_PAIRING, ctx, group.referrers)
+        else:
             yield LOG_PAIRING.finding(
                 resource_id=log.id,
                 resource_type=STORAGE_TYPE,
@@ -211,6 +225,7 @@ def check_cache_kind(ctx: Context) -> Iterator[Finding]:
         if account is None:
             yield unknown_account(CACHE_KIND, ctx, group, "cache storage account")
             continue
+        _examined_account(CACHE_KIND, ctx, account)
         fits = [(i, _fits(account, _is_high_churn(i))) for i in group.referrers]
         wrong = [i for i, ok in fits if ok is False]
         undecided = [i for i, ok in fits if ok is None]
@@ -306,6 +321,7 @@ def check_cache_redundancy(ctx: Context) -> Iterator[Finding]:
         if account is None:
             yield unknown_account(CACHE_REDUNDANCY, ctx, group, "cache storage account")
             continue
+        _examined_account(CACHE_REDUNDANCY, ctx, account)
         level = redundancy(account)
         if level is None:
             yield _sku_unknown(CACHE_REDUNDANCY, account, group.referrers, "the redundancy")
@@ -353,6 +369,7 @@ def check_replica_redundancy(ctx: Context) -> Iterator[Finding]:
         if account is None:
             yield unknown_account(REPLICA_REDUNDANCY, ctx, group, "replica storage account")
             continue
+        _examined_account(REPLICA_REDUNDANCY, ctx, account)
         level = redundancy(account)
         if level is None or sku_tier(account) is None:
             yield _sku_unknown(REPLICA_REDUNDANCY, account, group.referrers, "the redundancy")
@@ -433,6 +450,7 @@ def check_cache_firewall(ctx: Context) -> Iterator[Finding]:
         if account is None:
             yield unknown_account(CACHE_FIREWALL, ctx, group, "cache storage account")
             continue
+        _examined_account(CACHE_FIREWALL, ctx, account)
         if (account.default_action or "").strip().lower() != "deny":
             continue
         bypass_ok = any(b.strip().lower() == "azureservices" for b in account.bypass)

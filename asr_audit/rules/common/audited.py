@@ -205,6 +205,10 @@ class SubnetCase:
         seen = {ids.key(p.workload.vm.id): p.workload for p in self.placements}
         return [workload_ref(w) for w in seen.values()]
 
+    def label(self) -> str:
+        """`vnet/subnet`: how an admin names a subnet."""
+        return f"{self.vnet.name}/{self.subnet.name}"
+
     def who(self) -> str:
         """The first few VMs of the subnet, for messages."""
         vms = self.workload_refs()

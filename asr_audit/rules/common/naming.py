@@ -74,6 +74,16 @@ def vm_label(wl: Workload) -> str:
     return f"{wl.kind} VM {wl.vm.name}"
 
 
+def examined_item(meta: RuleMeta, ctx: Context, item: ProtectedItem) -> None:
+    """`ctx.examined` for a protected item, named and placed as `item_finding` reports it."""
+    ctx.examined(meta, item.id, PROTECTED_ITEM_TYPE, item_label(item), vault_region(ctx, item.vault_id))
+
+
+def examined_vm(meta: RuleMeta, ctx: Context, wl: Workload) -> None:
+    """`ctx.examined` for a workload's VM, as `vm_finding` reports it."""
+    ctx.examined(meta, wl.vm.id, VM_TYPE, wl.vm.name, wl.vm.location)
+
+
 def vm_finding(
     meta: RuleMeta, wl: Workload, message: str, evidence: dict[str, Any], key: str = ""
 ) -> Finding:
