@@ -79,3 +79,11 @@ def test_agent_is_unknown_when_the_items_could_not_be_read() -> None:
         "ASR-AGENT", context(inventory(OWNER, gap("protected_items:rsv-dr", object_id=OWNER.id)))
     )
     assert (finding.status, finding.severity, finding.resource_id) == ("unknown", Severity.HIGH, OWNER.id)
+
+
+def test_agent_records_the_a2a_items_it_judges_only() -> None:
+    a2a, hyperv = item(), onprem_item(OWNER, "hv-1")
+    ctx = context(inventory(OWNER, a2a, hyperv))
+    ctx.inventory.collected_at = SCANNED
+    assert run("ASR-AGENT", ctx) == []
+    assert [c.resource_id for c in ctx.checks] == [a2a.id]

@@ -101,3 +101,12 @@ def test_test_failover_is_unknown_when_the_mappings_could_not_be_read() -> None:
     ctx = context(inventory(OWNER, gap("network_mappings:rsv-dr", "throttled", object_id=OWNER.id)))
     [finding] = analyzed("ASR-TEST-FAILOVER", ctx)
     assert (finding.status, finding.key) == ("unknown", "network_mappings:rsv-dr")
+
+
+def test_test_failover_records_only_items_it_can_judge() -> None:
+    established = item("vm-done")
+    initial = item("vm-new", protection_state="InitialReplicationInProgress", test_failover_network_id=None)
+    ctx = context(inventory(OWNER, established, initial))
+    ctx.inventory.collected_at = SCANNED
+    assert run("ASR-TEST-FAILOVER", ctx) == []
+    assert [c.resource_id for c in ctx.checks] == [established.id]

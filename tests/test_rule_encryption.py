@@ -65,3 +65,11 @@ def test_target_des_silent_on_a_disk_gone_from_a_scanned_subscription() -> None:
 def test_target_des_is_unknown_when_the_disks_could_not_be_read() -> None:
     [finding] = analyzed("ENC-TARGET-DES", context(inventory(OWNER, gap("disks"))))
     assert (finding.status, finding.severity, finding.key) == ("unknown", Severity.HIGH, "disks")
+
+
+def test_target_des_records_items_with_disks_and_not_those_without() -> None:
+    platform = disk("os", "EncryptionAtRestWithPlatformKey")
+    bare = a2a_item(OWNER, resource_id("Microsoft.Compute/virtualMachines", "vm2"))
+    ctx = context(inventory(OWNER, platform, judged := item((platform, None)), bare))
+    assert run("ENC-TARGET-DES", ctx) == []
+    assert [c.resource_id for c in ctx.checks] == [judged.id]

@@ -16,7 +16,7 @@ from asr_audit.inventory import ProtectedItem
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common.audited import a2a_items
 from asr_audit.rules.common.dates import day, parse_time
-from asr_audit.rules.common.naming import item_finding, item_label
+from asr_audit.rules.common.naming import examined_item, item_finding, item_label
 from asr_audit.rules.thresholds import limit
 
 AUTO_UPDATE = "https://learn.microsoft.com/azure/site-recovery/azure-to-azure-autoupdate"
@@ -84,6 +84,7 @@ def agent_problems(item: ProtectedItem, now: datetime, notice: timedelta) -> lis
 def check_agent(ctx: Context) -> Iterator[Finding]:
     notice = timedelta(days=limit(ctx.thresholds, "agent_expiry_warning_days"))
     for item in a2a_items(ctx):
+        examined_item(ASR_AGENT, ctx, item)
         problems = agent_problems(item, ctx.as_of, notice)
         if not problems:
             continue

@@ -17,7 +17,7 @@ from asr_audit.inventory import ProtectedItem
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common.audited import A2A, a2a_mappings
 from asr_audit.rules.common.dates import day, parse_time
-from asr_audit.rules.common.naming import item_finding, item_label
+from asr_audit.rules.common.naming import examined_item, item_finding, item_label
 from asr_audit.rules.thresholds import limit
 
 DR_DRILL = "https://learn.microsoft.com/azure/site-recovery/azure-to-azure-tutorial-dr-drill"
@@ -55,11 +55,14 @@ ASR_TEST_FAILOVER = RuleMeta(
 )
 
 
+def _established(item: ProtectedItem) -> bool:
+    """Only items whose replication is established are judged on their drills: one still in initial
+    replication cannot have been tested yet."""
+    return (item.protection_state or "").lower() == PROTECTED
+
+
 def _drill_problem(ctx: Context, item: ProtectedItem, max_age: timedelta) -> str | None:
-    """Why the item's test failover record is not enough, or None. Only items whose replication is
-    established are judged: one still in initial replication cannot have been tested yet."""
-    if (item.protection_state or "").lower() != PROTECTED:
-        return None
+    """Why an established item's test failover record is not enough, or None."""
     last = parse_time(item.last_successful_test_failover_time)
     if last is None:
         return "no successful test failover is recorded"
@@ -81,7 +84,10 @@ def _production_networks(ctx: Context, item: ProtectedItem) -> set[str]:
 def check_test_failover(ctx: Context) -> Iterator[Finding]:
     max_age = timedelta(days=limit(ctx.thresholds, "test_failover_max_age_days"))
     for item in ctx.inventory.protected_items:
-        problem = _drill_problem(ctx, item, max_age)
+        tfo = item.test_failover_network_id if item.instance_type == A2A else None
+        if _established(item) or tfo:
+            examined_item(ASR_TEST_FAILOVER, ctx, item)
+        problem = _drill_problem(ctx, item, max_age) if _established(item) else None
         if problem:
             yield item_finding(
                 ASR_TEST_FAILOVER,
@@ -96,8 +102,7 @@ def check_test_failover(ctx: Context) -> Iterator[Finding]:
                     "protection_state": item.protection_state,
                 },
             )
-        tfo = item.test_failover_network_id
-        if item.instance_type == A2A and tfo and ids.key(tfo) in _production_networks(ctx, item):
+        if tfo and ids.key(tfo) in _production_networks(ctx, item):
             yield item_finding(
                 ASR_TEST_FAILOVER,
                 ctx,

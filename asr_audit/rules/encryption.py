@@ -14,7 +14,7 @@ from asr_audit import ids
 from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common.audited import a2a_items
-from asr_audit.rules.common.naming import PROTECTED_ITEM_TYPE, item_finding, item_label
+from asr_audit.rules.common.naming import PROTECTED_ITEM_TYPE, examined_item, item_finding, item_label
 from asr_audit.rules.common.references import vault_region
 
 CMK_DOC = "https://learn.microsoft.com/azure/site-recovery/azure-to-azure-how-to-enable-replication-cmk-disks"
@@ -60,6 +60,8 @@ def check_target_des(ctx: Context) -> Iterator[Finding]:
     # `unknown` of its own, through `needs`); one in a subscription not scanned was never looked for.
     scanned = {s.id.lower() for s in ctx.inventory.subscriptions}
     for item in a2a_items(ctx):
+        if any(d.disk_id for d in item.protected_disks):
+            examined_item(ENC_TARGET_DES, ctx, item)
         missing: list[dict[str, str | None]] = []
         unread: list[str] = []
         for protected in item.protected_disks:
