@@ -13,9 +13,6 @@ from fakearm import FakeArm
 
 TESTS_DIR = Path(__file__).resolve().parent
 SCENARIOS_DIR = TESTS_DIR / "scenarios"
-# When every scan in the tests ends: the scenarios' dates (agent expiry, last test failover) are
-# written relative to it, so an estate that is healthy today stays healthy next year.
-SCAN_TIME = "2026-12-06T12:00:00Z"
 
 
 def _is_loopback(host: Any) -> bool:
@@ -52,11 +49,6 @@ def loopback_only() -> Iterator[None]:
     finally:
         socket.socket.connect = original_connect  # type: ignore[method-assign]
         socket.getaddrinfo = original_getaddrinfo
-
-
-@pytest.fixture(autouse=True)
-def pinned_scan_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("asr_audit.collect.scheduler.utc_stamp", lambda: SCAN_TIME)
 
 
 @pytest.fixture

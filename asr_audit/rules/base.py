@@ -18,7 +18,7 @@ from asr_audit.access.clouds import CLOUDS, CloudProfile
 from asr_audit.findings import Check, Finding, RuleMeta
 from asr_audit.inventory import Inventory, InventoryIndex
 
-# How the scan writes `Inventory.collected_at` (collect.scheduler.utc_stamp).
+# How the scan writes `Inventory.collected_at` (collect.scheduler.collected_at).
 COLLECTED_AT = "%Y-%m-%dT%H:%M:%SZ"
 
 

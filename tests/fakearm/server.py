@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -641,6 +642,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
             self.wfile.write(response.body[i : i + 1])
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The `Date` header `send_response` adds: the scenario's clock, not this machine's."""
+        return format_datetime(self.server.arm.scenario.clock, usegmt=True)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
