@@ -35,6 +35,7 @@ RULE_MODULES = (
     "agent",
     "drills",
     "encryption",
+    "zones",
 )
 
 

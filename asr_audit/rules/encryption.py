@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from asr_audit import ids
-from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
+from asr_audit.findings import Finding, RuleMeta, Severity
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common.audited import a2a_items
-from asr_audit.rules.common.naming import PROTECTED_ITEM_TYPE, examined_item, item_finding, item_label
-from asr_audit.rules.common.references import vault_region
+from asr_audit.rules.common.disks import item_source_disks
+from asr_audit.rules.common.naming import examined_item, item_finding, item_label, unread_disks_finding
 
 CMK_DOC = "https://learn.microsoft.com/azure/site-recovery/azure-to-azure-how-to-enable-replication-cmk-disks"
 # Disk `encryption.type` values that involve a customer-managed key (Disks REST API, 2025-01-02).
@@ -55,30 +55,22 @@ ENC_TARGET_DES = RuleMeta(
 
 @rule(ENC_TARGET_DES)
 def check_target_des(ctx: Context) -> Iterator[Finding]:
-    disks = ctx.index.disks
-    # A disk missing from a scanned subscription's complete list is gone (a gap in that list is an
-    # `unknown` of its own, through `needs`); one in a subscription not scanned was never looked for.
-    scanned = {s.id.lower() for s in ctx.inventory.subscriptions}
     for item in a2a_items(ctx):
         if any(d.disk_id for d in item.protected_disks):
             examined_item(ENC_TARGET_DES, ctx, item)
-        missing: list[dict[str, str | None]] = []
-        unread: list[str] = []
-        for protected in item.protected_disks:
-            if not protected.disk_id or protected.recovery_disk_encryption_set_id:
-                continue
-            source = disks.get(ids.key(protected.disk_id))
-            if source is None:
-                if (ids.subscription_of(protected.disk_id) or "").lower() not in scanned:
-                    unread.append(protected.disk_id)
-            elif (source.encryption_type or "").lower() in CUSTOMER_KEY_TYPES:
-                missing.append(
-                    {
-                        "disk": source.name,
-                        "encryption_type": source.encryption_type,
-                        "source_des": source.disk_encryption_set_id,
-                    }
-                )
+        found, unread_all = item_source_disks(ctx, item)
+        without = {ids.key(p.disk_id) for p in item.protected_disks if not p.recovery_disk_encryption_set_id}
+        missing = [
+            {
+                "disk": source.name,
+                "encryption_type": source.encryption_type,
+                "source_des": source.disk_encryption_set_id,
+            }
+            for protected, source in found
+            if ids.key(protected.disk_id) in without
+            and (source.encryption_type or "").lower() in CUSTOMER_KEY_TYPES
+        ]
+        unread = [d for d in unread_all if ids.key(d) in without]
         if missing:
             names = ", ".join(str(m["disk"]) for m in missing)
             yield item_finding(
@@ -92,17 +84,10 @@ def check_target_des(ctx: Context) -> Iterator[Finding]:
                 evidence={"disks": missing, "recovery_location": item.recovery_location},
             )
         elif unread:
-            yield ENC_TARGET_DES.finding(
-                resource_id=item.id,
-                resource_type=PROTECTED_ITEM_TYPE,
-                resource_name=item_label(item),
-                region=vault_region(ctx, item.vault_id),
-                status=FindingStatus.UNKNOWN,
-                message=(
-                    f"Replicated item {item_label(item)}: {len(unread)} protected disk(s) without a recovery "
-                    "disk encryption set are in a subscription that was not scanned, so whether they use a "
-                    "customer-managed key is unknown."
-                ),
-                remediation=f"Scan the subscription that holds the disks too. {ENC_TARGET_DES.remediation}",
-                evidence={"unread_disks": unread},
+            yield unread_disks_finding(
+                ENC_TARGET_DES,
+                ctx,
+                item,
+                unread,
+                "whether those without a recovery disk encryption set use a customer-managed key",
             )
