@@ -396,6 +396,7 @@ def test_placement_catalog_entries_are_complete() -> None:
         "PLC-H2A-STORAGE-REGION",
         "PLC-H2A-NETWORK-REGION",
         "PLC-ZONE",
+        "PLC-REGION-SUPPORT",
     }
 
 

@@ -36,6 +36,7 @@ RULE_MODULES = (
     "drills",
     "encryption",
     "zones",
+    "region_support",
 )
 
 
