@@ -56,6 +56,33 @@ class Match:
         return self.certain | self.maybe
 
 
+def vnet_space(vnet: VirtualNetwork) -> PrefixSet:
+    """What `VirtualNetwork` holds for every subnet of `vnet`, whatever its route table: the
+    VNet's address space, its connected peerings' spaces and the host address. A hub peered with
+    hundreds of spokes has as many prefixes, so callers keep this per VNet."""
+    certain: list[str] = [*vnet.address_prefixes, HOST_IP]
+    for peering in vnet.peerings:
+        if connected(peering):
+            certain += peering.remote_address_prefixes
+    return PrefixSet(certain)
+
+
+def routed_space(route_table: RouteTable | None, tags: ServiceTagIndex | None = None) -> Match:
+    """What a route table adds to `VirtualNetwork`: its routes' prefixes for certain, and a route
+    on a service tag may add the tag's prefixes (the documents do not say, so those are maybe).
+    The same for every subnet using the table, so callers keep it per table."""
+    routed: list[str] = []
+    maybe, why = NOWHERE, []
+    for route in route_table.routes if route_table else ():
+        if parse_prefix(route.address_prefix) is not None:
+            routed.append(route.address_prefix)
+            continue
+        tagged = tags.expand(route.address_prefix) if tags else None
+        maybe |= tagged if tagged is not None else EVERYWHERE
+        why.append(f"route '{route.name}' on {route.address_prefix} may put its prefixes in VirtualNetwork")
+    return Match(PrefixSet(routed), maybe, "; ".join(why) or None)
+
+
 def virtual_network(
     vnet: VirtualNetwork,
     route_table: RouteTable | None = None,
@@ -67,25 +94,18 @@ def virtual_network(
     prefixes of user-defined routes, and connected on-premises spaces. ARM shows on-premises
     spaces only in part (local network gateways and BGP are not collected), so when the VNet
     reaches a gateway, or its route table was not read, every other address *may* be in it
-    (`unseen` says why). A route on a service tag may add the tag's prefixes; the documents do
-    not say, so those are maybe too.
-    """
-    certain: list[str] = [*vnet.address_prefixes, HOST_IP]
-    for peering in vnet.peerings:
-        if connected(peering):
-            certain += peering.remote_address_prefixes
-    maybe, why = NOWHERE, []
-    for route in route_table.routes if route_table else ():
-        if parse_prefix(route.address_prefix) is not None:
-            certain.append(route.address_prefix)
-            continue
-        tagged = tags.expand(route.address_prefix) if tags else None
-        maybe |= tagged if tagged is not None else EVERYWHERE
-        why.append(f"route '{route.name}' on {route.address_prefix} may put its prefixes in VirtualNetwork")
-    space = PrefixSet(certain)
+    (`unseen` says why)."""
+    return joined_virtual_network(vnet_space(vnet), routed_space(route_table, tags), unseen)
+
+
+def joined_virtual_network(space: PrefixSet, routed: Match, unseen: str | None = None) -> Match:
+    """`virtual_network` from its parts (`vnet_space`, `routed_space`), which callers judging
+    many subnets keep per VNet and per route table."""
+    certain = space | routed.certain
+    maybe, why = routed.maybe, [routed.why] if routed.why else []
     if unseen:
         maybe, why = EVERYWHERE, [*why, unseen]
-    return Match(space, maybe - space, "; ".join(why) or None)
+    return Match(certain, maybe - certain, "; ".join(why) or None)
 
 
 _VNET_NAMES = frozenset({"virtualnetwork", "virtual_network"})

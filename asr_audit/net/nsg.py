@@ -33,7 +33,6 @@ from asr_audit.net.address_book import virtual_network as virtual_network
 from asr_audit.net.ports import HTTPS_PORT, port_in
 from asr_audit.net.prefixes import (
     NOWHERE,
-    VERSIONS,
     WILDCARDS,
     PrefixSet,
     Range,
@@ -257,13 +256,6 @@ class Source:
     addresses: PrefixSet
     asgs: frozenset[str] = frozenset()
 
-    @property
-    def versions(self) -> PrefixSet:
-        """The IP versions it can send with: an IPv4 address never talks to an IPv6 prefix."""
-        return union(
-            (every for version, every in VERSIONS.items() if self.addresses.ranges(version)), NOWHERE
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -428,10 +420,15 @@ def judge(
     everything = union(destinations.values(), NOWHERE)
     verdicts = {name: Verdict(name) for name in destinations}
     reasons: dict[str, dict[str, None]] = {name: {} for name in destinations}
+    # The IP versions the sources send with (an IPv4 address never talks to an IPv6 prefix): what
+    # each destination had judged is its addresses in those.
+    sent: set[tuple[int, ...]] = set()
     for source in split_sources(sources, nsgs):
-        dest = everything & source.versions
+        versions = source.addresses.versions()
+        dest = everything.only(versions)
         if not dest:
             continue
+        sent.add(versions)
         denied: list[tuple[PrefixSet, tuple[RuleRef, str]]] = []
         doubtful: list[tuple[PrefixSet, str]] = []
         for nsg in nsgs:
@@ -443,12 +440,13 @@ def judge(
                     doubtful += [(d.prefixes, why) for _, why in d.doubts]
                 elif d.access == DENY:
                     denied.append((d.prefixes, (d.rule, source.label)))
+        if not (denied or doubtful):
+            continue
         for name, prefixes in destinations.items():
-            mine = prefixes & source.versions
+            mine = prefixes.only(versions)
             if not mine:
                 continue
             verdict = verdicts[name]
-            verdict.judged |= mine
             for where, key in denied:
                 part = where & mine
                 if part:
@@ -459,6 +457,7 @@ def judge(
                     verdict.unknown |= part
                     reasons[name][why] = None
     for name, verdict in verdicts.items():
+        verdict.judged = union((destinations[name].only(v) for v in sent), NOWHERE)
         verdict.unknown -= verdict.blocked
         verdict.reasons = list(reasons[name]) if verdict.unknown else []
     return verdicts

@@ -207,7 +207,7 @@ class PrefixSet:
     not prefixes are ignored (use `parse_prefixes` first where they matter).
     """
 
-    __slots__ = ("_ranges",)
+    __slots__ = ("_blocks", "_ranges")
 
     def __init__(self, prefixes: Iterable[Network | str] = ()) -> None:
         raw: dict[int, list[Range]] = {4: [], 6: []}
@@ -219,11 +219,13 @@ class PrefixSet:
             elif isinstance(item, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
                 raw[item.version].append(_span(item))
         self._ranges = {v: _merge(r) for v, r in raw.items()}
+        self._blocks: int | None = None
 
     @classmethod
     def _of(cls, ranges: dict[int, list[Range]]) -> PrefixSet:
         new = cls.__new__(cls)  # not cls(): every set operation makes one, parsing nothing
         new._ranges = ranges
+        new._blocks = None
         return new
 
     @classmethod
@@ -245,12 +247,25 @@ class PrefixSet:
     def ranges(self, version: int) -> list[Range]:
         return self._ranges.get(version, [])
 
+    def versions(self) -> tuple[int, ...]:
+        """The IP versions it holds addresses of."""
+        return tuple(v for v in (4, 6) if self._ranges[v])
+
+    def only(self, versions: tuple[int, ...]) -> PrefixSet:
+        """Its addresses of those IP versions, sharing the range lists (sets never change)."""
+        if versions == (4, 6):
+            return self
+        return PrefixSet._of({v: self._ranges[v] if v in versions else [] for v in (4, 6)})
+
     def networks(self) -> list[Network]:
         return [n for v in (4, 6) for s, e in self._ranges[v] for n in networks_between(v, s, e)]
 
     def block_count(self) -> int:
-        """len(self.networks()), without building them."""
-        return sum(1 for v in (4, 6) for s, e in self._ranges[v] for _ in blocks_between(v, s, e))
+        """len(self.networks()), without building them; kept, as sets never change (NSG evidence
+        counts a destination tag's blocks once per verdict)."""
+        if self._blocks is None:
+            self._blocks = sum(1 for v in (4, 6) for s, e in self._ranges[v] for _ in blocks_between(v, s, e))
+        return self._blocks
 
     def address_count(self) -> int:
         return sum(e - s + 1 for v in (4, 6) for s, e in self._ranges[v])

@@ -300,13 +300,23 @@ class RouteSet:
 
 def system_routes(vnet: VirtualNetwork) -> list[RouteEntry]:
     """The default routes of every subnet in `vnet`, plus peering routes (Connected peerings)."""
+    return [*vnet_routes(vnet), *default_routes()]
+
+
+def default_routes() -> list[RouteEntry]:
+    """Azure's default route to the Internet, the same in every subnet."""
+    return [RouteEntry(net, INTERNET) for net in DEFAULT_ROUTES]
+
+
+def vnet_routes(vnet: VirtualNetwork) -> list[RouteEntry]:
+    """The system routes that differ from one VNet to another: its address space, its connected
+    peerings' spaces, and the reserved ranges it does not use (next hop None)."""
     space, _ = parse_prefixes(vnet.address_prefixes)
     routes = [RouteEntry(net, VNET_LOCAL) for net in space]
     for peering in vnet.peerings:
         if connected(peering):
             peered, _ = parse_prefixes(peering.remote_address_prefixes)
             routes += [RouteEntry(net, PEERING, name=peering.name) for net in peered]
-    routes += [RouteEntry(net, INTERNET) for net in DEFAULT_ROUTES]
     # A VNet range that includes a reserved range removes its `None` route (Azure's rule).
     routes += [
         RouteEntry(r, NONE)
@@ -363,15 +373,65 @@ def user_routes(route_table: RouteTable, tags: ServiceTagIndex) -> tuple[list[Ro
     return routes, unresolved
 
 
+class SubnetRoutes:
+    """A subnet's effective routes, in two parts: `base`, the routes every subnet with the same
+    route table and service endpoints shares (user routes, endpoint routes, Azure's default
+    route), and `local`, its VNet's own (address space, peerings, reserved ranges).
+
+    Rules ask where service tags' public prefixes go, and a VNet's own routes are mostly private:
+    a question they cannot touch is answered by `base`, once for all the subnets sharing it (a
+    landing zone's one route table serves hundreds). Anything else is answered by the whole set,
+    built on first need."""
+
+    __slots__ = ("_local_public", "_span", "_whole", "base", "local")
+
+    def __init__(self, base: RouteSet, local: list[RouteEntry]) -> None:
+        self.base = base
+        self.local = local
+        self._span = PrefixSet(r.prefix for r in local)
+        self._local_public = any(not _private(r.prefix) for r in local)
+        self._whole: RouteSet | None = None
+
+    @property
+    def unresolved(self) -> list[Unresolved]:
+        return self.base.unresolved
+
+    def whole(self) -> RouteSet:
+        if self._whole is None:
+            self._whole = self.base.extended(self.local)
+        return self._whole
+
+    def routes(self) -> list[RouteEntry]:
+        return self.whole().routes()
+
+    def public_routes(self) -> list[RouteEntry]:
+        """As `RouteSet.public_routes`. With no public local route, no base route is replaced
+        (a replacing route has the same prefix), so the base's list is the answer."""
+        return self.whole().public_routes() if self._local_public else self.base.public_routes()
+
+    def effective_route(self, address: Address | str) -> RouteEntry | None:
+        addr = ipaddress.ip_address(address.strip() if isinstance(address, str) else address)
+        inside = self._span.intersects(PrefixSet([ipaddress.ip_network(addr)]))
+        return (self.whole() if inside else self.base).effective_route(addr)
+
+    def next_hops(self, destination: PrefixSet) -> list[RoutedPrefix]:
+        """As `RouteSet.next_hops`: a local route holding none of the destination's addresses
+        cannot be the longest match for any of them. Shared: do not change the list."""
+        routes = self.whole() if self._span.intersects(destination) else self.base
+        return routes.next_hops(destination)
+
+
 class SubnetRouter:
-    """Builds subnets' RouteSets over one inventory, compiling each route table's UDRs once
-    (a table on a service tag such as AzureCloud expands to thousands of routes, and many
-    subnets share one table)."""
+    """Builds subnets' routes over one inventory, compiling each route table's UDRs once (a
+    table on a service tag such as AzureCloud expands to thousands of routes, and many subnets
+    share one table), and each (table, service endpoints) base once."""
 
     def __init__(self, tags: ServiceTagIndex) -> None:
         self.tags = tags
         self._tables: dict[int, tuple[RouteTable, RouteSet]] = {}  # keeps the table alive: ids stay unique
-        self._subnets: dict[tuple[int, int, int], tuple[object, RouteSet]] = {}
+        self._bases: dict[tuple[object, ...], RouteSet] = {}
+        self._vnets: dict[int, tuple[VirtualNetwork, list[RouteEntry]]] = {}
+        self._subnets: dict[tuple[int, int, int], tuple[object, SubnetRoutes]] = {}
 
     def _table(self, route_table: RouteTable | None) -> RouteSet:
         if route_table is None:
@@ -382,14 +442,39 @@ class SubnetRouter:
             self._tables[id(route_table)] = cached
         return cached[1]
 
-    def routes(self, vnet: VirtualNetwork, subnet: Subnet, route_table: RouteTable | None) -> RouteSet:
+    def _base(self, vnet: VirtualNetwork, subnet: Subnet, route_table: RouteTable | None) -> RouteSet:
+        """The table's routes with the subnet's endpoint routes and the default route. Endpoint
+        routes depend on the services, their locations and (when none are listed) the VNet's
+        region, so those make the key with the table."""
+        endpoints = (
+            tuple(sorted(e.strip().lower() for e in subnet.service_endpoints)),
+            tuple(
+                sorted((k.lower(), tuple(sorted(v))) for k, v in subnet.service_endpoint_locations.items())
+            ),
+            ids.region(vnet.location) if subnet.service_endpoints else None,
+        )
+        key = (id(route_table), *endpoints)
+        base = self._bases.get(key)
+        if base is None:
+            endpoint, unresolved = service_endpoint_routes(vnet, subnet, self.tags)
+            base = self._bases[key] = self._table(route_table).extended(
+                [*endpoint, *default_routes()], unresolved
+            )
+        return base
+
+    def _local(self, vnet: VirtualNetwork) -> list[RouteEntry]:
+        cached = self._vnets.get(id(vnet))
+        if cached is None:
+            cached = self._vnets[id(vnet)] = (vnet, vnet_routes(vnet))  # kept alive: ids stay unique
+        return cached[1]
+
+    def routes(self, vnet: VirtualNetwork, subnet: Subnet, route_table: RouteTable | None) -> SubnetRoutes:
         """What ARM can show of a subnet's effective routes: system, peering, service endpoint
         and user-defined routes. Routes learned over BGP from on-premises are not visible."""
         key = (id(vnet), id(subnet), id(route_table))
         cached = self._subnets.get(key)
         if cached is None:
-            endpoint, unresolved = service_endpoint_routes(vnet, subnet, self.tags)
-            routes = self._table(route_table).extended([*system_routes(vnet), *endpoint], unresolved)
+            routes = SubnetRoutes(self._base(vnet, subnet, route_table), self._local(vnet))
             cached = self._subnets[key] = ((vnet, subnet, route_table), routes)  # kept alive: ids stay unique
         return cached[1]
 

@@ -28,7 +28,7 @@ from asr_audit.inventory import AzureFirewall, RouteTable
 from asr_audit.net.firewall import Flow, Step, Undecidable, Walk, processing_order, walk
 from asr_audit.net.ports import HTTPS_PORT
 from asr_audit.net.prefixes import PrefixSet
-from asr_audit.net.routes import APPLIANCE, RoutedPrefix, RouteEntry, RouteSet, shared_router
+from asr_audit.net.routes import APPLIANCE, RoutedPrefix, RouteEntry, SubnetRoutes, shared_router
 from asr_audit.net.service_tags import ServiceTagIndex, shared_index
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common import audited
@@ -212,7 +212,7 @@ def evaluate_subnet(
     ctx: Context,
     case: SubnetCase,
     table: RouteTable | None,
-    routes: RouteSet,
+    routes: SubnetRoutes,
     tags: ServiceTagIndex,
     firewalls: dict[str, AzureFirewall],
 ) -> list[FirewallCase]:

@@ -26,8 +26,8 @@ from asr_audit.net.routes import (
     GATEWAY,
     INTERNET,
     RouteEntry,
-    RouteSet,
     SubnetRouter,
+    SubnetRoutes,
     shared_router,
 )
 from asr_audit.rules.base import Context, rule
@@ -97,7 +97,7 @@ def _undecided(route: RouteEntry | None) -> bool:
     return route is None or (route.source == DEFAULT and route.next_hop_type == INTERNET)
 
 
-def _could_tunnel(routes: RouteSet, firewalls: set[str], bgp: bool) -> bool:
+def _could_tunnel(routes: SubnetRoutes, firewalls: set[str], bgp: bool) -> bool:
     """Whether anything in this subnet's routing can tunnel a public destination; if not, a
     destination whose prefixes are unknown cannot be tunnelled either and needs no `unknown`."""
     return (
@@ -108,7 +108,7 @@ def _could_tunnel(routes: RouteSet, firewalls: set[str], bgp: bool) -> bool:
 
 
 def _judge(
-    dest_prefixes: PrefixSet, tag: str, routes: RouteSet, firewalls: set[str], bgp: str | None
+    dest_prefixes: PrefixSet, tag: str, routes: SubnetRoutes, firewalls: set[str], bgp: str | None
 ) -> tuple[dict[str, Any] | None, str | None]:
     """(tunnelled evidence, unknown reason) for one resolved destination; `bgp` says why routes
     learned from on-premises may apply, None when they cannot."""

@@ -16,6 +16,7 @@ from asr_audit import ids
 from asr_audit.findings import Finding, FindingStatus, RuleMeta
 from asr_audit.inventory import NetworkInterface, NetworkSecurityGroup, Subnet, VirtualNetwork
 from asr_audit.net import connectivity
+from asr_audit.net.address_book import Match, joined_virtual_network, routed_space, vnet_space
 from asr_audit.net.nsg import (
     AddressBook,
     CompiledNsg,
@@ -24,7 +25,6 @@ from asr_audit.net.nsg import (
     Verdict,
     compile_nsg,
     judge,
-    virtual_network,
 )
 from asr_audit.net.prefixes import PrefixSet
 from asr_audit.net.service_tags import ServiceTagIndex, shared_index
@@ -81,6 +81,9 @@ class Estate:
         self.index = ctx.index
         self.tags = shared_index(ctx)
         self._books: dict[tuple[str, str], AddressBook] = {}
+        # The parts of VirtualNetwork: per VNet (`vnet_space`) and per route table (`routed_space`).
+        self._spaces: dict[str, PrefixSet] = {}
+        self._routed: dict[str, Match] = {}
         self._compiled: dict[tuple[str, int], CompiledNsg] = {}
         self._shapes: dict[str, dict[Any, Any]] = {}  # per NSG: decisions its compilations share
         self._first: dict[str, CompiledNsg] = {}  # per NSG: a compilation that lends the others its rules
@@ -107,7 +110,13 @@ class Estate:
                     f"VNet '{vnet.name}' reaches a gateway, so VirtualNetwork also holds on-premises ranges "
                     "that ARM does not show"
                 )
-            tag = virtual_network(vnet, table, self.tags, "; ".join(doubts) or None)
+            space = self._spaces.get(key[0])
+            if space is None:
+                space = self._spaces[key[0]] = vnet_space(vnet)
+            routed = self._routed.get(key[1])
+            if routed is None:
+                routed = self._routed[key[1]] = routed_space(table, self.tags)
+            tag = joined_virtual_network(space, routed, "; ".join(doubts) or None)
             self._books[key] = AddressBook(self.tags, tag, self.asg_members, self.common)
         return self._books[key]
 
