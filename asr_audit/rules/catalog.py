@@ -37,6 +37,7 @@ RULE_MODULES = (
     "encryption",
     "zones",
     "region_support",
+    "dns",
 )
 
 
