@@ -24,6 +24,15 @@ DRILL_ADVICE = (
     "programmes commonly require (see docs/rules/ASR-TEST-FAILOVER.md)"
 )
 AGENT_ADVICE = "asr-audit's choice: a month's notice before the Mobility agent or its certificate expires"
+DISK_LIMIT = (
+    "Support matrix for Azure VM disaster recovery between Azure regions, 01/01/2026 revision as quoted in "
+    "issue 11: 'Up to 3000 protected disks per Subscription ... (Both Data and OS)' (that revision was not "
+    "available to verify)"
+)
+DISK_LIMIT_ADVICE = (
+    "DESIGN.md 8.1 (ASR-DISK-LIMIT): warn past 90 % of the limit, while disks can still be consolidated or "
+    "another subscription prepared"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +64,16 @@ _ALL = (
     ),
     Threshold(
         "agent_expiry_warning_days", 30, "days", "notice before agent or certificate expiry", AGENT_ADVICE
+    ),
+    Threshold(
+        "protected_disks_per_subscription_max",
+        3000,
+        "disks",
+        "most protected disks in a subscription",
+        DISK_LIMIT,
+    ),
+    Threshold(
+        "protected_disks_warning_percent", 90, "%", "share of that limit that is reported", DISK_LIMIT_ADVICE
     ),
 )
 THRESHOLDS: dict[str, Threshold] = {t.key: t for t in _ALL}
