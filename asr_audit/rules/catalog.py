@@ -25,6 +25,7 @@ RULE_MODULES = (
     "gateway",
     "nsg_outbound",
     "nsg_recovery_side",
+    "nsg_ip_rules",
     "firewall",
     "expressroute_premium",
     "failover_connectivity",
