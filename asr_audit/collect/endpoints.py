@@ -121,6 +121,18 @@ def vault_list(vault_id: str, child: str) -> str:
     return _url(f"{resource_id(vault_id, 'vault id')}/{child}", "siterecovery")
 
 
+# --- per A2A cache storage account: settings its storage body does not carry -----------------
+
+# collector name -> path under the account id, read with one GET
+CACHE_ACCOUNT_READS: dict[str, str] = {
+    "blob_services": "blobServices/default",
+}
+
+
+def cache_account_read(account_id: str, child: str) -> str:
+    return _url(f"{resource_id(account_id, 'storage account id')}/{child}", "storage")
+
+
 # --- per firewall policy: its rule collection groups are child resources, not inline -----------
 
 

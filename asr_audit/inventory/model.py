@@ -38,6 +38,8 @@ PER_OBJECT_COLLECTORS: dict[str, str] = {
     "rule_collection_groups": "firewall_policies",
     "virtual_network_gateways": "gateway_resource_groups",  # per resource group
     "connections": "gateway_resource_groups",
+    # Read per A2A cache account the protected items name (their storage body lacks these).
+    "blob_services": "protected_items",  # the account's blobServices/default GET
 }
 SERVICE_TAGS = "service_tags"  # once per cloud, for one location
 COLLECTORS = frozenset({SUBSCRIPTION_CHECK, *SUBSCRIPTION_COLLECTORS, *PER_OBJECT_COLLECTORS, SERVICE_TAGS})
@@ -119,6 +121,16 @@ class StorageAccount:
     default_action: str | None = None  # networkAcls.defaultAction; None = no firewall block
     bypass: list[str] = field(default_factory=list)  # networkAcls.bypass, split on ","
     virtual_network_rules: list[str] = field(default_factory=list)  # subnet ids (state not Deprovisioning)
+
+
+@dataclass(slots=True)
+class BlobService:
+    """`{account}/blobServices/default`: settings the storage account body does not carry."""
+
+    id: str
+    account_id: str
+    delete_retention_enabled: bool = False  # deleteRetentionPolicy.enabled: blob soft delete
+    delete_retention_days: int | None = None
 
 
 @dataclass(slots=True)
@@ -486,6 +498,7 @@ class Inventory:
     service_tags: list[ServiceTag] = field(default_factory=list)
     protected_items: list[ProtectedItem] = field(default_factory=list)
     network_mappings: list[NetworkMapping] = field(default_factory=list)
+    blob_services: list[BlobService] = field(default_factory=list)
 
     def merge(self, other: Inventory) -> None:
         """Append another partial inventory (one collector's output) into this one."""
