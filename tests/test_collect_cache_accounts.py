@@ -17,13 +17,15 @@ from asr_audit.app import runner
 from asr_audit.collect import scan
 from asr_audit.collect.fields import Malformed
 from asr_audit.collect.plan import Job, Planner
-from asr_audit.collect.storage import parse_blob_service
+from asr_audit.collect.recovery import parse_vault
+from asr_audit.collect.storage import parse_blob_service, parse_role_assignment, parse_storage_account
 from asr_audit.inventory import ProtectedDisk, ProtectedItem
 
 SUB = "11111111-2222-4333-8444-000000000001"
 UNSCANNED = "11111111-2222-4333-8444-000000000009"
 ACCOUNTS = "/subscriptions/{sub}/resourceGroups/rg-asr/providers/Microsoft.Storage/storageAccounts/{name}"
 BROKEN_PROD = "b7e4a1d9-2c3f-4e58-9a6b-1d0f8e7c5a32"
+STO = ACCOUNTS.format(sub=SUB, name="sto8607")
 
 # BlobServicesGet.json, Azure/azure-rest-api-specs specification/storage/resource-manager/
 # Microsoft.Storage/stable/2025-06-01/examples (commit 3955469a, the commit of the StorageAccountList
@@ -58,18 +60,35 @@ BLOB_SERVICES_GET: dict[str, Any] = {
 # --- parsers ---------------------------------------------------------------------------------------
 
 
+# RoleAssignments_ListForScope.json (Azure/azure-rest-api-specs, specification/authorization/
+# resource-manager/Microsoft.Authorization/stable/2022-04-01/examples, commit 4a842143): its one item.
+ROLE_ASSIGNMENT: dict[str, Any] = {
+    "properties": {
+        "roleDefinitionId": "/providers/Microsoft.Authorization/roleDefinitions/"
+        "0b5fe924-9a61-425c-96af-cfe6e287ca2d",
+        "principalId": "ce2ce14e-85d7-4629-bdbc-454d0519d987",
+        "principalType": "User",
+        "scope": "/subscriptions/a925f2f7-5c63-4b7b-8799-25a5f97bc3b2",
+    },
+    "id": "/subscriptions/a925f2f7-5c63-4b7b-8799-25a5f97bc3b2/providers/Microsoft.Authorization/"
+    "roleAssignments/b0f43c54-e787-4862-89b1-a653fa9cf747",
+    "type": "Microsoft.Authorization/roleAssignments",
+    "name": "b0f43c54-e787-4862-89b1-a653fa9cf747",
+}
+
+
 def test_the_upstream_blob_service_example_parses() -> None:
-    parsed = parse_blob_service(BLOB_SERVICES_GET)
-    assert parsed.account_id.endswith("/storageAccounts/sto8607")
+    parsed = parse_blob_service(STO, BLOB_SERVICES_GET)
+    assert parsed.account_id == STO
     assert (parsed.delete_retention_enabled, parsed.delete_retention_days) == (True, 300)
 
 
 def test_blob_soft_delete_omitted_or_off_reads_off() -> None:
     body = copy.deepcopy(BLOB_SERVICES_GET)
     del body["properties"]["deleteRetentionPolicy"]
-    assert parse_blob_service(body).delete_retention_enabled is False
+    assert parse_blob_service(STO, body).delete_retention_enabled is False
     body["properties"]["deleteRetentionPolicy"] = {"allowPermanentDelete": False, "enabled": "false"}
-    assert parse_blob_service(body).delete_retention_enabled is False
+    assert parse_blob_service(STO, body).delete_retention_enabled is False
 
 
 @pytest.mark.parametrize(
@@ -87,7 +106,43 @@ def test_an_unreadable_blob_service_is_malformed_never_off(
     body = copy.deepcopy(BLOB_SERVICES_GET)
     edit(body)
     with pytest.raises(Malformed, match=problem):
-        parse_blob_service(body)
+        parse_blob_service(STO, body)
+
+
+def test_the_upstream_role_assignment_example_parses_under_the_account_read() -> None:
+    parsed = parse_role_assignment(STO, ROLE_ASSIGNMENT)
+    assert (parsed.account_id, parsed.principal_id) == (STO, "ce2ce14e-85d7-4629-bdbc-454d0519d987")
+    assert parsed.role_definition_id and parsed.role_definition_id.endswith(
+        "0b5fe924-9a61-425c-96af-cfe6e287ca2d"
+    )
+    with pytest.raises(Malformed, match="principalId"):
+        parse_role_assignment(STO, {**ROLE_ASSIGNMENT, "properties": {"scope": "/"}})
+
+
+def test_shared_key_access_is_allowed_unless_false_and_junk_is_unreadable() -> None:
+    account = {"id": STO, "name": "sto8607", "location": "eastus", "properties": {}}
+    assert parse_storage_account(account).allow_shared_key_access is True  # ARM omits it: allowed
+    account["properties"] = {"allowSharedKeyAccess": False}
+    assert parse_storage_account(account).allow_shared_key_access is False
+    account["properties"] = {"allowSharedKeyAccess": "no"}
+    with pytest.raises(Malformed, match="allowSharedKeyAccess"):
+        parse_storage_account(account)
+
+
+def test_vault_identities_system_and_user_assigned() -> None:
+    vault = {
+        "id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.RecoveryServices/vaults/v",
+        "location": "x",
+    }
+    assert parse_vault({**vault, "identity": {"type": "None"}}).identity_principal_ids == []
+    both = {
+        "type": "SystemAssigned, UserAssigned",
+        "principalId": "p-system",
+        "userAssignedIdentities": {
+            "/subscriptions/s/.../userAssignedIdentities/u": {"principalId": "p-user"}
+        },
+    }
+    assert parse_vault({**vault, "identity": both}).identity_principal_ids == ["p-system", "p-user"]
 
 
 # --- which accounts are read ---------------------------------------------------------------------
@@ -122,10 +177,16 @@ def test_each_a2a_cache_account_of_a_scanned_subscription_is_read_once() -> None
         _item("d", "HyperVReplicaAzure", ACCOUNTS.format(sub=SUB, name="streplica")),
     ]
     reads = planner.after(job, items)
-    assert sorted(j.collector for j in reads) == ["blob_services:stcache", "blob_services:stcache2"]
+    assert sorted(j.collector for j in reads) == [
+        "blob_services:stcache",
+        "blob_services:stcache2",
+        "role_assignments:stcache",
+        "role_assignments:stcache2",
+    ]
     assert {j.subscription_id for j in reads} == {SUB}
-    assert [j.url() for j in reads if j.object_id == cache] == [
-        f"{cache}/blobServices/default?api-version=2025-06-01"
+    assert sorted(j.url() for j in reads if j.object_id == cache) == [
+        f"{cache}/blobServices/default?api-version=2025-06-01",
+        f"{cache}/providers/Microsoft.Authorization/roleAssignments?$filter=atScope%28%29&api-version=2022-04-01",
     ]
     assert planner.after(job, items) == []  # a second vault naming them reads nothing again
 

@@ -274,6 +274,7 @@ def test_storage_catalog_entries_are_complete() -> None:
         "STG-REPLICA-REDUNDANCY",
         "STG-CACHE-FIREWALL",
         "STG-CACHE-SOFT-DELETE",
+        "STG-CACHE-KEY-ACCESS",
     }
 
 

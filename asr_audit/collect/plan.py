@@ -76,8 +76,10 @@ _VAULT_PARSERS = {
     "protected_items": recovery.parse_protected_item,
     "network_mappings": recovery.parse_network_mapping,
 }
-_CACHE_ACCOUNT_PARSERS = {
+# collector -> parser of what is read at one cache account, given that account's id
+_CACHE_ACCOUNT_PARSERS: dict[str, Callable[[str, dict[str, Any]], Any]] = {
     "blob_services": storage.parse_blob_service,
+    "role_assignments": storage.parse_role_assignment,
 }
 _RESOURCE_GROUP_PARSERS = {
     "virtual_network_gateways": network.parse_virtual_network_gateway,
@@ -218,17 +220,17 @@ class Planner:
                 if not account_id or subscription is None or ids.key(account_id) in self._cache_accounts:
                     continue
                 self._cache_accounts.add(ids.key(account_id))
-                for collector, child in endpoints.CACHE_ACCOUNT_READS.items():
+                for collector, read in endpoints.CACHE_ACCOUNT_READS.items():
                     jobs.append(
                         Job(
                             subscription,
                             f"{collector}:{ids.name_of(account_id)}",
-                            "storage",
-                            functools.partial(endpoints.cache_account_read, account_id, child),
-                            _CACHE_ACCOUNT_PARSERS[collector],
+                            read.family,
+                            functools.partial(endpoints.cache_account_read, account_id, collector),
+                            functools.partial(_CACHE_ACCOUNT_PARSERS[collector], account_id),
                             section=collector,
-                            paged=False,
-                            array="",
+                            paged=read.paged,
+                            array="value" if read.paged else "",
                             object_id=account_id,
                         )
                     )

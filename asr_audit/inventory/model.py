@@ -40,6 +40,7 @@ PER_OBJECT_COLLECTORS: dict[str, str] = {
     "connections": "gateway_resource_groups",
     # Read per A2A cache account the protected items name (their storage body lacks these).
     "blob_services": "protected_items",  # the account's blobServices/default GET
+    "role_assignments": "protected_items",  # the roles in effect at the account
 }
 SERVICE_TAGS = "service_tags"  # once per cloud, for one location
 COLLECTORS = frozenset({SUBSCRIPTION_CHECK, *SUBSCRIPTION_COLLECTORS, *PER_OBJECT_COLLECTORS, SERVICE_TAGS})
@@ -121,6 +122,7 @@ class StorageAccount:
     default_action: str | None = None  # networkAcls.defaultAction; None = no firewall block
     bypass: list[str] = field(default_factory=list)  # networkAcls.bypass, split on ","
     virtual_network_rules: list[str] = field(default_factory=list)  # subnet ids (state not Deprovisioning)
+    allow_shared_key_access: bool = True  # allowSharedKeyAccess; ARM omits it (null) when allowed
 
 
 @dataclass(slots=True)
@@ -134,12 +136,27 @@ class BlobService:
 
 
 @dataclass(slots=True)
+class RoleAssignment:
+    """A role assignment in effect at a cache storage account: listed there with
+    `$filter=atScope()`, so made at the account or at any scope above it. One assignment above
+    several accounts is kept once per account (`account_id`)."""
+
+    id: str
+    account_id: str  # the account whose listing returned it
+    principal_id: str | None = None
+    role_definition_id: str | None = None  # .../roleDefinitions/{guid}; built-in roles by guid
+    scope: str | None = None
+
+
+@dataclass(slots=True)
 class Vault:
     id: str
     name: str
     location: str
     private_endpoint_state_for_site_recovery: str | None = None
     public_network_access: str | None = None
+    # identity.principalId (system-assigned) and each userAssignedIdentities[].principalId
+    identity_principal_ids: list[str] = field(default_factory=list)
 
 
 # --- virtual networks --------------------------------------------------------------
@@ -499,6 +516,7 @@ class Inventory:
     protected_items: list[ProtectedItem] = field(default_factory=list)
     network_mappings: list[NetworkMapping] = field(default_factory=list)
     blob_services: list[BlobService] = field(default_factory=list)
+    role_assignments: list[RoleAssignment] = field(default_factory=list)
 
     def merge(self, other: Inventory) -> None:
         """Append another partial inventory (one collector's output) into this one."""
