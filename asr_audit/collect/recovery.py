@@ -35,7 +35,19 @@ def parse_vault(item: dict[str, Any]) -> Vault:
         location=location,
         private_endpoint_state_for_site_recovery=text(p.get("privateEndpointStateForSiteRecovery")),
         public_network_access=text(p.get("publicNetworkAccess")),
+        identity_principal_ids=_principals(obj_field(item, "identity")),
     )
+
+
+def _principals(identity: dict[str, Any]) -> list[str]:
+    """The system-assigned principal, then each user-assigned one (`type: None` has neither)."""
+    found = [text(identity.get("principalId"))]
+    found += [
+        text(u.get("principalId"))
+        for u in obj_field(identity, "userAssignedIdentities").values()
+        if isinstance(u, dict)
+    ]
+    return [p for p in found if p]
 
 
 def vault_id_of(resource_id: str) -> str:

@@ -264,6 +264,7 @@ def _sort(inventory: Inventory) -> None:
         if f.name == "coverage":
             value.sort(key=lambda c: (c.subscription_id.lower(), c.collector.lower()))
         elif hasattr(value[0], "id"):
-            value.sort(key=lambda x: ids.key(x.id))
+            # One role assignment above several cache accounts is kept once per account.
+            value.sort(key=lambda x: (ids.key(x.id), ids.key(getattr(x, "account_id", None))))
         elif hasattr(value[0], "name"):
             value.sort(key=lambda x: x.name.lower())

@@ -38,6 +38,9 @@ PER_OBJECT_COLLECTORS: dict[str, str] = {
     "rule_collection_groups": "firewall_policies",
     "virtual_network_gateways": "gateway_resource_groups",  # per resource group
     "connections": "gateway_resource_groups",
+    # Read per A2A cache account the protected items name (their storage body lacks these).
+    "blob_services": "protected_items",  # the account's blobServices/default GET
+    "role_assignments": "protected_items",  # the roles in effect at the account
 }
 SERVICE_TAGS = "service_tags"  # once per cloud, for one location
 COLLECTORS = frozenset({SUBSCRIPTION_CHECK, *SUBSCRIPTION_COLLECTORS, *PER_OBJECT_COLLECTORS, SERVICE_TAGS})
@@ -119,6 +122,30 @@ class StorageAccount:
     default_action: str | None = None  # networkAcls.defaultAction; None = no firewall block
     bypass: list[str] = field(default_factory=list)  # networkAcls.bypass, split on ","
     virtual_network_rules: list[str] = field(default_factory=list)  # subnet ids (state not Deprovisioning)
+    allow_shared_key_access: bool = True  # allowSharedKeyAccess; ARM omits it (null) when allowed
+
+
+@dataclass(slots=True)
+class BlobService:
+    """`{account}/blobServices/default`: settings the storage account body does not carry."""
+
+    id: str
+    account_id: str
+    delete_retention_enabled: bool = False  # deleteRetentionPolicy.enabled: blob soft delete
+    delete_retention_days: int | None = None
+
+
+@dataclass(slots=True)
+class RoleAssignment:
+    """A role assignment in effect at a cache storage account: listed there with
+    `$filter=atScope()`, so made at the account or at any scope above it. One assignment above
+    several accounts is kept once per account (`account_id`)."""
+
+    id: str
+    account_id: str  # the account whose listing returned it
+    principal_id: str | None = None
+    role_definition_id: str | None = None  # .../roleDefinitions/{guid}; built-in roles by guid
+    scope: str | None = None
 
 
 @dataclass(slots=True)
@@ -128,6 +155,8 @@ class Vault:
     location: str
     private_endpoint_state_for_site_recovery: str | None = None
     public_network_access: str | None = None
+    # identity.principalId (system-assigned) and each userAssignedIdentities[].principalId
+    identity_principal_ids: list[str] = field(default_factory=list)
 
 
 # --- virtual networks --------------------------------------------------------------
@@ -486,6 +515,8 @@ class Inventory:
     service_tags: list[ServiceTag] = field(default_factory=list)
     protected_items: list[ProtectedItem] = field(default_factory=list)
     network_mappings: list[NetworkMapping] = field(default_factory=list)
+    blob_services: list[BlobService] = field(default_factory=list)
+    role_assignments: list[RoleAssignment] = field(default_factory=list)
 
     def merge(self, other: Inventory) -> None:
         """Append another partial inventory (one collector's output) into this one."""

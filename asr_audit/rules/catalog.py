@@ -20,6 +20,7 @@ RULE_MODULES = (
     "placement",
     "resource_regions",
     "storage",
+    "cache_storage",
     "addressing",
     "routing",
     "gateway",

@@ -44,6 +44,13 @@ VAULT_CHILDREN = ("replicationProtectedItems", "replicationNetworkMappings", "re
 POLICY_CHILDREN = ("ruleCollectionGroups",)
 CHILD_COLLECTIONS = VAULT_CHILDREN + POLICY_CHILDREN
 
+# Child resources ARM serves one at a time, each at its own id (`{accountId}/blobServices/default`).
+SINGLE_CHILDREN = ("blobServices",)
+
+# Role assignments (`properties.scope` says where each was made), listed at any scope with
+# `$filter=atScope()`: those made at that scope or above it.
+ROLE_ASSIGNMENTS = "roleAssignments"
+
 
 # When every scenario's answers are dated unless it says otherwise (`clock:` in scenario.yaml): the
 # estates' dates (agent expiry, last test failover) are written relative to it.
@@ -175,7 +182,7 @@ class Scenario:
         ]
         resources: dict[str, list[dict[str, Any]]] = {}
         for path in sorted((root / "resources").glob("*.json")):
-            if path.stem not in TOP_LEVEL_TYPES and path.stem not in CHILD_COLLECTIONS:
+            if path.stem not in (*TOP_LEVEL_TYPES, *CHILD_COLLECTIONS, *SINGLE_CHILDREN, ROLE_ASSIGNMENTS):
                 raise ScenarioError(f"{path}: unknown resource file (see tests/scenarios/README.md)")
             bodies = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(bodies, list) or not all(isinstance(b, dict) and "id" in b for b in bodies):
