@@ -117,7 +117,7 @@ class RuleMeta:
     id: str
     title: str
     severity: Severity  # the default; a rule may report another where its catalog entry says so
-    category: str  # placement | storage | network | expressroute | machines | asr
+    category: str  # placement | storage | network | expressroute | machines | asr | encryption
     rationale: str
     remediation: str
     # Microsoft's page for the requirement, and every finding's `docs`: a link that exists wherever a

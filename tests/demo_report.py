@@ -26,4 +26,10 @@ def demo_inventory() -> Inventory:
 
 @lru_cache(maxsize=1)
 def demo_report() -> Report:
-    return runner.audit(demo_inventory(), cloud=CLOUDS["AzureCloud"], started_at="2026-01-02T03:04:05Z")
+    """As `asr-audit demo` analyses it, with the thresholds it stages."""
+    return runner.audit(
+        demo_inventory(),
+        cloud=CLOUDS["AzureCloud"],
+        started_at="2026-01-02T03:04:05Z",
+        thresholds=dict(replay.DEMO_THRESHOLDS),
+    )

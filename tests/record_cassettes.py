@@ -14,8 +14,10 @@ format itself, matching requests as `MATCH_ON` says.
 The scan runs with concurrency 1 so the interactions are stored in a stable order, and every
 URL is rewritten to `asr_audit.app.replay.RECORDED_ENDPOINT` (the port changes per run): the
 same scenario always gives the same file. Scrubbed before saving: the Authorization,
-User-Agent and x-ms-client-request-id request headers, Date/Server response headers, and
-every tenant id in response bodies.
+User-Agent and x-ms-client-request-id request headers, the Server response header, and
+every tenant id in response bodies. The `Date` response header stays: it is the scenario's fixed
+clock (`clock:` in scenario.yaml), and the replayed scan records it as the moment the inventory
+shows, so the demo judges ages as of its recording on any day.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ SCENARIOS_DIR = TESTS_DIR / "scenarios"
 CASSETTES_DIR = TESTS_DIR.parent / "cassettes"
 SCRUBBED_TENANT = "00000000-0000-0000-0000-000000000000"
 _TENANT_ID = re.compile(r'("[A-Za-z]*[tT]enantId"\s*:\s*")[0-9a-fA-F-]{36}(")')
-_DROPPED_RESPONSE_HEADERS = {"date", "server"}
+_DROPPED_RESPONSE_HEADERS = {"server"}
 MATCH_ON = ("method", "path", "query")  # what replay.RequestKey compares
 FILTERED_REQUEST_HEADERS = ("Authorization", "User-Agent", "x-ms-client-request-id")
 

@@ -49,9 +49,15 @@ def test_every_rule_has_complete_metadata(catalog: dict) -> None:
         rid = record["id"]
         assert re.fullmatch(r"[A-Z]+(-[A-Z0-9]+)+", rid), rid
         assert record["severity"] in {s.value for s in Severity}, rid
-        assert record["category"] in {"placement", "storage", "network", "expressroute", "machines", "asr"}, (
-            rid
-        )
+        assert record["category"] in {
+            "placement",
+            "storage",
+            "network",
+            "expressroute",
+            "machines",
+            "asr",
+            "encryption",
+        }, rid
         assert record["title"], rid
         for key in ("rationale", "remediation", "source"):
             assert len(record[key]) >= 20, (rid, key)

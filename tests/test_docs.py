@@ -30,7 +30,7 @@ HAND_WRITTEN = [
     ROOT / "docs" / "rules" / "README.md",
     ROOT / "README.md",
 ]
-RULE_ID = re.compile(r"\b(?:PLC|STG|NET|ER|VM|DSK|NIC|ASR)(?:-[A-Z0-9]+)+\b")
+RULE_ID = re.compile(r"\b(?:PLC|STG|NET|ER|VM|DSK|NIC|ASR|ENC)(?:-[A-Z0-9]+)+\b")
 REGENERATE = "run: python tools/gen_rule_docs.py"
 
 

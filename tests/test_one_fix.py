@@ -16,7 +16,11 @@ from asr_audit.report import Report
 @pytest.fixture(scope="module")
 def demo() -> Report:
     request = collect.ScanRequest(subscriptions=[], cloud=CLOUDS["AzureCloud"], all_subscriptions=True)
-    return runner.audit(replay.replay_scan(replay.DEMO_CASSETTE, request), cloud=CLOUDS["AzureCloud"])
+    return runner.audit(
+        replay.replay_scan(replay.DEMO_CASSETTE, request),
+        cloud=CLOUDS["AzureCloud"],
+        thresholds=dict(replay.DEMO_THRESHOLDS),
+    )
 
 
 def test_no_fix_repeats_the_generic_text_after_the_specific_one(demo: Report) -> None:

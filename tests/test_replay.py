@@ -44,7 +44,6 @@ def _request(**overrides: Any) -> ScanRequest:
 
 def _comparable(inventory: Inventory) -> dict[str, Any]:
     data = inventory.to_json()
-    data.pop("collected_at")
     data["coverage"] = sorted(
         (c["subscription_id"], c["collector"], c["status"], c["items"]) for c in data["coverage"]
     )

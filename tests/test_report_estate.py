@@ -45,13 +45,18 @@ def test_demo_names_its_subscriptions_pairs_and_vm_counts() -> None:
         (PROD, "Fabrikam Prod"),
     ]
     pairs = {(p.source, p.target): p for p in summary.region_pairs}
-    assert list(pairs)[:3] == [("eastus", "westus2"), ("eastus", "eastus"), ("brazilsouth", "westus2")]
+    assert list(pairs)[:4] == [
+        ("eastus", "westus2"),
+        ("eastus", "eastus"),
+        ("brazilsouth", "brazilsoutheast"),
+        ("brazilsouth", "westus2"),
+    ]
     main = pairs[("eastus", "westus2")]
     assert (main.protected, main.candidate, main.mappings) == (14, 0, 2)
     assert main.vaults == ("rsv-fabrikam-cus", "rsv-fabrikam-dr-wus2", "rsv-fabrikam-eus")
     # The reverse mappings prepared for failback are pairs with no VMs.
     assert (pairs[("westus2", "eastus")].protected, pairs[("westus2", "eastus")].mappings) == (0, 1)
-    assert (summary.protected_vms, summary.candidate_vms) == (17, 0)
+    assert (summary.protected_vms, summary.candidate_vms) == (19, 0)
 
 
 def test_demo_vaults_recovery_vnets_circuits_and_coverage() -> None:
@@ -66,7 +71,7 @@ def test_demo_vaults_recovery_vnets_circuits_and_coverage() -> None:
     circuits = {c.name: (c.peering_location, c.sku, c.provider) for c in summary.circuits}
     assert circuits["er-fabrikam-wdc-2"] == ("Washington DC", "Standard/MeteredData", "Megaport")
     assert (summary.coverage.runs, summary.coverage.gaps, summary.coverage.by_status) == (
-        50,
+        len(demo_report().coverage),
         1,
         (("forbidden", 1),),
     )
@@ -172,8 +177,9 @@ def test_lines_label_each_part_and_list_one_pair_per_line() -> None:
     ]
     pair_lines = [line.strip() for line in lines if "->" in line]
     assert pair_lines[0].startswith("Region pairs:   eastus -> westus2: 14 protected VMs, 2 network mappings")
-    assert any(line.startswith("eastus -> eastus: 2 protected VMs") for line in pair_lines)
-    assert lines[-1] == "Coverage:       incomplete: 1 of 50 collector runs failed (1 forbidden)"
+    assert any(line.startswith("eastus -> eastus: 3 protected VMs") for line in pair_lines)
+    runs = len(demo_report().coverage)
+    assert lines[-1] == f"Coverage:       incomplete: 1 of {runs} collector runs failed (1 forbidden)"
 
 
 def test_lines_make_terminal_escapes_visible() -> None:

@@ -81,7 +81,7 @@ def test_sections_in_reading_order_with_the_gaps_first() -> None:
     text = demo_html()
     order = [text.index(f'<section id="{s}"') for s in ("coverage-gaps", "estate", "topology", "findings")]
     assert order == sorted(order)
-    assert "1 of 50 collector runs could not read their data" in text
+    assert f"1 of {len(demo_report().coverage)} collector runs could not read their data" in text
     assert "Fabrikam Connectivity (5d2c8f1a-7e9b-4a3c-b6d4-0e1f2a3b4c5d)" in text
 
 
@@ -89,7 +89,7 @@ def test_each_active_finding_is_an_article_the_filters_can_select() -> None:
     page = Page(demo_html())
     articles = [a for a in page.all("article") if "finding" in (a.get("class") or "")]
     active = demo_report().active
-    assert len(articles) == len(active) == 45
+    assert len(articles) == len(active) > 40
     assert [a["data-severity"] for a in articles] == sorted(
         (f.severity.value for f in active), key=lambda s: -Severity(s).rank
     )
@@ -99,7 +99,7 @@ def test_each_active_finding_is_an_article_the_filters_can_select() -> None:
     rules = {f.rule_id for f in active}
     assert options.count("") == 3  # "All", once per filter
     assert set(options) == {"", "high", "medium", "low", "info", *rules, CONNECTIVITY, PROD}
-    assert len({a["id"] for a in articles}) == 45  # every anchor unique
+    assert len({a["id"] for a in articles}) == len(active)  # every anchor unique
 
 
 def test_nothing_is_loaded_from_anywhere() -> None:

@@ -146,12 +146,17 @@ def _plain(cell: str) -> str:
     return re.sub(r"\\(.)", r"\1", cell).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+def high_heading() -> str:
+    """The High severity heading, with the demo's count of active high findings."""
+    return f"### High ({demo_report().by_severity()['high']})"
+
+
 def test_estate_and_picture_come_before_the_findings() -> None:
     text = demo_markdown()
     headings = re.findall(r"^## (.+)$", text, re.MULTILINE)
     assert headings[:4] == ["Estate", "DR topology", "Summary", "Findings"]
     estate = section(text, "## Estate")
-    assert "- **VMs in scope:** 17 protected, 0 candidate" in estate
+    assert "- **VMs in scope:** 19 protected, 0 candidate" in estate
     assert "see [Coverage gaps](#coverage-gaps)" in estate  # the incomplete scan says so up front
     tables = [r for r in rows(estate) if r]
     assert ["Fabrikam Prod (b7e4a1d9-2c3f-4e58-9a6b-1d0f8e7c5a32)", "Enabled"] in tables
@@ -167,10 +172,10 @@ def test_estate_and_picture_come_before_the_findings() -> None:
 
 def test_finding_tables_show_names_and_short_text_with_the_rest_in_details() -> None:
     text = demo_markdown()
-    high = section(text, "### High (27)")
+    high = section(text, high_heading())
     (header, *table) = rows(high)
     assert header[:3] == ["#", "Rule", "Resource"]
-    assert [r[0] for r in table] == [str(n) for n in range(1, 28)]
+    assert [r[0] for r in table] == [str(n) for n in range(1, demo_report().by_severity()["high"] + 1)]
     cells = [c for r in table for c in r]
     assert not [c for c in cells if "/providers/" in c.lower()], "a full ARM id in a table cell"
     assert max(len(_plain(c)) for c in cells if not c.startswith("[docs]")) <= markdown_report.CELL_LIMIT
@@ -197,7 +202,7 @@ def test_picture_names_the_numbers_of_the_findings_on_it() -> None:
     (block,) = re.findall(r"```mermaid\n(.*?)```", text, re.DOTALL)
     vnet = next(line for line in block.splitlines() if "<b>vnet-prod-eus</b>" in line)
     (_, overlap) = next(
-        (r[0], r) for r in rows(section(text, "### High (27)")) if r[1] == "NET-ADDRESS-OVERLAP"
+        (r[0], r) for r in rows(section(text, high_heading())) if r[1] == "NET-ADDRESS-OVERLAP"
     )
     assert f"#35;{overlap[0]}," in vnet  # `#5` as Mermaid's entity for `#`
 

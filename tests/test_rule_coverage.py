@@ -39,6 +39,7 @@ SUBSCRIPTION_SCOPE = f"/subscriptions/{SUBSCRIPTION}"
 # Read per object rather than per subscription: named in coverage as `<collector>:<object>`.
 PER_OBJECT = {"vault", "protected_items", "network_mappings", "rule_collection_groups"}
 PER_OBJECT |= {"virtual_network_gateways", "connections"}
+PER_OBJECT |= set(endpoints.CACHE_ACCOUNT_READS)
 
 
 def unknowns(findings: list[Finding]) -> list[tuple[str, str, str, Severity]]:
@@ -59,6 +60,7 @@ def test_every_rule_declares_the_collectors_it_reads() -> None:
 
 def test_the_collector_names_are_the_ones_the_scan_records() -> None:
     recorded = {*endpoints.SUBSCRIPTION_LISTS, *endpoints.VAULT_LISTS, *endpoints.RESOURCE_GROUP_LISTS}
+    recorded |= set(endpoints.CACHE_ACCOUNT_READS)
     recorded |= {"subscription", "vault", "gateway_resource_groups", "rule_collection_groups", "service_tags"}
     assert recorded == COLLECTORS
 

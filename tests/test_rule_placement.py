@@ -395,6 +395,8 @@ def test_placement_catalog_entries_are_complete() -> None:
         "PLC-TARGET-VNET-REGION",
         "PLC-H2A-STORAGE-REGION",
         "PLC-H2A-NETWORK-REGION",
+        "PLC-ZONE",
+        "PLC-REGION-SUPPORT",
     }
 
 

@@ -273,6 +273,8 @@ def test_storage_catalog_entries_are_complete() -> None:
         "STG-CACHE-REDUNDANCY",
         "STG-REPLICA-REDUNDANCY",
         "STG-CACHE-FIREWALL",
+        "STG-CACHE-SOFT-DELETE",
+        "STG-CACHE-KEY-ACCESS",
     }
 
 

@@ -19,6 +19,7 @@ from azure.core.pipeline.transport import HttpTransport
 from asr_audit.access.clouds import CloudProfile
 from asr_audit.access.credential import SharedToken
 from asr_audit.access.policies import ReadBodyPolicy, ReadOnlyGuardPolicy, RetrySettings
+from asr_audit.access.server_time import ServerDatePolicy, ServerTime
 from asr_audit.access.throttle import ReadBudget, ReadBudgetPolicy
 from asr_audit.access.timeouts import DeadlinePolicy, RequestTimeoutPolicy, ScanClock, Watchdog
 
@@ -77,6 +78,7 @@ class ClientFactory:
         self._budget = budget or ReadBudget()
         self._clock = clock or ScanClock()
         self._watchdog = Watchdog()
+        self.server_time = ServerTime()  # the latest `Date` ARM answered with: when the data is from
         self._clients: dict[str, Any] = {family: self._build(family) for family in _CLIENTS}
 
     def get(self, family: str) -> Any:
@@ -96,6 +98,7 @@ class ClientFactory:
                 ReadBudgetPolicy(self._budget),  # may wait: the timeouts are capped after it
                 RequestTimeoutPolicy(self._clock),
                 ReadBodyPolicy(self._clock, self._watchdog),
+                ServerDatePolicy(self.server_time),
             ],
             retry_policy=self._retry.policy(),
             transport=self._transport or self._requests_transport(),

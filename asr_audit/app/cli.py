@@ -145,6 +145,11 @@ def _dispatch(args: argparse.Namespace, say: _Stderr, parser: argparse.ArgumentP
                 "the demo's forbidden read (403) is staged: the recording refuses it on purpose to show "
                 "how a coverage gap is reported; nothing is wrong with your set-up"
             )
+        if args.command == "demo" and _demo_thresholds_kept(inputs):
+            say.note(
+                "the demo stages ASR-DISK-LIMIT too: it warns at 3 % of the 3,000 protected disks a "
+                "subscription may hold (90 % by default), so the demo's few disks show the finding"
+            )
     if blind:
         say.error(blind)  # the report is written, but the exit code is 3 whatever it holds
         return EXIT_AUTH
@@ -255,11 +260,23 @@ def _check_regions(args: argparse.Namespace, cloud: CloudProfile, also: set[str]
             raise UsageError(f"{flag}: {problem}")
 
 
+def _demo_thresholds_kept(inputs: dict[str, Any]) -> bool:
+    """Whether the demo's staged thresholds are in force (a `--config` may set them back)."""
+    from asr_audit.app.replay import DEMO_THRESHOLDS
+
+    used = inputs.get("thresholds", {})
+    return all(used.get(key) == value for key, value in DEMO_THRESHOLDS.items())
+
+
 def _policy_inputs(args: argparse.Namespace) -> dict[str, Any]:
     """`runner.audit` keywords from `--config`, `--suppressions`, `--baseline`; bad files are UsageErrors."""
     inputs: dict[str, Any] = {}
+    if args.command == "demo":
+        from asr_audit.app import replay
+
+        inputs["thresholds"] = dict(replay.DEMO_THRESHOLDS)
     if args.config:
-        inputs["thresholds"] = config.load_thresholds(args.config)
+        inputs["thresholds"] = {**inputs.get("thresholds", {}), **config.load_thresholds(args.config)}
     if args.suppressions:
         inputs["accepted"] = suppressions.load(args.suppressions)
     if args.baseline:

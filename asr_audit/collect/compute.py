@@ -38,6 +38,7 @@ def parse_virtual_machine(item: dict[str, Any]) -> VirtualMachine:
     os_disk = obj_field(storage, "osDisk")
     image = obj_field(storage, "imageReference")
     plan = obj(item.get("plan"))
+    security = obj_field(p, "securityProfile")
     return VirtualMachine(
         id=rid,
         name=name,
@@ -56,12 +57,17 @@ def parse_virtual_machine(item: dict[str, Any]) -> VirtualMachine:
         image_publisher=text(image.get("publisher")),
         image_offer=text(image.get("offer")),
         image_sku=text(image.get("sku")),
+        disk_controller_type=text(storage.get("diskControllerType")),
+        security_type=text(security.get("securityType")),
+        encryption_at_host=flag(security.get("encryptionAtHost")),
+        time_created=text(p.get("timeCreated")),
     )
 
 
 def parse_disk(item: dict[str, Any]) -> Disk:
     rid, name, location = identity(item)
     p = props(item)
+    encryption = obj_field(p, "encryption")
     return Disk(
         id=rid,
         name=name,
@@ -71,4 +77,6 @@ def parse_disk(item: dict[str, Any]) -> Disk:
         managed_by=text(item.get("managedBy")),
         os_type=text(p.get("osType")),
         zones=texts(item.get("zones")),
+        encryption_type=text(encryption.get("type")),
+        disk_encryption_set_id=text(encryption.get("diskEncryptionSetId")),
     )

@@ -10,6 +10,8 @@ an SDK upgrade changes no request, and recorded cassettes stay valid.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from asr_audit.collect.urls import arm_url, resource_id, segment
 
 API_VERSIONS: dict[str, str] = {
@@ -22,6 +24,7 @@ API_VERSIONS: dict[str, str] = {
     "siterecovery": "2025-08-01",
     "compute": "2025-04-01",
     "disks": "2025-01-02",
+    "authorization": "2022-04-01",
 }
 
 
@@ -119,6 +122,37 @@ VAULT_LISTS: dict[str, str] = {
 
 def vault_list(vault_id: str, child: str) -> str:
     return _url(f"{resource_id(vault_id, 'vault id')}/{child}", "siterecovery")
+
+
+# --- per A2A cache storage account: what its storage body does not carry -----------------
+
+
+class AccountRead(NamedTuple):
+    family: str  # the client it is sent through
+    child: str  # the path under the account id
+    version: str  # the api-version key
+    paged: bool  # a list following nextLink; else one GET of one object
+    query: tuple[tuple[str, str], ...] = ()
+
+
+CACHE_ACCOUNT_READS: dict[str, AccountRead] = {
+    "blob_services": AccountRead("storage", "blobServices/default", "storage", paged=False),
+    # atScope(): the assignments at the account and at every scope above it (resource group,
+    # subscription, management groups), which is what is in effect there.
+    "role_assignments": AccountRead(
+        "resources",
+        "providers/Microsoft.Authorization/roleAssignments",
+        "authorization",
+        paged=True,
+        query=(("$filter", "atScope()"),),
+    ),
+}
+
+
+def cache_account_read(account_id: str, collector: str) -> str:
+    read = CACHE_ACCOUNT_READS[collector]
+    path = f"{resource_id(account_id, 'storage account id')}/{read.child}"
+    return _url(path, read.version, **dict(read.query))
 
 
 # --- per firewall policy: its rule collection groups are child resources, not inline -----------

@@ -53,6 +53,20 @@ def list_field(parent: dict[str, Any], key: str) -> list[dict[str, Any]]:
     return value
 
 
+def bool_field(parent: dict[str, Any], key: str, default: bool) -> bool:
+    """A boolean a verdict rests on: `default` (what ARM means by omitting it) when absent or
+    null, `Malformed` when it is neither a boolean nor "true"/"false" (a junk value read as
+    `default` would pass what should fail)."""
+    value = parent.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise Malformed(f"'{key}' is {_kind(value)}, not a boolean")
+
+
 def props(item: dict[str, Any]) -> dict[str, Any]:
     return obj_field(item, "properties")
 

@@ -105,6 +105,7 @@ def parse_virtual_network(item: dict[str, Any]) -> VirtualNetwork:
         address_prefixes=texts(obj_field(p, "addressSpace").get("addressPrefixes")),
         subnets=[s for s in subnets if s],
         peerings=[x for x in peerings if x],
+        dns_servers=texts(obj_field(p, "dhcpOptions").get("dnsServers")),
     )
 
 

@@ -5,7 +5,8 @@ and what its records are for (`Use`). It holds no code of its own, so the schedu
 job the same way and the whole plan reads here, top to bottom. The first jobs are the
 subscription-wide lists; a finished job's records may call for more: a vault's GET and ASR lists
 once the vault list is in, a firewall policy's rule collection groups, the gateway lists of the
-resource groups that hold gateways, and the service-tags GET once a location is known.
+resource groups that hold gateways, the settings of each A2A cache storage account the protected
+items name, and the service-tags GET once a location is known.
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from typing import Any
 from asr_audit import ids
 from asr_audit.collect import compute, endpoints, network, recovery, storage
 from asr_audit.collect.fields import text
-from asr_audit.inventory import SERVICE_TAGS, SUBSCRIPTION_COLLECTORS, FirewallPolicy, Inventory, Vault
+from asr_audit.inventory import (
+    SERVICE_TAGS,
+    SUBSCRIPTION_COLLECTORS,
+    FirewallPolicy,
+    Inventory,
+    ProtectedItem,
+    Vault,
+)
 
 
 class Use(Enum):
@@ -68,6 +76,11 @@ _VAULT_PARSERS = {
     "protected_items": recovery.parse_protected_item,
     "network_mappings": recovery.parse_network_mapping,
 }
+# collector -> parser of what is read at one cache account, given that account's id
+_CACHE_ACCOUNT_PARSERS: dict[str, Callable[[str, dict[str, Any]], Any]] = {
+    "blob_services": storage.parse_blob_service,
+    "role_assignments": storage.parse_role_assignment,
+}
 _RESOURCE_GROUP_PARSERS = {
     "virtual_network_gateways": network.parse_virtual_network_gateway,
     "connections": network.parse_connection,
@@ -92,6 +105,7 @@ class Planner:
         self._subscriptions = subscription_ids
         self._tags = _ServiceTagsPlan(region_hint, subscription_ids)
         self._groups: set[tuple[str, str, str]] = set()
+        self._cache_accounts: set[str] = set()  # id keys of the cache accounts planned
 
     @property
     def service_tags_planned(self) -> bool:
@@ -114,6 +128,8 @@ class Planner:
             return [self._rule_collection_groups(job.subscription_id, p) for p in records]
         if job.use is Use.GATEWAY_GROUPS:
             return self._group_jobs(job.subscription_id, records)
+        if job.collector.partition(":")[0] == "protected_items":
+            return self._cache_account_jobs(records)
         if job.collector == "virtual_networks":
             self._tags.saw(job.subscription_id, records)
             return self._service_tags()
@@ -186,6 +202,39 @@ class Planner:
             object_id=listed.id,
             policy=listed,
         )
+
+    def _cache_account_jobs(self, items: list[ProtectedItem]) -> list[Job]:
+        """The settings of each A2A cache account the items name, once per account however many
+        items and vaults share it. Only cache accounts: another account's soft delete or key
+        access is no concern of Site Recovery, and which account a VM not yet replicating will
+        use is unknown. An account in a subscription not scanned is not read (the rules say
+        `unknown` for it), as no other resource there is."""
+        scanned = {s.lower(): s for s in self._subscriptions}
+        jobs = []
+        for item in items:
+            if item.instance_type != "A2A":
+                continue
+            for disk in item.protected_disks:
+                account_id = disk.cache_storage_account_id
+                subscription = scanned.get(ids.subscription_of(account_id) or "")
+                if not account_id or subscription is None or ids.key(account_id) in self._cache_accounts:
+                    continue
+                self._cache_accounts.add(ids.key(account_id))
+                for collector, read in endpoints.CACHE_ACCOUNT_READS.items():
+                    jobs.append(
+                        Job(
+                            subscription,
+                            f"{collector}:{ids.name_of(account_id)}",
+                            read.family,
+                            functools.partial(endpoints.cache_account_read, account_id, collector),
+                            functools.partial(_CACHE_ACCOUNT_PARSERS[collector], account_id),
+                            section=collector,
+                            paged=read.paged,
+                            array="value" if read.paged else "",
+                            object_id=account_id,
+                        )
+                    )
+        return jobs
 
     def _group_jobs(self, subscription_id: str, found: list[tuple[str, str]]) -> list[Job]:
         """VNet gateways and connections have no subscription-wide list: each resource group

@@ -13,6 +13,7 @@ from typing import Any
 from asr_audit import ids
 from asr_audit.collect.fields import (
     Malformed,
+    flag,
     identity,
     integer,
     list_field,
@@ -34,7 +35,19 @@ def parse_vault(item: dict[str, Any]) -> Vault:
         location=location,
         private_endpoint_state_for_site_recovery=text(p.get("privateEndpointStateForSiteRecovery")),
         public_network_access=text(p.get("publicNetworkAccess")),
+        identity_principal_ids=_principals(obj_field(item, "identity")),
     )
+
+
+def _principals(identity: dict[str, Any]) -> list[str]:
+    """The system-assigned principal, then each user-assigned one (`type: None` has neither)."""
+    found = [text(identity.get("principalId"))]
+    found += [
+        text(u.get("principalId"))
+        for u in obj_field(identity, "userAssignedIdentities").values()
+        if isinstance(u, dict)
+    ]
+    return [p for p in found if p]
 
 
 def vault_id_of(resource_id: str) -> str:
@@ -54,6 +67,9 @@ _PROVIDER_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "recovery_vm_name": ("recoveryAzureVMName",),
         "recovery_network_id": ("selectedRecoveryAzureNetworkId",),
         "recovery_resource_group_id": ("recoveryAzureResourceGroupId",),
+        "test_failover_network_id": ("selectedTfoAzureNetworkId",),
+        "agent_expiry_date": ("agentExpiryDate",),
+        "agent_certificate_expiry_date": ("agentCertificateExpiryDate",),
     },
     "HyperVReplicaAzure": {
         "recovery_vm_name": ("recoveryAzureVmName", "recoveryAzureVMName"),
@@ -101,6 +117,7 @@ def _a2a_disks(details: dict[str, Any]) -> list[ProtectedDisk]:
             cache_storage_account_id=text(d.get("primaryStagingAzureStorageAccountId")),
             recovery_disk_id=text(d.get("recoveryReplicaDiskId")) or text(d.get("recoveryTargetDiskId")),
             disk_capacity_bytes=integer(d.get("diskCapacityInBytes")),
+            recovery_disk_encryption_set_id=text(d.get("recoveryDiskEncryptionSetId")),
         )
         for d in list_field(details, "protectedManagedDisks")
     ]
@@ -165,7 +182,14 @@ def parse_protected_item(item: dict[str, Any]) -> ProtectedItem:
         instance_type=kind,
         protection_state=text(p.get("protectionState")),
         replication_health=text(p.get("replicationHealth")),
+        failover_health=text(p.get("failoverHealth")),
         health_errors=[parse_health_error(e) for e in list_field(p, "healthErrors")],
+        test_failover_state=text(p.get("testFailoverState")),
+        last_successful_test_failover_time=text(p.get("lastSuccessfulTestFailoverTime")),
+        rpo_seconds=integer(details.get("rpoInSeconds")),
+        agent_update_required=a2a and flag(details.get("isReplicationAgentUpdateRequired")),
+        agent_certificate_update_required=a2a
+        and flag(details.get("isReplicationAgentCertificateUpdateRequired")),
         primary_location=text(details.get("primaryFabricLocation")) if a2a else None,
         recovery_location=text(details.get("recoveryFabricLocation")) if a2a else None,
         primary_availability_zone=text(details.get("primaryAvailabilityZone")) if a2a else None,

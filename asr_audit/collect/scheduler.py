@@ -75,7 +75,7 @@ class Scan:
             self._clock.stop()
             pool.shutdown(wait=False, cancel_futures=True)
         _sort(self.inventory)
-        self.inventory.collected_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.inventory.collected_at = collected_at(self._factory.server_time.latest())
         return self.inventory
 
     def _report(self, coverage: Coverage) -> None:
@@ -243,6 +243,18 @@ def _registration_demand(exc: ReadOnlyViolation, job: Job, read: _Read) -> tuple
     )
 
 
+def collected_at(server_time: datetime | None) -> str:
+    """The moment the inventory shows, as it records it; the rules judge ages and expiry dates as
+    of it (`Context.as_of`).
+
+    ARM's own clock when any response carried a `Date` header (the latest: the data is at least
+    that recent): the server's clock is what the data is "as of", and a replayed recording then
+    judges as of its recording, whatever day it is replayed. The local clock at the end of the
+    scan only when no response said (every request failed before an answer, or a transport
+    that sends no headers)."""
+    return (server_time or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _sort(inventory: Inventory) -> None:
     """Completion order varies run to run; snapshots and reports should not."""
     for f in dataclasses.fields(inventory):
@@ -252,6 +264,7 @@ def _sort(inventory: Inventory) -> None:
         if f.name == "coverage":
             value.sort(key=lambda c: (c.subscription_id.lower(), c.collector.lower()))
         elif hasattr(value[0], "id"):
-            value.sort(key=lambda x: ids.key(x.id))
+            # One role assignment above several cache accounts is kept once per account.
+            value.sort(key=lambda x: (ids.key(x.id), ids.key(getattr(x, "account_id", None))))
         elif hasattr(value[0], "name"):
             value.sort(key=lambda x: x.name.lower())

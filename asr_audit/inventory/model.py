@@ -38,6 +38,9 @@ PER_OBJECT_COLLECTORS: dict[str, str] = {
     "rule_collection_groups": "firewall_policies",
     "virtual_network_gateways": "gateway_resource_groups",  # per resource group
     "connections": "gateway_resource_groups",
+    # Read per A2A cache account the protected items name (their storage body lacks these).
+    "blob_services": "protected_items",  # the account's blobServices/default GET
+    "role_assignments": "protected_items",  # the roles in effect at the account
 }
 SERVICE_TAGS = "service_tags"  # once per cloud, for one location
 COLLECTORS = frozenset({SUBSCRIPTION_CHECK, *SUBSCRIPTION_COLLECTORS, *PER_OBJECT_COLLECTORS, SERVICE_TAGS})
@@ -119,6 +122,30 @@ class StorageAccount:
     default_action: str | None = None  # networkAcls.defaultAction; None = no firewall block
     bypass: list[str] = field(default_factory=list)  # networkAcls.bypass, split on ","
     virtual_network_rules: list[str] = field(default_factory=list)  # subnet ids (state not Deprovisioning)
+    allow_shared_key_access: bool = True  # allowSharedKeyAccess; ARM omits it (null) when allowed
+
+
+@dataclass(slots=True)
+class BlobService:
+    """`{account}/blobServices/default`: settings the storage account body does not carry."""
+
+    id: str
+    account_id: str
+    delete_retention_enabled: bool = False  # deleteRetentionPolicy.enabled: blob soft delete
+    delete_retention_days: int | None = None
+
+
+@dataclass(slots=True)
+class RoleAssignment:
+    """A role assignment in effect at a cache storage account: listed there with
+    `$filter=atScope()`, so made at the account or at any scope above it. One assignment above
+    several accounts is kept once per account (`account_id`)."""
+
+    id: str
+    account_id: str  # the account whose listing returned it
+    principal_id: str | None = None
+    role_definition_id: str | None = None  # .../roleDefinitions/{guid}; built-in roles by guid
+    scope: str | None = None
 
 
 @dataclass(slots=True)
@@ -128,6 +155,8 @@ class Vault:
     location: str
     private_endpoint_state_for_site_recovery: str | None = None
     public_network_access: str | None = None
+    # identity.principalId (system-assigned) and each userAssignedIdentities[].principalId
+    identity_principal_ids: list[str] = field(default_factory=list)
 
 
 # --- virtual networks --------------------------------------------------------------
@@ -164,6 +193,7 @@ class VirtualNetwork:
     address_prefixes: list[str] = field(default_factory=list)
     subnets: list[Subnet] = field(default_factory=list)
     peerings: list[Peering] = field(default_factory=list)
+    dns_servers: list[str] = field(default_factory=list)  # dhcpOptions.dnsServers; empty = Azure DNS
 
 
 @dataclass(slots=True)
@@ -368,6 +398,10 @@ class VirtualMachine:
     image_publisher: str | None = None
     image_offer: str | None = None
     image_sku: str | None = None
+    disk_controller_type: str | None = None  # storageProfile.diskControllerType: SCSI | NVMe
+    security_type: str | None = None  # securityProfile.securityType: TrustedLaunch | ConfidentialVM
+    encryption_at_host: bool = False  # securityProfile.encryptionAtHost
+    time_created: str | None = None  # properties.timeCreated, ISO 8601 as ARM writes it
 
 
 @dataclass(slots=True)
@@ -380,6 +414,8 @@ class Disk:
     managed_by: str | None = None
     os_type: str | None = None
     zones: list[str] = field(default_factory=list)
+    encryption_type: str | None = None  # encryption.type: EncryptionAtRestWith{PlatformKey,CustomerKey,...}
+    disk_encryption_set_id: str | None = None  # encryption.diskEncryptionSetId
 
 
 @dataclass(slots=True)
@@ -401,6 +437,7 @@ class ProtectedDisk:
     cache_storage_account_id: str | None = None  # primaryStagingAzureStorageAccountId
     recovery_disk_id: str | None = None
     disk_capacity_bytes: int | None = None
+    recovery_disk_encryption_set_id: str | None = None  # A2A recoveryDiskEncryptionSetId
 
 
 @dataclass(slots=True)
@@ -419,7 +456,10 @@ class ProtectedItem:
     instance_type: str | None = None  # providerSpecificDetails.instanceType: A2A, HyperVReplicaAzure, ...
     protection_state: str | None = None
     replication_health: str | None = None
+    failover_health: str | None = None
     health_errors: list[HealthError] = field(default_factory=list)
+    test_failover_state: str | None = None  # testFailoverState: None | InProgress | ...
+    last_successful_test_failover_time: str | None = None  # ISO 8601 as ARM writes it
     primary_location: str | None = None  # A2A primaryFabricLocation
     recovery_location: str | None = None  # A2A recoveryFabricLocation
     primary_availability_zone: str | None = None
@@ -432,6 +472,12 @@ class ProtectedItem:
     churn_option: str | None = None  # A2A churnOptionSelected: Normal | High
     protected_disks: list[ProtectedDisk] = field(default_factory=list)
     recovery_resource_group_id: str | None = None
+    rpo_seconds: int | None = None  # rpoInSeconds (A2A, HyperVReplicaAzure, InMage*)
+    test_failover_network_id: str | None = None  # A2A selectedTfoAzureNetworkId
+    agent_update_required: bool = False  # A2A isReplicationAgentUpdateRequired
+    agent_certificate_update_required: bool = False  # A2A isReplicationAgentCertificateUpdateRequired
+    agent_expiry_date: str | None = None  # A2A agentExpiryDate
+    agent_certificate_expiry_date: str | None = None  # A2A agentCertificateExpiryDate
 
 
 @dataclass(slots=True)
@@ -469,6 +515,8 @@ class Inventory:
     service_tags: list[ServiceTag] = field(default_factory=list)
     protected_items: list[ProtectedItem] = field(default_factory=list)
     network_mappings: list[NetworkMapping] = field(default_factory=list)
+    blob_services: list[BlobService] = field(default_factory=list)
+    role_assignments: list[RoleAssignment] = field(default_factory=list)
 
     def merge(self, other: Inventory) -> None:
         """Append another partial inventory (one collector's output) into this one."""

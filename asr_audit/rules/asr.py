@@ -14,8 +14,16 @@ from asr_audit.findings import Finding, RuleMeta, Severity
 from asr_audit.inventory import NetworkMapping
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common.audited import A2A_MAPPING
-from asr_audit.rules.common.naming import NETWORK_MAPPING_TYPE, examined_item, item_finding, item_label
+from asr_audit.rules.common.documents import A2A_MATRIX, A2A_SOURCE_DATE
+from asr_audit.rules.common.naming import (
+    NETWORK_MAPPING_TYPE,
+    SUBSCRIPTION_TYPE,
+    examined_item,
+    item_finding,
+    item_label,
+)
 from asr_audit.rules.common.references import vault_region
+from asr_audit.rules.thresholds import limit
 
 ASR_HEALTH = RuleMeta(
     id="ASR-HEALTH",
@@ -151,5 +159,75 @@ def check_reverse_mapping(ctx: Context) -> Iterator[Finding]:
                 "primary_location": mapping.primary_location,
                 "recovery_location": mapping.recovery_location,
                 "missing": {"primary_network_id": recovery, "recovery_network_id": primary},
+            },
+        )
+
+
+ASR_DISK_LIMIT = RuleMeta(
+    id="ASR-DISK-LIMIT",
+    title="Subscription close to Site Recovery's limit of protected disks",
+    severity=Severity.MEDIUM,
+    category="asr",
+    needs=("protected_items",),
+    rationale=(
+        "Site Recovery protects up to 3,000 disks per subscription, OS and data disks alike. Past that, "
+        "enabling replication for one more VM fails, however healthy everything else is; a subscription "
+        "above 90 % of the limit has room for a few dozen VMs at most, and a growth spurt or a re-protect "
+        "after failover can hit the wall during an incident."
+    ),
+    remediation=(
+        "Plan the next workloads into another subscription (a vault there, or replication across "
+        "subscriptions of the same tenant), exclude disks whose data need not survive a failover "
+        "(scratch, tempdb, caches), and disable replication for items that are no longer needed. Should "
+        "Microsoft raise the limit, set protected_disks_per_subscription_max in --config."
+    ),
+    microsoft_docs=f"{A2A_MATRIX}#replicated-machines---storage",
+    source=(
+        "Support matrix for Azure VM disaster recovery between Azure regions, 01/01/2026 revision as quoted "
+        f"in issue 11 (not available to verify; the latest revision read is {A2A_SOURCE_DATE}): 'Up to 3000 "
+        "protected disks per Subscription ... (Both Data and OS)'"
+    ),
+)
+
+SUBSCRIPTION_ID = "/subscriptions/{}"
+
+
+def _disk_counts(ctx: Context) -> dict[str, tuple[int, int]]:
+    """Per vault subscription: (protected disks, items that list none). An item without a disk list
+    still replicates its OS disk, so it counts as one: the total stays a lower bound."""
+    counts: dict[str, tuple[int, int]] = {}
+    for item in ctx.inventory.protected_items:
+        sub = (ids.subscription_of(item.vault_id) or "").lower()
+        disks, bare = counts.get(sub, (0, 0))
+        listed = len(item.protected_disks)
+        counts[sub] = (disks + (listed or 1), bare + (not listed))
+    return counts
+
+
+@rule(ASR_DISK_LIMIT)
+def check_disk_limit(ctx: Context) -> Iterator[Finding]:
+    most = limit(ctx.thresholds, "protected_disks_per_subscription_max")
+    percent = limit(ctx.thresholds, "protected_disks_warning_percent")
+    counts = _disk_counts(ctx)
+    for subscription in ctx.inventory.subscriptions:
+        rid = SUBSCRIPTION_ID.format(subscription.id)
+        ctx.examined(ASR_DISK_LIMIT, rid, SUBSCRIPTION_TYPE, subscription.display_name)
+        disks, bare = counts.get(subscription.id.lower(), (0, 0))
+        if disks * 100 <= most * percent:
+            continue
+        name = subscription.display_name or subscription.id
+        yield ASR_DISK_LIMIT.finding(
+            resource_id=rid,
+            resource_type=SUBSCRIPTION_TYPE,
+            resource_name=subscription.display_name,
+            message=(
+                f"Subscription {name} holds vaults protecting {disks:,} disks, more than {percent} % of the "
+                f"{most:,} protected disks Site Recovery allows per subscription ({most - disks:,} left)."
+            ),
+            evidence={
+                "protected_disks": disks,
+                "items_without_disk_list": bare,
+                "limit": most,
+                "warning_percent": percent,
             },
         )

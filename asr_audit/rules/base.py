@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import cached_property
 from typing import Any
 
@@ -16,6 +17,9 @@ from asr_audit import ids
 from asr_audit.access.clouds import CLOUDS, CloudProfile
 from asr_audit.findings import Check, Finding, RuleMeta
 from asr_audit.inventory import Inventory, InventoryIndex
+
+# How the scan writes `Inventory.collected_at` (collect.scheduler.collected_at).
+COLLECTED_AT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 @dataclass
@@ -51,6 +55,18 @@ class Context:
     @cached_property
     def index(self) -> InventoryIndex:
         return InventoryIndex(self.inventory)
+
+    @cached_property
+    def as_of(self) -> datetime:
+        """The moment the inventory shows: ages and expiry dates are judged as of collection, so a
+        snapshot analysed again later gives the same findings. Now, for an inventory that does not
+        say when it was read."""
+        try:
+            return datetime.strptime(self.inventory.collected_at or "", COLLECTED_AT).replace(
+                tzinfo=timezone.utc
+            )
+        except ValueError:
+            return datetime.now(timezone.utc)
 
 
 RuleFunc = Callable[[Context], Iterable[Finding]]

@@ -20,11 +20,13 @@ RULE_MODULES = (
     "placement",
     "resource_regions",
     "storage",
+    "cache_storage",
     "addressing",
     "routing",
     "gateway",
     "nsg_outbound",
     "nsg_recovery_side",
+    "nsg_ip_rules",
     "firewall",
     "expressroute_premium",
     "failover_connectivity",
@@ -32,6 +34,12 @@ RULE_MODULES = (
     "machines",
     "disks",
     "asr",
+    "agent",
+    "drills",
+    "encryption",
+    "zones",
+    "region_support",
+    "dns",
 )
 
 

@@ -102,18 +102,6 @@ class RecoveryCase:
         )
 
 
-def _recovery_ids(ctx: Context, side: SourceSide, wl: audited.Workload) -> list[str]:
-    if wl.item and wl.item.recovery_network_id:
-        return [wl.item.recovery_network_id]
-    return [
-        m.recovery_network_id
-        for m in audited.a2a_mappings(ctx)
-        if m.recovery_network_id
-        and ids.key(m.primary_network_id) == ids.key(side.vnet.id)
-        and (not wl.target_region or ids.region(m.recovery_location) in (None, wl.target_region))
-    ]
-
-
 def _recovery_cases(ctx: Context, sides: list[SourceSide]) -> tuple[list[RecoveryCase], list[RecoveryCase]]:
     """(cases per chosen recovery VNet, cases per (source VNet, target region) with none chosen)."""
     chosen: dict[str, RecoveryCase] = {}
@@ -122,7 +110,7 @@ def _recovery_cases(ctx: Context, sides: list[SourceSide]) -> tuple[list[Recover
         if not side.hybrid:
             continue
         for wl in side.workloads.values():
-            refs = _recovery_ids(ctx, side, wl)
+            refs = audited.recovery_network_refs(ctx, side.vnet, wl)
             for ref in refs:
                 case = chosen.setdefault(ids.key(ref), RecoveryCase(ref, wl.target_region))
                 case.vnet = ctx.index.virtual_networks.get(ids.key(ref))

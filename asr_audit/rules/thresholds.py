@@ -19,6 +19,20 @@ HYPERV_MATRIX = (
     "Support matrix for disaster recovery of on-premises Hyper-V VMs to Azure, "
     "Azure VM requirements (learn.microsoft.com, 2020-01-27)"
 )
+DRILL_ADVICE = (
+    "asr-audit's choice: Site Recovery sets no drill interval; twice a year, as business-continuity "
+    "programmes commonly require (see docs/rules/ASR-TEST-FAILOVER.md)"
+)
+AGENT_ADVICE = "asr-audit's choice: a month's notice before the Mobility agent or its certificate expires"
+DISK_LIMIT = (
+    "Support matrix for Azure VM disaster recovery between Azure regions, 01/01/2026 revision as quoted in "
+    "issue 11: 'Up to 3000 protected disks per Subscription ... (Both Data and OS)' (that revision was not "
+    "available to verify)"
+)
+DISK_LIMIT_ADVICE = (
+    "DESIGN.md 8.1 (ASR-DISK-LIMIT): warn past 90 % of the limit, while disks can still be consolidated or "
+    "another subscription prepared"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +58,22 @@ _ALL = (
     ),
     Threshold(
         "hyperv_data_disk_count_max", 16, "disks", "most data disks on a Hyper-V VM", HYPERV_MATRIX, seed=16
+    ),
+    Threshold(
+        "test_failover_max_age_days", 180, "days", "oldest acceptable successful test failover", DRILL_ADVICE
+    ),
+    Threshold(
+        "agent_expiry_warning_days", 30, "days", "notice before agent or certificate expiry", AGENT_ADVICE
+    ),
+    Threshold(
+        "protected_disks_per_subscription_max",
+        3000,
+        "disks",
+        "most protected disks in a subscription",
+        DISK_LIMIT,
+    ),
+    Threshold(
+        "protected_disks_warning_percent", 90, "%", "share of that limit that is reported", DISK_LIMIT_ADVICE
     ),
 )
 THRESHOLDS: dict[str, Threshold] = {t.key: t for t in _ALL}

@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,18 @@ VAULT_CHILDREN = ("replicationProtectedItems", "replicationNetworkMappings", "re
 # Firewall policy children, served the same way under `{policyId}/<stem>`.
 POLICY_CHILDREN = ("ruleCollectionGroups",)
 CHILD_COLLECTIONS = VAULT_CHILDREN + POLICY_CHILDREN
+
+# Child resources ARM serves one at a time, each at its own id (`{accountId}/blobServices/default`).
+SINGLE_CHILDREN = ("blobServices",)
+
+# Role assignments (`properties.scope` says where each was made), listed at any scope with
+# `$filter=atScope()`: those made at that scope or above it.
+ROLE_ASSIGNMENTS = "roleAssignments"
+
+
+# When every scenario's answers are dated unless it says otherwise (`clock:` in scenario.yaml): the
+# estates' dates (agent expiry, last test failover) are written relative to it.
+DEFAULT_CLOCK = datetime(2026, 12, 6, 12, 0, 0, tzinfo=timezone.utc)
 
 
 class ScenarioError(ValueError):
@@ -148,6 +161,9 @@ class Scenario:
     regions: list[str] = field(default_factory=list)
     notes: str = ""
     management_groups: list[ManagementGroup] = field(default_factory=list)  # the roots of each tree
+    # The server's clock, sent as every response's `Date` header. Fixed, so a recording and the
+    # live scans compared with it see the same moment, and the estates' dates keep their meaning.
+    clock: datetime = DEFAULT_CLOCK
 
     @classmethod
     def load(cls, directory: str | Path) -> Scenario:
@@ -166,7 +182,7 @@ class Scenario:
         ]
         resources: dict[str, list[dict[str, Any]]] = {}
         for path in sorted((root / "resources").glob("*.json")):
-            if path.stem not in TOP_LEVEL_TYPES and path.stem not in CHILD_COLLECTIONS:
+            if path.stem not in (*TOP_LEVEL_TYPES, *CHILD_COLLECTIONS, *SINGLE_CHILDREN, ROLE_ASSIGNMENTS):
                 raise ScenarioError(f"{path}: unknown resource file (see tests/scenarios/README.md)")
             bodies = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(bodies, list) or not all(isinstance(b, dict) and "id" in b for b in bodies):
@@ -186,4 +202,16 @@ class Scenario:
             regions=[str(r) for r in meta.get("regions") or []],
             notes=str(meta.get("notes") or ""),
             management_groups=groups,
+            clock=_clock(meta.get("clock"), root),
         )
+
+
+def _clock(raw: Any, root: Path) -> datetime:
+    """`clock:` as YAML gives it (a timestamp, or a string in ISO 8601), in UTC."""
+    if raw is None:
+        return DEFAULT_CLOCK
+    try:
+        moment = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        raise ScenarioError(f"{root}/scenario.yaml: clock {raw!r} is not an ISO 8601 time") from None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -31,6 +32,7 @@ from . import graph
 from .scenario import (
     CHILD_COLLECTIONS,
     RESOURCE_GROUP_ONLY,
+    ROLE_ASSIGNMENTS,
     TOP_LEVEL_TYPES,
     Fault,
     ManagementGroup,
@@ -42,6 +44,7 @@ _KNOWN_TYPES = frozenset(t.lower() for t in TOP_LEVEL_TYPES.values())
 _RESOURCE_GROUP_ONLY = frozenset(t.lower() for t in RESOURCE_GROUP_ONLY)
 _FILTER_TYPE = re.compile(r"resourceType\s+eq\s+'([^']+)'", re.IGNORECASE)
 _MANAGEMENT_GROUPS = ["providers", "microsoft.management", "managementgroups"]
+_ROLE_ASSIGNMENTS = ["providers", "microsoft.authorization", "roleassignments"]
 
 _CHALLENGE = (
     'Bearer authorization_uri="https://login.microsoftonline.com/common", '
@@ -436,6 +439,8 @@ class FakeArm:
             if (sub_id, rest[1]) not in store.resource_groups:
                 return _rg_not_found(segs[3])
             return self._list(f"{rest[3]}/{rest[4]}", sub_id, rest[1], raw_path, query)
+        if low[-3:] == _ROLE_ASSIGNMENTS:
+            return self._role_assignments("/".join(segs[:-3]), raw_path, query)
         if low[-1] in (c.lower() for c in CHILD_COLLECTIONS):
             return self._children(path, low[-1], raw_path, query)
         found = store.find(path)
@@ -476,6 +481,22 @@ class FakeArm:
             }
             for rtype, b in self._store.top_level()
             if ids.subscription_of(b["id"]) == sub and (not wanted or rtype.lower() in wanted)
+        ]
+        return self._page(items, raw_path, query)
+
+    def _role_assignments(self, scope: str, raw_path: str, query: dict[str, str]) -> Response:
+        """Assignments in effect at `scope` (made there or above): what `$filter=atScope()` asks
+        for, the only filter the tool sends; without it ARM would also list those below."""
+        if _lower_keys(query).get("$filter", "").replace(" ", "").lower() != "atscope()":
+            return Response.error(
+                400, "BadRequest", "The fake ARM server lists role assignments atScope() only."
+            )
+        at = ids.key("/" + scope)
+        items = [
+            b
+            for b in self._store.children.get(ROLE_ASSIGNMENTS.lower(), [])
+            if at == (made := ids.key(b.get("properties", {}).get("scope")))
+            or at.startswith(made.rstrip("/") + "/")
         ]
         return self._page(items, raw_path, query)
 
@@ -641,6 +662,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
             self.wfile.write(response.body[i : i + 1])
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The `Date` header `send_response` adds: the scenario's clock, not this machine's."""
+        return format_datetime(self.server.arm.scenario.clock, usegmt=True)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 

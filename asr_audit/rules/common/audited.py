@@ -184,6 +184,21 @@ def recovery_vnets(ctx: Context) -> dict[str, VirtualNetwork]:
     return out
 
 
+def recovery_network_refs(ctx: Context, source: VirtualNetwork, workload: Workload) -> list[str]:
+    """The recovery VNet(s) a workload in `source` fails over into, as ASR spells them: the one its
+    item chose, else the A2A mappings of `source` towards the workload's target region (readiness
+    mode: what enabling replication would pick)."""
+    if workload.item and workload.item.recovery_network_id:
+        return [workload.item.recovery_network_id]
+    return [
+        m.recovery_network_id
+        for m in a2a_mappings(ctx)
+        if m.recovery_network_id
+        and ids.key(m.primary_network_id) == ids.key(source.id)
+        and (not workload.target_region or ids.region(m.recovery_location) in (None, workload.target_region))
+    ]
+
+
 def cache_uses(ctx: Context) -> list[Group[ProtectedItem]]:
     """Each distinct A2A cache storage account with the items whose disks stage through it."""
     return group_refs(

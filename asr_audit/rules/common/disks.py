@@ -1,12 +1,15 @@
 """Which disks of a workload Site Recovery replicates: the disk rules and VM-UNSUPPORTED (write
-accelerator) judge only those, since excluding a disk from replication is a documented fix."""
+accelerator) judge only those, since excluding a disk from replication is a documented fix; and
+the source managed disks behind a protected item's disk list, for rules on their encryption or
+redundancy."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from asr_audit import ids
-from asr_audit.inventory import VirtualMachine, VmDisk
+from asr_audit.inventory import Disk, ProtectedDisk, ProtectedItem, VirtualMachine, VmDisk
+from asr_audit.rules.base import Context
 from asr_audit.rules.common.audited import Workload
 
 DiskEntry = tuple[str, str, VmDisk, bool]  # (finding key, label, disk, is_os)
@@ -45,3 +48,27 @@ def replicated_disks(wl: Workload) -> tuple[list[DiskEntry], bool]:
     if not any(entry[2].managed_disk_id or entry[2].vhd_uri for entry in chosen):
         return disks, False
     return chosen, len(chosen) < len(disks)
+
+
+def item_source_disks(
+    ctx: Context, item: ProtectedItem
+) -> tuple[list[tuple[ProtectedDisk, Disk]], list[str]]:
+    """(each protected disk with its source managed disk from the disks list, the disk ids that
+    could not be read).
+
+    A disk missing from a scanned subscription's complete list is gone and is left out (a gap in
+    that list is an `unknown` of its own, through `needs`); one in a subscription that was not
+    scanned was never looked for, so the rule cannot tell and says so."""
+    disks = ctx.index.disks
+    scanned = {s.id.lower() for s in ctx.inventory.subscriptions}
+    found: list[tuple[ProtectedDisk, Disk]] = []
+    unread: list[str] = []
+    for protected in item.protected_disks:
+        if not protected.disk_id:
+            continue
+        source = disks.get(ids.key(protected.disk_id))
+        if source is not None:
+            found.append((protected, source))
+        elif (ids.subscription_of(protected.disk_id) or "").lower() not in scanned:
+            unread.append(protected.disk_id)
+    return found, unread

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from asr_audit.findings import Finding, RuleMeta, Severity
+from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
 from asr_audit.inventory import ProtectedItem
 from asr_audit.rules.base import Context
 from asr_audit.rules.common.audited import Workload
@@ -66,6 +66,26 @@ def item_finding(
         evidence=evidence,
         severity=severity,
         key=key,
+    )
+
+
+def unread_disks_finding(
+    meta: RuleMeta, ctx: Context, item: ProtectedItem, unread: list[str], about: str
+) -> Finding:
+    """The `unknown` finding of an item whose protected disks are in a subscription that was not
+    scanned: `about` is what the rule could not tell about them."""
+    return meta.finding(
+        resource_id=item.id,
+        resource_type=PROTECTED_ITEM_TYPE,
+        resource_name=item_label(item),
+        region=vault_region(ctx, item.vault_id),
+        status=FindingStatus.UNKNOWN,
+        message=(
+            f"Replicated item {item_label(item)}: {len(unread)} protected disk(s) are in a subscription that "
+            f"was not scanned, so {about} is unknown."
+        ),
+        remediation=f"Scan the subscription that holds the disks too. {meta.remediation}",
+        evidence={"unread_disks": unread},
     )
 
 
