@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from asr_audit import ids
-from asr_audit.findings import Finding, RuleMeta, Severity
+from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
+from asr_audit.inventory import VirtualMachine
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common.audited import (
     A2A,
@@ -21,6 +24,7 @@ from asr_audit.rules.common.audited import (
     unique_workloads,
     vm_nics,
 )
+from asr_audit.rules.common.dates import day, parse_time
 from asr_audit.rules.common.disks import replicated_disks
 from asr_audit.rules.common.documents import (
     A2A_MATRIX,
@@ -28,6 +32,8 @@ from asr_audit.rules.common.documents import (
     HYPERV_MATRIX,
     HYPERV_SOURCE,
     SEED_PREREQUISITES,
+    TRUSTED_LAUNCH_DOC,
+    TRUSTED_LAUNCH_SOURCE,
 )
 from asr_audit.rules.common.naming import (
     NIC_TYPE,
@@ -169,24 +175,33 @@ VM_UNSUPPORTED = RuleMeta(
     id="VM-UNSUPPORTED",
     title="VM uses a feature Site Recovery does not support",
     severity=Severity.HIGH,
+    other_severities=(Severity.MEDIUM,),
     category="machines",
     needs=WORKLOAD_INPUTS,
     rationale=(
         "The Azure-to-Azure support matrix lists features Site Recovery cannot replicate or recreate: "
-        "disks with write accelerator enabled, VMs on Azure Dedicated Hosts, and Palo Alto Networks "
-        "appliances (their image blocks the agent and outbound connectivity replication needs). Its "
-        "operating-system tables list only x64 / x86_64 systems, so Arm64 VMs (sizes with the 'p' "
-        "feature letter, such as Standard_D2ps_v5) have no supported OS. Any of these stops the VM from "
-        "being protected."
+        "disks with write accelerator enabled, the NVMe storage interface, VMs on Azure Dedicated Hosts, "
+        "Palo Alto Networks appliances (their image blocks the agent and outbound connectivity replication "
+        "needs) and, in its 01/01/2026 revision, VMs created on Arm64 CPU architecture. Site Recovery's "
+        "trusted launch page supports Linux Trusted Launch VMs only when created after 1 April 2024. Any "
+        "of these stops the VM from being protected (high). Encryption at host is 'Not Supported' in a "
+        "softer sense: the VM is protected, but the failed-over VM runs without it (medium)."
     ),
     remediation=(
-        "Per reason: turn write accelerator off on the disk if the workload can do without it; "
-        "move the VM off its dedicated host; move the workload to an x64 size; protect a Palo Alto "
-        "appliance with the vendor's own high-availability design instead of Site Recovery."
+        "Per reason: turn write accelerator off on the disk if the workload can do without it; move the "
+        "workload to a VM with a SCSI disk controller; move the VM off its dedicated host; move the "
+        "workload to an x64 size; protect a Palo Alto appliance with the vendor's own high-availability "
+        "design instead of Site Recovery; rebuild a Linux Trusted Launch VM created before 2024-04-01 "
+        "from its disks; enable encryption at host on the failed-over VM after failover."
     ),
     microsoft_docs=A2A_MATRIX,
-    source=f"{A2A_SOURCE}, compute settings, storage and networking tables",
+    source=(
+        f"{A2A_SOURCE}, compute settings, storage and networking tables; Arm64: the 01/01/2026 revision, "
+        'as quoted in issue 11 ("Site Recovery doesn\'t support VMs created on ARM64 CPU architecture"; '
+        f"the revision was not available to verify); {TRUSTED_LAUNCH_SOURCE}, VM creation time"
+    ),
     references=(
+        TRUSTED_LAUNCH_DOC,
         "https://learn.microsoft.com/azure/virtual-machines/vm-naming-conventions",
         "https://learn.microsoft.com/azure/virtual-machines/how-to-enable-write-accelerator",
     ),
@@ -195,6 +210,9 @@ VM_UNSUPPORTED = RuleMeta(
 # [Family][Subfamily][vCPUs][-constrained vCPUs][additive features]...: features follow the digits.
 _SIZE_FEATURES = re.compile(r"^[A-Za-z]+_[A-Za-z]+\d+(?:-\d+)?([A-Za-z]*)")
 PALO_ALTO_PUBLISHER = "paloaltonetworks"
+# "Only Linux Trusted VMs created after 1-Apr-2024 are supported": a VM created on that day is taken
+# as supported, the reading that cannot report a VM Site Recovery accepts.
+LINUX_TRUSTED_LAUNCH_SINCE = datetime(2024, 4, 1, tzinfo=timezone.utc)
 
 
 def is_arm64_size(vm_size: str | None) -> bool:
@@ -203,41 +221,143 @@ def is_arm64_size(vm_size: str | None) -> bool:
     return match is not None and "p" in match.group(1).lower()
 
 
-def unsupported_reasons(wl: Workload) -> tuple[list[str], dict[str, Any]]:
-    """Each unsupported feature of the workload's VM as a sentence, and the facts behind them.
-    Write accelerator counts only on disks that are (or would be) replicated."""
+@dataclass(slots=True)
+class Unsupported:
+    """What VM-UNSUPPORTED found on one VM: reasons that stop protection, reasons the failed-over VM
+    loses, the fix of each, and what it could not tell."""
+
+    blocking: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+    fixes: list[str] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    undecided: str | None = None
+
+    def block(self, reason: str, fix: str, **facts: Any) -> None:
+        self.blocking.append(reason)
+        self.fixes.append(fix)
+        self.facts.update(facts)
+
+
+def _linux_trusted_launch(vm: VirtualMachine, found: Unsupported) -> None:
+    """Linux Trusted Launch VMs count by creation date; a VM whose OS type or creation time ARM did
+    not report stays undecided rather than passed or failed."""
+    if (vm.security_type or "").lower() != "trustedlaunch" or (vm.os_type or "linux").lower() != "linux":
+        return
+    created = parse_time(vm.time_created)
+    if created is None or vm.os_type is None:
+        found.undecided = (
+            "a Trusted Launch VM whose OS type or creation time (properties.timeCreated) ARM did not "
+            "report: Linux Trusted Launch VMs created before 2024-04-01 are not supported"
+        )
+    elif created < LINUX_TRUSTED_LAUNCH_SINCE:
+        found.block(
+            f"Linux Trusted Launch VM created {day(created)}, before 2024-04-01",
+            "rebuild the VM from its disks as a new Trusted Launch (or Standard) VM and protect that",
+            time_created=vm.time_created,
+            security_type=vm.security_type,
+        )
+
+
+def unsupported_reasons(wl: Workload) -> Unsupported:
+    """Each unsupported feature of the workload's VM as a sentence, with its fix and the facts behind
+    it. Write accelerator counts only on disks that are (or would be) replicated."""
     vm = wl.vm
-    reasons: list[str] = []
-    facts: dict[str, Any] = {}
+    found = Unsupported()
     disks, _ = replicated_disks(wl)
-    accelerated = [label for _, label, disk, _ in disks if disk.write_accelerator_enabled]
+    accelerated = [(key, label) for key, label, disk, _ in disks if disk.write_accelerator_enabled]
     if accelerated:
-        reasons.append(f"write accelerator enabled on {', '.join(accelerated)}")
-        facts["write_accelerator_disks"] = accelerated
+        labels = [label for _, label in accelerated]
+        settings = " ".join(f"{key.removeprefix('lun:')}=false" for key, _ in accelerated)
+        found.block(
+            f"write accelerator enabled on {', '.join(labels)}",
+            f"turn write accelerator off if the workload can do without it: az vm update -g "
+            f"{ids.resource_group_of(vm.id)} -n {vm.name} --write-accelerator {settings}",
+            write_accelerator_disks=labels,
+        )
+    if (vm.disk_controller_type or "").lower() == "nvme":
+        found.block(
+            "NVMe disk controller (storageProfile.diskControllerType)",
+            "move the workload to a VM with a SCSI disk controller",
+            disk_controller_type=vm.disk_controller_type,
+        )
     host = vm.host_id or vm.host_group_id
     if host:
-        reasons.append(f"runs on Azure Dedicated Host {ids.name_of(host)}")
-        facts["host_id"], facts["host_group_id"] = vm.host_id, vm.host_group_id
+        found.block(
+            f"runs on Azure Dedicated Host {ids.name_of(host)}",
+            "recreate the VM from its disks outside the host group",
+            host_id=vm.host_id,
+            host_group_id=vm.host_group_id,
+        )
     if is_arm64_size(vm.vm_size):
-        reasons.append(f"Arm64 size {vm.vm_size}")
-        facts["vm_size"] = vm.vm_size
+        found.block(
+            f"Arm64 size {vm.vm_size}",
+            "move the workload to an x64 size (a resize cannot change the CPU architecture)",
+            vm_size=vm.vm_size,
+        )
     if (vm.plan_publisher or "").lower() == PALO_ALTO_PUBLISHER:
-        reasons.append(f"Palo Alto Networks appliance (plan {vm.plan_product or 'unknown product'})")
-        facts["plan_publisher"], facts["plan_product"] = vm.plan_publisher, vm.plan_product
-    return reasons, facts
+        found.block(
+            f"Palo Alto Networks appliance (plan {vm.plan_product or 'unknown product'})",
+            "protect the appliance with the vendor's high-availability design instead of Site Recovery",
+            plan_publisher=vm.plan_publisher,
+            plan_product=vm.plan_product,
+        )
+    _linux_trusted_launch(vm, found)
+    if vm.encryption_at_host:
+        found.lost.append("encryption at host (securityProfile.encryptionAtHost)")
+        found.fixes.append(
+            "enable encryption at host on the failed-over VM after each failover (deallocated: az vm update "
+            "--set securityProfile.encryptionAtHost=true)"
+        )
+        found.facts["encryption_at_host"] = True
+    return found
+
+
+def _sentence(fixes: list[str]) -> str:
+    """The fixes of one finding's reasons as one sentence: only those, never the rule's whole list."""
+    text = "; ".join(fixes)
+    return f"{text[:1].upper()}{text[1:]}."
+
+
+def _message(wl: Workload, found: Unsupported) -> str:
+    parts = []
+    if found.blocking:
+        parts.append(f"cannot be replicated by Site Recovery: {'; '.join(found.blocking)}")
+    if found.lost:
+        lead = "and" if found.blocking else "is protected, but"
+        parts.append(f"{lead} the failed-over VM will not have {'; '.join(found.lost)}")
+    return f"{vm_label(wl)} {' '.join(parts)}."
 
 
 @rule(VM_UNSUPPORTED)
 def check_unsupported(ctx: Context) -> Iterator[Finding]:
     for wl in unique_workloads(ctx):
         examined_vm(VM_UNSUPPORTED, ctx, wl)
-        reasons, facts = unsupported_reasons(wl)
-        if reasons:
+        found = unsupported_reasons(wl)
+        evidence = {
+            **({"reasons": found.blocking} if found.blocking else {}),
+            **({"lost_on_failover": found.lost} if found.lost else {}),
+            **found.facts,
+        }
+        if found.blocking or found.lost:
             yield vm_finding(
                 VM_UNSUPPORTED,
                 wl,
-                f"{vm_label(wl)} cannot be replicated by Site Recovery: {'; '.join(reasons)}.",
-                {"reasons": reasons, **facts},
+                _message(wl, found),
+                evidence,
+                severity=None if found.blocking else Severity.MEDIUM,
+                remediation=_sentence(found.fixes),
+            )
+        elif found.undecided:
+            yield vm_finding(
+                VM_UNSUPPORTED,
+                wl,
+                f"{vm_label(wl)} is {found.undecided}; whether Site Recovery accepts it is unknown.",
+                {"security_type": wl.vm.security_type, "os_type": wl.vm.os_type},
+                status=FindingStatus.UNKNOWN,
+                remediation=(
+                    f"Check the VM's creation time (az vm show -n {wl.vm.name} --query timeCreated); see "
+                    "`asr-audit explain VM-UNSUPPORTED`."
+                ),
             )
 
 

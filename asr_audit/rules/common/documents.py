@@ -20,3 +20,7 @@ SEED_PREREQUISITES = "seed: Prerequisites for replication using Azure Site Recov
 SR_EXPRESSROUTE_DOC = (
     "https://learn.microsoft.com/en-us/azure/site-recovery/azure-vm-disaster-recovery-with-expressroute"
 )
+TRUSTED_LAUNCH_DOC = "https://learn.microsoft.com/azure/site-recovery/concepts-trusted-vm"
+TRUSTED_LAUNCH_SOURCE = (
+    "Azure Site Recovery support for Azure trusted launch virtual machines (learn.microsoft.com, 2025-03-04)"
+)

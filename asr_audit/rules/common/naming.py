@@ -105,7 +105,15 @@ def examined_vm(meta: RuleMeta, ctx: Context, wl: Workload) -> None:
 
 
 def vm_finding(
-    meta: RuleMeta, wl: Workload, message: str, evidence: dict[str, Any], key: str = ""
+    meta: RuleMeta,
+    wl: Workload,
+    message: str,
+    evidence: dict[str, Any],
+    key: str = "",
+    *,
+    severity: Severity | None = None,
+    status: FindingStatus = FindingStatus.FAIL,
+    remediation: str | None = None,
 ) -> Finding:
     """A finding about a workload's VM, with its kind in the evidence."""
     return meta.finding(
@@ -115,4 +123,7 @@ def vm_finding(
         message=message,
         evidence={"scope": wl.kind, **evidence},
         key=key,
+        severity=severity,
+        status=status,
+        remediation=remediation,
     )

@@ -1,0 +1,97 @@
+"""VM-UNSUPPORTED's catalog-v2 reasons: NVMe disk controller, Linux Trusted Launch VMs created before
+2024-04-01, encryption at host (protected, but lost on failover), and what it leaves alone."""
+
+from __future__ import annotations
+
+import pytest
+from test_rule_machines import readiness, scan, vm
+
+from asr_audit.findings import FindingStatus, Severity
+from asr_audit.inventory import Inventory, VirtualMachine, VmDisk
+from asr_audit.rules import analyze, passed
+from asr_audit.rules.base import Context
+
+BEFORE = "2024-03-31T23:59:59.9999999+00:00"
+ON_THE_DAY = "2024-04-01T00:00:00.0000000+00:00"
+AFTER = "2024-05-14T09:12:08.4416032+00:00"
+
+
+def trusted(os_type: str | None = "Linux", created: str | None = BEFORE) -> VirtualMachine:
+    return vm(security_type="TrustedLaunch", os_type=os_type, time_created=created)
+
+
+def test_nvme_disk_controller_fires_with_its_own_fix() -> None:
+    [finding] = scan("VM-UNSUPPORTED", vm(disk_controller_type="NVMe", vm_size="Standard_E16s_v6"))
+    assert finding.severity is Severity.HIGH and finding.status is FindingStatus.FAIL
+    assert "NVMe disk controller" in finding.message
+    assert finding.evidence["disk_controller_type"] == "NVMe"
+    assert finding.remediation == "Move the workload to a VM with a SCSI disk controller."
+
+
+def test_scsi_disk_controller_is_quiet() -> None:
+    assert scan("VM-UNSUPPORTED", vm(disk_controller_type="SCSI")) == []
+
+
+def test_linux_trusted_launch_vm_created_before_april_2024_fires() -> None:
+    [finding] = scan("VM-UNSUPPORTED", trusted())
+    assert finding.severity is Severity.HIGH
+    assert "Linux Trusted Launch VM created 2024-03-31, before 2024-04-01" in finding.message
+    assert finding.evidence["time_created"] == BEFORE
+
+
+@pytest.mark.parametrize(
+    "machine",
+    [
+        trusted(created=ON_THE_DAY),  # "created after 1-Apr-2024": the day itself is read as supported
+        trusted(created=AFTER),
+        trusted(os_type="Windows"),  # the date limit is Linux's only
+        vm(os_type="Linux", time_created=BEFORE),  # Standard security type
+        vm(security_type="ConfidentialVM", os_type="Linux", time_created=BEFORE),  # see the page: not judged
+    ],
+)
+def test_trusted_launch_limit_leaves_the_others_alone(machine: VirtualMachine) -> None:
+    assert scan("VM-UNSUPPORTED", machine) == []
+
+
+@pytest.mark.parametrize(("os_type", "created"), [("Linux", None), ("Linux", "not a date"), (None, BEFORE)])
+def test_trusted_launch_vm_without_os_type_or_creation_time_is_unknown(
+    os_type: str | None, created: str | None
+) -> None:
+    machine = trusted(os_type=os_type, created=created)
+    [finding] = scan("VM-UNSUPPORTED", machine)
+    assert finding.status is FindingStatus.UNKNOWN
+    assert "timeCreated" in finding.message and "asr-audit explain VM-UNSUPPORTED" in finding.remediation
+    ctx = Context(Inventory(virtual_machines=[machine]), source_region="eastus")
+    findings = analyze(ctx, select=["VM-UNSUPPORTED"])
+    assert [f.status for f in findings] == [FindingStatus.UNKNOWN]
+    assert ctx.checks and passed(ctx, findings) == []  # examined, but not listed as passed
+
+
+def test_encryption_at_host_alone_is_medium_and_says_the_vm_is_protected() -> None:
+    [finding] = scan("VM-UNSUPPORTED", vm(encryption_at_host=True))
+    assert finding.severity is Severity.MEDIUM
+    assert "is protected, but the failed-over VM will not have encryption at host" in finding.message
+    assert finding.evidence["lost_on_failover"] and "reasons" not in finding.evidence
+    assert finding.remediation.startswith("Enable encryption at host on the failed-over VM")
+
+
+def test_a_blocking_reason_keeps_the_finding_high_and_lists_both() -> None:
+    machine = vm(
+        encryption_at_host=True,
+        data_disks=[VmDisk(name="log", lun=1, write_accelerator_enabled=True)],
+    )
+    [finding] = scan("VM-UNSUPPORTED", machine)
+    assert finding.severity is Severity.HIGH
+    assert "cannot be replicated by Site Recovery: write accelerator enabled on data disk LUN 1 and" in (
+        finding.message
+    )
+    assert finding.remediation == (
+        "Turn write accelerator off if the workload can do without it: az vm update -g app -n web1 "
+        "--write-accelerator 1=false; enable encryption at host on the failed-over VM after each failover "
+        "(deallocated: az vm update --set securityProfile.encryptionAtHost=true)."
+    )
+
+
+def test_candidate_vms_are_judged_alike() -> None:
+    [finding] = readiness("VM-UNSUPPORTED", vm(disk_controller_type="NVMe"))
+    assert finding.evidence["scope"] == "candidate"
