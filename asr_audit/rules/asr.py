@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from asr_audit import ids
 from asr_audit.findings import Finding, RuleMeta, Severity
-from asr_audit.inventory import NetworkMapping
+from asr_audit.inventory import NetworkMapping, ProtectedItem
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common.audited import A2A_MAPPING
 from asr_audit.rules.common.documents import A2A_MATRIX, A2A_SOURCE_DATE
@@ -33,11 +33,14 @@ ASR_HEALTH = RuleMeta(
     needs=("protected_items",),
     other_severities=(Severity.HIGH,),
     rationale=(
-        "Site Recovery rates each replicated item's replicationHealth: Warning when symptoms are detected "
-        "that may impact replication, Critical when replication is stuck or not keeping up with the data "
-        "change rate. A failover from such an item can lose more data than the recovery point objective "
-        "allows, or fail. Critical is reported as high, Warning as medium, each with the item's health "
-        "errors."
+        "Site Recovery rates each replicated item's replicationHealth and failoverHealth: Warning when "
+        "symptoms are detected that may impact replication or failover, Critical when replication is "
+        "stuck or not keeping up with the data change rate. Its protectionState names a failed protection "
+        "operation, and rpoInSeconds says how old the latest recovery point is: Site Recovery makes a "
+        "crash-consistent point every 5 minutes and raises error 153007 when it has none for 60 minutes. "
+        "A failover from such an item can lose more data than the recovery point objective allows, or "
+        "fail. Critical health and failed protection are reported as high, the rest as medium, in one "
+        "finding per item with its health errors."
     ),
     remediation=(
         "Open the vault's Replicated items, select the item and work through its Error details (each "
@@ -47,22 +50,52 @@ ASR_HEALTH = RuleMeta(
     microsoft_docs="https://learn.microsoft.com/azure/site-recovery/site-recovery-monitor-and-troubleshoot",
     source=(
         "Monitoring and troubleshooting Azure Site Recovery (learn.microsoft.com, 2018-02-22); "
-        "healthErrors of ReplicationProtectedItems_List"
+        "Troubleshoot replication in Azure VM disaster recovery (learn.microsoft.com, 2019-08-02), error "
+        "153007; replicationHealth, failoverHealth, protectionState, healthErrors and rpoInSeconds of "
+        "ReplicationProtectedItems_List"
     ),
-    references=("https://learn.microsoft.com/azure/site-recovery/azure-to-azure-troubleshoot-errors",),
+    references=(
+        "https://learn.microsoft.com/azure/site-recovery/azure-to-azure-troubleshoot-errors",
+        "https://learn.microsoft.com/azure/site-recovery/azure-to-azure-troubleshoot-replication",
+    ),
 )
 
 _HEALTH_SEVERITY = {"warning": Severity.MEDIUM, "critical": Severity.HIGH}
+# protectionState is free text in the API; only states that name a failure are reported (the
+# transitional ones, such as enabling protection or a failover in progress, are not faults).
+_FAILED_STATE = ("failed", "error")
+
+
+def _health_problems(ctx: Context, item: ProtectedItem) -> list[tuple[Severity, str]]:
+    """Each way the item is unhealthy, with its severity; empty when it is healthy."""
+    problems: list[tuple[Severity, str]] = []
+    for label, value in (("replication", item.replication_health), ("failover", item.failover_health)):
+        severity = _HEALTH_SEVERITY.get((value or "").lower())
+        if severity is not None:
+            problems.append((severity, f"{label} health {value}"))
+    state = (item.protection_state or "").lower()
+    if any(word in state for word in _FAILED_STATE):
+        problems.append((Severity.HIGH, f"protection state {item.protection_state}"))
+    most = limit(ctx.thresholds, "rpo_max_seconds")
+    if item.rpo_seconds is not None and item.rpo_seconds > most:
+        problems.append(
+            (Severity.MEDIUM, f"RPO {_duration(item.rpo_seconds)}, over the {_duration(most)} threshold")
+        )
+    return problems
+
+
+def _duration(seconds: int) -> str:
+    return f"{seconds // 60:,} min" if seconds >= 120 else f"{seconds} s"
 
 
 @rule(ASR_HEALTH)
 def check_replication_health(ctx: Context) -> Iterator[Finding]:
     inventory = ctx.inventory
     for item in inventory.protected_items:
-        severity = _HEALTH_SEVERITY.get((item.replication_health or "").lower())
-        if (item.replication_health or "").lower() == "normal":
+        problems = _health_problems(ctx, item)
+        if (item.replication_health or "").lower() == "normal" or problems:
             examined_item(ASR_HEALTH, ctx, item)
-        if severity is None:
+        if not problems:
             continue
         errors = [text for e in item.health_errors if (text := e.message or e.code)]
         detail = "; ".join(errors) if errors else "ASR lists no health errors for it"
@@ -70,14 +103,17 @@ def check_replication_health(ctx: Context) -> Iterator[Finding]:
             ASR_HEALTH,
             ctx,
             item,
-            severity=severity,
+            severity=max((severity for severity, _ in problems), key=lambda s: s.rank),
             message=(
                 f"Replicated item {item_label(item)} ({item.instance_type or 'unknown type'}) has "
-                f"replication health {item.replication_health}: {detail}."
+                f"{', '.join(text for _, text in problems)}: {detail}."
             ),
             evidence={
                 "replication_health": item.replication_health,
+                "failover_health": item.failover_health,
                 "protection_state": item.protection_state,
+                "rpo_seconds": item.rpo_seconds,
+                "rpo_max_seconds": limit(ctx.thresholds, "rpo_max_seconds"),
                 "replication_type": item.instance_type,
                 "health_errors": [dataclasses.asdict(e) for e in item.health_errors],
             },

@@ -29,6 +29,11 @@ DISK_LIMIT = (
     "issue 11: 'Up to 3000 protected disks per Subscription ... (Both Data and OS)' (that revision was not "
     "available to verify)"
 )
+RPO_ADVICE = (
+    "Troubleshoot replication in Azure VM disaster recovery (learn.microsoft.com, 2019-08-02): a "
+    "crash-consistent recovery point every 5 minutes, error 153007 after 60 minutes without one; asr-audit "
+    "reports an RPO past the point Site Recovery itself alerts at"
+)
 DISK_LIMIT_ADVICE = (
     "DESIGN.md 8.1 (ASR-DISK-LIMIT): warn past 90 % of the limit, while disks can still be consolidated or "
     "another subscription prepared"
@@ -65,6 +70,7 @@ _ALL = (
     Threshold(
         "agent_expiry_warning_days", 30, "days", "notice before agent or certificate expiry", AGENT_ADVICE
     ),
+    Threshold("rpo_max_seconds", 3600, "s", "oldest acceptable recovery point (rpoInSeconds)", RPO_ADVICE),
     Threshold(
         "protected_disks_per_subscription_max",
         3000,
