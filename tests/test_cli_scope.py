@@ -184,7 +184,8 @@ def test_findings_that_need_other_groups_survive_the_filter(
 
 def test_exit_code_follows_the_filtered_findings(capsys: pytest.CaptureFixture[str], prod: Estate) -> None:
     code, doc, _ = analyse(capsys, prod, "--resource-group", "rg-asr-cus")  # default --fail-on high
-    assert [f["severity"] for f in doc["findings"]] == ["medium", "low"] and code == 0
+    severities = {f["severity"] for f in doc["findings"]}  # what the demo puts there, not a count
+    assert "low" in severities and not severities & {"critical", "high"} and code == 0
     assert analyse(capsys, prod, "--resource-group", "rg-asr-cus", "--fail-on", "low")[0] == 1
     assert analyse(capsys, prod)[0] == 1  # unfiltered, Fabrikam Prod has high findings
 

@@ -26,9 +26,12 @@ from asr_audit.inventory import HealthError, NetworkMapping, ProtectedDisk, Prot
 
 
 def parse_vault(item: dict[str, Any]) -> Vault:
-    """The list carries only provisioningState; the vault GET fills the network settings."""
+    """The list carries only provisioningState; the vault GET fills the network and alert settings."""
     rid, name, location = identity(item)
     p = props(item)
+    monitoring = obj_field(p, "monitoringSettings")
+    azure_monitor = obj_field(monitoring, "azureMonitorAlertSettings")
+    classic = obj_field(monitoring, "classicAlertSettings")
     return Vault(
         id=rid,
         name=name,
@@ -36,7 +39,21 @@ def parse_vault(item: dict[str, Any]) -> Vault:
         private_endpoint_state_for_site_recovery=text(p.get("privateEndpointStateForSiteRecovery")),
         public_network_access=text(p.get("publicNetworkAccess")),
         identity_principal_ids=_principals(obj_field(item, "identity")),
+        alerts_for_replication_issues=_alerts_state(azure_monitor, "alertsForAllReplicationIssues"),
+        alerts_for_failover_issues=_alerts_state(azure_monitor, "alertsForAllFailoverIssues"),
+        site_recovery_email_notifications=_alerts_state(classic, "emailNotificationsForSiteRecovery"),
     )
+
+
+def _alerts_state(settings: dict[str, Any], key: str) -> str | None:
+    """An alert setting ("Enabled" / "Disabled"), None when not set. Any other value is unreadable:
+    read as "not set" it would stand for the service default and hide alerts turned off."""
+    value = settings.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.lower() not in ("enabled", "disabled"):
+        raise Malformed(f"'{key}' is {value!r}, not Enabled or Disabled")
+    return value
 
 
 def _principals(identity: dict[str, Any]) -> list[str]:

@@ -157,6 +157,14 @@ class Vault:
     public_network_access: str | None = None
     # identity.principalId (system-assigned) and each userAssignedIdentities[].principalId
     identity_principal_ids: list[str] = field(default_factory=list)
+    # properties.monitoringSettings: the built-in Azure Monitor alerts for Site Recovery
+    # (azureMonitorAlertSettings) and the classic e-mail notifications, each "Enabled" or
+    # "Disabled" as ARM spells it; None where the vault does not set it (the service default).
+    alerts_for_replication_issues: str | None = None  # alertsForAllReplicationIssues
+    alerts_for_failover_issues: str | None = None  # alertsForAllFailoverIssues
+    site_recovery_email_notifications: str | None = (
+        None  # classicAlertSettings.emailNotificationsForSiteRecovery
+    )
 
 
 # --- virtual networks --------------------------------------------------------------
