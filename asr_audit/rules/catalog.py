@@ -40,6 +40,7 @@ RULE_MODULES = (
     "zones",
     "region_support",
     "dns",
+    "outbound_path",
 )
 
 
