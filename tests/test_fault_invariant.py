@@ -130,6 +130,7 @@ FORBIDDEN_LISTS = [
     (CONN, "Microsoft.Network/virtualNetworks"),
     (PROD, "Microsoft.Network/networkSecurityGroups"),
     (PROD, "Microsoft.Network/routeTables"),
+    (PROD, "Microsoft.Network/loadBalancers"),
     (PROD, "Microsoft.Storage/storageAccounts"),
     (PROD, "Microsoft.RecoveryServices/vaults"),
     (CONN, "Microsoft.Network/expressRouteCircuits"),

@@ -68,6 +68,7 @@ SUBSCRIPTION_LISTS: dict[str, tuple[str, str, str]] = {
     "network_interfaces": ("network", "Microsoft.Network/networkInterfaces", "network"),
     "virtual_machines": ("compute", "Microsoft.Compute/virtualMachines", "compute"),
     "disks": ("compute", "Microsoft.Compute/disks", "disks"),
+    "load_balancers": ("network", "Microsoft.Network/loadBalancers", "network"),
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from asr_audit import ids
 from asr_audit.collect.fields import (
     Malformed,
+    bool_field,
     flag,
     identity,
     integer,
@@ -37,6 +38,8 @@ from asr_audit.inventory import (
     FirewallRuleCollection,
     FirewallRuleCollectionGroup,
     IpConfiguration,
+    LoadBalancer,
+    LoadBalancingRule,
     NetworkInterface,
     NetworkSecurityGroup,
     Peering,
@@ -70,6 +73,11 @@ def parse_subnet(raw: dict[str, Any], vnet_id: str) -> Subnet | None:
         service_endpoint_locations={
             svc: texts(e.get("locations")) for e in endpoints if (svc := text(e.get("service")))
         },
+        # Strict: a junk value read as "allowed" would hide a subnet with no way out.
+        default_outbound_access=(
+            None if p.get("defaultOutboundAccess") is None else bool_field(p, "defaultOutboundAccess", True)
+        ),
+        nat_gateway_id=ref(p.get("natGateway")),
     )
 
 
@@ -353,6 +361,8 @@ def parse_network_interface(item: dict[str, Any]) -> NetworkInterface:
             subnet_id=ref(props(c).get("subnet")),
             private_ip_address=text(props(c).get("privateIPAddress")),
             application_security_group_ids=refs(props(c), "applicationSecurityGroups"),
+            public_ip_address_id=ref(props(c).get("publicIPAddress")),
+            load_balancer_backend_address_pool_ids=refs(props(c), "loadBalancerBackendAddressPools"),
         )
         for c in list_field(p, "ipConfigurations")
     ]
@@ -363,6 +373,45 @@ def parse_network_interface(item: dict[str, Any]) -> NetworkInterface:
         virtual_machine_id=ref(p.get("virtualMachine")),
         network_security_group_id=ref(p.get("networkSecurityGroup")),
         ip_configurations=configs,
+    )
+
+
+# --- load balancers: what gives their backend pools a way out ------------------------------------
+
+
+def _public(frontend: dict[str, Any]) -> bool:
+    p = props(frontend)
+    return bool(ref(p.get("publicIPAddress")) or ref(p.get("publicIPPrefix")))
+
+
+def parse_load_balancer(item: dict[str, Any]) -> LoadBalancer:
+    """Pools are named on rules by id (`backendAddressPool`, and the plural on rules that serve
+    several); a pool named by an outbound rule is what a Standard load balancer lets out."""
+    rid, name, location = identity(item)
+    p = props(item)
+    rules = [
+        LoadBalancingRule(
+            frontend_ip_configuration_id=ref(props(r).get("frontendIPConfiguration")),
+            backend_address_pool_ids=merged(
+                [ref(props(r).get("backendAddressPool"))], refs(props(r), "backendAddressPools")
+            ),
+            disable_outbound_snat=flag(props(r).get("disableOutboundSnat")),
+        )
+        for r in list_field(p, "loadBalancingRules")
+    ]
+    return LoadBalancer(
+        id=rid,
+        name=name,
+        location=location,
+        sku_name=text(obj(item.get("sku")).get("name")),
+        public_frontend_ids=[
+            f for c in list_field(p, "frontendIPConfigurations") if _public(c) and (f := required_id(c))
+        ],
+        backend_address_pool_ids=[required_id(b) for b in list_field(p, "backendAddressPools")],
+        outbound_rule_pool_ids=merged(
+            [ref(props(r).get("backendAddressPool")) for r in list_field(p, "outboundRules")]
+        ),
+        load_balancing_rules=rules,
     )
 
 

@@ -71,6 +71,7 @@ _SUBSCRIPTION_PARSERS: dict[str, tuple[Callable[[dict[str, Any]], Any], Use]] = 
     "network_interfaces": (network.parse_network_interface, Use.KEEP),
     "virtual_machines": (compute.parse_virtual_machine, Use.KEEP),
     "disks": (compute.parse_disk, Use.KEEP),
+    "load_balancers": (network.parse_load_balancer, Use.KEEP),
 }
 _VAULT_PARSERS = {
     "protected_items": recovery.parse_protected_item,

@@ -27,6 +27,7 @@ SUBSCRIPTION_COLLECTORS: tuple[str, ...] = (
     "express_route_circuits", "azure_firewalls", "firewall_policies", "network_interfaces",
     "virtual_machines", "disks",
     "gateway_resource_groups",  # the resource list that finds the groups holding gateways
+    "load_balancers",
 )
 # fmt: on
 # Per-object collector -> the list whose objects it reads. When that list fails the per-object
@@ -179,6 +180,10 @@ class Subnet:
     route_table_id: str | None = None
     service_endpoints: list[str] = field(default_factory=list)  # e.g. Microsoft.Storage
     service_endpoint_locations: dict[str, list[str]] = field(default_factory=dict)
+    # defaultOutboundAccess: False makes a private subnet (no implicit outbound IP); None = omitted,
+    # which ARM reads as allowed on subnets created before it became the default.
+    default_outbound_access: bool | None = None
+    nat_gateway_id: str | None = None  # natGateway
 
 
 @dataclass(slots=True)
@@ -354,6 +359,28 @@ class AzureFirewall:
     rule_collections: list[FirewallRuleCollection] = field(default_factory=list)  # classic, NAT left out
 
 
+@dataclass(slots=True)
+class LoadBalancingRule:
+    """A load-balancing rule: with a public frontend and SNAT not disabled it also carries the
+    backend pool's outbound traffic."""
+
+    frontend_ip_configuration_id: str | None = None
+    backend_address_pool_ids: list[str] = field(default_factory=list)  # backendAddressPool(s) merged
+    disable_outbound_snat: bool = False
+
+
+@dataclass(slots=True)
+class LoadBalancer:
+    id: str
+    name: str
+    location: str
+    sku_name: str | None = None  # Basic | Standard | Gateway
+    public_frontend_ids: list[str] = field(default_factory=list)  # frontends with a public IP or prefix
+    backend_address_pool_ids: list[str] = field(default_factory=list)
+    outbound_rule_pool_ids: list[str] = field(default_factory=list)  # pools an outbound rule serves
+    load_balancing_rules: list[LoadBalancingRule] = field(default_factory=list)
+
+
 # --- compute --------------------------------------------------------------------------
 
 
@@ -363,6 +390,8 @@ class IpConfiguration:
     subnet_id: str | None = None
     private_ip_address: str | None = None
     application_security_group_ids: list[str] = field(default_factory=list)
+    public_ip_address_id: str | None = None  # publicIPAddress
+    load_balancer_backend_address_pool_ids: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -525,6 +554,7 @@ class Inventory:
     network_mappings: list[NetworkMapping] = field(default_factory=list)
     blob_services: list[BlobService] = field(default_factory=list)
     role_assignments: list[RoleAssignment] = field(default_factory=list)
+    load_balancers: list[LoadBalancer] = field(default_factory=list)
 
     def merge(self, other: Inventory) -> None:
         """Append another partial inventory (one collector's output) into this one."""

@@ -41,6 +41,7 @@ RULE_MODULES = (
     "region_support",
     "dns",
     "vault_alerts",
+    "outbound_path",
 )
 
 

@@ -32,6 +32,7 @@ TOP_LEVEL_TYPES: dict[str, str] = {
     "connections": "Microsoft.Network/connections",
     "virtualMachines": "Microsoft.Compute/virtualMachines",
     "disks": "Microsoft.Compute/disks",
+    "loadBalancers": "Microsoft.Network/loadBalancers",
 }
 
 # ARM has no subscription-wide list for these; they are listed per resource group.

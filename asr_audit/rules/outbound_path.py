@@ -1,0 +1,337 @@
+"""NET-OUTBOUND-PATH: a private subnet (`defaultOutboundAccess: false`) whose workloads have no way
+out to what replication must reach.
+
+A private subnet gets no implicit outbound IP: traffic routed to `Internet` goes nowhere unless an
+explicit method carries it (Default outbound access in Azure): a NAT gateway on the subnet, a
+public IP on the NIC's ip configuration, a load balancer that lets the NIC's backend pool out
+(Standard with an outbound rule or a SNAT-ing load-balancing rule on a public frontend; Basic
+with a public frontend), or routes that hand the traffic to an appliance or a gateway. A service
+endpoint carries its service's prefixes on the backbone.
+
+Each destination of DESIGN.md section 5 is split by the subnet's effective routes
+(`net.routes.shared_router`, shared with NET-FORCED-TUNNEL: each subnet's routes are built once).
+What ARM cannot show stays `unknown`, never a pass and never a false alarm: routes on-premises may
+advertise over BGP, and private endpoints, which this version does not read. Microsoft Entra ID
+has no private endpoint, so a workload that cannot reach it is stuck whatever the endpoints are;
+one that lacks only a path to what an endpoint could carry is `unknown`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from asr_audit import ids
+from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
+from asr_audit.inventory import LoadBalancer, RouteTable
+from asr_audit.net import connectivity
+from asr_audit.net.routes import (
+    APPLIANCE,
+    DEFAULT,
+    GATEWAY,
+    INTERNET,
+    PEERING,
+    SERVICE_ENDPOINT,
+    SERVICE_ENDPOINT_TAGS,
+    VNET_LOCAL,
+    RoutedPrefix,
+    RouteEntry,
+    SubnetRoutes,
+    shared_router,
+)
+from asr_audit.rules.base import Context, rule
+from asr_audit.rules.common import audited
+from asr_audit.rules.common.audited import Placement, SubnetCase, subnet_cases
+from asr_audit.rules.common.destinations import Destination, resolve, subnet_destinations
+from asr_audit.rules.common.gaps import gap_label, hybrid_gaps
+from asr_audit.rules.common.naming import SUBNET_TYPE
+from asr_audit.rules.common.references import route_table
+
+DEFAULT_OUTBOUND = (
+    "https://learn.microsoft.com/en-us/azure/virtual-network/ip-services/default-outbound-access"
+)
+PRIVATE_ENDPOINTS = "https://learn.microsoft.com/en-us/azure/site-recovery/azure-to-azure-how-to-enable-replication-private-endpoints"
+ENTRA_ID = "AzureActiveDirectory"  # no private endpoint exists for it: only a real path reaches it
+# Said in every finding until private endpoints are collected: a private endpoint in the VNet could
+# carry Storage, Event Hubs or Site Recovery traffic, so their lack of a path is not a certainty.
+PRIVATE_ENDPOINTS_UNREAD = (
+    "private endpoints are not read by this version: one in this VNet (or a peered one) could carry "
+    "the destinations other than AzureActiveDirectory"
+)
+_OUT = frozenset({APPLIANCE, GATEWAY, SERVICE_ENDPOINT, VNET_LOCAL, PEERING})
+
+OUTBOUND_PATH = RuleMeta(
+    id="NET-OUTBOUND-PATH",
+    title="A private subnet gives replication traffic no way out",
+    severity=Severity.HIGH,
+    category="network",
+    needs=(
+        *audited.PLACEMENT_INPUTS,
+        "route_tables",
+        "service_tags",
+        "load_balancers",
+        "vault",  # the vault's private endpoint state carries the Site Recovery calls
+        *connectivity.GATEWAY_PRESENCE,
+    ),
+    rationale=(
+        "A subnet with default outbound access off (a private subnet, the default for new VNets) gives "
+        "its VMs no implicit public IP. Without a NAT gateway, a public IP on the NIC, a load balancer "
+        "outbound rule or a route to a firewall or appliance, a replicating VM cannot reach Microsoft "
+        "Entra ID, its cache storage account, Event Hubs or Site Recovery: enabling replication fails, "
+        "or running replication stops with connectivity health errors."
+    ),
+    remediation=(
+        "Give the subnet an explicit way out: attach a NAT gateway (az network vnet subnet update -g <rg> "
+        "--vnet-name <vnet> -n <subnet> --nat-gateway <nat-gateway>; portal: virtual network > Subnets > "
+        "NAT gateway), or route 0.0.0.0/0 to a firewall that allows the Site Recovery destinations. A "
+        "Storage service endpoint and private endpoints for the vault and the cache account carry part "
+        "of the traffic; Microsoft Entra ID always needs a real outbound path."
+    ),
+    microsoft_docs=DEFAULT_OUTBOUND,
+    source=(
+        "Default outbound access in Azure (learn.microsoft.com, 2026-01-30 revision), explicit outbound "
+        "methods and private subnets; Replicate machines with private endpoints (learn.microsoft.com, "
+        "2025-05-11 revision), Prerequisites and caveats: Microsoft Entra ID does not support private "
+        "endpoints"
+    ),
+    references=(
+        PRIVATE_ENDPOINTS,
+        "https://learn.microsoft.com/en-us/azure/site-recovery/azure-to-azure-about-networking",
+    ),
+)
+
+
+# --- ways out that do not depend on the destination -------------------------------------------------
+
+
+def _snat_pools(lb: LoadBalancer) -> set[str]:
+    """The backend pools `lb` lets out: a Standard load balancer through its outbound rules and
+    the SNAT of load-balancing rules on a public frontend, a Basic one through any public frontend."""
+    public = {ids.key(f) for f in lb.public_frontend_ids}
+    if (lb.sku_name or "Basic").lower() == "basic":
+        return {ids.key(p) for p in lb.backend_address_pool_ids} if public else set()
+    if (lb.sku_name or "").lower() != "standard":
+        return set()
+    pools = {ids.key(p) for p in lb.outbound_rule_pool_ids}
+    for r in lb.load_balancing_rules:
+        if not r.disable_outbound_snat and ids.key(r.frontend_ip_configuration_id) in public:
+            pools |= {ids.key(p) for p in r.backend_address_pool_ids}
+    return pools
+
+
+def _load_balancers(ctx: Context) -> tuple[dict[str, LoadBalancer], set[str]]:
+    """(load balancers by id key, pools with a way out), once per analysis."""
+    cached: tuple[dict[str, LoadBalancer], set[str]] | None = ctx.memo.get("outbound_pools")
+    if cached is None:
+        lbs = {ids.key(lb.id): lb for lb in ctx.inventory.load_balancers}
+        cached = ctx.memo["outbound_pools"] = (lbs, set().union(*map(_snat_pools, lbs.values())))
+    return cached
+
+
+def _nic_way_out(ctx: Context, case: SubnetCase, p: Placement) -> tuple[str | None, str | None]:
+    """(how the NIC gets out whatever the destination, why that is unknown)."""
+    lbs, outbound = _load_balancers(ctx)
+    unread = None
+    for ipc in p.nic.ip_configurations:
+        if ids.key(ipc.subnet_id) != ids.key(case.subnet.id):
+            continue
+        if ipc.public_ip_address_id:
+            return f"public IP on ip configuration '{ipc.name}'", None
+        for pool in ipc.load_balancer_backend_address_pool_ids:
+            lb_id = ids.parent_of(pool)
+            if ids.key(pool) in outbound:
+                return f"load balancer '{ids.name_of(lb_id)}' (backend pool '{ids.name_of(pool)}')", None
+            if ids.key(lb_id) not in lbs:
+                unread = connectivity.unread_reason(ctx.index, lb_id, "load balancer")
+    return None, unread
+
+
+# --- routes, per destination ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Paths:
+    """The subnet's verdict per destination, shared by its NICs without a way of their own."""
+
+    routed: dict[str, str] = field(default_factory=dict)  # destination -> how it leaves
+    stuck: list[dict[str, Any]] = field(default_factory=list)  # no path: destination, why
+    unknown: list[dict[str, str]] = field(default_factory=list)  # destination, reason
+
+
+def _leaves(route: RouteEntry | None) -> bool:
+    return route is not None and route.next_hop_type in _OUT
+
+
+def _bgp_may_route(ctx: Context, case: SubnetCase, table: RouteTable | None) -> str | None:
+    """Why on-premises may advertise a default route ARM does not show (which would be a way
+    out through the gateway), or None."""
+    if table is not None and table.disable_bgp_route_propagation:
+        return None
+    if connectivity.has_gateway(ctx.index, case.vnet):
+        return "BGP route propagation is on and the VNet has a gateway: on-premises may route it out"
+    gaps = hybrid_gaps(ctx, [case.vnet], connectivity.GATEWAY_PRESENCE)
+    if gaps:
+        unread = ", ".join(map(gap_label, gaps))
+        return f"BGP route propagation is on and whether the VNet has a gateway is unknown ({unread})"
+    return None
+
+
+def _carried(
+    routes: SubnetRoutes, dest: Destination, endpoint_tags: set[str | None], bgp: str | None
+) -> bool:
+    """Whether anything could carry a destination whose prefixes are unknown: BGP, a route to an
+    appliance or gateway (resolved or not), or a service endpoint for its service."""
+    hops = (APPLIANCE, GATEWAY)
+    return bool(
+        bgp
+        or dest.service in endpoint_tags
+        or any(r.next_hop_type in hops for r in routes.public_routes())
+        or any(u.next_hop_type in hops for u in routes.unresolved)
+    )
+
+
+def _system_default(route: RouteEntry | None) -> bool:
+    """Routed by nothing but Azure's default route, which a BGP route would override."""
+    return route is None or (route.source == DEFAULT and route.next_hop_type == INTERNET)
+
+
+def _ipv4_first(pieces: list[RoutedPrefix]) -> list[RoutedPrefix]:
+    """The IPv4 part of a destination when it has one: a VM without an IPv6 address never uses
+    the rest, and a dual-stack one falls back to IPv4 (the tags list both)."""
+    v4 = [p for p in pieces if p.version == 4]
+    return v4 or pieces
+
+
+def _paths(ctx: Context, case: SubnetCase) -> Paths:
+    out = Paths()
+    table, missing = route_table(ctx, case.subnet)
+    if missing:
+        out.unknown.append({"destination": "*", "reason": missing})
+        return out
+    router = shared_router(ctx)
+    routes = router.routes(case.vnet, case.subnet, table)
+    bgp = _bgp_may_route(ctx, case, table)
+    endpoint_tags = {SERVICE_ENDPOINT_TAGS.get(e.strip().lower()) for e in case.subnet.service_endpoints}
+    for dest in subnet_destinations(ctx, case):
+        prefixes, tag, reason = resolve(router.tags, dest)
+        if prefixes is None:
+            if _carried(routes, dest, endpoint_tags, bgp):
+                out.unknown.append({"destination": tag, "reason": reason or ""})
+            else:  # nothing in the subnet's routing leads anywhere but the dead Internet route
+                out.stuck.append({"destination": tag, "next_hop_types": [INTERNET]})
+            continue
+        pieces = _ipv4_first(routes.next_hops(prefixes))
+        blocked = [p for p in pieces if not _leaves(p.route)]
+        if not blocked:
+            out.routed[tag] = "/".join(sorted({p.route.next_hop_type for p in pieces if p.route}))
+        elif bgp and all(_system_default(p.route) for p in blocked):
+            out.unknown.append({"destination": tag, "reason": bgp})
+        else:
+            hops = sorted({p.route.next_hop_type if p.route else "none" for p in blocked})
+            partial = len(blocked) < len(pieces)
+            out.stuck.append({"destination": tag, "next_hop_types": hops, "partial": partial})
+    return out
+
+
+# --- the rule ------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Stranded:
+    """A subnet's NICs without a way out of their own: those known to have none, those whose load
+    balancer was not read."""
+
+    none: list[Placement] = field(default_factory=list)
+    unread: list[dict[str, str]] = field(default_factory=list)  # vm, nic, reason
+
+    def refs(self) -> list[dict[str, str]]:
+        seen = {ids.key(p.workload.vm.id): p.workload for p in self.none}
+        return [audited.workload_ref(w) for w in seen.values()]
+
+
+def _stranded(ctx: Context, case: SubnetCase) -> Stranded:
+    out = Stranded()
+    for p in case.placements:
+        way, unread = _nic_way_out(ctx, case, p)
+        if way:
+            continue
+        if unread:
+            out.unread.append({"vm": p.workload.vm.name, "nic": p.nic.id, "reason": unread})
+        else:
+            out.none.append(p)
+    return out
+
+
+def _listed(entries: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{e['destination']} ({'/'.join(e['next_hop_types'])})" for e in entries)
+
+
+def _doubts(paths: Paths, stranded: Stranded) -> str:
+    reasons = [f"{u['destination']}: {u['reason']}" for u in paths.unknown]
+    reasons += [f"VM '{u['vm']}': {u['reason']}" for u in stranded.unread]
+    return "; ".join(reasons)
+
+
+def _fix(case: SubnetCase) -> str:
+    rg = ids.resource_group_of(case.vnet.id) or "<rg>"
+    return (
+        f"Attach a NAT gateway to subnet '{case.label()}' (az network nat gateway create -g {rg} -n "
+        f"nat-{case.vnet.name} --public-ip-addresses <public-ip>; az network vnet subnet update -g {rg} "
+        f"--vnet-name {case.vnet.name} -n {case.subnet.name} --nat-gateway nat-{case.vnet.name}), or route "
+        "0.0.0.0/0 to a firewall that allows the Site Recovery destinations."
+    )
+
+
+@rule(OUTBOUND_PATH)
+def check_outbound_path(ctx: Context) -> Iterator[Finding]:
+    for case in subnet_cases(ctx):
+        if case.subnet.default_outbound_access is not False:
+            continue  # implicit outbound access: the path is NET-FORCED-TUNNEL's and the NSGs' to judge
+        ctx.examined(OUTBOUND_PATH, case.subnet.id, SUBNET_TYPE, case.label(), case.vnet.location)
+        if case.subnet.nat_gateway_id:
+            continue
+        stranded = _stranded(ctx, case)
+        if not (stranded.none or stranded.unread):
+            continue
+        paths = _paths(ctx, case)
+        if not (paths.stuck or paths.unknown):
+            continue
+        where = f"private subnet '{case.label()}'"
+        certain = bool(stranded.none) and any(s["destination"] == ENTRA_ID for s in paths.stuck)
+        evidence: dict[str, Any] = {
+            "subnet": case.subnet.id,
+            "default_outbound_access": False,
+            "nat_gateway": None,
+            "route_table": case.subnet.route_table_id,
+            "workloads_without_a_way_out": stranded.refs(),
+            "load_balancers_unread": stranded.unread,
+            "no_path": paths.stuck,
+            "routed": paths.routed,
+            "unknown": paths.unknown,
+            "private_endpoints": PRIVATE_ENDPOINTS_UNREAD,
+        }
+        common: dict[str, Any] = {
+            "resource_id": case.subnet.id,
+            "resource_type": SUBNET_TYPE,
+            "region": case.vnet.location,
+            "evidence": evidence,
+        }
+        if certain:
+            yield OUTBOUND_PATH.finding(
+                **common,
+                message=f"The {where} ({case.who()}) has no NAT gateway, and its VMs no public IP or load "
+                f"balancer outbound rule; its routes leave no way to {_listed(paths.stuck)}. Microsoft "
+                "Entra ID has no private endpoint, so replication cannot authenticate.",
+                remediation=_fix(case),
+            )
+            continue
+        missing = f"no path to {_listed(paths.stuck)} ({PRIVATE_ENDPOINTS_UNREAD}); " if paths.stuck else ""
+        yield OUTBOUND_PATH.finding(
+            **common,
+            status=FindingStatus.UNKNOWN,
+            message=f"Cannot tell whether the {where} ({case.who()}) lets replication out: "
+            f"{missing}{_doubts(paths, stranded)}".rstrip("; ")
+            + ".",
+            remediation=_fix(case),
+        )
