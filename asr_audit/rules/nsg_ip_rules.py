@@ -90,28 +90,52 @@ def _without_ip_rules(ctx: Context, nsg: NetworkSecurityGroup, book: AddressBook
     return memo[key]
 
 
+def _reaching(ctx: Context, nsg: NetworkSecurityGroup, wanted: dict[str, PrefixSet]) -> list[SecurityRule]:
+    """The NSG's IP-range allow rules that reach any wanted destination, once per (NSG, tags).
+    Only these can make a verdict depend on hard-coded ranges: a rule that matches none of a
+    destination's addresses never decides them, so an NSG without any passes unevaluated."""
+    memo: dict[tuple[str, tuple[str, ...]], list[SecurityRule]] = ctx.memo.setdefault("nsg_ip_rules", {})
+    key = (ids.key(nsg.id), tuple(sorted(wanted)))
+    if key not in memo:
+        reach = union(wanted.values(), NOWHERE)
+        memo[key] = [
+            r
+            for r in nsg.security_rules
+            if is_ip_range_allow(r) and PrefixSet(r.destination_address_prefixes).intersects(reach)
+        ]
+    return memo[key]
+
+
 def _record(ctx: Context, found: dict[str, Dependence], placement: audited.Placement) -> None:
     """Add what the NSGs on the placement's path let out only through their IP-range rules."""
     estate = Estate.of(ctx)
-    book = estate.book(placement.vnet, placement.subnet)
     nic, subnet = placement.nic, placement.subnet
     refs = [r for r in (nic.network_security_group_id, subnet.network_security_group_id) if r]
-    nsgs: list[CompiledNsg | Unread] = [estate.nsg(r, book) for r in refs]
     wanted = {}
     for dest in workload_destinations(ctx, placement.workload):
         prefixes, tag, _ = resolve(estate.tags, dest)
         if prefixes is not None:
             wanted[tag] = prefixes
-    sources = nic_sources(nic, placement.vnet, subnet)
-    allowed = {t: wanted[t] for t, v in judge(wanted, nsgs, sources).items() if v.status == "allowed"}
+    relevant = []
     for i, ref in enumerate(refs):
         raw = estate.raw(ref)
-        if raw is None or not allowed:
-            continue  # an unread NSG or a blocked path: NET-NSG-OUTBOUND reports those
+        if raw is None:
+            continue  # an unread NSG: NET-NSG-OUTBOUND reports it
+        ip_rules = _reaching(ctx, raw, wanted)
+        if ip_rules:
+            relevant.append((i, raw, ip_rules))
+        else:  # nothing hard-coded reaches a destination: the NSG cannot depend on it
+            ctx.examined(NSG_IP_RULES, raw.id, NSG_TYPE, raw.name, raw.location)
+    if not relevant:
+        return
+    book = estate.book(placement.vnet, subnet)
+    nsgs: list[CompiledNsg | Unread] = [estate.nsg(r, book) for r in refs]
+    sources = nic_sources(nic, placement.vnet, subnet)
+    allowed = {t: wanted[t] for t, v in judge(wanted, nsgs, sources).items() if v.status == "allowed"}
+    if not allowed:
+        return  # a blocked path: NET-NSG-OUTBOUND reports it
+    for i, raw, ip_rules in relevant:
         ctx.examined(NSG_IP_RULES, raw.id, NSG_TYPE, raw.name, raw.location)
-        ip_rules = [r for r in raw.security_rules if is_ip_range_allow(r)]
-        if not ip_rules:
-            continue
         stripped = [*nsgs[:i], _without_ip_rules(ctx, raw, book), *nsgs[i + 1 :]]
         lost = [t for t, v in judge(allowed, stripped, sources).items() if v.status in ("blocked", "partial")]
         if not lost:
