@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from asr_audit.collect.fields import (
+    bool_field,
     flag,
     identity,
     integer,
@@ -28,6 +29,7 @@ def parse_vm_disk(raw: dict[str, Any]) -> VmDisk:
         vhd_uri=text(obj_field(raw, "vhd").get("uri")),
         disk_size_gb=integer(raw.get("diskSizeGB")),
         write_accelerator_enabled=flag(raw.get("writeAcceleratorEnabled")),
+        ade_enabled=bool_field(obj_field(raw, "encryptionSettings"), "enabled", False),
     )
 
 
@@ -68,6 +70,8 @@ def parse_disk(item: dict[str, Any]) -> Disk:
     rid, name, location = identity(item)
     p = props(item)
     encryption = obj_field(p, "encryption")
+    ade = obj_field(p, "encryptionSettingsCollection")
+    ade_settings = list_field(ade, "encryptionSettings")
     return Disk(
         id=rid,
         name=name,
@@ -79,4 +83,10 @@ def parse_disk(item: dict[str, Any]) -> Disk:
         zones=texts(item.get("zones")),
         encryption_type=text(encryption.get("type")),
         disk_encryption_set_id=text(encryption.get("diskEncryptionSetId")),
+        ade_enabled=bool_field(ade, "enabled", False),
+        ade_settings_version=text(ade.get("encryptionSettingsVersion")),
+        ade_key_vault_ids=[
+            v for v in (ref(obj_field(e, "diskEncryptionKey").get("sourceVault")) for e in ade_settings) if v
+        ],
+        ade_key_encrypted=any(obj_field(e, "keyEncryptionKey") for e in ade_settings),
     )

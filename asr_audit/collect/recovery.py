@@ -13,6 +13,7 @@ from typing import Any
 from asr_audit import ids
 from asr_audit.collect.fields import (
     Malformed,
+    bool_field,
     flag,
     identity,
     integer,
@@ -135,6 +136,7 @@ def _a2a_disks(details: dict[str, Any]) -> list[ProtectedDisk]:
             recovery_disk_id=text(d.get("recoveryReplicaDiskId")) or text(d.get("recoveryTargetDiskId")),
             disk_capacity_bytes=integer(d.get("diskCapacityInBytes")),
             recovery_disk_encryption_set_id=text(d.get("recoveryDiskEncryptionSetId")),
+            **_ade_fields(d),
         )
         for d in list_field(details, "protectedManagedDisks")
     ]
@@ -144,10 +146,23 @@ def _a2a_disks(details: dict[str, Any]) -> list[ProtectedDisk]:
             cache_storage_account_id=text(d.get("primaryStagingAzureStorageAccountId")),
             recovery_disk_id=text(d.get("recoveryDiskUri")),
             disk_capacity_bytes=integer(d.get("diskCapacityInBytes")),
+            **_ade_fields(d),
         )
         for d in list_field(details, "protectedDisks")
     ]
     return managed + unmanaged
+
+
+def _ade_fields(disk: dict[str, Any]) -> dict[str, Any]:
+    """Azure Disk Encryption state and target key vaults of an A2A disk (managed and unmanaged
+    entries name them alike). The flags are strict: a junk value read as "not encrypted" would
+    pass a disk whose target key vault is missing."""
+    return {
+        "is_disk_encrypted": bool_field(disk, "isDiskEncrypted", False),
+        "is_disk_key_encrypted": bool_field(disk, "isDiskKeyEncrypted", False),
+        "dek_key_vault_id": text(disk.get("dekKeyVaultArmId")),
+        "kek_key_vault_id": text(disk.get("kekKeyVaultArmId")),
+    }
 
 
 def _other_disks(details: dict[str, Any]) -> list[ProtectedDisk]:

@@ -414,6 +414,9 @@ class VmDisk:
     vhd_uri: str | None = None  # unmanaged disks
     disk_size_gb: int | None = None
     write_accelerator_enabled: bool = False
+    # encryptionSettings.enabled: Azure Disk Encryption as the VM model records it, the only record
+    # ADE has for an unmanaged (VHD) disk
+    ade_enabled: bool = False
 
 
 @dataclass(slots=True)
@@ -453,6 +456,11 @@ class Disk:
     zones: list[str] = field(default_factory=list)
     encryption_type: str | None = None  # encryption.type: EncryptionAtRestWith{PlatformKey,CustomerKey,...}
     disk_encryption_set_id: str | None = None  # encryption.diskEncryptionSetId
+    # encryptionSettingsCollection: Azure Disk Encryption (ADE) in the guest, apart from `encryption`
+    ade_enabled: bool = False  # .enabled
+    ade_settings_version: str | None = None  # .encryptionSettingsVersion: "1.0" Entra ID app, "1.1" none
+    ade_key_vault_ids: list[str] = field(default_factory=list)  # each setting's diskEncryptionKey.sourceVault
+    ade_key_encrypted: bool = False  # some setting has a keyEncryptionKey (KEK)
 
 
 @dataclass(slots=True)
@@ -475,6 +483,11 @@ class ProtectedDisk:
     recovery_disk_id: str | None = None
     disk_capacity_bytes: int | None = None
     recovery_disk_encryption_set_id: str | None = None  # A2A recoveryDiskEncryptionSetId
+    # A2A Azure Disk Encryption state and the target key vaults chosen for the disk's secret and key
+    is_disk_encrypted: bool = False  # isDiskEncrypted
+    is_disk_key_encrypted: bool = False  # isDiskKeyEncrypted
+    dek_key_vault_id: str | None = None  # dekKeyVaultArmId
+    kek_key_vault_id: str | None = None  # kekKeyVaultArmId
 
 
 @dataclass(slots=True)

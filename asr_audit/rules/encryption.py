@@ -1,21 +1,38 @@
-"""ENC-TARGET-DES: disks encrypted with customer-managed keys need a disk encryption set on the target.
+"""Encryption carried to the target region: ENC-TARGET-DES and ENC-ADE.
+
+ENC-TARGET-DES: disks encrypted with customer-managed keys need a disk encryption set on the target.
 
 Site Recovery creates the replica and failed-over disks in the target region and encrypts them with
 the disk encryption set (DES) chosen per disk when replication was enabled
 (`protectedManagedDisks[].recoveryDiskEncryptionSetId`). A DES is regional, so the source disk's
 cannot be used; without one chosen, the customer-managed-key requirement is not carried over.
+
+ENC-ADE: Azure Disk Encryption keeps each disk's secret (and wrapping key) in a key vault of the VM's
+region; Site Recovery copies them to target key vaults recorded per replicated disk. It judges from
+bodies already read (the disk list's encryptionSettingsCollection, the VM model's encryptionSettings
+and the item's disk details), so it needs no extension or key vault read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from asr_audit import ids
-from asr_audit.findings import Finding, RuleMeta, Severity
+from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
+from asr_audit.inventory import ProtectedItem
 from asr_audit.rules.base import Context, rule
-from asr_audit.rules.common.audited import a2a_items
-from asr_audit.rules.common.disks import item_source_disks
-from asr_audit.rules.common.naming import examined_item, item_finding, item_label, unread_disks_finding
+from asr_audit.rules.common.audited import Workload, a2a_items, unique_workloads
+from asr_audit.rules.common.disks import item_source_disks, vm_disks
+from asr_audit.rules.common.naming import (
+    examined_item,
+    examined_vm,
+    item_finding,
+    item_label,
+    unread_disks_finding,
+    vm_finding,
+    vm_label,
+)
 
 CMK_DOC = "https://learn.microsoft.com/azure/site-recovery/azure-to-azure-how-to-enable-replication-cmk-disks"
 # Disk `encryption.type` values that involve a customer-managed key (Disks REST API, 2025-01-02).
@@ -91,3 +108,174 @@ def check_target_des(ctx: Context) -> Iterator[Finding]:
                 unread,
                 "whether those without a recovery disk encryption set use a customer-managed key",
             )
+
+
+# --- ENC-ADE -----------------------------------------------------------------------------------
+
+ADE_DOC = "https://learn.microsoft.com/azure/site-recovery/azure-to-azure-how-to-enable-replication-ade-vms"
+SUPPORT_MATRIX = "https://learn.microsoft.com/azure/site-recovery/azure-to-azure-support-matrix"
+ADE_WITH_ENTRA_APP = "1.0"  # Disk encryptionSettingsVersion of ADE with a Microsoft Entra ID app (Disks API)
+
+ENC_ADE = RuleMeta(
+    id="ENC-ADE",
+    title="Azure Disk Encryption VM without target key vault settings, or in an unsupported ADE form",
+    severity=Severity.HIGH,
+    category="encryption",
+    needs=("protected_items", "virtual_machines", "disks"),
+    rationale=(
+        "Site Recovery copies the disk encryption secrets (and key encryption keys) of an Azure Disk "
+        "Encryption (ADE) VM into key vaults in the target region and records them per replicated disk. "
+        "A disk that is encrypted with no target disk encryption key vault (or no key encryption key vault "
+        "for a disk whose key is wrapped) fails over to a VM that cannot unlock its disks; Microsoft asks to "
+        "update the target encryption settings when ADE is turned on or its keys change after replication "
+        "was enabled. Some ADE forms cannot be replicated at all: VMs using unmanaged disks, and on Linux "
+        "ADE with a Microsoft Entra ID app."
+    ),
+    remediation=(
+        "Copy the disk encryption keys and secrets to key vaults in the target region (the Copy-keys "
+        "script, or let the portal create them), then set them in Recovery Services vault > Replicated "
+        "items > the item > Properties > Compute and Network > encryption settings."
+    ),
+    microsoft_docs=ADE_DOC,
+    source=(
+        "Replicate Azure Disk Encryption-enabled virtual machines to another Azure region "
+        "(learn.microsoft.com, 2022-10-19); Support matrix for Azure VM disaster recovery between Azure "
+        "regions (learn.microsoft.com, 2025-06-13), Replicated machines - storage, Azure Disk Encryption "
+        "rows; dekKeyVaultArmId, kekKeyVaultArmId, isDiskEncrypted, isDiskKeyEncrypted of "
+        "A2AProtectedManagedDiskDetails (ReplicationProtectedItems_List, 2025-08-01)"
+    ),
+    references=(
+        SUPPORT_MATRIX,
+        "https://learn.microsoft.com/azure/virtual-machines/disk-encryption-overview",
+    ),
+)
+UNMANAGED_FIX = (
+    "Convert the VM to managed disks (ConvertTo-AzVMManagedDisk / az vm convert) and enable replication "
+    "again: ADE VMs on unmanaged disks cannot be replicated."
+)
+ENTRA_APP_FIX = (
+    "Site Recovery replicates Linux ADE VMs only without a Microsoft Entra ID app: encrypt the VM with the "
+    "current ADE (extension 1.1, no AAD parameters; a VM once encrypted with the app cannot switch, so this "
+    "means a new VM from decrypted disks), then enable replication."
+)
+
+
+@rule(ENC_ADE)
+def check_ade(ctx: Context) -> Iterator[Finding]:
+    for item in a2a_items(ctx):
+        yield from _target_key_vaults(ctx, item)
+    for wl in unique_workloads(ctx):
+        yield from _ade_form(ctx, wl)
+
+
+def _target_key_vaults(ctx: Context, item: ProtectedItem) -> Iterator[Finding]:
+    """An encrypted disk (by the item's flags or the source disk's ADE settings) needs a target
+    key vault for its secret, and one for its key when the key is wrapped; a target secret vault
+    that is the source disk's own is in the source region (ADE keeps its vault in the VM's)."""
+    found, unread_all = item_source_disks(ctx, item)
+    sources = {ids.key(p.disk_id): s for p, s in found}
+    missing: list[dict[str, Any]] = []
+    for protected in item.protected_disks:
+        source = sources.get(ids.key(protected.disk_id))
+        encrypted = protected.is_disk_encrypted or bool(source and source.ade_enabled)
+        if not encrypted:
+            continue
+        wrapped = protected.is_disk_key_encrypted or bool(
+            source and source.ade_enabled and source.ade_key_encrypted
+        )
+        source_vaults = {ids.key(v) for v in source.ade_key_vault_ids} if source else set()
+        reasons = []
+        if not protected.dek_key_vault_id:
+            reasons.append("no target disk encryption key vault")
+        elif ids.key(protected.dek_key_vault_id) in source_vaults:
+            reasons.append("the target disk encryption key vault is the source disk's, in the source region")
+        if wrapped and not protected.kek_key_vault_id:
+            reasons.append("no target key encryption key vault")
+        if reasons:
+            missing.append(
+                {
+                    "disk": source.name if source else ids.name_of(protected.disk_id or ""),
+                    "disk_id": protected.disk_id,
+                    "reasons": reasons,
+                    "dek_key_vault": protected.dek_key_vault_id,
+                    "kek_key_vault": protected.kek_key_vault_id,
+                }
+            )
+    with_vault = {ids.key(p.disk_id) for p in item.protected_disks if p.dek_key_vault_id}
+    unread = [d for d in unread_all if ids.key(d) not in with_vault]
+    if missing:
+        names = ", ".join(str(m["disk"]) for m in missing)
+        yield item_finding(
+            ENC_ADE,
+            ctx,
+            item,
+            key="key-vaults",
+            message=(
+                f"Replicated item {item_label(item)} replicates Azure Disk Encryption disk(s) {names} "
+                "without the target key vault settings the failed-over VM needs to unlock them."
+            ),
+            evidence={"disks": missing, "recovery_location": item.recovery_location},
+        )
+    elif unread:
+        yield unread_disks_finding(ENC_ADE, ctx, item, unread, "whether they use Azure Disk Encryption")
+    elif item.protected_disks:
+        examined_item(ENC_ADE, ctx, item)
+
+
+def _ade_form(ctx: Context, wl: Workload) -> Iterator[Finding]:
+    """The forms the documents say cannot be replicated: ADE on an unmanaged disk (the VM model's
+    encryptionSettings, its only record), and on Linux ADE with a Microsoft Entra ID app (the
+    managed disk's encryptionSettingsVersion "1.0")."""
+    disks = ctx.index.disks
+    scanned = {s.id.lower() for s in ctx.inventory.subscriptions}
+    unmanaged: list[str] = []
+    entra: list[str] = []
+    unread: list[str] = []
+    linux = (wl.vm.os_type or "").lower() == "linux"
+    for _, label, vm_disk, _ in vm_disks(wl.vm):
+        if not vm_disk.managed_disk_id:
+            if vm_disk.ade_enabled:
+                unmanaged.append(label)
+            continue
+        source = disks.get(ids.key(vm_disk.managed_disk_id))
+        if source is None:
+            if (ids.subscription_of(vm_disk.managed_disk_id) or "").lower() not in scanned:
+                unread.append(vm_disk.managed_disk_id)
+            continue
+        linux = linux or (source.os_type or "").lower() == "linux"
+        if source.ade_enabled and source.ade_settings_version == ADE_WITH_ENTRA_APP:
+            entra.append(label)
+    if unmanaged:
+        yield vm_finding(
+            ENC_ADE,
+            wl,
+            f"The {vm_label(wl)} uses Azure Disk Encryption on unmanaged disks ({', '.join(unmanaged)}), "
+            "which Site Recovery does not support.",
+            {"unmanaged_encrypted_disks": unmanaged},
+            key="form:unmanaged",
+            remediation=UNMANAGED_FIX,
+        )
+    if linux and entra:
+        yield vm_finding(
+            ENC_ADE,
+            wl,
+            f"The Linux {vm_label(wl)} uses Azure Disk Encryption with a Microsoft Entra ID app "
+            f"(encryptionSettingsVersion 1.0 on {', '.join(entra)}); Site Recovery supports Linux ADE only "
+            "without one.",
+            {"disks": entra, "encryption_settings_version": ADE_WITH_ENTRA_APP},
+            key="form:entra-app",
+            remediation=ENTRA_APP_FIX,
+        )
+    if unread and not (unmanaged or (linux and entra)):
+        yield vm_finding(
+            ENC_ADE,
+            wl,
+            f"The {vm_label(wl)} has {len(unread)} managed disk(s) in a subscription that was not scanned, "
+            "so whether it uses an unsupported form of Azure Disk Encryption is unknown.",
+            {"unread_disks": unread},
+            key="form",
+            status=FindingStatus.UNKNOWN,
+            remediation=f"Scan the subscription that holds the disks too. {UNMANAGED_FIX}",
+        )
+    elif not (unmanaged or (linux and entra)):
+        examined_vm(ENC_ADE, ctx, wl)
