@@ -67,8 +67,9 @@ def test_the_collector_names_are_the_ones_the_scan_records() -> None:
 
 def test_inputs_follow_what_each_rule_reads() -> None:
     needs = {rule_id: set(rule.meta.needs) for rule_id, rule in RULES.items()}
-    for rule_id in ("VM-NAME", "DSK-SIZE", "DSK-COUNT", "VM-EPHEMERAL-OS", "VM-UNSUPPORTED", "NIC-ASG"):
+    for rule_id in ("DSK-SIZE", "DSK-COUNT", "VM-EPHEMERAL-OS", "VM-UNSUPPORTED", "NIC-ASG"):
         assert {"virtual_machines", "protected_items"} <= needs[rule_id]
+    assert needs["VM-NAME"] == {"protected_items", "vaults"}  # on-premises items only: no VM is read
     assert "disks" in needs["DSK-SIZE"]
     for rule_id in ("NET-NSG-OUTBOUND", "NET-NSG-RECOVERY-SIDE"):
         wanted = {"network_interfaces", "virtual_networks", "network_security_groups", "service_tags"}
@@ -114,9 +115,9 @@ def test_vms_unread_the_vm_disk_nsg_and_tunnel_rules_say_unknown_not_nothing() -
     ctx = context(inventory(vnet, nic, owner, a2a_item(owner, vm), gap("virtual_machines")))
     found = everything(ctx)
     fired = {f.rule_id for f in found if f.status == "unknown" and f.key == "virtual_machines"}
-    for rule_id in ("VM-NAME", "DSK-SIZE", "VM-UNSUPPORTED", "NET-NSG-OUTBOUND", "NET-FORCED-TUNNEL"):
+    for rule_id in ("DSK-SIZE", "VM-UNSUPPORTED", "NET-NSG-OUTBOUND", "NET-FORCED-TUNNEL"):
         assert rule_id in fired
-    assert "ASR-HEALTH" not in fired and "PLC-VAULT-IN-SOURCE" not in fired
+    assert "ASR-HEALTH" not in fired and "PLC-VAULT-IN-SOURCE" not in fired and "VM-NAME" not in fired
     [dsk] = [f for f in found if f.rule_id == "DSK-SIZE"]
     assert dsk.resource_id == SUBSCRIPTION_SCOPE and dsk.severity is Severity.HIGH
     assert "virtual_machines could not be read (forbidden)" in dsk.message
@@ -211,7 +212,7 @@ def test_a_rule_with_a_gap_still_reports_what_it_read() -> None:
 def test_gap_findings_are_stable_and_one_per_gap() -> None:
     def run_once() -> list[str]:
         gaps = [gap("protected_items:a"), gap("protected_items:b"), gap("virtual_machines", "timeout")]
-        return sorted(f.fingerprint for f in analyzed("VM-NAME", context(inventory(*gaps))))
+        return sorted(f.fingerprint for f in analyzed("VM-UNSUPPORTED", context(inventory(*gaps))))
 
     first = run_once()
     assert len(first) == len(set(first)) == 3

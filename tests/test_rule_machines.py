@@ -105,8 +105,8 @@ def test_name_problems_accepts_valid_names(name: str) -> None:
     assert name_problems(name) == []
 
 
-@pytest.mark.parametrize("kind", ["A2A", "HyperVReplicaAzure", "InMageAzureV2", "InMageRcm"])
-def test_vm_name_fires_on_invalid_target_name_of_each_item_type(kind: str) -> None:
+@pytest.mark.parametrize("kind", ["HyperVReplicaAzure", "InMageAzureV2", "InMageRcm"])
+def test_vm_name_fires_on_invalid_target_name_of_each_on_premises_item_type(kind: str) -> None:
     inv = Inventory(
         vaults=[Vault(VAULT_ID, "v1", "West US")],
         protected_items=[item(instance_type=kind, recovery_vm_name="db_01")],
@@ -123,28 +123,23 @@ def test_vm_name_fires_on_invalid_target_name_of_each_item_type(kind: str) -> No
 def test_vm_name_silent_on_valid_or_missing_names_and_other_item_types() -> None:
     inv = Inventory(
         protected_items=[
-            item("ok", recovery_vm_name="db-01"),
-            item("unset", recovery_vm_name=None),
+            item("ok", "HyperVReplicaAzure", recovery_vm_name="db-01"),
+            item("unset", "InMageRcm", recovery_vm_name=None),
             item("e2e", instance_type="HyperVReplica2012R2", recovery_vm_name="not_azure"),
         ]
     )
     assert run("VM-NAME", inv) == []
 
 
-def test_vm_name_judges_the_target_name_not_the_source_name_of_protected_vms() -> None:
+def test_vm_name_does_not_judge_a2a_items_nor_candidates_no_a2a_source_restricts_the_name() -> None:
     source = vm("legacy_app")
     inv = Inventory(
-        virtual_machines=[source], protected_items=[protect(source, recovery_vm_name="legacy-app")]
+        virtual_machines=[source, vm("sql_primary")],
+        protected_items=[protect(source, recovery_vm_name="legacy_app!")],
     )
-    assert "VM-NAME" not in {f.rule_id for f in run("VM-NAME", inv, source_region="eastus")}
-
-
-def test_vm_name_fires_on_candidate_source_name_in_readiness_mode() -> None:
-    [finding] = readiness("VM-NAME", vm("sql_primary"), vm("sql-secondary"))
-    assert finding.rule_id == "VM-NAME"
-    assert finding.resource_id.endswith("/virtualMachines/sql_primary")
-    assert finding.evidence["scope"] == "candidate"
-    assert "candidate VM sql_primary" in finding.message
+    ctx = Context(inv, source_region="eastus")
+    assert list(default_catalog()["VM-NAME"].check(ctx)) == []
+    assert ctx.checks == []  # neither failed nor listed as passed: not judged
 
 
 # --- DSK-SIZE ----------------------------------------------------------------------------------

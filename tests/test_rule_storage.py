@@ -209,59 +209,6 @@ def test_replica_redundancy_ignores_a2a_cache_accounts() -> None:
     assert run("STG-REPLICA-REDUNDANCY", context(inv)) == []
 
 
-# --- STG-CACHE-FIREWALL ----------------------------------------------------------------------------------
-
-
-def _firewalled(**kw: Any) -> StorageAccount:
-    return storage_account("cache", "eastus", default_action="Deny", **kw)
-
-
-def test_open_cache_account_is_fine() -> None:
-    inv, _ = _a2a(storage_account("cache", "eastus", default_action="Allow"))
-    assert run("STG-CACHE-FIREWALL", context(inv)) == []
-    inv, _ = _a2a(storage_account("cache", "eastus"))  # networkAcls omitted
-    assert run("STG-CACHE-FIREWALL", context(inv)) == []
-
-
-def test_firewalled_cache_allowing_trusted_services_and_source_subnet_is_fine() -> None:
-    subnet = asr_case(subnet_id(virtual_network("vnet-vm1", "eastus"))).replace("/subnets/", "/SUBNETS/")
-    inv, _ = _a2a(_firewalled(bypass=["Logging", " AzureServices"], virtual_network_rules=[subnet]))
-    assert run("STG-CACHE-FIREWALL", context(inv)) == []
-
-
-def test_firewalled_cache_without_trusted_services() -> None:
-    subnet = subnet_id(virtual_network("vnet-vm1", "eastus"))
-    cache = _firewalled(bypass=["Logging", "Metrics"], virtual_network_rules=[subnet])
-    inv, _ = _a2a(cache)
-    (f,) = run("STG-CACHE-FIREWALL", context(inv))
-    assert f.resource_id == cache.id and f.status == "fail"
-    assert f.evidence["trusted_services_allowed"] is False and f.evidence["missing_subnets"] == []
-    assert "--bypass AzureServices Logging Metrics" in f.remediation
-
-
-def test_firewalled_cache_missing_a_source_subnet_lists_it_once() -> None:
-    vnet = virtual_network("vnet-app", "eastus", subnets=[("web", "10.0.1.0/24"), ("db", "10.0.2.0/24")])
-    vm1, nic1 = vm_with_nic("vm1", "eastus", subnet_id(vnet, "web"), subnet_id(vnet, "db"))
-    vm2, nic2 = vm_with_nic("vm2", "eastus", subnet_id(vnet, "db"))
-    cache = _firewalled(bypass=["AzureServices"], virtual_network_rules=[subnet_id(vnet, "web")])
-    items = [a2a_item(RSV, vm, cache=[cache.id]) for vm in (vm1, vm2)]
-    (f,) = run("STG-CACHE-FIREWALL", context(inventory(RSV, cache, vnet, vm1, nic1, vm2, nic2, *items)))
-    assert f.evidence["missing_subnets"] == [subnet_id(vnet, "db")]
-    assert "vnet-app/db" in f.message and len(f.evidence["protected_items"]) == 2
-
-
-def test_firewalled_cache_is_unknown_when_source_subnets_cannot_be_resolved() -> None:
-    cache = _firewalled(bypass=["AzureServices"])
-    orphan = a2a_item(RSV, resource_id("Microsoft.Compute/virtualMachines", "gone"), cache=[cache.id])
-    (f,) = run("STG-CACHE-FIREWALL", context(inventory(RSV, cache, orphan)))
-    assert f.status == "unknown" and f.evidence["unresolved_items"][0]["id"] == orphan.id
-
-
-def test_firewall_rule_reports_missing_cache_account_as_unknown() -> None:
-    inv, _ = _a2a(resource_id("Microsoft.Storage/storageAccounts", "gone"))
-    assert [f.status for f in run("STG-CACHE-FIREWALL", context(inv))] == ["unknown"]
-
-
 # --- contract -------------------------------------------------------------------------------------
 
 

@@ -42,7 +42,21 @@ def parse_storage_account(item: dict[str, Any]) -> StorageAccount:
             if (rule_id := text(rule.get("id"))) and text(rule.get("state")) != "Deprovisioning"
         ],
         allow_shared_key_access=bool_field(props(item), "allowSharedKeyAccess", default=True),
+        public_network_access=text(props(item).get("publicNetworkAccess")),
+        private_endpoints=_approved_private_endpoints(props(item)),
     )
+
+
+def _approved_private_endpoints(properties: dict[str, Any]) -> list[str]:
+    """A pending or rejected connection carries no traffic, so only Approved ones count."""
+    found = []
+    for connection in list_field(properties, "privateEndpointConnections"):
+        details = obj_field(connection, "properties")
+        state = obj_field(details, "privateLinkServiceConnectionState")
+        endpoint = text(obj_field(details, "privateEndpoint").get("id"))
+        if endpoint and (text(state.get("status")) or "").lower() == "approved":
+            found.append(endpoint)
+    return found
 
 
 def parse_blob_service(account_id: str, item: dict[str, Any]) -> BlobService:

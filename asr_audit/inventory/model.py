@@ -124,6 +124,9 @@ class StorageAccount:
     bypass: list[str] = field(default_factory=list)  # networkAcls.bypass, split on ","
     virtual_network_rules: list[str] = field(default_factory=list)  # subnet ids (state not Deprovisioning)
     allow_shared_key_access: bool = True  # allowSharedKeyAccess; ARM omits it (null) when allowed
+    public_network_access: str | None = None  # publicNetworkAccess; None (omitted) = Enabled
+    # properties.privateEndpointConnections whose connection state is Approved: their endpoints' ids
+    private_endpoints: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -14,13 +14,14 @@ from collections.abc import Iterator
 
 from asr_audit import ids
 from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
-from asr_audit.inventory import ProtectedItem, StorageAccount, Vault
+from asr_audit.inventory import StorageAccount, Vault
 from asr_audit.net import connectivity
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common.audited import cache_uses
 from asr_audit.rules.common.gaps import coverage_gaps
 from asr_audit.rules.common.naming import STORAGE_TYPE, item_ref
-from asr_audit.rules.common.references import Group, find_storage
+from asr_audit.rules.common.references import find_storage
+from asr_audit.rules.common.storage_accounts import unknown_account
 
 CACHE_STORAGE_DOCS = (
     "https://learn.microsoft.com/azure/site-recovery/azure-to-azure-support-matrix#cache-storage"
@@ -37,19 +38,6 @@ def _read_failed(ctx: Context, collector: str, account_id: str) -> bool:
     wanted = ids.key(account_id)
     gaps = coverage_gaps(ctx, (collector,), [ids.subscription_of(account_id) or ""])
     return any(g.object_id is None or ids.key(g.object_id) == wanted for g in gaps)
-
-
-def _unread(meta: RuleMeta, ctx: Context, group: Group[ProtectedItem], what: str) -> Finding:
-    """An account whose settings were not read and no gap says why: in practice one in a
-    subscription the scan did not cover."""
-    return meta.finding(
-        resource_id=group.resource_id,
-        resource_type=STORAGE_TYPE,
-        status=FindingStatus.UNKNOWN,
-        message="Cannot check this cache account: "
-        f"{connectivity.unread_reason(ctx.index, group.resource_id, what, advise=True)}.",
-        evidence={"protected_items": [item_ref(i) for i in group.referrers]},
-    )
 
 
 # --- STG-CACHE-SOFT-DELETE ------------------------------------------------------------------------
@@ -88,7 +76,7 @@ def check_cache_soft_delete(ctx: Context) -> Iterator[Finding]:
         service = services.get(ids.key(group.resource_id))
         if service is None:
             if not _read_failed(ctx, "blob_services", group.resource_id):
-                yield _unread(SOFT_DELETE, ctx, group, "cache storage account")
+                yield unknown_account(SOFT_DELETE, ctx, group, "cache storage account")
             continue
         account = find_storage(ctx, group.resource_id)
         account_id = account.id if account else service.account_id
@@ -225,14 +213,14 @@ def check_cache_key_access(ctx: Context) -> Iterator[Finding]:
         account = find_storage(ctx, group.resource_id)
         if account is None:
             if not _read_failed(ctx, "storage_accounts", group.resource_id):
-                yield _unread(KEY_ACCESS, ctx, group, "cache storage account")
+                yield unknown_account(KEY_ACCESS, ctx, group, "cache storage account")
             continue
         ctx.examined(KEY_ACCESS, account.id, STORAGE_TYPE, account.name, account.location)
         if account.allow_shared_key_access:
             continue
         if not _listing_read(ctx, "role_assignments", account.id):
             if not _read_failed(ctx, "role_assignments", account.id):
-                yield _unread(KEY_ACCESS, ctx, group, "role assignments of cache storage account")
+                yield unknown_account(KEY_ACCESS, ctx, group, "role assignments of cache storage account")
             continue
         verdicts: list[tuple[bool | None, str]] = []
         for vault_id in sorted({ids.key(i.vault_id) for i in group.referrers}):

@@ -20,6 +20,7 @@ RULE_MODULES = (
     "placement",
     "resource_regions",
     "storage",
+    "storage_firewall",
     "cache_storage",
     "addressing",
     "routing",

@@ -1,6 +1,7 @@
 """VM and NIC rules: what Site Recovery refuses to replicate, or cannot rebuild after failover.
 
-Protected and candidate VMs (`scope.workloads`) are judged alike and each message says which.
+Protected and candidate VMs (`scope.workloads`) are judged alike and each message says which;
+VM-NAME judges only on-premises items, the only ones whose matrices restrict the name.
 The disk limits (DSK-*) are in `rules.disks`.
 """
 
@@ -17,7 +18,6 @@ from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
 from asr_audit.inventory import VirtualMachine
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common.audited import (
-    A2A,
     ON_PREMISES_TO_AZURE,
     WORKLOAD_INPUTS,
     Workload,
@@ -34,6 +34,8 @@ from asr_audit.rules.common.documents import (
     SEED_PREREQUISITES,
     TRUSTED_LAUNCH_DOC,
     TRUSTED_LAUNCH_SOURCE,
+    VMWARE_MATRIX,
+    VMWARE_SOURCE,
 )
 from asr_audit.rules.common.naming import (
     NIC_TYPE,
@@ -52,27 +54,32 @@ VM_NAME = RuleMeta(
     title="Target VM name not accepted by Site Recovery",
     severity=Severity.HIGH,
     category="machines",
-    needs=WORKLOAD_INPUTS,
+    needs=("protected_items",),
     rationale=(
-        "Site Recovery creates the failed-over Azure VM under the target name recorded on the replicated "
-        "item (recoveryAzureVMName, recoveryAzureVmName or targetVmName); when replication is enabled the "
-        "default is the source machine's name. It accepts 1 to 63 letters, digits and hyphens, starting "
-        "and ending with a letter or digit. Azure itself allows underscores and periods in VM names, so a "
-        "valid source VM can still carry a name Site Recovery refuses: the prerequisites check fails, or "
-        "the failover does."
+        "Site Recovery creates the failed-over Azure VM of an on-premises machine (Hyper-V, VMware, "
+        "physical) under the target name recorded on the replicated item (recoveryAzureVmName or "
+        "targetVmName), by default the source machine's name. The Hyper-V and VMware/physical support "
+        "matrices require 1 to 63 letters, digits and hyphens, starting and ending with a letter or digit; "
+        "an on-premises machine name easily breaks that (underscores, periods), and the failover does. "
+        "The Azure-to-Azure support matrix sets no such requirement, so A2A items and readiness "
+        "candidates are not judged."
     ),
     remediation=(
         "Set a target name of 1-63 letters, digits and hyphens that starts and ends with a letter or digit: "
-        "for a replicated item in the vault under Replicated items > the item > Compute and Network > Edit "
-        "(or PATCH the item's properties.recoveryAzureVMName); for a VM not yet protected, choose a valid "
-        "target name in the advanced settings when you enable replication."
+        "in the vault under Replicated items > the item > Compute and Network > Edit (or PATCH the item's "
+        "properties.recoveryAzureVMName)."
     ),
     microsoft_docs=f"{HYPERV_MATRIX}#azure-vm-requirements",
-    source=f"{HYPERV_SOURCE}, Azure VM requirements; {SEED_PREREQUISITES}",
-    references=("https://learn.microsoft.com/rest/api/site-recovery/replication-protected-items/update",),
+    source=(
+        f"{HYPERV_SOURCE}, Azure VM requirements; {VMWARE_SOURCE}, Azure VM requirements; "
+        f"{SEED_PREREQUISITES}; no name requirement in the {A2A_SOURCE}"
+    ),
+    references=(
+        f"{VMWARE_MATRIX}#azure-vm-requirements",
+        "https://learn.microsoft.com/rest/api/site-recovery/replication-protected-items/update",
+    ),
 )
 
-NAMED_ITEM_TYPES = frozenset({A2A}) | ON_PREMISES_TO_AZURE
 MAX_NAME = 63
 
 
@@ -97,9 +104,10 @@ def name_problems(name: str) -> list[str]:
 
 @rule(VM_NAME)
 def check_vm_name(ctx: Context) -> Iterator[Finding]:
-    inventory = ctx.inventory
-    for item in inventory.protected_items:
-        if item.instance_type not in NAMED_ITEM_TYPES or item.recovery_vm_name is None:
+    # Only the on-premises matrices restrict the name: an A2A item or candidate is not examined at all,
+    # so it is never listed as passed either.
+    for item in ctx.inventory.protected_items:
+        if item.instance_type not in ON_PREMISES_TO_AZURE or item.recovery_vm_name is None:
             continue
         examined_item(VM_NAME, ctx, item)
         problems = name_problems(item.recovery_vm_name)
@@ -117,19 +125,6 @@ def check_vm_name(ctx: Context) -> Iterator[Finding]:
                     "replication_type": item.instance_type,
                     "problems": problems,
                 },
-            )
-    for wl in unique_workloads(ctx):
-        if wl.kind == "candidate":
-            examined_vm(VM_NAME, ctx, wl)
-        problems = name_problems(wl.vm.name) if wl.kind == "candidate" else []
-        if problems:
-            yield vm_finding(
-                VM_NAME,
-                wl,
-                f"{vm_label(wl)}: Site Recovery uses the source name as the target VM name by default, and "
-                f"{wl.vm.name!r} is not accepted: {'; '.join(problems)}. Choose another target name when "
-                "enabling replication.",
-                {"target_vm_name": wl.vm.name, "problems": problems},
             )
 
 

@@ -1,7 +1,8 @@
 """Storage rules (STG-*): the kind, redundancy and firewall of the accounts ASR writes to.
 
 ASR points at storage accounts from its own objects (cache accounts on A2A disks, replica
-and log accounts on on-premises items); several items usually share one account. Rules
+and log accounts on on-premises items); several items usually share one account. The firewall
+rule is in `rules.storage_firewall`. Rules
 therefore group references by account and report each account once, listing the items
 that use it. An account the inventory lacks (another subscription, a failed listing) is
 reported with status `unknown` rather than passed in silence.
@@ -14,28 +15,14 @@ from collections.abc import Iterable, Iterator
 from asr_audit import ids
 from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
 from asr_audit.inventory import ProtectedItem, StorageAccount
-from asr_audit.net import connectivity
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common import audited
 from asr_audit.rules.common.audited import cache_uses
 from asr_audit.rules.common.naming import PROTECTED_ITEM_TYPE, STORAGE_TYPE, item_label, item_ref
-from asr_audit.rules.common.references import Group, find_storage, group_refs
+from asr_audit.rules.common.references import find_storage, group_refs
+from asr_audit.rules.common.storage_accounts import examined_account, rg_and_name, unknown_account
 
 # --- shared helpers ---------------------------------------------------------------------
-
-
-def unknown_account(
-    meta: RuleMeta, ctx: Context, group: Group[ProtectedItem], what: str, **evidence: object
-) -> Finding:
-    """The finding for an account the inventory does not hold: the rule cannot decide."""
-    return meta.finding(
-        resource_id=group.resource_id,
-        resource_type=STORAGE_TYPE,
-        status=FindingStatus.UNKNOWN,
-        message="Cannot check this account: "
-        f"{connectivity.unread_reason(ctx.index, group.resource_id, what, advise=True)}.",
-        evidence={**evidence, "protected_items": [item_ref(i) for i in group.referrers]},
-    )
 
 
 def sku_tier(account: StorageAccount) -> str | None:
@@ -81,17 +68,9 @@ def _sku_unknown(
     )
 
 
-def _examined_account(meta: RuleMeta, ctx: Context, account: StorageAccount) -> None:
-    ctx.examined(meta, account.id, STORAGE_TYPE, account.name, account.location)
-
-
 def _examined_items(meta: RuleMeta, ctx: Context, items: Iterable[ProtectedItem]) -> None:
     for item in items:
         ctx.examined(meta, item.id, PROTECTED_ITEM_TYPE, item_label(item))
-
-
-def _rg_and_name(resource_id: str) -> tuple[str, str]:
-    return ids.resource_group_of(resource_id) or "<resource-group>", ids.name_of(resource_id)
 
 
 # --- STG-LOG-PAIRING -----------------------------------------------------------------------
@@ -157,7 +136,7 @@ def check_log_pairing(ctx: Context) -> Iterator[Finding]:
         elif sku_tier(log) is None:
             yield _sku_unknown(LOG_PAIRING, log, group.referrers, "whether the log account is Standard")
         elif sku_tier(log) == "Standard":
-            _examined_account(LOG_PAIRING, ctx, log)
+            examined_account(LOG_PAIRING, ctx, log)
             _examined_items(LOG_PAIRING, ctx, group.referrers)
         else:
             yield LOG_PAIRING.finding(
@@ -225,7 +204,7 @@ def check_cache_kind(ctx: Context) -> Iterator[Finding]:
         if account is None:
             yield unknown_account(CACHE_KIND, ctx, group, "cache storage account")
             continue
-        _examined_account(CACHE_KIND, ctx, account)
+        examined_account(CACHE_KIND, ctx, account)
         fits = [(i, _fits(account, _is_high_churn(i))) for i in group.referrers]
         wrong = [i for i, ok in fits if ok is False]
         undecided = [i for i, ok in fits if ok is None]
@@ -267,7 +246,7 @@ def check_cache_kind(ctx: Context) -> Iterator[Finding]:
                 "GPv2 is recommended (zone-redundant storage, more disks per account).",
                 remediation=(
                     "Upgrade the account to general-purpose v2 in place: "
-                    f"az storage account update -g {_rg_and_name(account.id)[0]} -n {account.name} "
+                    f"az storage account update -g {rg_and_name(account.id)[0]} -n {account.name} "
                     "--set kind=StorageV2 --access-tier Hot "
                     "(portal: storage account > Configuration > Upgrade)."
                 ),
@@ -303,7 +282,7 @@ CACHE_REDUNDANCY = RuleMeta(
 
 def _drop_geo_replication(account: StorageAccount, level: str) -> str:
     """Concrete commands: GZRS keeps its zones when the geo part goes; GRS falls to LRS first."""
-    rg, name = _rg_and_name(account.id)
+    rg, name = rg_and_name(account.id)
     portal = " (portal: storage account > Data management > Redundancy)"
     if "Z" in level:
         return f"az storage account update -g {rg} -n {name} --sku Standard_ZRS{portal}."
@@ -321,7 +300,7 @@ def check_cache_redundancy(ctx: Context) -> Iterator[Finding]:
         if account is None:
             yield unknown_account(CACHE_REDUNDANCY, ctx, group, "cache storage account")
             continue
-        _examined_account(CACHE_REDUNDANCY, ctx, account)
+        examined_account(CACHE_REDUNDANCY, ctx, account)
         level = redundancy(account)
         if level is None:
             yield _sku_unknown(CACHE_REDUNDANCY, account, group.referrers, "the redundancy")
@@ -369,12 +348,12 @@ def check_replica_redundancy(ctx: Context) -> Iterator[Finding]:
         if account is None:
             yield unknown_account(REPLICA_REDUNDANCY, ctx, group, "replica storage account")
             continue
-        _examined_account(REPLICA_REDUNDANCY, ctx, account)
+        examined_account(REPLICA_REDUNDANCY, ctx, account)
         level = redundancy(account)
         if level is None or sku_tier(account) is None:
             yield _sku_unknown(REPLICA_REDUNDANCY, account, group.referrers, "the redundancy")
         elif sku_tier(account) == "Standard" and level in ("LRS", "ZRS"):
-            rg, name = _rg_and_name(account.id)
+            rg, name = rg_and_name(account.id)
             target = "Standard_GRS" if level == "LRS" else "Standard_GZRS"
             yield REPLICA_REDUNDANCY.finding(
                 resource_id=account.id,
@@ -386,118 +365,4 @@ def check_replica_redundancy(ctx: Context) -> Iterator[Finding]:
                 remediation=f"az storage account update -g {rg} -n {name} --sku {target} "
                 "(portal: storage account > Data management > Redundancy).",
                 evidence=_account_facts(account, group.referrers),
-            )
-
-
-# --- STG-CACHE-FIREWALL ----------------------------------------------------------------------
-
-CACHE_FIREWALL = RuleMeta(
-    id="STG-CACHE-FIREWALL",
-    title="Cache storage firewall blocks Site Recovery",
-    severity=Severity.HIGH,
-    category="storage",
-    needs=("storage_accounts", *audited.PLACEMENT_INPUTS),
-    rationale=(
-        "The Mobility service on each source VM writes changes to the cache account, and Site Recovery "
-        "reads them from there. With the storage firewall on (default action Deny), the account must "
-        "allow trusted Microsoft services and the source VMs' subnets, or replication stops. Microsoft "
-        "advises not restricting network access to accounts used by Site Recovery at all."
-    ),
-    remediation=(
-        "Portal: storage account > Networking: allow 'All networks', or keep 'Selected networks', add "
-        "the source subnets and tick 'Allow Azure services on the trusted services list'. CLI: "
-        "az storage account update -g <rg> -n <name> --bypass AzureServices; "
-        "az storage account network-rule add -g <rg> --account-name <name> --subnet <subnet-id> "
-        "(the subnet needs the Microsoft.Storage service endpoint)."
-    ),
-    microsoft_docs="https://learn.microsoft.com/azure/site-recovery/azure-to-azure-support-matrix#cache-storage",
-    source="Azure-to-Azure support matrix (2025), cache storage",
-)
-
-
-def _item_subnets(ctx: Context) -> dict[str, dict[str, str]]:
-    """Source subnets (key -> id) per protected item id key, from the scope's NIC placements."""
-    out: dict[str, dict[str, str]] = {}
-    for placement in audited.placements(ctx):
-        item = placement.workload.item
-        if item is not None:
-            out.setdefault(ids.key(item.id), {})[ids.key(placement.subnet.id)] = placement.subnet.id
-    return out
-
-
-def _firewall_remediation(account: StorageAccount, bypass_ok: bool, missing: list[str]) -> str:
-    rg, name = _rg_and_name(account.id)
-    steps = []
-    if not bypass_ok:
-        kept = {b.strip() for b in account.bypass if b.strip().lower() not in ("", "none")}
-        kept.add("AzureServices")
-        steps.append(f"az storage account update -g {rg} -n {name} --bypass {' '.join(sorted(kept))}")
-    add_rule = f"az storage account network-rule add -g {rg} --account-name {name} --subnet"
-    steps += [f"{add_rule} {subnet}" for subnet in missing]
-    return (
-        "; ".join(steps)
-        + " (subnets need the Microsoft.Storage service endpoint). Alternatively allow 'All networks' "
-        "under storage account > Networking, as Site Recovery advises."
-    )
-
-
-@rule(CACHE_FIREWALL)
-def check_cache_firewall(ctx: Context) -> Iterator[Finding]:
-    """A Deny-by-default cache account must let trusted services and every source subnet in."""
-    subnets_by_item = _item_subnets(ctx)
-    for group in cache_uses(ctx):
-        account = find_storage(ctx, group.resource_id)
-        if account is None:
-            yield unknown_account(CACHE_FIREWALL, ctx, group, "cache storage account")
-            continue
-        _examined_account(CACHE_FIREWALL, ctx, account)
-        if (account.default_action or "").strip().lower() != "deny":
-            continue
-        bypass_ok = any(b.strip().lower() == "azureservices" for b in account.bypass)
-        allowed = {ids.key(s) for s in account.virtual_network_rules}
-        needed: dict[str, str] = {}
-        unresolved = []
-        for item in group.referrers:
-            subnets = subnets_by_item.get(ids.key(item.id))
-            if subnets:
-                needed.update(subnets)
-            else:
-                unresolved.append(item)
-        missing = [needed[k] for k in sorted(needed) if k not in allowed]
-        evidence: dict[str, object] = {
-            "default_action": account.default_action,
-            "bypass": account.bypass,
-            "trusted_services_allowed": bypass_ok,
-            "missing_subnets": missing,
-            "protected_items": [item_ref(i) for i in group.referrers],
-        }
-        if not bypass_ok or missing:
-            problems = []
-            if not bypass_ok:
-                problems.append("does not allow trusted Microsoft services (bypass AzureServices)")
-            if missing:
-                problems.append(
-                    f"does not allow {len(missing)} source subnet(s): "
-                    + ", ".join(f"{ids.name_of(ids.parent_of(s))}/{ids.name_of(s)}" for s in missing)
-                )
-            yield CACHE_FIREWALL.finding(
-                resource_id=account.id,
-                resource_type=STORAGE_TYPE,
-                region=account.location,
-                message=f"Cache storage account '{account.name}' denies network access by default and "
-                + " and ".join(problems)
-                + "; the source VMs cannot write replication data to it.",
-                remediation=_firewall_remediation(account, bypass_ok, missing),
-                evidence=evidence,
-            )
-        elif unresolved:
-            yield CACHE_FIREWALL.finding(
-                resource_id=account.id,
-                resource_type=STORAGE_TYPE,
-                region=account.location,
-                status=FindingStatus.UNKNOWN,
-                message=f"Cache storage account '{account.name}' denies network access by default, and "
-                f"the source subnets of {len(unresolved)} item(s) could not be resolved (VM, NIC or VNet "
-                "not in the inventory), so it cannot be told whether they are allowed.",
-                evidence={**evidence, "unresolved_items": [item_ref(i) for i in unresolved]},
             )

@@ -16,6 +16,11 @@ HYPERV_SOURCE = (
     "Support matrix for disaster recovery of on-premises Hyper-V VMs to Azure "
     "(learn.microsoft.com, 2020-01-27)"
 )
+VMWARE_MATRIX = "https://learn.microsoft.com/azure/site-recovery/vmware-physical-azure-support-matrix"
+VMWARE_SOURCE = (
+    "Support matrix for disaster recovery of VMware VMs and physical servers to Azure "
+    "(learn.microsoft.com, 2019-10-15)"
+)
 SEED_PREREQUISITES = "seed: Prerequisites for replication using Azure Site Recovery (2016-12-11)"
 SR_EXPRESSROUTE_DOC = (
     "https://learn.microsoft.com/en-us/azure/site-recovery/azure-vm-disaster-recovery-with-expressroute"
