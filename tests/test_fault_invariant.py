@@ -131,6 +131,9 @@ FORBIDDEN_LISTS = [
     (PROD, "Microsoft.Network/networkSecurityGroups"),
     (PROD, "Microsoft.Network/routeTables"),
     (PROD, "Microsoft.Network/loadBalancers"),
+    (PROD, "Microsoft.Network/privateEndpoints"),
+    (CONN, "Microsoft.Network/privateEndpoints"),  # the hub's endpoint covers a spoke
+    (CONN, "Microsoft.Network/privateDnsZones"),
     (PROD, "Microsoft.Storage/storageAccounts"),
     (PROD, "Microsoft.RecoveryServices/vaults"),
     (CONN, "Microsoft.Network/expressRouteCircuits"),
@@ -160,6 +163,7 @@ def test_a_403_on_one_resource_type_leaves_no_finding_unexplained(
         r"/ruleCollectionGroups$",
         r"/blobServices/default$",
         r"/providers/Microsoft\.Authorization/roleAssignments$",
+        r"/virtualNetworkLinks$",
     ],
 )
 def test_a_403_on_a_per_object_list_leaves_no_finding_unexplained(clean: Run, path: str) -> None:

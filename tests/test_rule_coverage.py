@@ -62,6 +62,9 @@ def test_the_collector_names_are_the_ones_the_scan_records() -> None:
     recorded = {*endpoints.SUBSCRIPTION_LISTS, *endpoints.VAULT_LISTS, *endpoints.RESOURCE_GROUP_LISTS}
     recorded |= set(endpoints.CACHE_ACCOUNT_READS)
     recorded |= {"subscription", "vault", "gateway_resource_groups", "rule_collection_groups", "service_tags"}
+    recorded.add(
+        "virtual_network_links"
+    )  # per Site Recovery private DNS zone (endpoints.virtual_network_links)
     assert recorded == COLLECTORS
 
 

@@ -25,6 +25,7 @@ API_VERSIONS: dict[str, str] = {
     "compute": "2025-04-01",
     "disks": "2025-01-02",
     "authorization": "2022-04-01",
+    "privatedns": "2024-06-01",  # Microsoft.Network/privateDnsZones has its own versions
 }
 
 
@@ -69,6 +70,8 @@ SUBSCRIPTION_LISTS: dict[str, tuple[str, str, str]] = {
     "virtual_machines": ("compute", "Microsoft.Compute/virtualMachines", "compute"),
     "disks": ("compute", "Microsoft.Compute/disks", "disks"),
     "load_balancers": ("network", "Microsoft.Network/loadBalancers", "network"),
+    "private_endpoints": ("network", "Microsoft.Network/privateEndpoints", "network"),
+    "private_dns_zones": ("network", "Microsoft.Network/privateDnsZones", "privatedns"),
 }
 
 
@@ -161,3 +164,10 @@ def cache_account_read(account_id: str, collector: str) -> str:
 
 def rule_collection_groups(policy_id: str) -> str:
     return _url(f"{resource_id(policy_id, 'firewall policy id')}/ruleCollectionGroups", "network")
+
+
+# --- per private DNS zone: its links to VNets are child resources, not inline ----------------------
+
+
+def virtual_network_links(zone_id: str) -> str:
+    return _url(f"{resource_id(zone_id, 'private DNS zone id')}/virtualNetworkLinks", "privatedns")

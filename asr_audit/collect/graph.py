@@ -7,7 +7,7 @@ scan's own jobs from their rows: the planner, the job loop, the parsers and the 
 stay the ARM backend's, so both backends build the same inventory and report the same coverage
 (a failed query is a gap of that collector in every subscription it covered). What Resource
 Graph does not hold (the subscription checks' fallback, firewall policy rule collection groups,
-service tags) is still read from ARM by the jobs this reader does not serve.
+service tags, the cache accounts' settings) is still read from ARM by the jobs this reader does not serve.
 
 One request path: the query is a POST through the scan's own client pipeline (read-only guard,
 retry, timeouts, ARM pacing); on top of that, ARG's per-user quota is honoured from the headers
@@ -40,6 +40,7 @@ from asr_audit.collect.graph_queries import (
     resets_after,
 )
 from asr_audit.collect.plan import Job
+from asr_audit.collect.private_link import parse_virtual_network_link
 from asr_audit.collect.reads import MAX_PAGES, Gap, failure, post_json
 from asr_audit.collect.recovery import vault_id_of
 from asr_audit.inventory import CoverageStatus
@@ -51,7 +52,6 @@ Reader = Callable[[Job, Any, str, Any], None]
 QUOTA_REMAINING = "x-ms-user-quota-remaining"
 QUOTA_RESETS_AFTER = "x-ms-user-quota-resets-after"
 _GATEWAY_COLLECTORS = ("virtual_network_gateways", "connections")
-_VAULT_CHILDREN = ("protected_items", "network_mappings")
 
 
 class QuotaGate:
@@ -212,8 +212,9 @@ class GraphStore:
         if kind == "gateway_resource_groups":
             found = [self._rows(c, sub) for c in _GATEWAY_COLLECTORS]
             rows, gaps = [r for rs, _ in found for r in rs], [g for _, g in found if g]
-        elif kind in _VAULT_CHILDREN:
-            rows, gap = self._rows(kind, sub, lambda r: _vault_key(r) == ids.key(job.object_id))
+        elif kind in _PARENT_KEYS:
+            parent = _PARENT_KEYS[kind]
+            rows, gap = self._rows(kind, sub, lambda r: parent(r) == ids.key(job.object_id))
             gaps = [gap] if gap else []
         elif kind in _GATEWAY_COLLECTORS:
             group = ids.resource_group_of(job.object_id) or ""
@@ -248,6 +249,21 @@ def _vault_key(row: dict[str, Any]) -> str:
         return ids.key(vault_id_of(text(row.get("id")) or ""))
     except ValueError:
         return ""
+
+
+def _zone_key(row: dict[str, Any]) -> str:
+    try:
+        return ids.key(parse_virtual_network_link(row).zone_id)
+    except ValueError:
+        return ""
+
+
+# Per-object collectors served from one query's rows: the parent (vault, zone) a row belongs to.
+_PARENT_KEYS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "protected_items": _vault_key,
+    "network_mappings": _vault_key,
+    "virtual_network_links": _zone_key,
+}
 
 
 def _group(row: dict[str, Any]) -> str | None:

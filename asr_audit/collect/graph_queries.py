@@ -37,6 +37,8 @@ PROTECTED_ITEM_TYPE = (
 NETWORK_MAPPING_TYPE = (
     "microsoft.recoveryservices/vaults/replicationfabrics/replicationnetworks/replicationnetworkmappings"
 )
+# A private DNS zone's links to VNets: child resources, which ARG keeps in `resources`.
+VIRTUAL_NETWORK_LINK_TYPE = "microsoft.network/privatednszones/virtualnetworklinks"
 
 # collector -> (table, ARM type). The subscription-wide lists and the per-resource-group ones come
 # from the ARM backend's own table, so a collector added there cannot be forgotten here.
@@ -45,6 +47,7 @@ QUERIES: dict[str, tuple[str, str]] = {
     **{c: (RESOURCES, t.lower()) for c, t in endpoints.RESOURCE_GROUP_LISTS.items()},
     "protected_items": (RECOVERY, PROTECTED_ITEM_TYPE),
     "network_mappings": (RECOVERY, NETWORK_MAPPING_TYPE),
+    "virtual_network_links": (RESOURCES, VIRTUAL_NETWORK_LINK_TYPE),
 }
 
 _SAFE_TYPE = re.compile(r"^[a-z0-9.]+(/[a-z0-9.]+)+$")

@@ -6,7 +6,8 @@ job the same way and the whole plan reads here, top to bottom. The first jobs ar
 subscription-wide lists; a finished job's records may call for more: a vault's GET and ASR lists
 once the vault list is in, a firewall policy's rule collection groups, the gateway lists of the
 resource groups that hold gateways, the settings of each A2A cache storage account the protected
-items name, and the service-tags GET once a location is known.
+items name, the VNet links of each Site Recovery private DNS zone, and the service-tags GET once a
+location is known.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from enum import Enum
 from typing import Any
 
 from asr_audit import ids
-from asr_audit.collect import compute, endpoints, network, recovery, storage
+from asr_audit.collect import compute, endpoints, network, private_link, recovery, storage
 from asr_audit.collect.fields import text
 from asr_audit.inventory import (
     SERVICE_TAGS,
     SUBSCRIPTION_COLLECTORS,
     FirewallPolicy,
     Inventory,
+    PrivateDnsZone,
     ProtectedItem,
     Vault,
 )
@@ -72,6 +74,8 @@ _SUBSCRIPTION_PARSERS: dict[str, tuple[Callable[[dict[str, Any]], Any], Use]] = 
     "virtual_machines": (compute.parse_virtual_machine, Use.KEEP),
     "disks": (compute.parse_disk, Use.KEEP),
     "load_balancers": (network.parse_load_balancer, Use.KEEP),
+    "private_endpoints": (private_link.parse_private_endpoint, Use.KEEP),
+    "private_dns_zones": (private_link.parse_private_dns_zone, Use.KEEP),
 }
 _VAULT_PARSERS = {
     "protected_items": recovery.parse_protected_item,
@@ -131,6 +135,8 @@ class Planner:
             return self._group_jobs(job.subscription_id, records)
         if job.collector.partition(":")[0] == "protected_items":
             return self._cache_account_jobs(records)
+        if job.collector == "private_dns_zones":
+            return [self._zone_links(job.subscription_id, z) for z in records if z.is_site_recovery]
         if job.collector == "virtual_networks":
             self._tags.saw(job.subscription_id, records)
             return self._service_tags()
@@ -202,6 +208,19 @@ class Planner:
             fallback=Inventory(firewall_policies=[listed]),
             object_id=listed.id,
             policy=listed,
+        )
+
+    def _zone_links(self, subscription_id: str, zone: PrivateDnsZone) -> Job:
+        """Only the Site Recovery zone's links are read: which VNets resolve the vault's private
+        endpoints is all a rule asks of them, and a subscription may hold hundreds of zones."""
+        return Job(
+            subscription_id,
+            f"virtual_network_links:{zone.name}",
+            "network",
+            functools.partial(endpoints.virtual_network_links, zone.id),
+            private_link.parse_virtual_network_link,
+            section="virtual_network_links",
+            object_id=zone.id,
         )
 
     def _cache_account_jobs(self, items: list[ProtectedItem]) -> list[Job]:

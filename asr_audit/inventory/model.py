@@ -28,6 +28,7 @@ SUBSCRIPTION_COLLECTORS: tuple[str, ...] = (
     "virtual_machines", "disks",
     "gateway_resource_groups",  # the resource list that finds the groups holding gateways
     "load_balancers",
+    "private_endpoints", "private_dns_zones",
 )
 # fmt: on
 # Per-object collector -> the list whose objects it reads. When that list fails the per-object
@@ -42,6 +43,9 @@ PER_OBJECT_COLLECTORS: dict[str, str] = {
     # Read per A2A cache account the protected items name (their storage body lacks these).
     "blob_services": "protected_items",  # the account's blobServices/default GET
     "role_assignments": "protected_items",  # the roles in effect at the account
+    # Read per private DNS zone named for Site Recovery's private link only: other zones' links
+    # decide nothing any rule judges.
+    "virtual_network_links": "private_dns_zones",
 }
 SERVICE_TAGS = "service_tags"  # once per cloud, for one location
 COLLECTORS = frozenset({SUBSCRIPTION_CHECK, *SUBSCRIPTION_COLLECTORS, *PER_OBJECT_COLLECTORS, SERVICE_TAGS})
@@ -384,6 +388,50 @@ class LoadBalancer:
     load_balancing_rules: list[LoadBalancingRule] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class PrivateLinkConnection:
+    """One of a private endpoint's `privateLinkServiceConnections[]` or (manual, awaiting
+    approval) `manualPrivateLinkServiceConnections[]`."""
+
+    private_link_service_id: str | None = None  # the resource it reaches (a vault, an account)
+    group_ids: list[str] = field(default_factory=list)  # its sub-resources: AzureSiteRecovery, blob
+    status: str | None = None  # privateLinkServiceConnectionState.status: Approved | Pending | ...
+    manual: bool = False
+
+
+@dataclass(slots=True)
+class PrivateEndpoint:
+    id: str
+    name: str
+    location: str
+    subnet_id: str | None = None  # the subnet (and so the VNet) it sits in
+    connections: list[PrivateLinkConnection] = field(default_factory=list)
+
+
+# The zone Site Recovery's private endpoints register in: the only one whose VNet links are read.
+SITE_RECOVERY_ZONE = "privatelink.siterecovery.windowsazure.com"
+
+
+@dataclass(slots=True)
+class PrivateDnsZone:
+    id: str
+    name: str  # the zone's DNS name
+
+    @property
+    def is_site_recovery(self) -> bool:
+        return self.name.lower() == SITE_RECOVERY_ZONE
+
+
+@dataclass(slots=True)
+class VirtualNetworkLink:
+    """`{zone}/virtualNetworkLinks/{name}`: the VNet whose Azure-provided DNS resolves the zone."""
+
+    id: str
+    zone_id: str
+    virtual_network_id: str | None = None
+    state: str | None = None  # virtualNetworkLinkState: Completed | InProgress
+
+
 # --- compute --------------------------------------------------------------------------
 
 
@@ -571,6 +619,9 @@ class Inventory:
     blob_services: list[BlobService] = field(default_factory=list)
     role_assignments: list[RoleAssignment] = field(default_factory=list)
     load_balancers: list[LoadBalancer] = field(default_factory=list)
+    private_endpoints: list[PrivateEndpoint] = field(default_factory=list)
+    private_dns_zones: list[PrivateDnsZone] = field(default_factory=list)
+    virtual_network_links: list[VirtualNetworkLink] = field(default_factory=list)
 
     def merge(self, other: Inventory) -> None:
         """Append another partial inventory (one collector's output) into this one."""

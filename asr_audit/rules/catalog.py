@@ -43,6 +43,7 @@ RULE_MODULES = (
     "dns",
     "vault_alerts",
     "outbound_path",
+    "private_endpoints",
 )
 
 

@@ -33,6 +33,9 @@ RECOVERY_TYPES = {  # vault child stem -> its type in recoveryservicesresources
         "microsoft.recoveryservices/vaults/replicationfabrics/replicationnetworks/replicationnetworkmappings"
     ),
 }
+RESOURCE_CHILD_TYPES = {  # child stem -> its type in `resources` (ARG keeps these children there)
+    "virtualnetworklinks": "microsoft.network/privatednszones/virtualnetworklinks",
+}
 _QUERY = re.compile(
     r"^\s*(resources|recoveryservicesresources)\s*\|\s*where\s+type\s*=~\s*'([a-z0-9./]+)'\s*$", re.IGNORECASE
 )

@@ -33,6 +33,8 @@ TOP_LEVEL_TYPES: dict[str, str] = {
     "virtualMachines": "Microsoft.Compute/virtualMachines",
     "disks": "Microsoft.Compute/disks",
     "loadBalancers": "Microsoft.Network/loadBalancers",
+    "privateEndpoints": "Microsoft.Network/privateEndpoints",
+    "privateDnsZones": "Microsoft.Network/privateDnsZones",
 }
 
 # ARM has no subscription-wide list for these; they are listed per resource group.
@@ -43,7 +45,9 @@ VAULT_CHILDREN = ("replicationProtectedItems", "replicationNetworkMappings", "re
 
 # Firewall policy children, served the same way under `{policyId}/<stem>`.
 POLICY_CHILDREN = ("ruleCollectionGroups",)
-CHILD_COLLECTIONS = VAULT_CHILDREN + POLICY_CHILDREN
+# Private DNS zone children, the same way under `{zoneId}/<stem>`.
+ZONE_CHILDREN = ("virtualNetworkLinks",)
+CHILD_COLLECTIONS = VAULT_CHILDREN + POLICY_CHILDREN + ZONE_CHILDREN
 
 # Child resources ARM serves one at a time, each at its own id (`{accountId}/blobServices/default`).
 SINGLE_CHILDREN = ("blobServices",)

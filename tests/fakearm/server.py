@@ -127,11 +127,12 @@ class _Store:
             self.graph_rows.setdefault(("resources", rtype.lower()), []).append(
                 graph.row(body, rtype, tenant)
             )
-        for stem, arg_type in graph.RECOVERY_TYPES.items():
+        children = [("recoveryservicesresources", s, t) for s, t in graph.RECOVERY_TYPES.items()]
+        children += [("resources", s, t) for s, t in graph.RESOURCE_CHILD_TYPES.items()]
+        for table, stem, arg_type in children:
             for body in self.children.get(stem, []):
                 tenant = tenants.get(ids.subscription_of(body["id"]) or "", "")
-                key = ("recoveryservicesresources", arg_type)
-                self.graph_rows.setdefault(key, []).append(graph.row(body, arg_type, tenant))
+                self.graph_rows.setdefault((table, arg_type), []).append(graph.row(body, arg_type, tenant))
         names = {s.id.lower(): s.display_name for s in scenario.subscriptions}
         self.descendants = {  # management group id (lower case) -> its descendants list
             group.id.lower(): _descendants(group, names)
