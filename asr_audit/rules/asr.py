@@ -14,7 +14,7 @@ from asr_audit.findings import Finding, RuleMeta, Severity
 from asr_audit.inventory import NetworkMapping, ProtectedItem
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common.audited import A2A_MAPPING
-from asr_audit.rules.common.documents import A2A_MATRIX, A2A_SOURCE_DATE
+from asr_audit.rules.common.documents import A2A_MATRIX, A2A_SOURCE
 from asr_audit.rules.common.naming import (
     NETWORK_MAPPING_TYPE,
     SUBSCRIPTION_TYPE,
@@ -219,9 +219,9 @@ ASR_DISK_LIMIT = RuleMeta(
     ),
     microsoft_docs=f"{A2A_MATRIX}#replicated-machines---storage",
     source=(
-        "Support matrix for Azure VM disaster recovery between Azure regions, 01/01/2026 revision as quoted "
-        f"in issue 11 (not available to verify; the latest revision read is {A2A_SOURCE_DATE}): 'Up to 3000 "
-        "protected disks per Subscription ... (Both Data and OS)'"
+        f"{A2A_SOURCE}, replicated machines storage table: 'Up to 3,000 protected disks per subscription. "
+        "Ensure that the source or target subscription doesn't have more than 3,000 Site Recovery-protected "
+        "disks (both data and OS).'"
     ),
 )
 

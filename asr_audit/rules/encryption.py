@@ -140,7 +140,7 @@ ENC_ADE = RuleMeta(
     source=(
         "Replicate Azure Disk Encryption-enabled virtual machines to another Azure region "
         "(learn.microsoft.com, 2022-10-19); Support matrix for Azure VM disaster recovery between Azure "
-        "regions (learn.microsoft.com, 2025-06-13), Replicated machines - storage, Azure Disk Encryption "
+        "regions (learn.microsoft.com, 2026-01-01), Replicated machines - storage, Azure Disk Encryption "
         "rows; dekKeyVaultArmId, kekKeyVaultArmId, isDiskEncrypted, isDiskKeyEncrypted of "
         "A2AProtectedManagedDiskDetails (ReplicationProtectedItems_List, 2025-08-01)"
     ),

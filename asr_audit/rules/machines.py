@@ -191,9 +191,9 @@ VM_UNSUPPORTED = RuleMeta(
     ),
     microsoft_docs=A2A_MATRIX,
     source=(
-        f"{A2A_SOURCE}, compute settings, storage and networking tables; Arm64: the 01/01/2026 revision, "
-        'as quoted in issue 11 ("Site Recovery doesn\'t support VMs created on ARM64 CPU architecture"; '
-        f"the revision was not available to verify); {TRUSTED_LAUNCH_SOURCE}, VM creation time"
+        f"{A2A_SOURCE}, compute settings, storage and networking tables; Arm64: its operating systems "
+        'section, "Site Recovery doesn\'t support VMs created on ARM64 CPU architecture"; '
+        f"{TRUSTED_LAUNCH_SOURCE}, VM creation time"
     ),
     references=(
         TRUSTED_LAUNCH_DOC,

@@ -13,7 +13,7 @@ from typing import Any
 
 A2A_MATRIX = (
     "Support matrix for Azure VM disaster recovery between Azure regions, "
-    "Replicated machines - storage (learn.microsoft.com, 2025-06-13)"
+    "Replicated machines - storage (learn.microsoft.com, 2026-01-01)"
 )
 HYPERV_MATRIX = (
     "Support matrix for disaster recovery of on-premises Hyper-V VMs to Azure, "

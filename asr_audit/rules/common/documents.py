@@ -5,9 +5,7 @@ from __future__ import annotations
 
 A2A_MATRIX = "https://learn.microsoft.com/azure/site-recovery/azure-to-azure-support-matrix"
 HYPERV_MATRIX = "https://learn.microsoft.com/azure/site-recovery/hyper-v-azure-support-matrix"
-A2A_SOURCE_DATE = (
-    "2025-06-13"  # the latest revision of the A2A support matrix read; 01/01/2026 was not available
-)
+A2A_SOURCE_DATE = "2026-01-01"  # the revision read (ms.date 01/01/2026), the one issue 11 names
 A2A_SOURCE = (
     "Support matrix for Azure VM disaster recovery between Azure regions "
     f"(learn.microsoft.com, {A2A_SOURCE_DATE})"

@@ -48,11 +48,11 @@ ZONE_TO_ZONE_REGIONS = frozenset(
     }
 )
 
-# Support matrix, Region support (revision 2025-06-13): "Support for restricted Regions reserved for
-# in-country/region disaster recovery: Switzerland West reserved for Switzerland North, France South
-# reserved for France Central, Norway West for Norway East customers, JIO India Central for JIO India
-# West customers, Brazil Southeast for Brazil South customers, South Africa West for South Africa North
-# customers, Germany North for Germany West Central customers, UAE Central for UAE North customers."
+# Support matrix, Region support (revision 2026-01-01, the same list as 2025-06-13): "Support for
+# restricted regions is reserved for in-country/region DR: Switzerland West is reserved for
+# Switzerland North customers. France South ... France Central. Norway West ... Norway East. JIO India
+# Central ... JIO India West. Brazil Southeast ... Brazil South. South Africa West ... South Africa
+# North. Germany North ... Germany West Central. UAE Central is reserved for UAE North customers."
 # restricted region -> the region whose customers it is reserved for.
 RESTRICTED_REGIONS: dict[str, str] = {
     "switzerlandwest": "switzerlandnorth",
