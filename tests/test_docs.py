@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from asr_audit.app.catalog import PageSourceError, check_page_source, generated_docs
+from asr_audit.app.catalog import DOCUMENTS, PageSourceError, check_page_source, generated_docs
 from asr_audit.rules.catalog import default_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +27,7 @@ PAGES = ROOT / "asr_audit" / "rule_pages"
 SOURCES = ROOT / "docs" / "rules" / "src"
 HAND_WRITTEN = [
     *(ROOT / "docs" / name for name in ("permissions.md", "not-checked.md", "ci.md")),
+    *(ROOT / "docs" / f"{name}.md" for name in DOCUMENTS),
     ROOT / "docs" / "rules" / "README.md",
     ROOT / "README.md",
 ]
@@ -43,7 +44,7 @@ def catalogued() -> set[str]:
 
 
 def test_every_registered_rule_has_an_up_to_date_page() -> None:
-    for name, text in generated_docs(SOURCES).items():
+    for name, text in generated_docs(ROOT / "docs").items():
         path = PAGES / name
         assert path.is_file(), f"asr_audit/rule_pages/{name} is missing; {REGENERATE}"
         assert path.read_text(encoding="utf-8") == text, (
@@ -64,7 +65,7 @@ def test_every_page_lists_what_the_rule_reads_and_what_a_gap_does() -> None:
 
 
 def test_no_page_or_page_source_for_a_rule_that_does_not_exist(catalogued: set[str]) -> None:
-    pages = {p.stem for p in PAGES.glob("*.md")} - {"README"}
+    pages = {p.stem for p in PAGES.glob("*.md")} - {"README", *DOCUMENTS}
     sources = {p.stem for p in SOURCES.glob("*.md")}
     assert pages - catalogued == set(), "pages without a rule"
     assert sources - catalogued == set(), "page sources without a rule"
@@ -74,6 +75,17 @@ def test_hand_written_docs_name_only_registered_rules(catalogued: set[str]) -> N
     for path in [*SOURCES.glob("*.md"), *HAND_WRITTEN]:
         named = set(RULE_ID.findall(path.read_text(encoding="utf-8")))
         assert named - catalogued == set(), f"{path.relative_to(ROOT)} names rules that do not exist"
+
+
+MARKDOWN_LINK = re.compile(r"\]\(([^)#\s]+)[^)]*\)")
+
+
+def test_every_relative_link_of_a_shipped_page_resolves_beside_it() -> None:
+    """The pages are read from an installed package, where nothing outside rule_pages/ exists."""
+    for page in PAGES.glob("*.md"):
+        for target in MARKDOWN_LINK.findall(page.read_text(encoding="utf-8")):
+            if "://" not in target:
+                assert (PAGES / target).is_file(), f"{page.name} links {target}"
 
 
 def test_findings_link_to_the_microsoft_document_and_the_page_ships() -> None:

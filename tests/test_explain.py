@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from asr_audit import __version__
-from asr_audit.app.catalog import GENERATED_NOTE
+from asr_audit.app.catalog import DOCUMENT_NOTE, DOCUMENTS, GENERATED_NOTE
 from asr_audit.app.cli import main
 from asr_audit.rules.catalog import default_catalog
 
@@ -41,6 +41,18 @@ def test_every_rule_is_explained_by_its_page(capsys: pytest.CaptureFixture[str])
         assert out.startswith(f"# {rule_id}: ")
 
 
+def test_a_document_the_pages_link_is_explained_from_its_shipped_copy(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = (ROOT / "docs" / "other-scanners.md").read_text("utf-8")
+    note = DOCUMENT_NOTE.format(name="other-scanners")
+    assert (PAGES / "other-scanners.md").read_text("utf-8") == f"{note}\n\n{source}"
+    for typed in ("other-scanners", " Other-Scanners "):
+        assert run(capsys, "explain", typed) == (0, source, "")
+    assert "other-scanners.md" in (PAGES / "STG-CACHE-KEY-ACCESS.md").read_text("utf-8")
+    assert "asr-audit explain other-scanners" in (PAGES / "STG-CACHE-SOFT-DELETE.md").read_text("utf-8")
+
+
 def test_the_id_may_be_in_any_case(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "explain", " net-nsg-outbound ")[1] == page_without_note("NET-NSG-OUTBOUND")
 
@@ -51,6 +63,7 @@ def test_the_id_may_be_in_any_case(capsys: pytest.CaptureFixture[str]) -> None:
         ("NET-NSG-OUTBOND", "did you mean NET-NSG-OUTBOUND"),
         ("vm-nam", "did you mean VM-NAME"),
         ("XYZ", "see: asr-audit rules"),
+        ("other-scaners", "did you mean OTHER-SCANNERS"),
     ],
 )
 def test_an_unknown_id_is_exit_2_with_the_closest_ids(
@@ -80,15 +93,20 @@ def test_the_wheel_ships_every_page_and_explain_reads_it_from_there(tmp_path: Pa
         shipped = {n for n in archive.namelist() if n.startswith("asr_audit/rule_pages/")}
         archive.extractall(tmp_path / "site")
     expected = {f"asr_audit/rule_pages/{p.name}" for p in PAGES.glob("*.md")}
-    assert shipped == expected and len(expected) == len(default_catalog().ids()) + 1  # + README.md
-    script = (
-        "import sys, asr_audit; from asr_audit.app.cli import main; "
-        "print(asr_audit.__file__, file=sys.stderr); sys.exit(main(['explain', 'STG-CACHE-KIND']))"
-    )
+    assert shipped == expected
+    assert len(expected) == len(default_catalog().ids()) + 1 + len(DOCUMENTS)  # + README.md
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stderr.startswith(str(tmp_path / "site"))  # the wheel's copy, not the work tree
-    assert done.stdout == page_without_note("STG-CACHE-KIND")
+    for topic, page in [
+        ("STG-CACHE-KIND", page_without_note("STG-CACHE-KIND")),
+        ("other-scanners", (ROOT / "docs" / "other-scanners.md").read_text("utf-8")),
+    ]:
+        script = (
+            "import sys, asr_audit; from asr_audit.app.cli import main; "
+            f"print(asr_audit.__file__, file=sys.stderr); sys.exit(main(['explain', {topic!r}]))"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.startswith(str(tmp_path / "site"))  # the wheel's copy, not the work tree
+        assert done.stdout == page

@@ -463,10 +463,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="print a rule's page (offline)",
         description=(
             "Print the page of a rule: why it matters, what it reads, how to fix it in the portal, "
-            "the Azure CLI and Bicep, and its references. The pages ship with asr-audit."
+            "the Azure CLI and Bicep, and its references; or 'other-scanners': the rules of other "
+            "scanners that conflict with Site Recovery and how to exempt a cache account from them. "
+            "The pages ship with asr-audit."
         ),
     )
-    explain.add_argument("rule_id", metavar="RULE-ID", help="a rule id, e.g. NET-NSG-OUTBOUND (any case)")
+    explain.add_argument(
+        "rule_id", metavar="RULE-ID", help="a rule id, e.g. NET-NSG-OUTBOUND (any case), or other-scanners"
+    )
     _add_document_options(explain, ("markdown",), "page")
     demo = commands.add_parser(
         "demo",
