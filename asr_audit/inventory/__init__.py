@@ -18,6 +18,7 @@ from asr_audit.inventory.model import (
     SUBSCRIPTION_COLLECTORS,
     AzureFirewall,
     BlobService,
+    ComputeUsage,
     Connection,
     Coverage,
     CoverageStatus,
@@ -43,6 +44,7 @@ from asr_audit.inventory.model import (
     RouteTable,
     SecurityRule,
     ServiceTag,
+    SkuRestriction,
     StorageAccount,
     Subnet,
     Subscription,
@@ -51,6 +53,7 @@ from asr_audit.inventory.model import (
     VirtualNetwork,
     VirtualNetworkGateway,
     VmDisk,
+    VmSku,
 )
 from asr_audit.inventory.snapshot import SNAPSHOT_KIND, SNAPSHOT_SCHEMA_VERSION
 
@@ -67,6 +70,7 @@ __all__ = [
     "SUBSCRIPTION_COLLECTORS",
     "AzureFirewall",
     "BlobService",
+    "ComputeUsage",
     "Connection",
     "Coverage",
     "CoverageStatus",
@@ -93,6 +97,7 @@ __all__ = [
     "RouteTable",
     "SecurityRule",
     "ServiceTag",
+    "SkuRestriction",
     "StorageAccount",
     "Subnet",
     "Subscription",
@@ -101,4 +106,5 @@ __all__ = [
     "VirtualNetwork",
     "VirtualNetworkGateway",
     "VmDisk",
+    "VmSku",
 ]

@@ -42,6 +42,7 @@ RULE_MODULES = (
     "dns",
     "vault_alerts",
     "outbound_path",
+    "target_sku",
 )
 
 
