@@ -164,6 +164,8 @@ def test_a_403_on_one_resource_type_leaves_no_finding_unexplained(
         r"/blobServices/default$",
         r"/providers/Microsoft\.Authorization/roleAssignments$",
         r"/virtualNetworkLinks$",
+        r"/providers/Microsoft\.Compute/skus$",
+        r"/providers/Microsoft\.Compute/locations/[^/]+/usages$",
     ],
 )
 def test_a_403_on_a_per_object_list_leaves_no_finding_unexplained(clean: Run, path: str) -> None:

@@ -81,7 +81,7 @@ def test_descendants_yield_the_subscriptions_and_skip_child_groups() -> None:
         "junk",
     ]
     found, unread = parse_items(items, descendant_subscription)
-    assert found == [None, "20000000-0004-0000-0000-00000000000a", PROD, CONN]
+    assert found == ["20000000-0004-0000-0000-00000000000a", PROD, CONN]  # the child group is dropped
     assert unread.count == 2
 
 

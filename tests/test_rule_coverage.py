@@ -61,6 +61,7 @@ def test_every_rule_declares_the_collectors_it_reads() -> None:
 def test_the_collector_names_are_the_ones_the_scan_records() -> None:
     recorded = {*endpoints.SUBSCRIPTION_LISTS, *endpoints.VAULT_LISTS, *endpoints.RESOURCE_GROUP_LISTS}
     recorded |= set(endpoints.CACHE_ACCOUNT_READS)
+    recorded |= set(endpoints.REGION_READS)
     recorded |= {"subscription", "vault", "gateway_resource_groups", "rule_collection_groups", "service_tags"}
     recorded.add(
         "virtual_network_links"

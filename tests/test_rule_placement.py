@@ -397,6 +397,7 @@ def test_placement_catalog_entries_are_complete() -> None:
         "PLC-H2A-NETWORK-REGION",
         "PLC-ZONE",
         "PLC-REGION-SUPPORT",
+        "PLC-TARGET-SKU",
     }
 
 

@@ -41,6 +41,9 @@ class ScanRequest:
     cloud: CloudProfile
     concurrency: int = DEFAULT_CONCURRENCY
     regions: list[str] = field(default_factory=list)  # hint for the service-tags location
+    # readiness (--target-region): where VMs would fail over to, so its sizes and quotas are read
+    # in each subscription holding VMs; protected items name their own recovery regions
+    target_regions: list[str] = field(default_factory=list)
     all_subscriptions: bool = False  # add every subscription the credential can read
     # add every subscription below these management groups (ids, not display names), at any depth
     management_groups: list[str] = field(default_factory=list)
@@ -107,6 +110,7 @@ def scan(
                 progress,
                 clock,
                 graph,
+                target_regions=request.target_regions,
             )
             inventory = runner.run(
                 request.subscriptions, request.all_subscriptions, request.management_groups

@@ -1,10 +1,13 @@
-"""Virtual machines and managed disks: ARM JSON -> inventory records (pure functions, no I/O)."""
+"""Virtual machines, managed disks, and the sizes and vCPU quotas of the regions VMs fail over
+to: ARM JSON -> inventory records (pure functions, no I/O)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from asr_audit import ids
 from asr_audit.collect.fields import (
+    Malformed,
     bool_field,
     flag,
     identity,
@@ -18,7 +21,7 @@ from asr_audit.collect.fields import (
     text,
     texts,
 )
-from asr_audit.inventory import Disk, VirtualMachine, VmDisk
+from asr_audit.inventory import ComputeUsage, Disk, SkuRestriction, VirtualMachine, VmDisk, VmSku
 
 
 def parse_vm_disk(raw: dict[str, Any]) -> VmDisk:
@@ -89,4 +92,48 @@ def parse_disk(item: dict[str, Any]) -> Disk:
             v for v in (ref(obj_field(e, "diskEncryptionKey").get("sourceVault")) for e in ade_settings) if v
         ],
         ade_key_encrypted=any(obj_field(e, "keyEncryptionKey") for e in ade_settings),
+    )
+
+
+def parse_vm_sku(subscription_id: str, region: str, item: dict[str, Any]) -> VmSku | None:
+    """One entry of the region's Microsoft.Compute/skus list; None for the other resource types
+    (disks, availability sets...), which share the list. A restriction whose type is not a
+    string cannot be told from one that blocks the size: unreadable, never ignored."""
+    name = text(item.get("name"))
+    if not name:
+        raise Malformed("SKU without a name")
+    if text(item.get("resourceType")) != "virtualMachines":
+        return None
+    capabilities = {text(c.get("name")): text(c.get("value")) for c in list_field(item, "capabilities")}
+    here = [i for i in list_field(item, "locationInfo") if ids.region(text(i.get("location"))) == region]
+    restrictions = []
+    for raw in list_field(item, "restrictions"):
+        kind = text(raw.get("type"))
+        if not kind:
+            raise Malformed(f"{name}: restriction without a type")
+        info = obj_field(raw, "restrictionInfo")
+        restrictions.append(
+            SkuRestriction(type=kind, reason_code=text(raw.get("reasonCode")), zones=texts(info.get("zones")))
+        )
+    return VmSku(
+        name=name,
+        subscription_id=subscription_id,
+        region=region,
+        family=text(item.get("family")),
+        vcpus=integer(capabilities.get("vCPUs")),
+        cpu_architecture=capabilities.get("CpuArchitectureType"),
+        zones=sorted({z for i in here for z in texts(i.get("zones"))}),
+        restrictions=restrictions,
+    )
+
+
+def parse_compute_usage(subscription_id: str, region: str, item: dict[str, Any]) -> ComputeUsage:
+    """A quota the rule compares with vCPUs: without a whole current value and limit it is
+    unreadable (a missing limit read as zero would fail, as unlimited would pass)."""
+    name = text(obj_field(item, "name").get("value"))
+    current, limit = integer(item.get("currentValue")), integer(item.get("limit"))
+    if not name or current is None or limit is None:
+        raise Malformed("usage without name.value, currentValue or limit")
+    return ComputeUsage(
+        name=name, subscription_id=subscription_id, region=region, current_value=current, limit=limit
     )

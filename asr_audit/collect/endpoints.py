@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from asr_audit.collect.urls import arm_url, resource_id, segment
+from asr_audit.collect.urls import RefusedUrl, arm_url, resource_id, segment
 
 API_VERSIONS: dict[str, str] = {
     "subscriptions": "2022-12-01",
@@ -26,6 +26,8 @@ API_VERSIONS: dict[str, str] = {
     "disks": "2025-01-02",
     "authorization": "2022-04-01",
     "privatedns": "2024-06-01",  # Microsoft.Network/privateDnsZones has its own versions
+    "skus": "2021-07-01",  # Microsoft.Compute/skus (ResourceSkus_List)
+    "usages": "2023-09-01",  # Microsoft.Compute/locations/{region}/usages (Usage_List)
 }
 
 
@@ -171,3 +173,25 @@ def rule_collection_groups(policy_id: str) -> str:
 
 def virtual_network_links(zone_id: str) -> str:
     return _url(f"{resource_id(zone_id, 'private DNS zone id')}/virtualNetworkLinks", "privatedns")
+
+
+# --- per (subscription, recovery region): what Compute offers there and the quota left ------
+
+
+def vm_skus(subscription_id: str, region: str) -> str:
+    """The sizes offered in one region, with this subscription's restrictions. The location
+    filter is the only one the API takes; unfiltered it lists every region (tens of MB)."""
+    sub, where = segment(subscription_id, "subscription id"), segment(region, "location")
+    if not where.isalnum():  # it goes inside a quoted OData literal too
+        raise RefusedUrl(f"location {where!r} is not a region name")
+    path = f"/subscriptions/{sub}/providers/Microsoft.Compute/skus"
+    return _url(path, "skus", **{"$filter": f"location eq '{where}'"})
+
+
+def compute_usages(subscription_id: str, region: str) -> str:
+    sub, where = segment(subscription_id, "subscription id"), segment(region, "location")
+    return _url(f"/subscriptions/{sub}/providers/Microsoft.Compute/locations/{where}/usages", "usages")
+
+
+# collector name -> URL of its read for one (subscription, region)
+REGION_READS = {"vm_skus": vm_skus, "compute_usages": compute_usages}

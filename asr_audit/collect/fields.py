@@ -175,20 +175,23 @@ class Unread:
 
 def parse_items(
     items: Iterable[Any],
-    parse: Callable[[dict[str, Any]], T],
+    parse: Callable[[dict[str, Any]], T | None],
     unread: Unread | None = None,
     page: int | None = None,
 ) -> tuple[list[T], Unread]:
     """Parse each item; one the parser cannot read is noted in `unread` (by its id when it
-    has a readable one, else by its position), the rest kept. Pass the `unread` of earlier
-    pages to count a whole list in one."""
+    has a readable one, else by its position), the rest kept, except those the parser answers
+    None for: items of another kind sharing the list (the skus list holds every compute type).
+    Pass the `unread` of earlier pages to count a whole list in one."""
     unread = Unread() if unread is None else unread
     out: list[T] = []
     for position, item in enumerate(items, 1):
         try:
             if not isinstance(item, dict):
                 raise Malformed(f"item is {_kind(item)}, not an object")
-            out.append(parse(item))
+            record = parse(item)
+            if record is not None:
+                out.append(record)
         except (Malformed, TypeError, ValueError, AttributeError, KeyError) as exc:
             rid = item.get("id") if isinstance(item, dict) else None
             where = f"item {position}" if page is None else f"page {page} item {position}"

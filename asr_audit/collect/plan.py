@@ -6,8 +6,9 @@ job the same way and the whole plan reads here, top to bottom. The first jobs ar
 subscription-wide lists; a finished job's records may call for more: a vault's GET and ASR lists
 once the vault list is in, a firewall policy's rule collection groups, the gateway lists of the
 resource groups that hold gateways, the settings of each A2A cache storage account the protected
-items name, the VNet links of each Site Recovery private DNS zone, and the service-tags GET once a
-location is known.
+items name, the VNet links of each Site Recovery private DNS zone, the sizes and vCPU quotas of
+each region A2A items fail over to (in the subscription they fail over into), and the service-tags
+GET once a location is known.
 """
 
 from __future__ import annotations
@@ -86,6 +87,11 @@ _CACHE_ACCOUNT_PARSERS: dict[str, Callable[[str, dict[str, Any]], Any]] = {
     "blob_services": storage.parse_blob_service,
     "role_assignments": storage.parse_role_assignment,
 }
+# collector -> parser of one item of a (subscription, region) read, given both
+_REGION_PARSERS: dict[str, Callable[[str, str, dict[str, Any]], Any]] = {
+    "vm_skus": compute.parse_vm_sku,
+    "compute_usages": compute.parse_compute_usage,
+}
 _RESOURCE_GROUP_PARSERS = {
     "virtual_network_gateways": network.parse_virtual_network_gateway,
     "connections": network.parse_connection,
@@ -106,8 +112,12 @@ class Planner:
     """The jobs of one scan. Called from the scheduler's thread only: it remembers which
     resource groups were planned and where the service tags are to be asked for."""
 
-    def __init__(self, subscription_ids: list[str], region_hint: str | None) -> None:
+    def __init__(
+        self, subscription_ids: list[str], region_hint: str | None, target_regions: tuple[str, ...] = ()
+    ) -> None:
         self._subscriptions = subscription_ids
+        self._target_regions = target_regions  # readiness: --target-region
+        self._capacity: set[tuple[str, str]] = set()  # (subscription, region) planned
         self._tags = _ServiceTagsPlan(region_hint, subscription_ids)
         self._groups: set[tuple[str, str, str]] = set()
         self._cache_accounts: set[str] = set()  # id keys of the cache accounts planned
@@ -134,9 +144,11 @@ class Planner:
         if job.use is Use.GATEWAY_GROUPS:
             return self._group_jobs(job.subscription_id, records)
         if job.collector.partition(":")[0] == "protected_items":
-            return self._cache_account_jobs(records)
+            return self._cache_account_jobs(records) + self._failover_capacity(job.subscription_id, records)
         if job.collector == "private_dns_zones":
             return [self._zone_links(job.subscription_id, z) for z in records if z.is_site_recovery]
+        if job.collector == "virtual_machines" and records:
+            return self._capacity_jobs(job.subscription_id, self._target_regions)
         if job.collector == "virtual_networks":
             self._tags.saw(job.subscription_id, records)
             return self._service_tags()
@@ -254,6 +266,43 @@ class Planner:
                             object_id=account_id,
                         )
                     )
+        return jobs
+
+    def _failover_capacity(self, vault_subscription: str, items: list[ProtectedItem]) -> list[Job]:
+        """Where the A2A items would create their VMs: the recovery region, in the subscription
+        of the recovery resource group (Site Recovery may fail over into another subscription of
+        the tenant), else the vault's. Sizes and quotas are per subscription, so that one is read;
+        one not scanned is not (the rule says `unknown` there)."""
+        jobs = []
+        for item in items:
+            region = ids.region(item.recovery_location)
+            if item.instance_type != "A2A" or not region:
+                continue
+            target = ids.subscription_of(item.recovery_resource_group_id) or vault_subscription
+            jobs += self._capacity_jobs(target, (region,))
+        return jobs
+
+    def _capacity_jobs(self, subscription_id: str, regions: tuple[str, ...]) -> list[Job]:
+        """The SKU list and the usages of each region, once per (subscription, region)."""
+        scanned = {s.lower(): s for s in self._subscriptions}
+        subscription = scanned.get(subscription_id.lower())
+        jobs = []
+        for region in regions:
+            if subscription is None or (subscription.lower(), region) in self._capacity:
+                continue
+            self._capacity.add((subscription.lower(), region))
+            for collector, url in endpoints.REGION_READS.items():
+                jobs.append(
+                    Job(
+                        subscription,
+                        f"{collector}:{region}",
+                        "compute",
+                        functools.partial(url, subscription, region),
+                        functools.partial(_REGION_PARSERS[collector], subscription, region),
+                        section=collector,
+                        object_id=f"/subscriptions/{subscription}/locations/{region}",
+                    )
+                )
         return jobs
 
     def _group_jobs(self, subscription_id: str, found: list[tuple[str, str]]) -> list[Job]:

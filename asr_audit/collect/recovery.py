@@ -88,6 +88,7 @@ _PROVIDER_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "test_failover_network_id": ("selectedTfoAzureNetworkId",),
         "agent_expiry_date": ("agentExpiryDate",),
         "agent_certificate_expiry_date": ("agentCertificateExpiryDate",),
+        "recovery_vm_size": ("recoveryAzureVMSize",),
     },
     "HyperVReplicaAzure": {
         "recovery_vm_name": ("recoveryAzureVmName", "recoveryAzureVMName"),

@@ -104,7 +104,7 @@ class Resolver:
                 return None
         return {s.id.lower(): s for s in readable}
 
-    def _scope_list(self, url: str, parse: Callable[[dict[str, Any]], T]) -> list[T]:
+    def _scope_list(self, url: str, parse: Callable[[dict[str, Any]], T | None]) -> list[T]:
         """Every item of a list the scope is decided from; a list cut short (a nextLink that
         cannot be followed) or an item that cannot be read fails like an unreadable list."""
         found: list[T] = []
@@ -172,7 +172,7 @@ class Resolver:
                     ) from None
                 detail = f"cannot list the subscriptions of management group {group} ({exc.detail})"
                 raise UsageError(detail) from None
-            found += [sid for sid in listed if sid]
+            found += listed
         return found
 
     def _check_subscription(self, subscription_id: str) -> Subscription | Coverage:

@@ -46,6 +46,7 @@ class Scan:
         progress: Progress | None,
         clock: ScanClock | None = None,
         graph: GraphLimits | None = None,
+        target_regions: Sequence[str] = (),
     ) -> None:
         self._factory = factory
         self._graph = graph  # the Resource Graph backend's limits; None: the ARM backend
@@ -53,6 +54,7 @@ class Scan:
         self._arm_endpoint = arm_endpoint
         self._concurrency = max(1, concurrency)
         self._region_hint = ids.region(regions[0]) if regions else None
+        self._target_regions = tuple(r for t in target_regions if (r := ids.region(t)))
         self._progress = progress
         self.inventory = Inventory()
 
@@ -86,7 +88,7 @@ class Scan:
     def _collect(self, pool: DaemonPool, subs: list[Subscription]) -> None:
         """The job loop. At the deadline it stops waiting: what finished stays merged, and every
         job not finished (running, queued, or a follow-up not started) is a `timeout` gap."""
-        planner = Planner([s.id for s in subs], self._region_hint)
+        planner = Planner([s.id for s in subs], self._region_hint, self._target_regions)
         reader: Reader = _read
         if self._graph is not None:  # the lists come from Resource Graph; the jobs stay the same
             from asr_audit.collect.graph import prefetch
@@ -267,4 +269,11 @@ def _sort(inventory: Inventory) -> None:
             # One role assignment above several cache accounts is kept once per account.
             value.sort(key=lambda x: (ids.key(x.id), ids.key(getattr(x, "account_id", None))))
         elif hasattr(value[0], "name"):
-            value.sort(key=lambda x: x.name.lower())
+            # SKUs and usages have no id: one name recurs per subscription and region read.
+            value.sort(
+                key=lambda x: (
+                    x.name.lower(),
+                    getattr(x, "subscription_id", "").lower(),
+                    getattr(x, "region", None) or "",
+                )
+            )

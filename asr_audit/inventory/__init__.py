@@ -19,6 +19,7 @@ from asr_audit.inventory.model import (
     SUBSCRIPTION_COLLECTORS,
     AzureFirewall,
     BlobService,
+    ComputeUsage,
     Connection,
     Coverage,
     CoverageStatus,
@@ -47,6 +48,7 @@ from asr_audit.inventory.model import (
     RouteTable,
     SecurityRule,
     ServiceTag,
+    SkuRestriction,
     StorageAccount,
     Subnet,
     Subscription,
@@ -56,6 +58,7 @@ from asr_audit.inventory.model import (
     VirtualNetworkGateway,
     VirtualNetworkLink,
     VmDisk,
+    VmSku,
 )
 from asr_audit.inventory.snapshot import SNAPSHOT_KIND, SNAPSHOT_SCHEMA_VERSION
 
@@ -73,6 +76,7 @@ __all__ = [
     "SUBSCRIPTION_COLLECTORS",
     "AzureFirewall",
     "BlobService",
+    "ComputeUsage",
     "Connection",
     "Coverage",
     "CoverageStatus",
@@ -102,6 +106,7 @@ __all__ = [
     "RouteTable",
     "SecurityRule",
     "ServiceTag",
+    "SkuRestriction",
     "StorageAccount",
     "Subnet",
     "Subscription",
@@ -111,4 +116,5 @@ __all__ = [
     "VirtualNetworkGateway",
     "VirtualNetworkLink",
     "VmDisk",
+    "VmSku",
 ]

@@ -46,6 +46,10 @@ PER_OBJECT_COLLECTORS: dict[str, str] = {
     # Read per private DNS zone named for Site Recovery's private link only: other zones' links
     # decide nothing any rule judges.
     "virtual_network_links": "private_dns_zones",
+    # Read per (subscription, recovery region): the regions A2A items fail over to, in the
+    # subscription of their recovery resource group (or, readiness, --target-region).
+    "vm_skus": "protected_items",  # Microsoft.Compute/skus filtered to the region
+    "compute_usages": "protected_items",  # the region's vCPU usages and quotas
 }
 SERVICE_TAGS = "service_tags"  # once per cloud, for one location
 COLLECTORS = frozenset({SUBSCRIPTION_CHECK, *SUBSCRIPTION_COLLECTORS, *PER_OBJECT_COLLECTORS, SERVICE_TAGS})
@@ -515,6 +519,42 @@ class Disk:
 
 
 @dataclass(slots=True)
+class SkuRestriction:
+    """One `restrictions[]` entry of a size: where this subscription may not deploy it."""
+
+    type: str  # Location (the whole region) | Zone (the zones listed)
+    reason_code: str | None = None  # NotAvailableForSubscription | QuotaId
+    zones: list[str] = field(default_factory=list)  # restrictionInfo.zones of a Zone restriction
+
+
+@dataclass(slots=True)
+class VmSku:
+    """A `virtualMachines` size as Microsoft.Compute/skus offers it to one subscription in one
+    region. ARM gives SKUs no id: the subscription and region the list was read for say where
+    the offer holds (restrictions differ per subscription)."""
+
+    name: str  # Standard_D4s_v5
+    subscription_id: str
+    region: str
+    family: str | None = None  # the quota family (usages name.value): standardDSv5Family
+    vcpus: int | None = None  # capabilities vCPUs
+    cpu_architecture: str | None = None  # capabilities CpuArchitectureType: x64 | Arm64
+    zones: list[str] = field(default_factory=list)  # locationInfo zones of the region
+    restrictions: list[SkuRestriction] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ComputeUsage:
+    """A compute quota of one subscription in one region (`locations/{region}/usages`)."""
+
+    name: str  # name.value: a family (standardDSv5Family) or `cores` (all regional vCPUs)
+    subscription_id: str
+    region: str
+    current_value: int
+    limit: int
+
+
+@dataclass(slots=True)
 class ServiceTag:
     name: str
     region: str | None = None  # "" in the API for global tags; stored as None
@@ -579,6 +619,7 @@ class ProtectedItem:
     agent_certificate_update_required: bool = False  # A2A isReplicationAgentCertificateUpdateRequired
     agent_expiry_date: str | None = None  # A2A agentExpiryDate
     agent_certificate_expiry_date: str | None = None  # A2A agentCertificateExpiryDate
+    recovery_vm_size: str | None = None  # A2A recoveryAzureVMSize: the size failover creates
 
 
 @dataclass(slots=True)
@@ -622,6 +663,8 @@ class Inventory:
     private_endpoints: list[PrivateEndpoint] = field(default_factory=list)
     private_dns_zones: list[PrivateDnsZone] = field(default_factory=list)
     virtual_network_links: list[VirtualNetworkLink] = field(default_factory=list)
+    vm_skus: list[VmSku] = field(default_factory=list)
+    compute_usages: list[ComputeUsage] = field(default_factory=list)
 
     def merge(self, other: Inventory) -> None:
         """Append another partial inventory (one collector's output) into this one."""

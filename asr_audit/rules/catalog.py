@@ -44,6 +44,7 @@ RULE_MODULES = (
     "vault_alerts",
     "outbound_path",
     "private_endpoints",
+    "target_sku",
 )
 
 

@@ -162,6 +162,10 @@ class Scenario:
     subscriptions: list[SubscriptionInfo] = field(default_factory=list)
     resources: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # file stem -> bodies
     service_tags: dict[str, Any] | None = None
+    # Compute offers per subscription (id, lower case): the `skus` list items (each served for
+    # the regions in its `locations`) and, per region, the `usages` items. ARM gives neither an id.
+    skus: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    usages: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     regions: list[str] = field(default_factory=list)
     notes: str = ""
@@ -199,16 +203,29 @@ class Scenario:
             raise ScenarioError(f"{root}/scenario.yaml: a management group id appears twice")
         tags_path = root / "serviceTags.json"
         service_tags = json.loads(tags_path.read_text(encoding="utf-8")) if tags_path.exists() else None
+        compute = _json_object(root / "computeSkus.json"), _json_object(root / "computeUsages.json")
         return cls(
             subscriptions=subscriptions,
             resources=resources,
             service_tags=service_tags,
+            skus={k.lower(): v for k, v in compute[0].items()},
+            usages={k.lower(): v for k, v in compute[1].items()},
             faults=[Fault.from_yaml(f) for f in meta.get("faults") or []],
             regions=[str(r) for r in meta.get("regions") or []],
             notes=str(meta.get("notes") or ""),
             management_groups=groups,
             clock=_clock(meta.get("clock"), root),
         )
+
+
+def _json_object(path: Path) -> dict[str, Any]:
+    """An optional scenario file keyed by subscription id; {} when absent."""
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: expected an object keyed by subscription id")
+    return data
 
 
 def _clock(raw: Any, root: Path) -> datetime:

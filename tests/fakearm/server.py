@@ -43,6 +43,7 @@ RESOURCE_GRAPH_PATH = "/providers/microsoft.resourcegraph/resources"
 _KNOWN_TYPES = frozenset(t.lower() for t in TOP_LEVEL_TYPES.values())
 _RESOURCE_GROUP_ONLY = frozenset(t.lower() for t in RESOURCE_GROUP_ONLY)
 _FILTER_TYPE = re.compile(r"resourceType\s+eq\s+'([^']+)'", re.IGNORECASE)
+_SKU_LOCATION = re.compile(r"location\s+eq\s+'([A-Za-z0-9]+)'", re.IGNORECASE)
 _MANAGEMENT_GROUPS = ["providers", "microsoft.management", "managementgroups"]
 _ROLE_ASSIGNMENTS = ["providers", "microsoft.authorization", "roleassignments"]
 
@@ -120,6 +121,7 @@ class _Store:
             for body in bodies:
                 self.by_id[ids.key(body["id"])] = body
         self.service_tags = scenario.service_tags
+        self.skus, self.usages = scenario.skus, scenario.usages
         tenants = {s.id.lower(): s.tenant_id for s in scenario.subscriptions}
         self.graph_rows: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (table, type) -> rows
         for rtype, body in self.top_level():
@@ -431,6 +433,14 @@ class FakeArm:
             and rest[4] == "servicetags"
         ):
             return self._service_tags()
+        if rest == ["providers", "microsoft.compute", "skus"]:
+            return self._skus(sub_id, raw_path, query)
+        if (
+            len(rest) == 5
+            and rest[:3] == ["providers", "microsoft.compute", "locations"]
+            and rest[4] == "usages"
+        ):
+            return self._page(store.usages.get(sub_id, {}).get(rest[3], []), raw_path, query)
         if len(rest) == 3 and rest[0] == "providers":
             return self._list(f"{rest[1]}/{rest[2]}", sub_id, None, raw_path, query)
         if len(rest) == 2 and rest[0] == "resourcegroups":
@@ -456,6 +466,18 @@ class FakeArm:
         if self._store.service_tags is None:
             return _not_found("serviceTags")
         return Response.json(200, self._store.service_tags)
+
+    def _skus(self, sub: str, raw_path: str, query: dict[str, str]) -> Response:
+        """`$filter=location eq '{region}'`, the one filter ARM takes: the entries offered there."""
+        wanted = _SKU_LOCATION.fullmatch(_lower_keys(query).get("$filter", "").strip())
+        if wanted is None:
+            return Response.error(400, "BadRequest", "The fake ARM server lists SKUs by location only.")
+        items = [
+            b
+            for b in self._store.skus.get(sub, [])
+            if wanted.group(1).lower() in (str(loc).lower() for loc in b.get("locations", []))
+        ]
+        return self._page(items, raw_path, query)
 
     def _list(self, rtype: str, sub: str, rg: str | None, raw_path: str, query: dict[str, str]) -> Response:
         bodies = self._store.by_type.get(rtype)
