@@ -28,7 +28,7 @@ CACHE_STORAGE_DOCS = (
 )
 SUPPORT_MATRIX = (
     "Support matrix for Azure VM disaster recovery between Azure regions, Cache storage "
-    "(learn.microsoft.com, revision 2025-05-22 as read)"
+    "(learn.microsoft.com, revision 2026-01-01)"
 )
 
 

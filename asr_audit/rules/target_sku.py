@@ -67,7 +67,7 @@ PLC_TARGET_SKU = RuleMeta(
     source=(
         "Troubleshoot Azure-to-Azure VM replication errors (learn.microsoft.com, 2024-03-07), error 150097; "
         f"Resolve errors for SKU not available (learn.microsoft.com, 2021-04-14); {A2A_SOURCE}, compute "
-        "settings (its 01/01/2026 revision was not available)"
+        "settings"
     ),
     references=(SKU_DOC, QUOTA_DOC),
 )
