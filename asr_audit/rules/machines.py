@@ -365,11 +365,11 @@ NIC_ASG = RuleMeta(
     category="machines",
     needs=(*WORKLOAD_INPUTS, "network_interfaces"),
     rationale=(
-        "Site Recovery recreates a failed-over VM's NICs in the recovery VNet and re-associates NSGs "
-        "only when told to; its support matrix says nothing of application security groups, and an ASG "
-        "can only hold NICs of one virtual network, so the source ASG cannot take the new NIC. NSG "
-        "rules that allow or deny traffic by ASG then no longer match the failed-over VM until "
-        "equivalent ASGs exist in the recovery region and the NIC joins them."
+        "Site Recovery's support matrix lists application security groups as unsupported ('Site "
+        "Recovery doesn't support ASGs'): it recreates a failed-over VM's NICs in the recovery VNet "
+        "without their ASGs, and an ASG can only hold NICs of one virtual network, so the source ASG "
+        "cannot take the new NIC. NSG rules that allow or deny traffic by ASG then no longer match the "
+        "failed-over VM until equivalent ASGs exist in the recovery region and the NIC joins them."
     ),
     remediation=(
         "Create matching ASGs (and the NSG rules that use them) in the recovery region ahead of time, and "
@@ -378,8 +378,8 @@ NIC_ASG = RuleMeta(
     ),
     microsoft_docs="https://learn.microsoft.com/azure/virtual-network/application-security-groups",
     source=(
-        f"{A2A_SOURCE}, Replicated machines - networking (lists NSGs, not ASGs); "
-        "Application security groups (learn.microsoft.com)"
+        f"{A2A_SOURCE}, Replicated machines - networking: 'Application security group (ASG) | "
+        "Unsupported | Site Recovery doesn't support ASGs.'; Application security groups (learn.microsoft.com)"
     ),
     references=(f"{A2A_MATRIX}#replicated-machines---networking",),
 )
