@@ -379,7 +379,8 @@ NIC_ASG = RuleMeta(
     microsoft_docs="https://learn.microsoft.com/azure/virtual-network/application-security-groups",
     source=(
         f"{A2A_SOURCE}, Replicated machines - networking: 'Application security group (ASG) | "
-        "Unsupported | Site Recovery doesn't support ASGs.'; Application security groups (learn.microsoft.com)"
+        "Unsupported | Site Recovery doesn't support ASGs.'; "
+        "Application security groups (learn.microsoft.com)"
     ),
     references=(f"{A2A_MATRIX}#replicated-machines---networking",),
 )
