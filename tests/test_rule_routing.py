@@ -378,3 +378,16 @@ def test_unread_gateways_leave_bgp_routes_possible() -> None:
     assert findings("NET-FORCED-TUNNEL", Scene(routes=[], disable_bgp=True, extra=[unread])) == []
     elsewhere = gap("virtual_network_gateways:rg", subscription=OTHER_SUBSCRIPTION)
     assert findings("NET-FORCED-TUNNEL", Scene(routes=[], extra=[elsewhere])) == []
+
+
+def test_remediation_prefers_the_endpoint_and_firewall_rules_and_never_suggests_ip_routes() -> None:
+    """The networking guide: Storage through its service endpoint, the rest allowed by service-tag
+    rules where the tunnel leads; routes only on service tags, never on Site Recovery's IPs."""
+    [finding] = findings("NET-FORCED-TUNNEL", Scene(routes=[FORCE]))
+    fix = finding.remediation
+    assert fix.index("--service-endpoints") < fix.index("service-tag rules") < fix.index("route create")
+    assert "never Site Recovery's IP addresses" in fix
+    prefixes = [
+        fix.split("--address-prefix ")[i].split()[0] for i in range(1, fix.count("--address-prefix ") + 1)
+    ]
+    assert prefixes and all(not p[0].isdigit() for p in prefixes)  # tags, not IP ranges

@@ -57,17 +57,20 @@ FORCED_TUNNEL = RuleMeta(
     remediation=(
         "Enable the Storage service endpoint on the subnet so cache writes bypass the default route "
         "(az network vnet subnet update -g <rg> --vnet-name <vnet> -n <subnet> --service-endpoints "
-        "Microsoft.Storage; portal: virtual network > Service endpoints > Add). For the other "
-        "destinations add service-tag routes with next hop Internet to the subnet's route table, e.g. "
-        "az network route-table route create -g <rg> --route-table-name <table> -n asr-aad "
-        "--address-prefix AzureActiveDirectory --next-hop-type Internet (likewise EventHub.<target-region> "
-        "and AzureSiteRecovery), or use a private endpoint for the vault."
+        "Microsoft.Storage; portal: virtual network > Service endpoints > Add). Let the appliance or "
+        "the on-premises firewall the tunnel leads to allow the other destinations on TCP 443 with "
+        "service-tag rules (AzureActiveDirectory, EventHub.<target-region>, AzureSiteRecovery), or use "
+        "a private endpoint for the vault. Only where that is not possible, route those service tags "
+        "to Internet (az network route-table route create -g <rg> --route-table-name <table> -n "
+        "asr-aad --address-prefix AzureActiveDirectory --next-hop-type Internet): never Site "
+        "Recovery's IP addresses, which the networking guide says not to add to route tables."
     ),
     microsoft_docs="https://learn.microsoft.com/en-us/azure/site-recovery/azure-to-azure-about-networking",
     source=(
-        "About networking in Azure VM disaster recovery (learn.microsoft.com, 2020-03-13 revision), Network "
-        "virtual appliance configuration and Forced tunneling; About networking in Azure to Azure "
-        "replication (2018 seed), Forced tunneling; Virtual network traffic routing "
+        "About networking in Azure VM disaster recovery (learn.microsoft.com, 2021-11-21 revision): 'Azure "
+        "Site Recovery IP addresses should not be added in Azure Routing table to control outbound "
+        "connectivity', Network virtual appliance configuration and Forced tunneling; About networking "
+        "in Azure to Azure replication (2018 seed), Forced tunneling; Virtual network traffic routing "
         "(learn.microsoft.com, 2023-05-27 revision), How Azure selects a route"
     ),
     references=("https://learn.microsoft.com/en-us/azure/virtual-network/virtual-networks-udr-overview",),
@@ -202,11 +205,23 @@ def _fix(case: SubnetCase, outcome: Outcome) -> str:
             f"az network vnet subnet update -g {vnet_rg} --vnet-name {case.vnet.name} "
             f"-n {case.subnet.name} --service-endpoints {endpoints}"
         )
-    routes = [table.route(f"asr-{t.replace('.', '-').lower()}", t) for t in tags if t not in storage]
+    others = [t for t in tags if t not in storage]
+    routes = [table.route(f"asr-{t.replace('.', '-').lower()}", t) for t in others]
     if routes and table.create_first:
-        steps.append(table.create_first)  # the subnet has no route table to add routes to yet
-    steps += routes
-    return "Bypass the tunnel for each destination: " + "; ".join(steps) + "."
+        routes.insert(0, table.create_first)  # the subnet has no route table to add routes to yet
+    text = "Bypass the tunnel: " + "; ".join(steps) + "." if steps else ""
+    if others:
+        # The networking guide: service tags in firewall rules first; routes only on service tags
+        # (they follow the service), never on Site Recovery's IP addresses.
+        text += (
+            f"{' ' if text else ''}Allow {', '.join(others)} on TCP 443 with service-tag rules on the "
+            "appliance or on-premises firewall the tunnel leads to (or use a private endpoint for the "
+            "vault); only if that is not possible, route the tags to Internet: "
+            + "; ".join(routes)
+            + " (service tags, never Site Recovery's IP addresses, which the networking guide says not "
+            "to add to route tables)."
+        )
+    return text
 
 
 def _check_routes(case: SubnetCase) -> str:
