@@ -1,7 +1,7 @@
 """Which disks of a workload Site Recovery replicates: the disk rules and VM-UNSUPPORTED (write
-accelerator) judge only those, since excluding a disk from replication is a documented fix; and
-the source managed disks behind a protected item's disk list, for rules on their encryption or
-redundancy."""
+accelerator) judge only those, since excluding a disk from replication is a documented fix; the
+source managed disks behind a protected item's disk list, for rules on their encryption or
+redundancy; and whether a disk uses Azure Disk Encryption, read once for every rule that asks."""
 
 from __future__ import annotations
 
@@ -72,3 +72,16 @@ def item_source_disks(
         elif (ids.subscription_of(protected.disk_id) or "").lower() not in scanned:
             unread.append(protected.disk_id)
     return found, unread
+
+
+def ade_encrypted(
+    protected: ProtectedDisk | None = None, source: Disk | None = None, vm_disk: VmDisk | None = None
+) -> bool:
+    """Whether a disk uses Azure Disk Encryption, by any record already read: the item's
+    `isDiskEncrypted`, the managed disk's `encryptionSettingsCollection.enabled`, or the VM model's
+    `encryptionSettings.enabled` (the only record of an unmanaged disk)."""
+    return bool(
+        (protected and protected.is_disk_encrypted)
+        or (source and source.ade_enabled)
+        or (vm_disk and vm_disk.ade_enabled)
+    )
