@@ -11,7 +11,8 @@ ENC-ADE: Azure Disk Encryption keeps each disk's secret (and wrapping key) in a 
 region; Site Recovery copies them to target key vaults recorded per replicated disk. It judges from
 bodies already read (the disk list's encryptionSettingsCollection, the VM model's encryptionSettings
 and the item's disk details), so it needs no extension or key vault read. What counts as ADE is
-`common.disks.ade_encrypted`, shared with the rules that need to know it too.
+`common.disks.ade_encrypted`, which also decides when NET-NSG-OUTBOUND and NET-FIREWALL-FQDN judge
+the path to AzureKeyVault.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Which disks of a workload Site Recovery replicates: the disk rules and VM-UNSUPPORTED (write
 accelerator) judge only those, since excluding a disk from replication is a documented fix; the
 source managed disks behind a protected item's disk list, for rules on their encryption or
-redundancy; and whether a disk uses Azure Disk Encryption, read once for every rule that asks."""
+redundancy; and whether a disk or VM uses Azure Disk Encryption, which ENC-ADE judges and which
+makes AzureKeyVault a destination of the VM's traffic (`destinations.conditional_destinations`)."""
 
 from __future__ import annotations
 
@@ -85,3 +86,19 @@ def ade_encrypted(
         or (source and source.ade_enabled)
         or (vm_disk and vm_disk.ade_enabled)
     )
+
+
+def uses_ade(ctx: Context, wl: Workload) -> bool:
+    """Whether any disk of the workload is known to use Azure Disk Encryption (VM model, managed
+    disks, item disks). A disk that was not read counts as not encrypted here: ENC-ADE reports
+    that gap. Once per VM and analysis: several network rules ask for every NIC."""
+    memo: dict[str, bool] = ctx.memo.setdefault("uses_ade", {})
+    key = ids.key(wl.vm.id)
+    if key not in memo:
+        disks = ctx.index.disks
+        protected = wl.item.protected_disks if wl.item else []
+        memo[key] = any(
+            ade_encrypted(vm_disk=d, source=disks.get(ids.key(d.managed_disk_id or "")))
+            for _, _, d, _ in vm_disks(wl.vm)
+        ) or any(ade_encrypted(protected=p) for p in protected)
+    return memo[key]
