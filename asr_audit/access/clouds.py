@@ -18,20 +18,35 @@ REGIONS_FILE = "regions.json"
 
 @dataclass(frozen=True, slots=True)
 class RequiredEndpoints:
-    """The outbound FQDNs an A2A source VM needs on 443 (DESIGN.md §5)."""
+    """The outbound FQDNs an A2A source VM needs on 443 (DESIGN.md §5), by destination tag.
+
+    `key_vault` and `automation` are the conditional ones ("About networking in Azure VM disaster
+    recovery", 2025-10-30 revision: `*.vault.azure.net` for ADE VMs, `*.automation.ext.azure.com`
+    for agent auto-update). The Azure China and US Government editions of the page list only the
+    four required names, so those clouds leave them None: a rule cannot judge a name no document
+    gives, and says so rather than guess.
+    """
 
     storage: str
     identity: str
     site_recovery: str
     service_bus: str
+    key_vault: str | None = None
+    automation: str | None = None
 
     def as_dict(self) -> dict[str, str]:
+        """The required names, by destination tag (every A2A VM needs these)."""
         return {
             "Storage": self.storage,
             "AzureActiveDirectory": self.identity,
             "AzureSiteRecovery": self.site_recovery,
             "EventHub": self.service_bus,
         }
+
+    def fqdn(self, tag: str) -> str | None:
+        """The name of a required or conditional destination tag, None when none is documented."""
+        conditional = {"AzureKeyVault": self.key_vault, "GuestAndHybridManagement": self.automation}
+        return self.as_dict().get(tag) or conditional.get(tag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +74,8 @@ CLOUDS: dict[str, CloudProfile] = {
             identity="login.microsoftonline.com",
             site_recovery="*.hypervrecoverymanager.windowsazure.com",
             service_bus="*.servicebus.windows.net",
+            key_vault="*.vault.azure.net",
+            automation="*.automation.ext.azure.com",
         ),
         service_tags_cloud="Public",
     ),

@@ -10,7 +10,9 @@ cannot be used; without one chosen, the customer-managed-key requirement is not 
 ENC-ADE: Azure Disk Encryption keeps each disk's secret (and wrapping key) in a key vault of the VM's
 region; Site Recovery copies them to target key vaults recorded per replicated disk. It judges from
 bodies already read (the disk list's encryptionSettingsCollection, the VM model's encryptionSettings
-and the item's disk details), so it needs no extension or key vault read.
+and the item's disk details), so it needs no extension or key vault read. What counts as ADE is
+`common.disks.ade_encrypted`, which also decides when NET-NSG-OUTBOUND and NET-FIREWALL-FQDN judge
+the path to AzureKeyVault.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
 from asr_audit.inventory import ProtectedItem
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common.audited import Workload, a2a_items, unique_workloads
-from asr_audit.rules.common.disks import item_source_disks, vm_disks
+from asr_audit.rules.common.disks import ade_encrypted, item_source_disks, vm_disks
 from asr_audit.rules.common.naming import (
     examined_item,
     examined_vm,
@@ -177,8 +179,7 @@ def _target_key_vaults(ctx: Context, item: ProtectedItem) -> Iterator[Finding]:
     missing: list[dict[str, Any]] = []
     for protected in item.protected_disks:
         source = sources.get(ids.key(protected.disk_id))
-        encrypted = protected.is_disk_encrypted or bool(source and source.ade_enabled)
-        if not encrypted:
+        if not ade_encrypted(protected, source):
             continue
         wrapped = protected.is_disk_key_encrypted or bool(
             source and source.ade_enabled and source.ade_key_encrypted
@@ -234,7 +235,7 @@ def _ade_form(ctx: Context, wl: Workload) -> Iterator[Finding]:
     linux = (wl.vm.os_type or "").lower() == "linux"
     for _, label, vm_disk, _ in vm_disks(wl.vm):
         if not vm_disk.managed_disk_id:
-            if vm_disk.ade_enabled:
+            if ade_encrypted(vm_disk=vm_disk):
                 unmanaged.append(label)
             continue
         source = disks.get(ids.key(vm_disk.managed_disk_id))
@@ -243,7 +244,7 @@ def _ade_form(ctx: Context, wl: Workload) -> Iterator[Finding]:
                 unread.append(vm_disk.managed_disk_id)
             continue
         linux = linux or (source.os_type or "").lower() == "linux"
-        if source.ade_enabled and source.ade_settings_version == ADE_WITH_ENTRA_APP:
+        if ade_encrypted(source=source) and source.ade_settings_version == ADE_WITH_ENTRA_APP:
             entra.append(label)
     if unmanaged:
         yield vm_finding(

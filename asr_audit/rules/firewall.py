@@ -11,7 +11,9 @@ reached by the cloud's FQDN (`*.hypervrecoverymanager.windowsazure.com`, ...); f
 cache accounts' blob endpoints when every VM's caches are known, since Microsoft allows naming
 them instead of `*.blob...`. A destination is allowed only when all of it is; where the inventory
 cannot tell (the policy was not read, an IP group, a service tag that was not collected) the
-finding says `unknown`, never pass. FQDN tags, web categories and target URLs are not counted as
+finding says `unknown`, never pass. The conditional destinations (AzureKeyVault for ADE VMs) are
+judged only for subnets holding a workload that needs them, and only where the cloud's page names
+their FQDN. FQDN tags, web categories and target URLs are not counted as
 allowing (no Microsoft document says a tag covers the Site Recovery endpoints); a Deny that may
 hit the flow without covering its name is listed in the evidence (`uncounted_denies`).
 """
@@ -33,7 +35,13 @@ from asr_audit.net.service_tags import ServiceTagIndex, shared_index
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common import audited
 from asr_audit.rules.common.audited import SubnetCase, subnet_cases
-from asr_audit.rules.common.destinations import Destination, resolve, subnet_destinations
+from asr_audit.rules.common.destinations import (
+    Conditional,
+    Destination,
+    resolve,
+    subnet_conditional,
+    subnet_destinations,
+)
 from asr_audit.rules.common.naming import SUBNET_TYPE
 from asr_audit.rules.common.references import canonical_ip, firewalls_by_ip, route_table
 
@@ -71,7 +79,9 @@ FIREWALL_FQDN = RuleMeta(
     microsoft_docs="https://learn.microsoft.com/en-us/azure/site-recovery/azure-to-azure-about-networking",
     source=(
         "About networking in Azure VM disaster recovery (learn.microsoft.com, 2020-03-13 revision), "
-        "Outbound connectivity for URLs; Azure Firewall rule processing logic (learn.microsoft.com); "
+        "Outbound connectivity for URLs (*.vault.azure.net for ADE VMs and *.automation.ext.azure.com for "
+        "agent auto-update unchanged in the 2025-10-30 revision); "
+        "Azure Firewall rule processing logic (learn.microsoft.com); "
         "Azure Firewall FAQ (2022-09-12 revision), wildcards in target FQDNs; About networking in Azure "
         "to Azure replication (2018 seed), Outbound connectivity for URLs"
     ),
@@ -167,7 +177,9 @@ def _names(ctx: Context, case: SubnetCase, dest: Destination) -> list[str]:
     """The FQDNs a destination is reached by. Storage: the cache accounts' blob endpoints when
     every VM in the subnet is protected with known caches (Microsoft allows naming them instead of
     `*.blob...`), else the wildcard."""
-    fqdn = ctx.cloud.endpoints.as_dict()[dest.service]
+    fqdn = ctx.cloud.endpoints.fqdn(dest.service)
+    if fqdn is None:
+        return []  # a conditional destination this cloud's page names no FQDN for
     if dest.service != "Storage" or not fqdn.startswith("*."):
         return [fqdn]
     caches: set[str] = set()
@@ -215,13 +227,15 @@ def evaluate_subnet(
     routes: SubnetRoutes,
     tags: ServiceTagIndex,
     firewalls: dict[str, AzureFirewall],
+    extra: Conditional,
 ) -> list[FirewallCase]:
-    """Each firewall the subnet routes replication destinations to, with its verdicts."""
+    """Each firewall the subnet routes replication destinations to, with its verdicts; `extra`
+    holds the conditional destinations its workloads need."""
     cases: dict[str, FirewallCase] = {}
     sources = _subnet_sources(case)
     public_hops: set[str] | None = None  # needed only for a destination that cannot be resolved
     hops: dict[int, str | None] = {}  # route -> firewall ip: a tag splits into many pieces, few routes
-    for dest in subnet_destinations(ctx, case):
+    for dest in [*subnet_destinations(ctx, case), *extra.destinations]:
         prefixes, tag, reason = resolve(tags, dest)
         if prefixes is None:
             if public_hops is None:
@@ -241,8 +255,13 @@ def evaluate_subnet(
             fw_case = _case_for(ctx, cases, ip, firewalls)
             if fw_case.steps is None:
                 continue
+            names = _names(ctx, case, dest)
+            if not names:
+                reason = f"no FQDN for {tag} is documented for {ctx.cloud.name}"
+                fw_case.unknown.append({"destination": tag, "reason": reason})
+                continue
             used = {id(p.route): p.route for p in pieces if p.route}
-            judged = Judged(tag, _names(ctx, case, dest), [r.to_json() for r in used.values()])
+            judged = Judged(tag, names, [r.to_json() for r in used.values()])
             routed = PrefixSet.of_spans(p.span for p in pieces)
             for name in judged.fqdns:
                 judged.walks[name] = walk(fw_case.steps, Flow(sources, routed, tag, name), tags)
@@ -329,7 +348,7 @@ def _fix(case: SubnetCase, fw_case: FirewallCase, blocked: list[Judged]) -> str:
     return f"Allow the replication endpoints from the subnet: {command}.{order}"
 
 
-def _finding(case: SubnetCase, fw_case: FirewallCase) -> Finding | None:
+def _finding(case: SubnetCase, fw_case: FirewallCase, extra: Conditional) -> Finding | None:
     blocked = [j for j in fw_case.judged if j.blocked]
     gaps = _gaps(fw_case)
     if not blocked and not gaps:
@@ -344,6 +363,7 @@ def _finding(case: SubnetCase, fw_case: FirewallCase) -> Finding | None:
         "workloads": case.workload_refs(),
         "destinations": [j.to_json() for j in fw_case.judged],
         "unknown": fw_case.unknown,
+        "not_checked": extra.evidence(),
     }
     common: dict[str, Any] = {
         "resource_id": case.subnet.id,
@@ -392,8 +412,9 @@ def check_firewall_fqdn(ctx: Context) -> Iterator[Finding]:
         if missing:
             continue  # whether anything reaches a firewall is unknown: NET-FORCED-TUNNEL says so
         routes = router.routes(case.vnet, case.subnet, table)
-        for fw_case in evaluate_subnet(ctx, case, table, routes, tags, firewalls):
+        extra = subnet_conditional(ctx, case)
+        for fw_case in evaluate_subnet(ctx, case, table, routes, tags, firewalls, extra):
             ctx.examined(FIREWALL_FQDN, case.subnet.id, SUBNET_TYPE, case.label(), case.vnet.location)
-            found = _finding(case, fw_case)
+            found = _finding(case, fw_case, extra)
             if found:
                 yield found

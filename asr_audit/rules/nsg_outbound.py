@@ -2,7 +2,9 @@
 
 Each protected or candidate NIC is judged: TCP 443 from each of its ip configurations to every
 destination of DESIGN.md section 5 must pass the NIC's NSG and then its subnet's NSG (Azure's
-order for outbound traffic; both must allow). The evaluation and the wording are shared with
+order for outbound traffic; both must allow). The conditional destinations join the same single
+evaluation only for the workloads they apply to (AzureKeyVault for an ADE VM), so a VM without
+them costs nothing more. The evaluation and the wording are shared with
 NET-NSG-RECOVERY-SIDE (`rules.common.nsg_evaluation`).
 """
 
@@ -16,7 +18,7 @@ from asr_audit.findings import Finding, RuleMeta, Severity
 from asr_audit.net.nsg import CompiledNsg, Unread
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common import audited
-from asr_audit.rules.common.destinations import workload_destinations
+from asr_audit.rules.common.destinations import conditional_destinations, workload_destinations
 from asr_audit.rules.common.naming import NIC_TYPE
 from asr_audit.rules.common.nsg_evaluation import (
     ABOUT_NETWORKING,
@@ -45,7 +47,9 @@ NSG_OUTBOUND = RuleMeta(
     microsoft_docs=ABOUT_NETWORKING,
     source=(
         "About networking in Azure VM disaster recovery (learn.microsoft.com, 2020-03-13 revision), "
-        "Outbound connectivity using service tags; Network security groups, How network security groups "
+        "Outbound connectivity using service tags (AzureKeyVault for ADE VMs and GuestAndHybridManagement "
+        "for agent auto-update unchanged in the 2025-10-30 revision); "
+        "Network security groups, How network security groups "
         "filter traffic (NIC then subnet for outbound); About networking in Azure to Azure replication "
         "(2018 seed), Outbound connectivity for IP address ranges"
     ),
@@ -76,9 +80,9 @@ def check_nsg_outbound(ctx: Context) -> Iterator[Finding]:
         nsgs = _nic_nsgs(estate, p)
         if not nsgs:
             continue  # no NSG on the NIC or its subnet: nothing filters the traffic
-        outcome = evaluate(
-            ctx, workload_destinations(ctx, p.workload), nsgs, nic_sources(p.nic, p.vnet, p.subnet)
-        )
+        extra = conditional_destinations(ctx, p.workload)
+        wanted = [*workload_destinations(ctx, p.workload), *extra.destinations]
+        outcome = evaluate(ctx, wanted, nsgs, nic_sources(p.nic, p.vnet, p.subnet))
         if not (outcome.failing or outcome.unknown):
             continue
         w = p.workload
@@ -96,6 +100,7 @@ def check_nsg_outbound(ctx: Context) -> Iterator[Finding]:
             "nsgs": _nsg_evidence(p.nic.network_security_group_id, p.subnet.network_security_group_id, nsgs),
             "destinations": outcome.evidence,
             "unknown": outcome.unknown,
+            "not_checked": extra.evidence(),
         }
         common = {
             "resource_id": p.nic.id,

@@ -3,6 +3,13 @@ as service tags, and their prefixes.
 
 NET-FORCED-TUNNEL, NET-NSG-* and NET-FIREWALL-FQDN judge the same destinations along different
 paths (routes, NSGs, a firewall), so the model lives here rather than in any one of them.
+
+Two destinations are conditional ("About networking in Azure VM disaster recovery", 2025-10-30
+revision): AzureKeyVault (`*.vault.azure.net`) for a VM using Azure Disk Encryption, and
+GuestAndHybridManagement (`*.automation.ext.azure.com`) when the mobility agent updates itself.
+NET-NSG-OUTBOUND and NET-FIREWALL-FQDN judge them for the workloads they apply to
+(`conditional_destinations`); the page asks for them "only" when replication or auto-update is
+enabled through the portal, so the route rules, which judge the replication traffic itself, do not.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from asr_audit.net.prefixes import PrefixSet
 from asr_audit.net.service_tags import ServiceTagIndex
 from asr_audit.rules.base import Context
 from asr_audit.rules.common.audited import SubnetCase, Workload
+from asr_audit.rules.common.disks import uses_ade
 
 SOURCE, TARGET = "source", "target"
 # (service tag, which region's regional tag; None for a global tag): DESIGN.md section 5.
@@ -24,6 +32,12 @@ REQUIRED = (
     ("AzureSiteRecovery", None),
 )
 SITE_RECOVERY = "AzureSiteRecovery"
+KEY_VAULT = "AzureKeyVault"
+GUEST_MANAGEMENT = "GuestAndHybridManagement"
+AUTO_UPDATE_UNKNOWN = (
+    "not checked: whether the mobility agent updates itself is set on the vault's protection-container "
+    "mappings, which this scan does not read"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,3 +98,46 @@ def subnet_destinations(ctx: Context, case: SubnetCase) -> list[Destination]:
         )
     private = all(private_endpoint(ctx, p.workload) for p in case.placements)
     return [d for d in wanted if not (d.service == SITE_RECOVERY and private)]
+
+
+def auto_update_on(ctx: Context, workload: Workload) -> bool | None:
+    """Whether Site Recovery updates the workload's mobility agent itself, None when not known.
+
+    The setting (`agentAutoUpdateStatus`) lives on the protection-container mapping the workload's
+    item replicates through; the inventory holds no mappings yet, so it is never known today
+    and GuestAndHybridManagement is noted as not checked rather than judged. This is the one place
+    to answer from the mappings once they are collected."""
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Conditional:
+    """The conditional destinations a workload (or a subnet's workloads) needs, and those whose
+    condition is not known: these are neither judged nor passed, only noted in the evidence."""
+
+    destinations: tuple[Destination, ...] = ()
+    not_checked: tuple[tuple[str, str], ...] = ()  # (tag, why)
+
+    def evidence(self) -> list[dict[str, str]]:
+        return [{"destination": tag, "reason": why} for tag, why in self.not_checked]
+
+
+def conditional_destinations(ctx: Context, workload: Workload) -> Conditional:
+    """AzureKeyVault for an ADE VM, GuestAndHybridManagement when agent auto-update is on."""
+    wanted = [Destination(KEY_VAULT, None)] if uses_ade(ctx, workload) else []
+    auto = auto_update_on(ctx, workload)
+    if auto:
+        wanted.append(Destination(GUEST_MANAGEMENT, None))
+    unknown = ((GUEST_MANAGEMENT, AUTO_UPDATE_UNKNOWN),) if auto is None else ()
+    return Conditional(tuple(wanted), unknown)
+
+
+def subnet_conditional(ctx: Context, case: SubnetCase) -> Conditional:
+    """The conditional destinations any of the subnet's workloads needs, each once."""
+    wanted: dict[Destination, None] = {}
+    unknown: dict[tuple[str, str], None] = {}
+    for p in case.placements:
+        found = conditional_destinations(ctx, p.workload)
+        wanted.update(dict.fromkeys(found.destinations))
+        unknown.update(dict.fromkeys(found.not_checked))
+    return Conditional(tuple(wanted), tuple(unknown))

@@ -1,7 +1,8 @@
 """Which disks of a workload Site Recovery replicates: the disk rules and VM-UNSUPPORTED (write
-accelerator) judge only those, since excluding a disk from replication is a documented fix; and
-the source managed disks behind a protected item's disk list, for rules on their encryption or
-redundancy."""
+accelerator) judge only those, since excluding a disk from replication is a documented fix; the
+source managed disks behind a protected item's disk list, for rules on their encryption or
+redundancy; and whether a disk or VM uses Azure Disk Encryption, which ENC-ADE judges and which
+makes AzureKeyVault a destination of the VM's traffic (`destinations.conditional_destinations`)."""
 
 from __future__ import annotations
 
@@ -72,3 +73,32 @@ def item_source_disks(
         elif (ids.subscription_of(protected.disk_id) or "").lower() not in scanned:
             unread.append(protected.disk_id)
     return found, unread
+
+
+def ade_encrypted(
+    protected: ProtectedDisk | None = None, source: Disk | None = None, vm_disk: VmDisk | None = None
+) -> bool:
+    """Whether a disk uses Azure Disk Encryption, by any record already read: the item's
+    `isDiskEncrypted`, the managed disk's `encryptionSettingsCollection.enabled`, or the VM model's
+    `encryptionSettings.enabled` (the only record of an unmanaged disk)."""
+    return bool(
+        (protected and protected.is_disk_encrypted)
+        or (source and source.ade_enabled)
+        or (vm_disk and vm_disk.ade_enabled)
+    )
+
+
+def uses_ade(ctx: Context, wl: Workload) -> bool:
+    """Whether any disk of the workload is known to use Azure Disk Encryption (VM model, managed
+    disks, item disks). A disk that was not read counts as not encrypted here: ENC-ADE reports
+    that gap. Once per VM and analysis: several network rules ask for every NIC."""
+    memo: dict[str, bool] = ctx.memo.setdefault("uses_ade", {})
+    key = ids.key(wl.vm.id)
+    if key not in memo:
+        disks = ctx.index.disks
+        protected = wl.item.protected_disks if wl.item else []
+        memo[key] = any(
+            ade_encrypted(vm_disk=d, source=disks.get(ids.key(d.managed_disk_id or "")))
+            for _, _, d, _ in vm_disks(wl.vm)
+        ) or any(ade_encrypted(protected=p) for p in protected)
+    return memo[key]

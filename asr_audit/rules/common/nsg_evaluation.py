@@ -181,7 +181,7 @@ class Outcome:
 
 def fqdn(ctx: Context, tag: str) -> str | None:
     """The cloud's FQDN for a destination tag (`EventHub.WestUS2` -> `*.servicebus.windows.net`)."""
-    return ctx.cloud.endpoints.as_dict().get(tag.partition(".")[0])
+    return ctx.cloud.endpoints.fqdn(tag.partition(".")[0])
 
 
 def evaluate(
