@@ -14,6 +14,7 @@ from asr_audit import ids
 from asr_audit.collect.fields import (
     Malformed,
     bool_field,
+    choice_field,
     flag,
     identity,
     integer,
@@ -46,15 +47,13 @@ def parse_vault(item: dict[str, Any]) -> Vault:
     )
 
 
+_ON_OFF = ("Enabled", "Disabled")
+
+
 def _alerts_state(settings: dict[str, Any], key: str) -> str | None:
-    """An alert setting ("Enabled" / "Disabled"), None when not set. Any other value is unreadable:
-    read as "not set" it would stand for the service default and hide alerts turned off."""
-    value = settings.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str) or value.lower() not in ("enabled", "disabled"):
-        raise Malformed(f"'{key}' is {value!r}, not Enabled or Disabled")
-    return value
+    """An alert setting, None when not set (the default: alerts on). Strict, as a value read as
+    "not set" would hide alerts turned off."""
+    return choice_field(settings, key, _ON_OFF)
 
 
 def _principals(identity: dict[str, Any]) -> list[str]:
