@@ -157,6 +157,7 @@ def test_a_403_on_one_resource_type_leaves_no_finding_unexplained(
     [
         r"/replicationProtectedItems$",
         r"/replicationNetworkMappings$",
+        r"/replicationProtectionContainerMappings$",
         r"/virtualNetworkGateways$",
         r"/connections$",
         r"/serviceTags$",

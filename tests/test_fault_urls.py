@@ -57,7 +57,9 @@ def test_ids_that_are_urls_on_another_host_are_refused_and_listed_as_gaps(
 
     assert other.requests == []  # no request, so no bearer token, went to the other host
     gaps = {c.collector: c for c in inventory.coverage if c.status != "ok" and c.collector != "service_tags"}
-    assert set(gaps) == {"vault:x", "protected_items:x", "network_mappings:x", "rule_collection_groups:fwp"}
+    vault_reads = ("vault", "protected_items", "network_mappings", "protection_container_mappings")
+    per_vault = {f"{c}:x" for c in vault_reads}
+    assert set(gaps) == per_vault | {"rule_collection_groups:fwp"}
     for gap in gaps.values():
         assert gap.status == "error"
         assert (gap.detail or "").startswith("refused to request a URL built from data: ")

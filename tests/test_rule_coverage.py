@@ -37,7 +37,8 @@ CATALOG = default_catalog()
 RULES = {r.id: r for r in CATALOG}
 SUBSCRIPTION_SCOPE = f"/subscriptions/{SUBSCRIPTION}"
 # Read per object rather than per subscription: named in coverage as `<collector>:<object>`.
-PER_OBJECT = {"vault", "protected_items", "network_mappings", "rule_collection_groups"}
+PER_OBJECT = {"vault", "protected_items", "network_mappings", "protection_container_mappings"}
+PER_OBJECT |= {"rule_collection_groups"}
 PER_OBJECT |= {"virtual_network_gateways", "connections"}
 PER_OBJECT |= set(endpoints.CACHE_ACCOUNT_READS)
 

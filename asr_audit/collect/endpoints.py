@@ -123,6 +123,7 @@ def vault(vault_id: str) -> str:
 VAULT_LISTS: dict[str, str] = {
     "protected_items": "replicationProtectedItems",
     "network_mappings": "replicationNetworkMappings",
+    "protection_container_mappings": "replicationProtectionContainerMappings",
 }
 
 

@@ -67,6 +67,19 @@ def bool_field(parent: dict[str, Any], key: str, default: bool) -> bool:
     raise Malformed(f"'{key}' is {_kind(value)}, not a boolean")
 
 
+def choice_field(parent: dict[str, Any], key: str, allowed: tuple[str, ...]) -> str | None:
+    """A setting a verdict rests on that takes one of a few values: None when absent or null
+    (the service default applies), `Malformed` for any other value (read as "not set" it would
+    stand for the default and hide the setting it really has). Compared without case; the
+    value is kept as ARM spelled it."""
+    value = parent.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.lower() not in {a.lower() for a in allowed}:
+        raise Malformed(f"'{key}' is {value!r}, not {' or '.join(allowed)}")
+    return value
+
+
 def props(item: dict[str, Any]) -> dict[str, Any]:
     return obj_field(item, "properties")
 

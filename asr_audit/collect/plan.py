@@ -81,6 +81,7 @@ _SUBSCRIPTION_PARSERS: dict[str, tuple[Callable[[dict[str, Any]], Any], Use]] = 
 _VAULT_PARSERS = {
     "protected_items": recovery.parse_protected_item,
     "network_mappings": recovery.parse_network_mapping,
+    "protection_container_mappings": recovery.parse_protection_container_mapping,
 }
 # collector -> parser of what is read at one cache account, given that account's id
 _CACHE_ACCOUNT_PARSERS: dict[str, Callable[[str, dict[str, Any]], Any]] = {

@@ -14,6 +14,7 @@ from asr_audit import ids
 from asr_audit.collect.fields import (
     Malformed,
     bool_field,
+    choice_field,
     flag,
     identity,
     integer,
@@ -23,7 +24,14 @@ from asr_audit.collect.fields import (
     required_id,
     text,
 )
-from asr_audit.inventory import HealthError, NetworkMapping, ProtectedDisk, ProtectedItem, Vault
+from asr_audit.inventory import (
+    HealthError,
+    NetworkMapping,
+    ProtectedDisk,
+    ProtectedItem,
+    ProtectionContainerMapping,
+    Vault,
+)
 
 
 def parse_vault(item: dict[str, Any]) -> Vault:
@@ -46,15 +54,13 @@ def parse_vault(item: dict[str, Any]) -> Vault:
     )
 
 
+_ON_OFF = ("Enabled", "Disabled")
+
+
 def _alerts_state(settings: dict[str, Any], key: str) -> str | None:
-    """An alert setting ("Enabled" / "Disabled"), None when not set. Any other value is unreadable:
-    read as "not set" it would stand for the service default and hide alerts turned off."""
-    value = settings.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str) or value.lower() not in ("enabled", "disabled"):
-        raise Malformed(f"'{key}' is {value!r}, not Enabled or Disabled")
-    return value
+    """An alert setting, None when not set (the default: alerts on). Strict, as a value read as
+    "not set" would hide alerts turned off."""
+    return choice_field(settings, key, _ON_OFF)
 
 
 def _principals(identity: dict[str, Any]) -> list[str]:
@@ -75,6 +81,11 @@ def vault_id_of(resource_id: str) -> str:
         if part.lower() == "vaults":
             return "/".join(parts[: i + 2])
     raise Malformed(f"not under a vault: {resource_id}")
+
+
+def _vault_child(item: dict[str, Any], rid: str) -> dict[str, str]:
+    """The id, name and vault of a Site Recovery mapping: both kinds of record name them alike."""
+    return {"id": rid, "name": text(item.get("name")) or ids.name_of(rid), "vault_id": vault_id_of(rid)}
 
 
 # --- protected items ------------------------------------------------------------------------
@@ -244,9 +255,7 @@ def parse_network_mapping(item: dict[str, Any]) -> NetworkMapping:
     kind = text(settings.get("instanceType"))
     a2a = kind == "AzureToAzure"
     return NetworkMapping(
-        id=rid,
-        name=text(item.get("name")) or ids.name_of(rid),
-        vault_id=vault_id_of(rid),
+        **_vault_child(item, rid),
         instance_type=kind,
         primary_network_id=text(p.get("primaryNetworkId")),
         recovery_network_id=text(p.get("recoveryNetworkId")),
@@ -254,3 +263,37 @@ def parse_network_mapping(item: dict[str, Any]) -> NetworkMapping:
         recovery_location=text(settings.get("recoveryFabricLocation")) if a2a else None,
         state=text(p.get("state")),
     )
+
+
+# --- protection container mappings --------------------------------------------------------------
+
+# A2AProtectionContainerMappingDetails.automationAccountAuthenticationType
+_AUTOMATION_SIGN_IN = ("RunAsAccount", "SystemAssignedIdentity")
+
+
+def parse_protection_container_mapping(item: dict[str, Any]) -> ProtectionContainerMapping:
+    """The A2A details carry the vault's Mobility agent auto-update settings; other providers'
+    details (and a mapping with none, as the REST reference's own example) carry none of them."""
+    rid = required_id(item)
+    p = props(item)
+    details = obj_field(p, "providerSpecificDetails")
+    kind = text(details.get("instanceType"))
+    return ProtectionContainerMapping(
+        **_vault_child(item, rid),
+        instance_type=kind,
+        source_fabric=text(p.get("sourceFabricFriendlyName")),
+        target_fabric=text(p.get("targetFabricFriendlyName")),
+        **(_auto_update_settings(details) if kind == "A2A" else {}),
+    )
+
+
+def _auto_update_settings(a2a: dict[str, Any]) -> dict[str, Any]:
+    """A2AProtectionContainerMappingDetails. The two settings a verdict rests on are strict: a junk
+    value is an unread mapping, never the default."""
+    return {
+        "agent_auto_update_status": choice_field(a2a, "agentAutoUpdateStatus", _ON_OFF),
+        "automation_account_id": text(a2a.get("automationAccountArmId")),
+        "automation_account_authentication_type": choice_field(
+            a2a, "automationAccountAuthenticationType", _AUTOMATION_SIGN_IN
+        ),
+    }

@@ -37,6 +37,7 @@ PER_OBJECT_COLLECTORS: dict[str, str] = {
     "vault": "vaults",  # the vault GET
     "protected_items": "vaults",
     "network_mappings": "vaults",
+    "protection_container_mappings": "vaults",  # the A2A agent auto-update settings
     "rule_collection_groups": "firewall_policies",
     "virtual_network_gateways": "gateway_resource_groups",  # per resource group
     "connections": "gateway_resource_groups",
@@ -636,6 +637,24 @@ class NetworkMapping:
 
 
 @dataclass(slots=True)
+class ProtectionContainerMapping:
+    """A protection container mapping: which replication policy pairs a source container with a
+    recovery one. Its A2A details hold the vault's Mobility agent auto-update settings."""
+
+    id: str
+    name: str
+    vault_id: str
+    instance_type: str | None = None  # providerSpecificDetails.instanceType; None = no details
+    source_fabric: str | None = None  # sourceFabricFriendlyName (the region, for A2A)
+    target_fabric: str | None = None  # targetFabricFriendlyName
+    # A2A only: agentAutoUpdateStatus (Enabled / Disabled), the automation account that runs the
+    # update, and how it signs in (RunAsAccount / SystemAssignedIdentity); None when not given.
+    agent_auto_update_status: str | None = None
+    automation_account_id: str | None = None
+    automation_account_authentication_type: str | None = None
+
+
+@dataclass(slots=True)
 class Inventory:
     cloud: str = "AzureCloud"
     collected_at: str | None = None
@@ -657,6 +676,7 @@ class Inventory:
     service_tags: list[ServiceTag] = field(default_factory=list)
     protected_items: list[ProtectedItem] = field(default_factory=list)
     network_mappings: list[NetworkMapping] = field(default_factory=list)
+    protection_container_mappings: list[ProtectionContainerMapping] = field(default_factory=list)
     blob_services: list[BlobService] = field(default_factory=list)
     role_assignments: list[RoleAssignment] = field(default_factory=list)
     load_balancers: list[LoadBalancer] = field(default_factory=list)

@@ -27,7 +27,8 @@ tests/scenarios/README.md):
   (generic `{id, name, type, location}` items), `GET /subscriptions/{sub}/resourcegroups`.
 - `GET /subscriptions/{sub}/providers/Microsoft.Network/locations/{loc}/serviceTags`: the
   scenario's `serviceTags.json` verbatim (same object for every location).
-- `GET {vaultId}/replicationProtectedItems|replicationNetworkMappings|replicationFabrics` and
+- `GET {vaultId}/replicationProtectedItems|replicationNetworkMappings|replicationFabrics|
+  replicationProtectionContainerMappings` and
   `GET {firewallPolicyId}/ruleCollectionGroups`: children whose id starts with the parent's id
   (case-insensitive; ASR ids use `/Subscriptions/`).
 - `GET {anyResourceId}` and inline children (`{vnetId}/subnets/{name}`, `{vnetId}/subnets`).

@@ -41,7 +41,12 @@ TOP_LEVEL_TYPES: dict[str, str] = {
 RESOURCE_GROUP_ONLY = frozenset({"Microsoft.Network/virtualNetworkGateways", "Microsoft.Network/connections"})
 
 # Vault children, served under `{vaultId}/<stem>` and filtered by the vault id prefix.
-VAULT_CHILDREN = ("replicationProtectedItems", "replicationNetworkMappings", "replicationFabrics")
+VAULT_CHILDREN = (
+    "replicationProtectedItems",
+    "replicationNetworkMappings",
+    "replicationFabrics",
+    "replicationProtectionContainerMappings",  # not in Resource Graph: no ARG rows
+)
 
 # Firewall policy children, served the same way under `{policyId}/<stem>`.
 POLICY_CHILDREN = ("ruleCollectionGroups",)

@@ -31,6 +31,10 @@ PROTECTED_ITEM_TYPE = (
 NETWORK_MAPPING_TYPE = (
     "Microsoft.RecoveryServices/vaults/replicationFabrics/replicationNetworks/replicationNetworkMappings"
 )
+CONTAINER_MAPPING_TYPE = (
+    "Microsoft.RecoveryServices/vaults/replicationFabrics/replicationProtectionContainers/"
+    "replicationProtectionContainerMappings"
+)
 
 
 # --- naming what a finding is about -------------------------------------------------------------
