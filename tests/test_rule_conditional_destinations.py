@@ -15,9 +15,17 @@ from test_rule_nsg import DENY_INTERNET, SOURCE_SIDE, Scene, allows, blocked
 
 from asr_audit.access.clouds import CLOUDS
 from asr_audit.findings import Finding, FindingStatus
-from asr_audit.inventory import Disk, ProtectedDisk, ServiceTag, VmDisk
+from asr_audit.inventory import (
+    Disk,
+    ProtectedDisk,
+    ProtectedItem,
+    ProtectionContainerMapping,
+    ServiceTag,
+    VmDisk,
+)
+from asr_audit.rules.base import Context
 from asr_audit.rules.common import destinations
-from asr_audit.rules.common.audited import workloads
+from asr_audit.rules.common.audited import Workload, workloads
 from asr_audit.rules.common.disks import uses_ade
 
 KEY_VAULT = ServiceTag("AzureKeyVault", None, "AzureKeyVault", ["52.20.0.0/24"])
@@ -164,3 +172,53 @@ def test_firewall_judges_the_automation_fqdn_when_auto_update_is_on() -> None:
     [finding] = firewall_findings(FirewallScene(policies=[allowing(EVERYTHING)]), ade=False)
     assert firewall_blocked(finding) == {"GuestAndHybridManagement"}
     assert "'*.automation.ext.azure.com'" in (finding.remediation or "")
+
+
+CONTAINER = (
+    "/Subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg/providers/"
+    "Microsoft.RecoveryServices/vaults/v/replicationFabrics/f/replicationProtectionContainers/c"
+)
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        (["Enabled"], True),
+        (["Disabled", "enabled"], True),  # any mapping that updates the agent
+        (["Disabled"], False),
+        ([None], None),  # a mapping without the setting says nothing
+        ([], None),  # no mapping of the item's container
+    ],
+)
+def test_auto_update_is_read_from_the_mappings_of_the_items_container(
+    statuses: list[str | None], expected: bool | None
+) -> None:
+    item = ProtectedItem(id=f"{CONTAINER}/replicationProtectedItems/x", name="x", vault_id="v")
+    other = ProtectionContainerMapping(
+        id=f"{CONTAINER}-2/replicationProtectionContainerMappings/m",
+        name="m",
+        vault_id="v",
+        agent_auto_update_status="Enabled",
+    )  # another container's mapping never counts
+    mappings = [
+        ProtectionContainerMapping(
+            id=f"{CONTAINER.lower()}/replicationProtectionContainerMappings/m{i}",
+            name=f"m{i}",
+            vault_id="v",
+            agent_auto_update_status=s,
+        )
+        for i, s in enumerate(statuses)
+    ]
+    inv = inventory()
+    inv.protection_container_mappings = [other, *mappings]
+    ctx = Context(inv)
+    workload = Workload(
+        vm=vm_with_nic("vm", "eastus")[0],
+        kind="protected",
+        source_region="eastus",
+        target_region="westus",
+        item=item,
+    )
+    assert destinations.auto_update_on(ctx, workload) is expected
+    candidate = Workload(vm=workload.vm, kind="candidate", source_region="eastus", target_region="westus")
+    assert destinations.auto_update_on(ctx, candidate) is None

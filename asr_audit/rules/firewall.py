@@ -57,6 +57,7 @@ FIREWALL_FQDN = RuleMeta(
         "azure_firewalls",
         "firewall_policies",
         "rule_collection_groups",
+        "protection_container_mappings",  # agent auto-update: GuestAndHybridManagement's condition
     ),
     rationale=(
         "A replicating VM writes to its cache storage account and talks to Site Recovery, Microsoft Entra "

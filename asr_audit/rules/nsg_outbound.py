@@ -35,7 +35,15 @@ NSG_OUTBOUND = RuleMeta(
     title="NSG rules block outbound replication traffic",
     severity=Severity.HIGH,
     category="network",
-    needs=(*audited.PLACEMENT_INPUTS, "network_security_groups", "route_tables", "service_tags"),
+    # protection_container_mappings: whether agent auto-update makes GuestAndHybridManagement a
+    # destination (rules/common/destinations.auto_update_on).
+    needs=(
+        *audited.PLACEMENT_INPUTS,
+        "network_security_groups",
+        "route_tables",
+        "service_tags",
+        "protection_container_mappings",
+    ),
     rationale=(
         "A replicating VM writes to the cache storage account in its own region, authenticates with "
         "Microsoft Entra ID, sends monitoring data to Event Hubs in the target region and talks to the "

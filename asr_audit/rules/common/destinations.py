@@ -103,11 +103,32 @@ def subnet_destinations(ctx: Context, case: SubnetCase) -> list[Destination]:
 def auto_update_on(ctx: Context, workload: Workload) -> bool | None:
     """Whether Site Recovery updates the workload's mobility agent itself, None when not known.
 
-    The setting (`agentAutoUpdateStatus`) lives on the protection-container mapping the workload's
-    item replicates through; the inventory holds no mappings yet, so it is never known today
-    and GuestAndHybridManagement is noted as not checked rather than judged. This is the one place
-    to answer from the mappings once they are collected."""
-    return None
+    The setting (`agentAutoUpdateStatus`) lives on the protection-container mappings of the
+    container the workload's item replicates from: on when any of them says Enabled, off when
+    they all say Disabled, unknown without an item (a candidate) or a mapping that says either."""
+    if workload.item is None:
+        return None
+    statuses = _auto_update_by_container(ctx).get(_container_key(workload.item.id), [])
+    if "enabled" in statuses:
+        return True
+    return False if statuses and all(s == "disabled" for s in statuses) else None
+
+
+def _container_key(object_id: str) -> str:
+    """The protection container an item or a container mapping belongs to (ids are
+    `.../replicationProtectionContainers/{name}/{child type}/{child}`)."""
+    return ids.key(object_id).rsplit("/", 2)[0]
+
+
+def _auto_update_by_container(ctx: Context) -> dict[str, list[str]]:
+    found: dict[str, list[str]] | None = ctx.memo.get("auto_update_by_container")
+    if found is None:
+        found = {}
+        for m in ctx.inventory.protection_container_mappings:
+            if m.agent_auto_update_status:
+                found.setdefault(_container_key(m.id), []).append(m.agent_auto_update_status.strip().lower())
+        ctx.memo["auto_update_by_container"] = found
+    return found
 
 
 @dataclass(frozen=True, slots=True)
