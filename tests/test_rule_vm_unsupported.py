@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import pytest
-from test_rule_machines import readiness, scan, vm
+from test_rule_machines import VAULT_ID, protect, readiness, scan, vm
 
-from asr_audit.findings import FindingStatus, Severity
-from asr_audit.inventory import Inventory, VirtualMachine, VmDisk
+from asr_audit.findings import Finding, FindingStatus, Severity
+from asr_audit.inventory import Inventory, Vault, VirtualMachine, VmDisk, VmSku
 from asr_audit.rules import analyze, passed
 from asr_audit.rules.base import Context
 
@@ -95,3 +95,38 @@ def test_a_blocking_reason_keeps_the_finding_high_and_lists_both() -> None:
 def test_candidate_vms_are_judged_alike() -> None:
     [finding] = readiness("VM-UNSUPPORTED", vm(disk_controller_type="NVMe"))
     assert finding.evidence["scope"] == "candidate"
+
+
+def _with_sku(machine: VirtualMachine, architecture: str, vcpus: int) -> Inventory:
+    """The machine protected, with a Microsoft.Compute/skus entry for its size (read for another
+    region: a size's capabilities are the same everywhere)."""
+    entry = VmSku(str(machine.vm_size), "s", "westus2", vcpus=vcpus, cpu_architecture=architecture)
+    return Inventory(
+        vaults=[Vault(VAULT_ID, "v1", "westus")],
+        virtual_machines=[machine],
+        protected_items=[protect(machine)],
+        vm_skus=[entry],
+    )
+
+
+def _unsupported(inv: Inventory) -> list[Finding]:
+    return [f for f in analyze(Context(inv)) if f.rule_id == "VM-UNSUPPORTED"]
+
+
+def test_skus_cpu_architecture_decides_over_the_size_name() -> None:
+    """An Arm64 size whose name the parser would not recognise, and an x64 size named like one:
+    the collected `CpuArchitectureType` wins, and the evidence says where it came from."""
+    [arm] = _unsupported(_with_sku(vm(vm_size="Standard_Custom8"), "Arm64", 8))
+    assert "Arm64 size Standard_Custom8" in arm.message
+    assert arm.evidence["cpu_architecture_from"] == "skus CpuArchitectureType"
+    assert _unsupported(_with_sku(vm(vm_size="Standard_D2ps_v5"), "x64", 2)) == []
+    [by_name] = scan("VM-UNSUPPORTED", vm(vm_size="Standard_D2ps_v5"))  # no sku entry: the name decides
+    assert by_name.evidence["cpu_architecture_from"] == "size name"
+
+
+def test_fewer_than_two_cores_fires_only_when_the_skus_say_so() -> None:
+    [one] = _unsupported(_with_sku(vm(vm_size="Standard_B1s"), "x64", 1))
+    assert "has 1 vCPU" in one.message and one.severity is Severity.HIGH
+    assert "az vm resize" in one.remediation
+    assert _unsupported(_with_sku(vm(vm_size="Standard_B2s"), "x64", 2)) == []
+    assert scan("VM-UNSUPPORTED", vm(vm_size="Standard_B1s")) == []  # no sku entry: not judged

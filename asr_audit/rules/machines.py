@@ -8,14 +8,14 @@ The disk limits (DSK-*) are in `rules.disks`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from asr_audit import ids
 from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
-from asr_audit.inventory import VirtualMachine
+from asr_audit.inventory import VirtualMachine, VmSku
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common.audited import (
     ON_PREMISES_TO_AZURE,
@@ -205,6 +205,8 @@ VM_UNSUPPORTED = RuleMeta(
 # [Family][Subfamily][vCPUs][-constrained vCPUs][additive features]...: features follow the digits.
 _SIZE_FEATURES = re.compile(r"^[A-Za-z]+_[A-Za-z]+\d+(?:-\d+)?([A-Za-z]*)")
 PALO_ALTO_PUBLISHER = "paloaltonetworks"
+# Compute settings: "Any Azure VM size with at least two CPU cores and 1-GB RAM."
+MIN_CORES = 2
 # "Only Linux Trusted VMs created after 1-Apr-2024 are supported": a VM created on that day is taken
 # as supported, the reading that cannot report a VM Site Recovery accepts.
 LINUX_TRUSTED_LAUNCH_SINCE = datetime(2024, 4, 1, tzinfo=timezone.utc)
@@ -253,11 +255,27 @@ def _linux_trusted_launch(vm: VirtualMachine, found: Unsupported) -> None:
         )
 
 
-def unsupported_reasons(wl: Workload) -> Unsupported:
+def size_capabilities(ctx: Context) -> dict[str, VmSku]:
+    """The collected `Microsoft.Compute/skus` entries by size name, once per analysis. A size's
+    CPU architecture and vCPUs are the same in every region, so an entry read for a recovery
+    region (PLC-TARGET-SKU's read) describes the source VM's size too."""
+    found: dict[str, VmSku] | None = ctx.memo.get("size_capabilities")
+    if found is None:
+        found = {}
+        for sku in ctx.inventory.vm_skus:
+            found.setdefault(sku.name.lower(), sku)
+        ctx.memo["size_capabilities"] = found
+    return found
+
+
+def unsupported_reasons(wl: Workload, sizes: Mapping[str, VmSku] | None = None) -> Unsupported:
     """Each unsupported feature of the workload's VM as a sentence, with its fix and the facts behind
-    it. Write accelerator counts only on disks that are (or would be) replicated."""
+    it. Write accelerator counts only on disks that are (or would be) replicated. `sizes`
+    (`size_capabilities`) gives the size's CPU architecture and vCPUs where collected; without an
+    entry, Arm64 is read from the size name and the core count is not judged."""
     vm = wl.vm
     found = Unsupported()
+    sku = (sizes or {}).get((vm.vm_size or "").lower())
     disks, _ = replicated_disks(wl)
     accelerated = [(key, label) for key, label, disk, _ in disks if disk.write_accelerator_enabled]
     if accelerated:
@@ -283,11 +301,21 @@ def unsupported_reasons(wl: Workload) -> Unsupported:
             host_id=vm.host_id,
             host_group_id=vm.host_group_id,
         )
-    if is_arm64_size(vm.vm_size):
+    architecture = sku.cpu_architecture if sku is not None else None
+    arm = architecture.lower() == "arm64" if architecture else is_arm64_size(vm.vm_size)
+    if arm:
         found.block(
             f"Arm64 size {vm.vm_size}",
             "move the workload to an x64 size (a resize cannot change the CPU architecture)",
             vm_size=vm.vm_size,
+            cpu_architecture_from="skus CpuArchitectureType" if architecture else "size name",
+        )
+    if sku is not None and sku.vcpus is not None and sku.vcpus < MIN_CORES:
+        found.block(
+            f"size {vm.vm_size} has {sku.vcpus} vCPU (Site Recovery needs at least {MIN_CORES} CPU cores)",
+            f"resize the VM to a size with at least {MIN_CORES} vCPUs (az vm resize -g "
+            f"{ids.resource_group_of(vm.id)} -n {vm.name} --size <size>)",
+            vcpus=sku.vcpus,
         )
     if (vm.plan_publisher or "").lower() == PALO_ALTO_PUBLISHER:
         found.block(
@@ -327,7 +355,7 @@ def _message(wl: Workload, found: Unsupported) -> str:
 def check_unsupported(ctx: Context) -> Iterator[Finding]:
     for wl in unique_workloads(ctx):
         examined_vm(VM_UNSUPPORTED, ctx, wl)
-        found = unsupported_reasons(wl)
+        found = unsupported_reasons(wl, size_capabilities(ctx))
         evidence = {
             **({"reasons": found.blocking} if found.blocking else {}),
             **({"lost_on_failover": found.lost} if found.lost else {}),
