@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from test_rule_machines import VAULT_ID, protect, readiness, scan, vm
 
+from asr_audit.collect.compute import parse_disk
 from asr_audit.findings import Finding, FindingStatus, Severity
-from asr_audit.inventory import Inventory, Vault, VirtualMachine, VmDisk, VmSku
+from asr_audit.inventory import Disk, Inventory, Vault, VirtualMachine, VmDisk, VmSku
 from asr_audit.rules import analyze, passed
 from asr_audit.rules.base import Context
 
@@ -130,3 +131,33 @@ def test_fewer_than_two_cores_fires_only_when_the_skus_say_so() -> None:
     assert "az vm resize" in one.remediation
     assert _unsupported(_with_sku(vm(vm_size="Standard_B2s"), "x64", 2)) == []
     assert scan("VM-UNSUPPORTED", vm(vm_size="Standard_B1s")) == []  # no sku entry: not judged
+
+
+@pytest.mark.parametrize(
+    ("os_type", "max_shares", "fires"), [("Linux", 2, True), ("Windows", 2, False), ("Linux", 1, False)]
+)
+def test_linux_trusted_launch_with_a_shared_disk_fires(os_type: str, max_shares: int, fires: bool) -> None:
+    """The trusted launch page: trusted VMs with attached shared disks are supported for Windows only."""
+    machine = trusted(os_type=os_type, created=AFTER)
+    assert machine.os_disk is not None and machine.os_disk.managed_disk_id
+    disk = Disk(id=machine.os_disk.managed_disk_id, name="os", location="eastus", max_shares=max_shares)
+    inv = Inventory(
+        vaults=[Vault(VAULT_ID, "v1", "westus")],
+        virtual_machines=[machine],
+        protected_items=[protect(machine)],
+        disks=[disk],
+    )
+    found = _unsupported(inv)
+    assert bool(found) is fires
+    if fires:
+        assert "shared disk" in found[0].message and found[0].evidence["shared_disks"]
+
+
+def test_parser_reads_max_shares() -> None:
+    body = {
+        "id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.Compute/disks/d",
+        "name": "d",
+        "location": "eastus",
+    }
+    assert parse_disk({**body, "properties": {"maxShares": 3}}).max_shares == 3
+    assert parse_disk({**body, "properties": {}}).max_shares is None

@@ -92,6 +92,7 @@ def parse_disk(item: dict[str, Any]) -> Disk:
             v for v in (ref(obj_field(e, "diskEncryptionKey").get("sourceVault")) for e in ade_settings) if v
         ],
         ade_key_encrypted=any(obj_field(e, "keyEncryptionKey") for e in ade_settings),
+        max_shares=integer(p.get("maxShares")),
     )
 
 

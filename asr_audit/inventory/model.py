@@ -517,6 +517,7 @@ class Disk:
     ade_settings_version: str | None = None  # .encryptionSettingsVersion: "1.0" Entra ID app, "1.1" none
     ade_key_vault_ids: list[str] = field(default_factory=list)  # each setting's diskEncryptionKey.sourceVault
     ade_key_encrypted: bool = False  # some setting has a keyEncryptionKey (KEK)
+    max_shares: int | None = None  # maxShares: above 1 the disk can be attached to several VMs (shared)
 
 
 @dataclass(slots=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 from asr_audit import ids
 from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
-from asr_audit.inventory import VirtualMachine, VmSku
+from asr_audit.inventory import Disk, VirtualMachine, VmSku
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common.audited import (
     ON_PREMISES_TO_AZURE,
@@ -268,11 +268,37 @@ def size_capabilities(ctx: Context) -> dict[str, VmSku]:
     return found
 
 
-def unsupported_reasons(wl: Workload, sizes: Mapping[str, VmSku] | None = None) -> Unsupported:
+def _linux_trusted_shared_disks(wl: Workload, disks: Mapping[str, Disk], found: Unsupported) -> None:
+    """The trusted launch page: "Trusted virtual machines with attached shared disks are currently
+    supported only for Windows OS". A disk whose resource was not read is not judged here (the
+    disks collector's gap makes the rule `unknown`)."""
+    vm = wl.vm
+    if (vm.security_type or "").lower() != "trustedlaunch" or (vm.os_type or "").lower() != "linux":
+        return
+    shared = [
+        label
+        for _, label, vm_disk, _ in replicated_disks(wl)[0]
+        if vm_disk.managed_disk_id
+        and (disk := disks.get(ids.key(vm_disk.managed_disk_id))) is not None
+        and (disk.max_shares or 1) > 1
+    ]
+    if shared:
+        found.block(
+            f"Linux Trusted Launch VM with shared disk(s) {', '.join(shared)} (maxShares above 1)",
+            "detach the shared disks (or protect a Windows or Standard VM instead): trusted VMs with shared "
+            "disks are supported for Windows only",
+            shared_disks=shared,
+        )
+
+
+def unsupported_reasons(
+    wl: Workload, sizes: Mapping[str, VmSku] | None = None, managed: Mapping[str, Disk] | None = None
+) -> Unsupported:
     """Each unsupported feature of the workload's VM as a sentence, with its fix and the facts behind
     it. Write accelerator counts only on disks that are (or would be) replicated. `sizes`
     (`size_capabilities`) gives the size's CPU architecture and vCPUs where collected; without an
-    entry, Arm64 is read from the size name and the core count is not judged."""
+    entry, Arm64 is read from the size name and the core count is not judged. `managed` holds the
+    disk resources by id key (`maxShares` tells a shared disk)."""
     vm = wl.vm
     found = Unsupported()
     sku = (sizes or {}).get((vm.vm_size or "").lower())
@@ -325,6 +351,7 @@ def unsupported_reasons(wl: Workload, sizes: Mapping[str, VmSku] | None = None) 
             plan_product=vm.plan_product,
         )
     _linux_trusted_launch(vm, found)
+    _linux_trusted_shared_disks(wl, managed or {}, found)
     if vm.encryption_at_host:
         found.lost.append("encryption at host (securityProfile.encryptionAtHost)")
         found.fixes.append(
@@ -355,7 +382,7 @@ def _message(wl: Workload, found: Unsupported) -> str:
 def check_unsupported(ctx: Context) -> Iterator[Finding]:
     for wl in unique_workloads(ctx):
         examined_vm(VM_UNSUPPORTED, ctx, wl)
-        found = unsupported_reasons(wl, size_capabilities(ctx))
+        found = unsupported_reasons(wl, size_capabilities(ctx), ctx.index.disks)
         evidence = {
             **({"reasons": found.blocking} if found.blocking else {}),
             **({"lost_on_failover": found.lost} if found.lost else {}),
