@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from demo_report import demo_report
 from test_rule_asr import VAULT_ID, item
 
 from asr_audit.findings import Finding, Severity
@@ -66,3 +67,18 @@ def test_one_finding_per_item_at_its_worst_severity() -> None:
     _, [finding] = health(item("Warning", failover_health="Critical", rpo_seconds=7200))
     assert finding.severity is Severity.HIGH
     assert "replication health Warning, failover health Critical, RPO 120 min" in finding.message
+
+
+def test_the_demo_shows_an_item_unhealthy_for_failover_alone() -> None:
+    """The demo must show the new signal on its own: an item whose replication is Normal, reported
+    only because Site Recovery rates its failover health, so a reader sees what it looks like."""
+    findings = [
+        f
+        for f in demo_report().findings
+        if f.rule_id == "ASR-HEALTH"
+        and f.evidence["replication_health"] == "Normal"
+        and f.evidence["failover_health"] in ("Warning", "Critical")
+    ]
+    assert findings
+    for finding in findings:
+        assert f"failover health {finding.evidence['failover_health']}" in finding.message

@@ -264,6 +264,29 @@ def test_a_gap_in_the_usages_leaves_the_size_judged_and_the_quota_unknown() -> N
     ]  # the item was judged; the subscription's quota was not
 
 
+def test_a_region_with_no_record_of_either_read_is_unknown_for_each_item_never_silent() -> None:
+    """An older snapshot, or one scanned without this recovery region, has no coverage record for
+    the region at all, so no gap speaks for it: the rule itself must say `unknown` (DESIGN.md 8.2)."""
+    ctx = _protected(D4.name)
+    [finding] = analyzed(RULE, ctx)
+    assert (finding.status, finding.severity) == ("unknown", Severity.HIGH)
+    assert f"VM sizes and vCPU quotas of subscription {SUBSCRIPTION} in {REGION} were not read" in (
+        finding.message
+    )
+    assert [c for c in ctx.checks if c.rule_id == RULE] == []  # nothing of it is listed as passed
+
+
+@pytest.mark.parametrize(("size", "status"), [(D4.name, "unknown"), ("Standard_M64s", "fail")])
+def test_sizes_read_but_quotas_never_read_judge_the_size_and_leave_the_quota_unknown(
+    size: str, status: str
+) -> None:
+    """A size not offered fails whatever the quota; an offered one depends on a quota never read."""
+    ctx = _protected(size, D4, Coverage(SUBSCRIPTION, f"vm_skus:{REGION}", CoverageStatus.OK))
+    [finding] = analyzed(RULE, ctx)
+    assert finding.status == status
+    assert ("vCPU quotas" in finding.message) is (status == "unknown")
+
+
 # --- the demo, and a refused read end to end ------------------------------------------------------
 
 

@@ -94,11 +94,12 @@ class _Demand:
 @dataclass(slots=True)
 class _Offers:
     """The analysis' index of what was read: SKUs and usages by (subscription, region, name), and
-    the (subscription, region) pairs each read finished for."""
+    the (subscription, region) pairs each read finished for, or left a record of at all."""
 
     skus: dict[tuple[str, str, str], VmSku]
     usages: dict[tuple[str, str, str], ComputeUsage]
     read: set[tuple[str, str, str]]  # (collector, subscription, region) read ok
+    recorded: set[tuple[str, str, str]]  # ... with a coverage record, ok or gap
     scanned: set[str]
 
 
@@ -106,14 +107,16 @@ def _offers(ctx: Context) -> _Offers:
     cached: _Offers | None = ctx.memo.get("target_sku_offers")
     if cached is None:
         inv = ctx.inventory
+        regional = [
+            (c, (c.kind, c.subscription_id.lower(), c.collector.partition(":")[2]))
+            for c in inv.coverage
+            if c.kind in ("vm_skus", "compute_usages")
+        ]
         cached = _Offers(
             skus={(s.subscription_id.lower(), s.region, s.name.lower()): s for s in inv.vm_skus},
             usages={(u.subscription_id.lower(), u.region, u.name.lower()): u for u in inv.compute_usages},
-            read={
-                (c.kind, c.subscription_id.lower(), c.collector.partition(":")[2])
-                for c in inv.coverage
-                if c.kind in ("vm_skus", "compute_usages") and not c.is_gap
-            },
+            read={where for c, where in regional if not c.is_gap},
+            recorded={where for _, where in regional},
             scanned={s.id.lower() for s in inv.subscriptions},
         )
         ctx.memo["target_sku_offers"] = cached
@@ -176,6 +179,38 @@ def _report(
     return vm_finding(PLC_TARGET_SKU, subject, message, evidence, status=status)
 
 
+def _unrecorded(offers: _Offers, target: _Target) -> str | None:
+    """What of the target's region the snapshot holds no read of at all, not even a failed one (an
+    older snapshot, or one scanned without this recovery region as --target-region), or None. Such
+    a region gets no coverage gap, so without this the rule would say nothing there: a silent pass.
+    """
+    missing = [
+        what
+        for kind, what in (("vm_skus", "VM sizes"), ("compute_usages", "vCPU quotas"))
+        if (kind, target.subscription, target.region) not in offers.recorded
+    ]
+    return " and ".join(missing) or None
+
+
+def _not_read(
+    ctx: Context,
+    subject: ProtectedItem | Workload,
+    label: str,
+    target: _Target,
+    unread: str,
+    evidence: dict[str, object],
+) -> Finding:
+    return _report(
+        ctx,
+        subject,
+        f"{label}: the {unread} of subscription {target.subscription} in {target.region} were not read "
+        f"(the snapshot holds no read of them), so whether failover can create {target.size} there is "
+        "unknown.",
+        {**evidence, "not_read": unread},
+        FindingStatus.UNKNOWN,
+    )
+
+
 def _subjects(ctx: Context) -> Iterator[ProtectedItem | Workload]:
     yield from a2a_items(ctx)
     yield from (wl for wl in workloads(ctx) if wl.kind == "candidate")
@@ -205,14 +240,21 @@ def check_target_sku(ctx: Context) -> Iterator[Finding]:
                 FindingStatus.UNKNOWN,
             )
             continue
+        unread = _unrecorded(offers, target)
+        if unread and "VM sizes" in unread:
+            yield _not_read(ctx, subject, label, target, unread, evidence)
+            continue
         if ("vm_skus", target.subscription, target.region) not in offers.read:
             continue  # the read's gap is this rule's `unknown` finding there
+        sku = offers.skus.get((target.subscription, target.region, target.size.lower()))
+        why = _not_offered(target, sku)
+        if unread and not why:  # offered, but whether the quota can take it was never read
+            yield _not_read(ctx, subject, label, target, unread, evidence)
+            continue
         if isinstance(subject, ProtectedItem):
             examined_item(PLC_TARGET_SKU, ctx, subject)
         else:
             examined_vm(PLC_TARGET_SKU, ctx, subject)
-        sku = offers.skus.get((target.subscription, target.region, target.size.lower()))
-        why = _not_offered(target, sku)
         if why:
             yield _report(ctx, subject, f"{label}: {why}; failover cannot create the VM.", evidence)
         elif sku is not None and sku.vcpus and sku.family:
