@@ -240,6 +240,49 @@ def test_dsk_size_fires_on_hyperv_disk_above_4095_gb_only() -> None:
     assert "Hyper-V VM hv1" in finding.message
 
 
+@pytest.mark.parametrize(
+    ("kind", "is_os", "size_gb", "threshold", "examined"),
+    [
+        # Hyper-V OS disk: 2,048 GB (generation 1) or 300 GB (generation 2); the item has no generation
+        ("HyperVReplicaAzure", True, 2049, "hyperv_os_disk_max_gb", True),
+        ("HyperVReplicaAzure", True, 300, None, True),
+        ("HyperVReplicaAzure", True, 1000, None, False),  # breaks generation 2's limit only
+        ("HyperVReplicaAzure", False, 4095, None, True),
+        ("HyperVReplicaAzure", None, 2049, None, False),  # too big for an OS disk, not for a data disk
+        ("HyperVReplicaAzure", None, 4096, "hyperv_data_disk_max_gb", True),
+        ("HyperVReplicaAzure", True, None, None, False),
+        # VMware VM / physical server: OS disk 2,048 GB, managed data disk 8,192 GB
+        ("InMageRcm", True, 2049, "vmware_os_disk_max_gb", True),
+        ("InMageRcm", True, 2048, None, True),
+        ("InMageRcm", False, 8193, "vmware_data_disk_max_gb", True),
+        ("InMageAzureV2", False, 8192, None, True),
+        ("InMageAzureV2", None, 4000, None, False),
+        ("InMageAzureV2", None, 8193, "vmware_data_disk_max_gb", True),
+    ],
+)
+def test_dsk_size_on_premises_disk_by_role(
+    kind: str, is_os: bool | None, size_gb: int | None, threshold: str | None, examined: bool
+) -> None:
+    """A disk is judged against the limit of its role; a verdict that hangs on what the item does
+    not say (the disk's role, a Hyper-V VM's generation, its size) is left undecided, so the item
+    is neither flagged nor listed as passed."""
+    on_prem = item(
+        "m1",
+        instance_type=kind,
+        protected_disks=[
+            ProtectedDisk(
+                disk_id="d1",
+                is_os_disk=is_os,
+                disk_capacity_bytes=None if size_gb is None else size_gb * GIB,
+            )
+        ],
+    )
+    ctx = Context(Inventory(protected_items=[on_prem]))
+    findings = list(default_catalog()["DSK-SIZE"].check(ctx))
+    assert [f.evidence["threshold"] for f in findings] == ([threshold] if threshold else [])
+    assert [c.resource_id for c in ctx.checks] == ([on_prem.id] if examined else [])
+
+
 # --- DSK-COUNT ---------------------------------------------------------------------------------
 
 

@@ -178,17 +178,21 @@ def _ade_fields(disk: dict[str, Any]) -> dict[str, Any]:
 
 
 def _other_disks(details: dict[str, Any]) -> list[ProtectedDisk]:
-    """Non-A2A providers: the disk ids (InMageRcm also its per-disk capacity and target).
+    """Non-A2A providers: the disk ids, sizes and, where the provider says, which is the OS disk
+    (DSK-SIZE holds OS disks to a lower limit than data disks).
 
     HyperVReplicaAzure and InMageAzureV2 give the source disks' sizes only in
-    `azureVmDiskDetails` (`azureVMDiskDetails` on InMageAzureV2), as `maxSizeMB` strings; those
-    entries describe every replicated disk, so they win when present."""
+    `azureVmDiskDetails` (`azureVMDiskDetails` on InMageAzureV2), as `maxSizeMB` strings, with
+    `vhdType` naming the OS disk; those entries describe every replicated disk, so they win when
+    present. InMageRcm's `protectedDisks[]` carry `capacityInBytes` and `isOSDisk`; InMageAzureV2's
+    carry `diskCapacityInBytes` and no role."""
     sized = list_field(details, "azureVmDiskDetails") or list_field(details, "azureVMDiskDetails")
     if sized:
         return [
             ProtectedDisk(
                 disk_id=text(d.get("diskId")) or text(d.get("vhdId")) or text(d.get("vhdName")),
                 disk_capacity_bytes=_mib_to_bytes(integer(d.get("maxSizeMB"))),
+                is_os_disk=_vhd_is_os(text(d.get("vhdType"))),
             )
             for d in sized
         ]
@@ -197,10 +201,27 @@ def _other_disks(details: dict[str, Any]) -> list[ProtectedDisk]:
         ProtectedDisk(
             disk_id=text(d.get("diskId")),
             recovery_disk_id=text(d.get("targetManagedDiskId")),
-            disk_capacity_bytes=integer(d.get("capacityInBytes")),
+            disk_capacity_bytes=next(
+                (
+                    n
+                    for k in ("capacityInBytes", "diskCapacityInBytes")
+                    if (n := integer(d.get(k))) is not None
+                ),
+                None,
+            ),
+            is_os_disk=_TRUE_FALSE.get((text(d.get("isOSDisk")) or "").lower()),
         )
         for d in disks
     ]
+
+
+# InMageRcm `isOSDisk` is a "true"/"false" string; anything else leaves the disk's role unknown.
+_TRUE_FALSE = {"true": True, "false": False}
+
+
+def _vhd_is_os(vhd_type: str | None) -> bool | None:
+    """`vhdType` "OperatingSystem" marks the OS disk; any other value a data disk; none, unknown."""
+    return None if vhd_type is None else vhd_type.lower() == "operatingsystem"
 
 
 def _mib_to_bytes(mib: int | None) -> int | None:

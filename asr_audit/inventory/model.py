@@ -569,9 +569,12 @@ class ServiceTag:
 
 @dataclass(slots=True)
 class ProtectedDisk:
-    """A2A `protectedManagedDisks[]` / `protectedDisks[]` entry."""
+    """A2A `protectedManagedDisks[]` / `protectedDisks[]` entry, or another provider's replicated disk."""
 
     disk_id: str | None = None
+    # Whether this is the OS disk, where the provider says (HyperVReplicaAzure / InMageAzureV2
+    # `azureVmDiskDetails[].vhdType`, InMageRcm `protectedDisks[].isOSDisk`); None where it does not.
+    is_os_disk: bool | None = None
     cache_storage_account_id: str | None = None  # primaryStagingAzureStorageAccountId
     recovery_disk_id: str | None = None
     disk_capacity_bytes: int | None = None

@@ -8,6 +8,7 @@ evidence shows today's limit beside the 2016 seed's. Only the disks replication 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from asr_audit import ids
 from asr_audit.findings import Finding, RuleMeta, Severity
@@ -15,7 +16,14 @@ from asr_audit.inventory import Inventory, ProtectedItem, VmDisk
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common.audited import WORKLOAD_INPUTS, Workload, unique_workloads
 from asr_audit.rules.common.disks import replicated_disks
-from asr_audit.rules.common.documents import A2A_MATRIX, A2A_SOURCE, HYPERV_MATRIX, HYPERV_SOURCE
+from asr_audit.rules.common.documents import (
+    A2A_MATRIX,
+    A2A_SOURCE,
+    HYPERV_MATRIX,
+    HYPERV_SOURCE,
+    VMWARE_MATRIX,
+    VMWARE_SOURCE,
+)
 from asr_audit.rules.common.naming import (
     examined_item,
     examined_vm,
@@ -43,7 +51,9 @@ DSK_SIZE = RuleMeta(
     rationale=(
         "Site Recovery replicates Azure VM OS disks up to 4,095 GiB, managed data disks up to 32,767 GiB "
         "(32 TiB), unmanaged data disks up to 4,095 GiB, and managed disks of at least 1 GiB; Hyper-V VMs "
-        "replicating to Azure may have data disk VHDs up to 4,095 GB. A disk outside these limits cannot "
+        "replicating to Azure may have data disk VHDs up to 4,095 GB and an OS disk up to 2,048 GB "
+        "(generation 1) or 300 GB (generation 2); VMware VMs and physical servers an OS disk up to "
+        "2,048 GB and managed data disks up to 8,192 GB. A disk outside these limits cannot "
         "be protected, so the VM cannot be enabled for replication or its disk is left out. The 2016 "
         "prerequisites allowed only 1,023 GB per disk; that limit is long gone."
     ),
@@ -53,9 +63,12 @@ DSK_SIZE = RuleMeta(
         "Limits are configurable (--config thresholds) should Microsoft raise them."
     ),
     microsoft_docs=f"{A2A_MATRIX}#replicated-machines---storage",
-    source=f"{A2A_SOURCE}, Replicated machines - storage; {HYPERV_SOURCE}, Azure VM requirements",
+    source=(
+        f"{A2A_SOURCE}, Replicated machines - storage; {HYPERV_SOURCE}, Azure VM requirements "
+        f"(OS disk limits: its 2018-08-01 copy); {VMWARE_SOURCE}, Azure VM requirements"
+    ),
     seed_value="1,023 GB per disk",
-    references=(f"{HYPERV_MATRIX}#azure-vm-requirements",),
+    references=(f"{HYPERV_MATRIX}#azure-vm-requirements", f"{VMWARE_MATRIX}#azure-vm-requirements"),
 )
 
 DSK_COUNT = RuleMeta(
@@ -150,41 +163,106 @@ def _hyperv_items(inventory: Inventory) -> Iterator[ProtectedItem]:
     return (i for i in inventory.protected_items if i.instance_type == HYPER_V)
 
 
+@dataclass(frozen=True, slots=True)
+class _OnPremLimits:
+    """Threshold keys one on-premises scenario holds a replicated disk to. `os_keys` are every OS
+    disk limit a machine of the scenario may have: the item does not say which applies (a
+    Hyper-V item carries no VM generation), so an OS disk is sure to break only the largest and
+    sure to pass only the smallest."""
+
+    machine: str  # how messages name the machine
+    os_keys: tuple[str, ...]
+    data_key: str
+
+
+_ON_PREM = {
+    HYPER_V: _OnPremLimits(
+        "Hyper-V VM", ("hyperv_os_disk_max_gb", "hyperv_gen2_os_disk_max_gb"), "hyperv_data_disk_max_gb"
+    ),
+    **{
+        kind: _OnPremLimits(
+            "VMware VM / physical server", ("vmware_os_disk_max_gb",), "vmware_data_disk_max_gb"
+        )
+        for kind in ("InMageAzureV2", "InMageRcm")
+    },
+}
+_ROLE = {True: "OS disk", False: "data disk", None: "disk"}
+_ON_PREM_PHRASE = {
+    "hyperv_os_disk_max_gb": "the largest OS disk of a Hyper-V VM (generation 1; generation 2 allows less)",
+    "hyperv_data_disk_max_gb": "the largest Hyper-V disk",
+    "vmware_os_disk_max_gb": "the largest OS disk of a VMware VM or physical server",
+    "vmware_data_disk_max_gb": "the largest managed data disk of a VMware VM or physical server",
+}
+
+
+def _on_prem_verdict(
+    ctx: Context, limits: _OnPremLimits, size: float, is_os: bool | None
+) -> tuple[bool, str | None]:
+    """Whether a disk of `size` GB is decided, and the threshold key it breaks if so. It breaks one
+    only when above every limit its role (unknown: OS or data) and the VM's generation allow, and
+    passes only when within all of them; in between the verdict hangs on what the item omits."""
+    keys = (
+        (*limits.os_keys, limits.data_key)
+        if is_os is None
+        else limits.os_keys
+        if is_os
+        else (limits.data_key,)
+    )
+    most = max(keys, key=lambda k: limit(ctx.thresholds, k))
+    if size > limit(ctx.thresholds, most):
+        return True, most
+    return size <= min(limit(ctx.thresholds, k) for k in keys), None
+
+
+def _on_prem_size_findings(ctx: Context, item: ProtectedItem, limits: _OnPremLimits) -> Iterator[Finding]:
+    """Findings for an on-premises item's replicated disks; the item counts as examined only when
+    every disk's size and, where it matters, role and generation settle its verdict."""
+    decided = True
+    for i, disk in enumerate(item.protected_disks):
+        if disk.disk_capacity_bytes is None:
+            decided = False
+            continue
+        size = disk.disk_capacity_bytes / GIB
+        disk_decided, bound_key = _on_prem_verdict(ctx, limits, size, disk.is_os_disk)
+        decided = decided and disk_decided
+        if bound_key is None:
+            continue
+        bound, seed_limit = limit(ctx.thresholds, bound_key), seed(bound_key)
+        name = ids.name_of(disk.disk_id) if disk.disk_id else f"#{i}"
+        seed_note = f" (the 2016 prerequisites said {_gb(seed_limit)} GB)" if seed_limit else ""
+        yield item_finding(
+            DSK_SIZE,
+            ctx,
+            item,
+            message=(
+                f"{limits.machine} {item_label(item)}: {_ROLE[disk.is_os_disk]} {name} is {_gb(size)} GB; "
+                f"{_ON_PREM_PHRASE[bound_key]} Site Recovery replicates is {_gb(bound)} GB{seed_note}."
+            ),
+            evidence={
+                "replication_type": item.instance_type,
+                "disk_id": disk.disk_id,
+                "os_disk": disk.is_os_disk,
+                "size_gb": round(size, 1),
+                "limit_gb": bound,
+                "threshold": bound_key,
+                "seed_limit_gb": seed_limit,
+            },
+            key=f"disk:{disk.disk_id or i}",
+        )
+    if decided:
+        examined_item(DSK_SIZE, ctx, item)
+
+
 @rule(DSK_SIZE)
 def check_disk_size(ctx: Context) -> Iterator[Finding]:
-    inventory = ctx.inventory
     for wl in unique_workloads(ctx):
         if all(_disk_size(ctx, disk) is not None for _, _, disk, _ in replicated_disks(wl)[0]):
             examined_vm(DSK_SIZE, ctx, wl)
         yield from _vm_size_findings(ctx, wl)
-    bound = limit(ctx.thresholds, "hyperv_data_disk_max_gb")
-    for item in _hyperv_items(inventory):
-        if all(disk.disk_capacity_bytes is not None for disk in item.protected_disks):
-            examined_item(DSK_SIZE, ctx, item)
-        for i, disk in enumerate(item.protected_disks):
-            if disk.disk_capacity_bytes is None or disk.disk_capacity_bytes / GIB <= bound:
-                continue
-            size = disk.disk_capacity_bytes / GIB
-            name = ids.name_of(disk.disk_id) if disk.disk_id else f"#{i}"
-            yield item_finding(
-                DSK_SIZE,
-                ctx,
-                item,
-                message=(
-                    f"Hyper-V VM {item_label(item)}: disk {name} is {_gb(size)} GB, above the "
-                    f"{_gb(bound)} GB a Hyper-V disk replicating to Azure may have "
-                    f"(the 2016 prerequisites said {_gb(seed('hyperv_data_disk_max_gb') or 0)} GB)."
-                ),
-                evidence={
-                    "replication_type": HYPER_V,
-                    "disk_id": disk.disk_id,
-                    "size_gb": round(size, 1),
-                    "limit_gb": bound,
-                    "threshold": "hyperv_data_disk_max_gb",
-                    "seed_limit_gb": seed("hyperv_data_disk_max_gb"),
-                },
-                key=f"disk:{disk.disk_id or i}",
-            )
+    for item in ctx.inventory.protected_items:
+        limits = _ON_PREM.get(item.instance_type or "")
+        if limits:
+            yield from _on_prem_size_findings(ctx, item, limits)
 
 
 @rule(DSK_COUNT)

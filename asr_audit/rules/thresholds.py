@@ -19,6 +19,14 @@ HYPERV_MATRIX = (
     "Support matrix for disaster recovery of on-premises Hyper-V VMs to Azure, "
     "Azure VM requirements (learn.microsoft.com, 2020-01-27)"
 )
+HYPERV_OS_MATRIX = (
+    "Support matrix for disaster recovery of on-premises Hyper-V VMs to Azure, "
+    "Azure VM requirements (learn.microsoft.com, 2018-08-01 copy)"
+)
+VMWARE_MATRIX = (
+    "Support matrix for disaster recovery of VMware VMs and physical servers to Azure, "
+    "Azure VM requirements (learn.microsoft.com, 2019-10-15)"
+)
 DRILL_ADVICE = (
     "asr-audit's choice: Site Recovery sets no drill interval; twice a year, as business-continuity "
     "programmes commonly require (see docs/rules/ASR-TEST-FAILOVER.md)"
@@ -60,6 +68,26 @@ _ALL = (
     Threshold("data_disk_count_max", 64, "disks", "most data disks on an Azure VM", A2A_MATRIX, seed=16),
     Threshold(
         "hyperv_data_disk_max_gb", 4095, "GB", "largest Hyper-V data disk VHD", HYPERV_MATRIX, seed=1023
+    ),
+    Threshold(
+        "hyperv_os_disk_max_gb", 2048, "GB", "largest Hyper-V OS disk (generation 1 VM)", HYPERV_OS_MATRIX
+    ),
+    Threshold(
+        "hyperv_gen2_os_disk_max_gb",
+        300,
+        "GB",
+        "largest Hyper-V OS disk of a generation 2 VM",
+        HYPERV_OS_MATRIX,
+    ),
+    Threshold(
+        "vmware_os_disk_max_gb", 2048, "GB", "largest VMware VM / physical server OS disk", VMWARE_MATRIX
+    ),
+    Threshold(
+        "vmware_data_disk_max_gb",
+        8192,
+        "GB",
+        "largest VMware VM / physical server managed data disk",
+        VMWARE_MATRIX,
     ),
     Threshold(
         "hyperv_data_disk_count_max", 16, "disks", "most data disks on a Hyper-V VM", HYPERV_MATRIX, seed=16
