@@ -18,18 +18,11 @@ from asr_audit.inventory import StorageAccount, Vault
 from asr_audit.net import connectivity
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common.audited import cache_uses
+from asr_audit.rules.common.documents import A2A_MATRIX, A2A_SOURCE
 from asr_audit.rules.common.gaps import coverage_gaps
 from asr_audit.rules.common.naming import STORAGE_TYPE, item_ref
 from asr_audit.rules.common.references import find_storage
 from asr_audit.rules.common.storage_accounts import unknown_account
-
-CACHE_STORAGE_DOCS = (
-    "https://learn.microsoft.com/azure/site-recovery/azure-to-azure-support-matrix#cache-storage"
-)
-SUPPORT_MATRIX = (
-    "Support matrix for Azure VM disaster recovery between Azure regions, Cache storage "
-    "(learn.microsoft.com, revision 2026-01-01)"
-)
 
 
 def _read_failed(ctx: Context, collector: str, account_id: str) -> bool:
@@ -62,8 +55,8 @@ SOFT_DELETE = RuleMeta(
         "protection > clear 'Enable soft delete for blobs'), and exempt the account from the policy "
         "or scanner that turned it on."
     ),
-    microsoft_docs=CACHE_STORAGE_DOCS,
-    source=SUPPORT_MATRIX,
+    microsoft_docs=f"{A2A_MATRIX}#cache-storage",
+    source=f"{A2A_SOURCE}, Cache storage",
     references=("https://learn.microsoft.com/rest/api/storagerp/blob-services/get-service-properties",),
 )
 

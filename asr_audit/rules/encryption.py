@@ -26,6 +26,7 @@ from asr_audit.inventory import ProtectedItem
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common.audited import Workload, a2a_items, unique_workloads
 from asr_audit.rules.common.disks import ade_encrypted, item_source_disks, vm_disks
+from asr_audit.rules.common.documents import A2A_MATRIX
 from asr_audit.rules.common.naming import (
     examined_item,
     examined_vm,
@@ -115,7 +116,6 @@ def check_target_des(ctx: Context) -> Iterator[Finding]:
 # --- ENC-ADE -----------------------------------------------------------------------------------
 
 ADE_DOC = "https://learn.microsoft.com/azure/site-recovery/azure-to-azure-how-to-enable-replication-ade-vms"
-SUPPORT_MATRIX = "https://learn.microsoft.com/azure/site-recovery/azure-to-azure-support-matrix"
 ADE_WITH_ENTRA_APP = "1.0"  # Disk encryptionSettingsVersion of ADE with a Microsoft Entra ID app (Disks API)
 
 ENC_ADE = RuleMeta(
@@ -147,7 +147,7 @@ ENC_ADE = RuleMeta(
         "A2AProtectedManagedDiskDetails (ReplicationProtectedItems_List, 2025-08-01)"
     ),
     references=(
-        SUPPORT_MATRIX,
+        A2A_MATRIX,
         "https://learn.microsoft.com/azure/virtual-machines/disk-encryption-overview",
     ),
 )
