@@ -67,6 +67,7 @@ def test_the_collector_names_are_the_ones_the_scan_records() -> None:
     recorded.add(
         "virtual_network_links"
     )  # per Site Recovery private DNS zone (endpoints.virtual_network_links)
+    recorded.add("protectable_items")  # per Hyper-V protection container (endpoints.protectable_items)
     assert recorded == COLLECTORS
 
 

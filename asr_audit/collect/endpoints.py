@@ -131,6 +131,12 @@ def vault_list(vault_id: str, child: str) -> str:
     return _url(f"{resource_id(vault_id, 'vault id')}/{child}", "siterecovery")
 
 
+def protectable_items(container_id: str) -> str:
+    """The protectable items of one protection container: Site Recovery has no vault-wide list of them."""
+    container = resource_id(container_id, "protection container id")
+    return _url(f"{container}/replicationProtectableItems", "siterecovery")
+
+
 # --- per A2A cache storage account: what its storage body does not carry -----------------
 
 

@@ -8,8 +8,9 @@ stay the ARM backend's, so both backends build the same inventory and report the
 (a failed query is a gap of that collector in every subscription it covered). What Resource
 Graph does not hold (the subscription checks' fallback, firewall policy rule collection groups,
 service tags, the cache accounts' settings, the vaults' protection container mappings: no
-Resource Graph reference found lists that type) is still read from ARM by the jobs this reader
-does not serve.
+Resource Graph reference found lists that type; the Hyper-V containers' protectable items: the
+table reference lists none in `recoveryservicesresources`) is still read from ARM by the jobs this
+reader does not serve.
 
 One request path: the query is a POST through the scan's own client pipeline (read-only guard,
 retry, timeouts, ARM pacing); on top of that, ARG's per-user quota is honoured from the headers

@@ -6,9 +6,10 @@ job the same way and the whole plan reads here, top to bottom. The first jobs ar
 subscription-wide lists; a finished job's records may call for more: a vault's GET and ASR lists
 once the vault list is in, a firewall policy's rule collection groups, the gateway lists of the
 resource groups that hold gateways, the settings of each A2A cache storage account the protected
-items name, the VNet links of each Site Recovery private DNS zone, the sizes and vCPU quotas of
-each region A2A items fail over to (in the subscription they fail over into), and the service-tags
-GET once a location is known.
+items name, the protectable items of each protection container holding Hyper-V items, the VNet
+links of each Site Recovery private DNS zone, the sizes and vCPU quotas of each region A2A items
+fail over to (in the subscription they fail over into), and the service-tags GET once a location
+is known.
 """
 
 from __future__ import annotations
@@ -122,6 +123,7 @@ class Planner:
         self._tags = _ServiceTagsPlan(region_hint, subscription_ids)
         self._groups: set[tuple[str, str, str]] = set()
         self._cache_accounts: set[str] = set()  # id keys of the cache accounts planned
+        self._containers: set[str] = set()  # id keys of the protection containers planned
 
     @property
     def service_tags_planned(self) -> bool:
@@ -145,7 +147,11 @@ class Planner:
         if job.use is Use.GATEWAY_GROUPS:
             return self._group_jobs(job.subscription_id, records)
         if job.collector.partition(":")[0] == "protected_items":
-            return self._cache_account_jobs(records) + self._failover_capacity(job.subscription_id, records)
+            return (
+                self._cache_account_jobs(records)
+                + self._failover_capacity(job.subscription_id, records)
+                + self._protectable_item_jobs(job.subscription_id, records)
+            )
         if job.collector == "private_dns_zones":
             return [self._zone_links(job.subscription_id, z) for z in records if z.is_site_recovery]
         if job.collector == "virtual_machines" and records:
@@ -267,6 +273,31 @@ class Planner:
                             object_id=account_id,
                         )
                     )
+        return jobs
+
+    def _protectable_item_jobs(self, subscription_id: str, items: list[ProtectedItem]) -> list[Job]:
+        """The protectable items of each container holding a HyperVReplicaAzure item, once per
+        container: only there is a VM generation to be read (DSK-SIZE), and the items' own ids name
+        those containers, so no container list is needed. A2A and VMware containers are not read."""
+        jobs = []
+        for item in items:
+            if item.instance_type != "HyperVReplicaAzure":
+                continue
+            container_id = ids.parent_of(item.id)
+            if ids.key(container_id) in self._containers:
+                continue
+            self._containers.add(ids.key(container_id))
+            jobs.append(
+                Job(
+                    subscription_id,
+                    f"protectable_items:{ids.name_of(container_id)}",
+                    "siterecovery",
+                    functools.partial(endpoints.protectable_items, container_id),
+                    recovery.parse_protectable_item,
+                    section="protectable_items",
+                    object_id=container_id,
+                )
+            )
         return jobs
 
     def _failover_capacity(self, vault_subscription: str, items: list[ProtectedItem]) -> list[Job]:

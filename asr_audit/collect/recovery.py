@@ -27,6 +27,7 @@ from asr_audit.collect.fields import (
 from asr_audit.inventory import (
     HealthError,
     NetworkMapping,
+    ProtectableItem,
     ProtectedDisk,
     ProtectedItem,
     ProtectionContainerMapping,
@@ -262,8 +263,41 @@ def parse_protected_item(item: dict[str, Any]) -> ProtectedItem:
         source_vm_id=text(details.get("fabricObjectId")) if a2a else None,
         churn_option=text(details.get("churnOptionSelected")) if a2a else None,
         protected_disks=_a2a_disks(details) if a2a else _other_disks(details),
+        protectable_item_id=text(p.get("protectableItemId")),
         **fields,
     )
+
+
+# --- protectable items (Hyper-V) ----------------------------------------------------------------
+
+
+def parse_protectable_item(item: dict[str, Any]) -> ProtectableItem:
+    """Only the VM generation is kept (`customDetails` of instanceType `HyperVVirtualMachine`), with
+    the replicated item it belongs to. Other custom details (`ReplicationGroupDetails`, VMware) carry
+    none. A generation that is neither 1 nor 2 makes the item unreadable rather than unknown: read
+    as "none", it would leave a 400 GB generation 2 OS disk undecided instead of flagged."""
+    rid = required_id(item)
+    p = props(item)
+    custom = obj_field(p, "customDetails")
+    hyper_v = text(custom.get("instanceType")) == "HyperVVirtualMachine"
+    return ProtectableItem(
+        id=rid,
+        replicated_item_id=text(p.get("replicationProtectedItemId")),
+        generation=_generation(custom.get("generation")) if hyper_v else None,
+    )
+
+
+# HyperVVirtualMachineDetails.generation is a string ("1", "2"); a bare number is taken alike.
+_GENERATIONS = {"1": 1, "2": 2}
+
+
+def _generation(raw: Any) -> int | None:
+    if raw is None or raw == "":
+        return None
+    value = None if isinstance(raw, bool) else _GENERATIONS.get(str(raw).strip())
+    if value is None:
+        raise Malformed(f"generation {raw!r} is neither 1 nor 2")
+    return value
 
 
 # --- network mappings -------------------------------------------------------------------------

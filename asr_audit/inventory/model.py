@@ -51,6 +51,9 @@ PER_OBJECT_COLLECTORS: dict[str, str] = {
     # subscription of their recovery resource group (or, readiness, --target-region).
     "vm_skus": "protected_items",  # Microsoft.Compute/skus filtered to the region
     "compute_usages": "protected_items",  # the region's vCPU usages and quotas
+    # Read per protection container holding HyperVReplicaAzure items: the replicated item does not
+    # carry the VM generation its OS disk limit hangs on; the container's protectable items do.
+    "protectable_items": "protected_items",
 }
 SERVICE_TAGS = "service_tags"  # once per cloud, for one location
 COLLECTORS = frozenset({SUBSCRIPTION_CHECK, *SUBSCRIPTION_COLLECTORS, *PER_OBJECT_COLLECTORS, SERVICE_TAGS})
@@ -625,6 +628,18 @@ class ProtectedItem:
     agent_expiry_date: str | None = None  # A2A agentExpiryDate
     agent_certificate_expiry_date: str | None = None  # A2A agentCertificateExpiryDate
     recovery_vm_size: str | None = None  # A2A recoveryAzureVMSize: the size failover creates
+    protectable_item_id: str | None = None  # protectableItemId: the on-premises VM it replicates
+
+
+@dataclass(slots=True)
+class ProtectableItem:
+    """A Hyper-V protectable item: the on-premises VM as Site Recovery's provider reports it. Kept
+    for one fact the replicated item lacks, the VM generation (DSK-SIZE: generation 2 OS disks are
+    limited to 300 GB, generation 1 to 2,048 GB)."""
+
+    id: str
+    replicated_item_id: str | None = None  # replicationProtectedItemId; None while not protected
+    generation: int | None = None  # customDetails.generation of HyperVVirtualMachine: 1 or 2
 
 
 @dataclass(slots=True)
@@ -681,6 +696,7 @@ class Inventory:
     protected_items: list[ProtectedItem] = field(default_factory=list)
     network_mappings: list[NetworkMapping] = field(default_factory=list)
     protection_container_mappings: list[ProtectionContainerMapping] = field(default_factory=list)
+    protectable_items: list[ProtectableItem] = field(default_factory=list)
     blob_services: list[BlobService] = field(default_factory=list)
     role_assignments: list[RoleAssignment] = field(default_factory=list)
     load_balancers: list[LoadBalancer] = field(default_factory=list)

@@ -28,7 +28,8 @@ tests/scenarios/README.md):
 - `GET /subscriptions/{sub}/providers/Microsoft.Network/locations/{loc}/serviceTags`: the
   scenario's `serviceTags.json` verbatim (same object for every location).
 - `GET {vaultId}/replicationProtectedItems|replicationNetworkMappings|replicationFabrics|
-  replicationProtectionContainerMappings` and
+  replicationProtectionContainerMappings|replicationProtectionContainers`,
+  `GET {containerId}/replicationProtectableItems` and
   `GET {firewallPolicyId}/ruleCollectionGroups`: children whose id starts with the parent's id
   (case-insensitive; ASR ids use `/Subscriptions/`).
 - `GET {anyResourceId}` and inline children (`{vnetId}/subnets/{name}`, `{vnetId}/subnets`).

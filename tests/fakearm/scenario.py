@@ -46,6 +46,10 @@ VAULT_CHILDREN = (
     "replicationNetworkMappings",
     "replicationFabrics",
     "replicationProtectionContainerMappings",  # not in Resource Graph: no ARG rows
+    # The protectable items are listed per container, so the container must exist; neither is in
+    # Resource Graph.
+    "replicationProtectionContainers",
+    "replicationProtectableItems",
 )
 
 # Firewall policy children, served the same way under `{policyId}/<stem>`.
