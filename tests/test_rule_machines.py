@@ -8,6 +8,8 @@ import pytest
 
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import (
+    Coverage,
+    CoverageStatus,
     Disk,
     Inventory,
     IpConfiguration,
@@ -243,7 +245,8 @@ def test_dsk_size_fires_on_hyperv_disk_above_4095_gb_only() -> None:
 @pytest.mark.parametrize(
     ("kind", "is_os", "size_gb", "threshold", "examined"),
     [
-        # Hyper-V OS disk: 2,048 GB (generation 1) or 300 GB (generation 2); the item has no generation
+        # Hyper-V OS disk: 2,048 GB (generation 1) or 300 GB (generation 2); the protectable items
+        # were read but name no generation (tests/test_rule_disk_generation.py: when they do)
         ("HyperVReplicaAzure", True, 2049, "hyperv_os_disk_max_gb", True),
         ("HyperVReplicaAzure", True, 300, None, True),
         ("HyperVReplicaAzure", True, 1000, None, False),  # breaks generation 2's limit only
@@ -277,7 +280,9 @@ def test_dsk_size_on_premises_disk_by_role(
             )
         ],
     )
-    ctx = Context(Inventory(protected_items=[on_prem]))
+    container = on_prem.id.rsplit("/", 2)[0]
+    read = Coverage(SUB, "protectable_items:c", CoverageStatus.OK, object_id=container)
+    ctx = Context(Inventory(protected_items=[on_prem], coverage=[read]))
     findings = list(default_catalog()["DSK-SIZE"].check(ctx))
     assert [f.evidence["threshold"] for f in findings] == ([threshold] if threshold else [])
     assert [c.resource_id for c in ctx.checks] == ([on_prem.id] if examined else [])

@@ -8,10 +8,10 @@ evidence shows today's limit beside the 2016 seed's. Only the disks replication 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from asr_audit import ids
-from asr_audit.findings import Finding, RuleMeta, Severity
+from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
 from asr_audit.inventory import Inventory, ProtectedItem, VmDisk
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common.audited import WORKLOAD_INPUTS, Workload, unique_workloads
@@ -47,13 +47,15 @@ DSK_SIZE = RuleMeta(
     title="Disk size outside what Site Recovery replicates",
     severity=Severity.HIGH,
     category="machines",
-    needs=(*WORKLOAD_INPUTS, "disks"),
+    # protectable_items: a Hyper-V VM's generation, which sets its OS disk limit
+    needs=(*WORKLOAD_INPUTS, "disks", "protectable_items"),
     rationale=(
         "Site Recovery replicates Azure VM OS disks up to 4,095 GiB, managed data disks up to 32,767 GiB "
         "(32 TiB), unmanaged data disks up to 4,095 GiB, and managed disks of at least 1 GiB; Hyper-V VMs "
         "replicating to Azure may have data disk VHDs up to 4,095 GB and an OS disk up to 2,048 GB "
         "(generation 1) or 300 GB (generation 2); VMware VMs and physical servers an OS disk up to "
-        "2,048 GB and managed data disks up to 8,192 GB. A disk outside these limits cannot "
+        "2,048 GB and managed data disks up to 8,192 GB. A Hyper-V VM's generation is read from its "
+        "protectable item, as the replicated item does not carry it. A disk outside these limits cannot "
         "be protected, so the VM cannot be enabled for replication or its disk is left out. The 2016 "
         "prerequisites allowed only 1,023 GB per disk; that limit is long gone."
     ),
@@ -166,9 +168,9 @@ def _hyperv_items(inventory: Inventory) -> Iterator[ProtectedItem]:
 @dataclass(frozen=True, slots=True)
 class _OnPremLimits:
     """Threshold keys one on-premises scenario holds a replicated disk to. `os_keys` are every OS
-    disk limit a machine of the scenario may have: the item does not say which applies (a
-    Hyper-V item carries no VM generation), so an OS disk is sure to break only the largest and
-    sure to pass only the smallest."""
+    disk limit a machine of the scenario may have: where it is not known which applies (a Hyper-V
+    VM whose generation was not read), an OS disk is sure to break only the largest and sure to
+    pass only the smallest."""
 
     machine: str  # how messages name the machine
     os_keys: tuple[str, ...]
@@ -189,6 +191,7 @@ _ON_PREM = {
 _ROLE = {True: "OS disk", False: "data disk", None: "disk"}
 _ON_PREM_PHRASE = {
     "hyperv_os_disk_max_gb": "the largest OS disk of a Hyper-V VM (generation 1; generation 2 allows less)",
+    "hyperv_gen2_os_disk_max_gb": "the largest OS disk of a generation 2 Hyper-V VM",
     "hyperv_data_disk_max_gb": "the largest Hyper-V disk",
     "vmware_os_disk_max_gb": "the largest OS disk of a VMware VM or physical server",
     "vmware_data_disk_max_gb": "the largest managed data disk of a VMware VM or physical server",
@@ -214,9 +217,60 @@ def _on_prem_verdict(
     return size <= min(limit(ctx.thresholds, k) for k in keys), None
 
 
+# A Hyper-V VM's OS disk limits by generation; None: the generation is not known, so either applies.
+_HYPERV_OS_KEYS: dict[int | None, tuple[str, ...]] = {
+    1: ("hyperv_os_disk_max_gb",),
+    2: ("hyperv_gen2_os_disk_max_gb",),
+    None: ("hyperv_os_disk_max_gb", "hyperv_gen2_os_disk_max_gb"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Generations:
+    """What the protectable items said, once per analysis: the VM generation by the id key of the
+    replicated item (`replicationProtectedItemId`) and of the protectable item itself (the replicated
+    item's `protectableItemId`), and the containers whose protectable items were read without a gap."""
+
+    by_id: dict[str, int | None]
+    read: frozenset[str]
+
+
+def _generations(ctx: Context) -> _Generations:
+    cached: _Generations | None = ctx.memo.get("hyperv_generations")
+    if cached is None:
+        by_id: dict[str, int | None] = {}
+        for p in ctx.inventory.protectable_items:
+            by_id[ids.key(p.id)] = p.generation
+            if p.replicated_item_id:
+                by_id[ids.key(p.replicated_item_id)] = p.generation
+        read = frozenset(
+            ids.key(c.object_id)
+            for c in ctx.inventory.coverage
+            if c.kind == "protectable_items" and c.object_id and not c.is_gap
+        )
+        cached = ctx.memo["hyperv_generations"] = _Generations(by_id, read)
+    return cached
+
+
+def _generation(ctx: Context, item: ProtectedItem) -> tuple[int | None, bool]:
+    """(the Hyper-V VM's generation, whether its protectable items were read). A generation absent
+    from a body that was read leaves the OS disk undecided between the two limits, as an item not
+    listed there does; a container whose list failed, was cut short or was never read (an older
+    snapshot) makes it unknown: that read is where a generation 2 VM would have shown."""
+    known = _generations(ctx)
+    for ref in (item.id, item.protectable_item_id):
+        if ref and ids.key(ref) in known.by_id:
+            return known.by_id[ids.key(ref)], True
+    return None, ids.key(ids.parent_of(item.id)) in known.read
+
+
 def _on_prem_size_findings(ctx: Context, item: ProtectedItem, limits: _OnPremLimits) -> Iterator[Finding]:
     """Findings for an on-premises item's replicated disks; the item counts as examined only when
     every disk's size and, where it matters, role and generation settle its verdict."""
+    generation, generation_read = None, True
+    if item.instance_type == HYPER_V:
+        generation, generation_read = _generation(ctx, item)
+        limits = replace(limits, os_keys=_HYPERV_OS_KEYS[generation])
     decided = True
     for i, disk in enumerate(item.protected_disks):
         if disk.disk_capacity_bytes is None:
@@ -225,10 +279,12 @@ def _on_prem_size_findings(ctx: Context, item: ProtectedItem, limits: _OnPremLim
         size = disk.disk_capacity_bytes / GIB
         disk_decided, bound_key = _on_prem_verdict(ctx, limits, size, disk.is_os_disk)
         decided = decided and disk_decided
+        name = ids.name_of(disk.disk_id) if disk.disk_id else f"#{i}"
+        if not disk_decided and disk.is_os_disk and not generation_read:
+            yield _generation_unknown(ctx, item, name, disk.disk_id, size, key=f"disk:{disk.disk_id or i}")
         if bound_key is None:
             continue
         bound, seed_limit = limit(ctx.thresholds, bound_key), seed(bound_key)
-        name = ids.name_of(disk.disk_id) if disk.disk_id else f"#{i}"
         seed_note = f" (the 2016 prerequisites said {_gb(seed_limit)} GB)" if seed_limit else ""
         yield item_finding(
             DSK_SIZE,
@@ -246,11 +302,42 @@ def _on_prem_size_findings(ctx: Context, item: ProtectedItem, limits: _OnPremLim
                 "limit_gb": bound,
                 "threshold": bound_key,
                 "seed_limit_gb": seed_limit,
+                **({"generation": generation} if generation else {}),
             },
             key=f"disk:{disk.disk_id or i}",
         )
     if decided:
         examined_item(DSK_SIZE, ctx, item)
+
+
+def _generation_unknown(
+    ctx: Context, item: ProtectedItem, name: str, disk_id: str | None, size: float, key: str
+) -> Finding:
+    """A Hyper-V OS disk between the two generations' limits whose VM generation was not read."""
+    gen1, gen2 = (limit(ctx.thresholds, k) for k in _HYPERV_OS_KEYS[None])
+    container = ids.parent_of(item.id)
+    return item_finding(
+        DSK_SIZE,
+        ctx,
+        item,
+        message=(
+            f"Hyper-V VM {item_label(item)}: OS disk {name} is {_gb(size)} GB; Site Recovery replicates up "
+            f"to {_gb(gen1)} GB on a generation 1 VM but {_gb(gen2)} GB on a generation 2 VM, and the "
+            f"VM's generation was not read (the protectable items of container {ids.name_of(container)}), "
+            "so whether this disk can be replicated is unknown."
+        ),
+        evidence={
+            "replication_type": item.instance_type,
+            "disk_id": disk_id,
+            "os_disk": True,
+            "size_gb": round(size, 1),
+            "limit_gb_generation_1": gen1,
+            "limit_gb_generation_2": gen2,
+            "protection_container": container,
+        },
+        key=key,
+        status=FindingStatus.UNKNOWN,
+    )
 
 
 @rule(DSK_SIZE)

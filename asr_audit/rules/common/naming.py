@@ -59,6 +59,7 @@ def item_finding(
     evidence: dict[str, Any],
     severity: Severity | None = None,
     key: str = "",
+    status: FindingStatus = FindingStatus.FAIL,
 ) -> Finding:
     """A finding about a protected item, placed in its vault's region."""
     return meta.finding(
@@ -70,6 +71,7 @@ def item_finding(
         evidence=evidence,
         severity=severity,
         key=key,
+        status=status,
     )
 
 
