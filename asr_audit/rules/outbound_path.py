@@ -386,10 +386,11 @@ def _listed(entries: list[dict[str, Any]]) -> str:
 
 
 def _carriers(verdicts: list[dict[str, str]]) -> str:
-    """`AzureActiveDirectory for VM 'vm1' (why)`, each destination and reason once."""
-    return "; ".join(
-        dict.fromkeys(f"{v['destination']} for VM '{v['vm']}' ({v['reason']})" for v in verdicts)
-    )
+    """`Storage.EastUS (why; why)`: per destination, each reason once; which VM is in the evidence."""
+    reasons: dict[str, dict[str, None]] = {}
+    for v in verdicts:
+        reasons.setdefault(v["destination"], {})[v["reason"]] = None
+    return ", ".join(f"{dest} ({'; '.join(why)})" for dest, why in reasons.items())
 
 
 def _doubts(paths: Paths, stranded: Stranded, open_: list[dict[str, str]]) -> str:
