@@ -241,3 +241,56 @@ def test_without_a_target_region_a_vm_list_plans_no_capacity_read() -> None:
     planner = Planner([SUB], None)
     vm = VirtualMachine(id=VM, name="v", location="eastus")
     assert _reads(planner.after(_vms_job(planner, SUB), [vm])) == []
+
+
+def _from(name: str, source_sub: str | None, source: str | None, recovery: str, rg_sub: str) -> ProtectedItem:
+    """An item whose source VM runs in `source` in `source_sub`."""
+    found = _item(name, recovery, rg_sub)
+    found.primary_location = source
+    if source_sub:
+        found.source_vm_id = VM.replace(SUB, source_sub).replace("/v", f"/{name}")
+    return found
+
+
+def test_each_source_region_has_its_sizes_read_once_without_quota() -> None:
+    """VM-UNSUPPORTED reads a size's vCPUs where the VM runs; one (subscription, region) pair
+    read for either side is never read again, and the source side asks for no usages."""
+    planner = Planner([SUB, DR_SUB], None)
+    job = _items_job(planner)
+    items = [
+        _from("a", SUB, "East US", "westus2", DR_SUB),
+        _from("b", SUB, "eastus", "westus2", DR_SUB),  # the same source pair: read once
+        _from("c", DR_SUB, "westus2", "eastus", SUB),  # source pair already read as a recovery one
+        _from("d", UNSCANNED, "centralus", "westus2", DR_SUB),  # source subscription not scanned
+        _from("e", SUB, None, "westus2", DR_SUB),  # no source region: nothing to read there
+    ]
+    assert _reads(planner.after(job, items)) == [
+        (SUB, "compute_usages:eastus"),
+        (SUB, "vm_skus:eastus"),
+        (DR_SUB, "compute_usages:westus2"),
+        (DR_SUB, "vm_skus:westus2"),
+    ]
+    later = Planner([SUB, DR_SUB], None)
+    first = _items_job(later)
+    assert _reads(later.after(first, [_from("a", SUB, "eastus", "westus2", DR_SUB)])) == [
+        (SUB, "vm_skus:eastus"),
+        (DR_SUB, "compute_usages:westus2"),
+        (DR_SUB, "vm_skus:westus2"),
+    ]
+    # eastus becomes a recovery region afterwards: only its quota is still to read
+    assert _reads(later.after(first, [_item("z", "eastus", SUB)])) == [(SUB, "compute_usages:eastus")]
+
+
+def test_readiness_reads_the_source_region_sizes_where_the_subscription_has_vms_there() -> None:
+    planner = Planner([SUB, DR_SUB], None, ("westus2",), ("eastus",))
+    here = VirtualMachine(id=VM, name="v", location="East US")
+    elsewhere = VirtualMachine(id=VM.replace(SUB, DR_SUB), name="w", location="centralus")
+    assert _reads(planner.after(_vms_job(planner, SUB), [here])) == [
+        (SUB, "compute_usages:westus2"),
+        (SUB, "vm_skus:eastus"),
+        (SUB, "vm_skus:westus2"),
+    ]
+    assert _reads(planner.after(_vms_job(planner, DR_SUB), [elsewhere])) == [
+        (DR_SUB, "compute_usages:westus2"),
+        (DR_SUB, "vm_skus:westus2"),
+    ]

@@ -318,6 +318,25 @@ def test_dsk_count_hyperv_allows_one_os_disk_and_16_data_disks() -> None:
     assert findings[0].evidence["data_disks"] == 17
 
 
+@pytest.mark.parametrize("kind", ["InMageAzureV2", "InMageRcm"])
+def test_dsk_count_vmware_and_physical_allow_one_os_disk_and_64_data_disks(kind: str) -> None:
+    """The VMware/physical matrix (2019-10-15), Azure VM requirements: "Data disk count | 64 or
+    less." The OS disk is one of the listed disks whether or not the item marks it."""
+
+    def machine(n: int) -> ProtectedItem:
+        return item(
+            f"vm{n}", instance_type=kind, protected_disks=[ProtectedDisk(disk_id=str(i)) for i in range(n)]
+        )
+
+    ctx = Context(Inventory(protected_items=[machine(65), machine(66), item("none", instance_type=kind)]))
+    [finding] = list(default_catalog()["DSK-COUNT"].check(ctx))
+    assert finding.resource_id == machine(66).id
+    assert "VMware VM / physical server" in finding.message and "at most 64" in finding.message
+    assert finding.evidence["data_disks"] == 65 and finding.evidence["replication_type"] == kind
+    # an item listing no disks is not judged, so it is not passed either
+    assert sorted(c.resource_id for c in ctx.checks) == sorted([machine(65).id, machine(66).id])
+
+
 def test_dsk_count_limit_comes_from_the_thresholds() -> None:
     assert [
         f.rule_id for f in scan("DSK-COUNT", vm(data_disks=disks(20)), thresholds={"data_disk_count_max": 16})

@@ -16,6 +16,7 @@ from builders import (
     inventory,
     resource_id,
     run,
+    storage_account,
     subnet_id,
     vault,
     virtual_network,
@@ -26,6 +27,9 @@ from asr_audit.findings import Finding, FindingStatus, Severity
 from asr_audit.inventory import (
     LoadBalancer,
     LoadBalancingRule,
+    Peering,
+    PrivateEndpoint,
+    PrivateLinkConnection,
     Route,
     RouteTable,
     ServiceTag,
@@ -56,6 +60,8 @@ class Scene:
     gateway: bool = False
     pools: list[str] = field(default_factory=list)
     extra: list[Any] = field(default_factory=list)
+    vault_endpoint: bool = False  # the vault has a private endpoint for Site Recovery
+    cache: list[str] = field(default_factory=list)  # the item's cache account ids
 
     def context(self) -> Context:
         vnet = virtual_network("vnet-app", "eastus")
@@ -80,7 +86,10 @@ class Scene:
         if self.public_ip:
             ipc.public_ip_address_id = resource_id("Microsoft.Network/publicIPAddresses", "pip-vm1")
         owner = vault("rsv", "westus")
-        objects += [vm, nic, owner, a2a_item(owner, vm, primary="eastus", recovery="westus")]
+        if self.vault_endpoint:
+            owner.private_endpoint_state_for_site_recovery = "Enabled"
+        item = a2a_item(owner, vm, primary="eastus", recovery="westus", cache=self.cache)
+        objects += [vm, nic, owner, item]
         return context(inventory(*objects))
 
 
@@ -96,6 +105,23 @@ def load_balancer(sku: str, *, public: bool = True, outbound: bool = False, **ru
         outbound_rule_pool_ids=[POOL] if outbound else [],
         load_balancing_rules=rules,
     )
+
+
+# Entra ID and Site Recovery routed to a firewall: only Storage and Event Hubs lack a path.
+FIREWALLED = [
+    Route("aad", "AzureActiveDirectory", "VirtualAppliance", "10.0.9.4"),
+    Route("asr", "AzureSiteRecovery", "VirtualAppliance", "10.0.9.4"),
+]
+EVENT_HUB_ROUTED = Route("eh", "EventHub.WestUS", "VirtualAppliance", "10.0.9.4")
+
+
+def cache_with_endpoint(vnet_name: str = "vnet-app", group: str = "blob") -> tuple[Any, PrivateEndpoint]:
+    """A cache account with one approved private endpoint in `vnet_name`."""
+    pe_id = resource_id("Microsoft.Network/privateEndpoints", "pe-cache")
+    account = storage_account("cache1", "eastus", private_endpoints=[pe_id])
+    where = subnet_id(virtual_network(vnet_name, "eastus"))
+    link = PrivateLinkConnection(account.id, [group], "Approved")
+    return account, PrivateEndpoint(pe_id, "pe-cache", "eastus", where, [link])
 
 
 def findings(scene: Scene) -> list[Finding]:
@@ -114,7 +140,9 @@ def test_a_private_subnet_with_no_way_out_fires_high() -> None:
     assert (finding.severity, finding.status) == (Severity.HIGH, FindingStatus.FAIL)
     assert finding.resource_id.endswith("/subnets/default")
     assert no_path(finding) == {t.name for t in TAGS}
-    assert "not read" in finding.evidence["private_endpoints"]
+    verdicts = {(v["destination"], v["verdict"]) for v in finding.evidence["private_endpoints"]}
+    assert ("AzureActiveDirectory", "none") in verdicts
+    assert "Microsoft Entra ID does not support private endpoints" in finding.message
     assert [c.resource_id for c in ctx.checks] == [finding.resource_id]
 
 
@@ -167,15 +195,82 @@ def test_internet_routes_lead_nowhere_and_only_the_ipv4_part_of_a_tag_counts() -
     assert finding.evidence["routed"]["Storage.EastUS"] == "VirtualAppliance"
 
 
-def test_only_destinations_a_private_endpoint_could_carry_leave_it_unknown() -> None:
-    routes = [
-        Route("aad", "AzureActiveDirectory", "VirtualAppliance", "10.0.9.4"),
-        Route("asr", "AzureSiteRecovery", "VirtualAppliance", "10.0.9.4"),
-    ]
-    [finding] = findings(Scene(routes=routes))
+def test_event_hubs_without_a_vault_endpoint_is_stuck_whatever_the_cache_endpoint() -> None:
+    account, pe = cache_with_endpoint()
+    scene = Scene(routes=FIREWALLED, cache=[account.id], extra=[account, pe])
+    [finding] = findings(scene)
+    assert finding.status == FindingStatus.FAIL
+    assert no_path(finding) == {"Storage.EastUS", "EventHub.WestUS"}
+    verdicts = {v["destination"]: v["verdict"] for v in finding.evidence["private_endpoints"]}
+    assert verdicts == {"Storage.EastUS": "carried", "EventHub.WestUS": "none"}
+
+
+def test_a_cache_account_without_a_private_endpoint_fires() -> None:
+    account = storage_account("cache1", "eastus")
+    scene = Scene(routes=[*FIREWALLED, EVENT_HUB_ROUTED], cache=[account.id], extra=[account])
+    [finding] = findings(scene)
+    assert finding.status == FindingStatus.FAIL
+    assert "cache storage account 'cache1' has no approved private endpoint" in finding.message
+
+
+@pytest.mark.parametrize("peered", [True, False], ids=["in-the-vnet", "in-a-peered-hub"])
+def test_a_cache_endpoint_in_the_vnet_or_a_peer_carries_storage(peered: bool) -> None:
+    account, pe = cache_with_endpoint("vnet-hub" if peered else "vnet-app")
+    scene = Scene(routes=[*FIREWALLED, EVENT_HUB_ROUTED], cache=[account.id], extra=[account, pe])
+    ctx = scene.context()
+    if peered:
+        hub = virtual_network("vnet-hub", "eastus")
+        vnet = ctx.inventory.virtual_networks[0]
+        vnet.peerings = [Peering(f"{vnet.id}/virtualNetworkPeerings/p", "p", hub.id, "Connected")]
+        ctx.inventory.virtual_networks.append(hub)
+    assert run(RULE, ctx) == []
+    assert len(ctx.checks) == 1
+
+
+def test_with_a_vault_endpoint_event_hubs_is_unknown_as_the_page_does_not_say() -> None:
+    account, pe = cache_with_endpoint()
+    scene = Scene(routes=FIREWALLED, cache=[account.id], extra=[account, pe], vault_endpoint=True)
+    [finding] = findings(scene)
     assert finding.status == FindingStatus.UNKNOWN and finding.severity == Severity.HIGH
     assert no_path(finding) == {"Storage.EastUS", "EventHub.WestUS"}
-    assert "private endpoints are not read" in finding.message
+    assert "does not say whether it also carries" in finding.message
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["elsewhere", "file-endpoint", "unread-endpoint", "unread-account"],
+)
+def test_an_endpoint_the_scan_cannot_place_leaves_storage_unknown(where: str) -> None:
+    account, pe = cache_with_endpoint("vnet-far" if where == "elsewhere" else "vnet-app")
+    extra: list[Any] = {
+        "elsewhere": [account, pe],
+        "file-endpoint": [account, cache_with_endpoint(group="file")[1]],
+        "unread-endpoint": [account],
+        "unread-account": [pe],
+    }[where]
+    scene = Scene(routes=[*FIREWALLED, EVENT_HUB_ROUTED], cache=[account.id], extra=extra)
+    [finding] = findings(scene)
+    if where == "file-endpoint":  # a file endpoint is read and carries no blob traffic: certain
+        assert finding.status == FindingStatus.FAIL
+        assert "no approved blob private endpoint" in finding.message
+        return
+    assert finding.status == FindingStatus.UNKNOWN
+    assert [v["verdict"] for v in finding.evidence["private_endpoints"]] == ["unknown"]
+
+
+def test_a_candidate_vm_has_no_vault_or_cache_yet_so_it_is_unknown() -> None:
+    ctx = Scene(routes=[Route("aad", "AzureActiveDirectory", "VirtualAppliance", "10.0.9.4")]).context()
+    ctx.inventory.protected_items.clear()
+    ctx.source_region, ctx.target_region = "eastus", "westus"
+    [finding] = findings_of(ctx)
+    assert finding.status == FindingStatus.UNKNOWN
+    assert "a candidate has no vault or cache account yet" in finding.message
+
+
+def findings_of(ctx: Context) -> list[Finding]:
+    found = run(RULE, ctx)
+    assert_reportable(found)
+    return found
 
 
 def test_bgp_from_a_gateway_may_route_it_out_so_it_is_unknown() -> None:
@@ -194,7 +289,17 @@ def test_a_load_balancer_that_was_not_read_leaves_it_unknown() -> None:
     assert "was not scanned" in finding.evidence["load_balancers_unread"][0]["reason"]
 
 
-@pytest.mark.parametrize("collector", ["load_balancers", "virtual_networks", "route_tables", "vault:rsv"])
+@pytest.mark.parametrize(
+    "collector",
+    [
+        "load_balancers",
+        "virtual_networks",
+        "route_tables",
+        "vault:rsv",
+        "private_endpoints",
+        "storage_accounts",
+    ],
+)
 def test_a_gap_in_what_it_reads_is_unknown_never_a_pass(collector: str) -> None:
     ctx = Scene(nat_gateway=True).context()
     ctx.inventory.coverage.append(gap(collector))

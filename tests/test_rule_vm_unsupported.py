@@ -8,7 +8,17 @@ from test_rule_machines import VAULT_ID, protect, readiness, scan, vm
 
 from asr_audit.collect.compute import parse_disk
 from asr_audit.findings import Finding, FindingStatus, Severity
-from asr_audit.inventory import Disk, Inventory, Vault, VirtualMachine, VmDisk, VmSku
+from asr_audit.inventory import (
+    Coverage,
+    CoverageStatus,
+    Disk,
+    Inventory,
+    Subscription,
+    Vault,
+    VirtualMachine,
+    VmDisk,
+    VmSku,
+)
 from asr_audit.rules import analyze, passed
 from asr_audit.rules.base import Context
 
@@ -131,6 +141,45 @@ def test_fewer_than_two_cores_fires_only_when_the_skus_say_so() -> None:
     assert "az vm resize" in one.remediation
     assert _unsupported(_with_sku(vm(vm_size="Standard_B2s"), "x64", 2)) == []
     assert scan("VM-UNSUPPORTED", vm(vm_size="Standard_B1s")) == []  # no sku entry: not judged
+
+
+def test_a_one_vcpu_size_listed_only_in_its_source_region_fires_and_plc_target_sku_ignores_it() -> None:
+    """Standard_B1s is not offered in the recovery region, so only the source region's SKU list
+    says it has one vCPU. PLC-TARGET-SKU judges the recovery region's list alone: the size is
+    missing there, never taken as offered because the source region lists it."""
+    machine = vm(vm_size="Standard_B1s")
+    sub = "00000000-0000-0000-0000-000000000001"
+    inv = Inventory(
+        vaults=[Vault(VAULT_ID, "v1", "westus")],
+        virtual_machines=[machine],
+        protected_items=[protect(machine, recovery_vm_size="Standard_B1s")],
+        vm_skus=[VmSku("Standard_B1s", sub, "eastus", vcpus=1, cpu_architecture="x64")],
+        coverage=[
+            Coverage(sub, "vm_skus:eastus", CoverageStatus.OK),
+            Coverage(sub, "vm_skus:westus", CoverageStatus.OK),
+            Coverage(sub, "compute_usages:westus", CoverageStatus.OK),
+        ],
+        subscriptions=[Subscription(id=sub)],  # scanned: PLC-TARGET-SKU judges its recovery region
+    )
+    found = {f.rule_id: f for f in analyze(Context(inv), select=["VM-UNSUPPORTED", "PLC-TARGET-SKU"])}
+    assert "has 1 vCPU" in found["VM-UNSUPPORTED"].message
+    assert found["PLC-TARGET-SKU"].status is FindingStatus.FAIL
+    assert "not offered in westus" in found["PLC-TARGET-SKU"].message
+
+
+def test_a_gap_in_the_sku_lists_is_unknown_for_vm_unsupported() -> None:
+    """The source region's list failing leaves the core count undecided: `unknown`, never a pass."""
+    machine = vm(vm_size="Standard_B1s")
+    inv = Inventory(
+        vaults=[Vault(VAULT_ID, "v1", "westus")],
+        virtual_machines=[machine],
+        protected_items=[protect(machine)],
+        coverage=[
+            Coverage("00000000-0000-0000-0000-000000000001", "vm_skus:eastus", CoverageStatus.FORBIDDEN)
+        ],
+    )
+    [finding] = _unsupported(inv)
+    assert finding.status is FindingStatus.UNKNOWN and finding.gap == "vm_skus:eastus"
 
 
 @pytest.mark.parametrize(

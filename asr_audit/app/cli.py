@@ -323,6 +323,7 @@ def _scan(args: argparse.Namespace, cloud: CloudProfile) -> Inventory:
         subscriptions=list(args.subscription or []),
         cloud=cloud,
         regions=[r for r in (args.source_region, args.target_region) if r],
+        source_regions=[args.source_region] if args.source_region else [],
         target_regions=[args.target_region] if args.target_region else [],
         all_subscriptions=args.all_subscriptions,
         management_groups=list(args.management_group or []),

@@ -44,6 +44,9 @@ class ScanRequest:
     # readiness (--target-region): where VMs would fail over to, so its sizes and quotas are read
     # in each subscription holding VMs; protected items name their own recovery regions
     target_regions: list[str] = field(default_factory=list)
+    # readiness (--source-region): where the candidate VMs are, so VM-UNSUPPORTED can read their
+    # sizes' vCPUs and CPU architecture from that region's SKU list
+    source_regions: list[str] = field(default_factory=list)
     all_subscriptions: bool = False  # add every subscription the credential can read
     # add every subscription below these management groups (ids, not display names), at any depth
     management_groups: list[str] = field(default_factory=list)
@@ -111,6 +114,7 @@ def scan(
                 clock,
                 graph,
                 target_regions=request.target_regions,
+                source_regions=request.source_regions,
             )
             inventory = runner.run(
                 request.subscriptions, request.all_subscriptions, request.management_groups

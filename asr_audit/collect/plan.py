@@ -94,6 +94,9 @@ _REGION_PARSERS: dict[str, Callable[[str, str, dict[str, Any]], Any]] = {
     "vm_skus": compute.parse_vm_sku,
     "compute_usages": compute.parse_compute_usage,
 }
+# Per (subscription, region): both reads where VMs fail over to; only the sizes where they run.
+REGIONAL = tuple(endpoints.REGION_READS)
+SIZES_ONLY = ("vm_skus",)
 _RESOURCE_GROUP_PARSERS = {
     "virtual_network_gateways": network.parse_virtual_network_gateway,
     "connections": network.parse_connection,
@@ -115,11 +118,16 @@ class Planner:
     resource groups were planned and where the service tags are to be asked for."""
 
     def __init__(
-        self, subscription_ids: list[str], region_hint: str | None, target_regions: tuple[str, ...] = ()
+        self,
+        subscription_ids: list[str],
+        region_hint: str | None,
+        target_regions: tuple[str, ...] = (),
+        source_regions: tuple[str, ...] = (),
     ) -> None:
         self._subscriptions = subscription_ids
         self._target_regions = target_regions  # readiness: --target-region
-        self._capacity: set[tuple[str, str]] = set()  # (subscription, region) planned
+        self._source_regions = source_regions  # readiness: --source-region
+        self._regional: set[tuple[str, str, str]] = set()  # (collector, subscription, region) planned
         self._tags = _ServiceTagsPlan(region_hint, subscription_ids)
         self._groups: set[tuple[str, str, str]] = set()
         self._cache_accounts: set[str] = set()  # id keys of the cache accounts planned
@@ -151,11 +159,16 @@ class Planner:
                 self._cache_account_jobs(records)
                 + self._failover_capacity(job.subscription_id, records)
                 + self._protectable_item_jobs(job.subscription_id, records)
+                + self._source_sizes(records)
             )
         if job.collector == "private_dns_zones":
             return [self._zone_links(job.subscription_id, z) for z in records if z.is_site_recovery]
         if job.collector == "virtual_machines" and records:
-            return self._capacity_jobs(job.subscription_id, self._target_regions)
+            held = {ids.region(vm.location) for vm in records}
+            candidates = tuple(r for r in self._source_regions if r in held)
+            return self._capacity_jobs(job.subscription_id, self._target_regions) + self._capacity_jobs(
+                job.subscription_id, candidates, SIZES_ONLY
+            )
         if job.collector == "virtual_networks":
             self._tags.saw(job.subscription_id, records)
             return self._service_tags()
@@ -314,16 +327,36 @@ class Planner:
             jobs += self._capacity_jobs(target, (region,))
         return jobs
 
-    def _capacity_jobs(self, subscription_id: str, regions: tuple[str, ...]) -> list[Job]:
-        """The SKU list and the usages of each region, once per (subscription, region)."""
+    def _source_sizes(self, items: list[ProtectedItem]) -> list[Job]:
+        """The SKU list of each A2A item's source region, in its source VM's subscription:
+        VM-UNSUPPORTED reads the size's vCPUs and CPU architecture there, as a size not offered
+        in the recovery region has no entry in that region's list. No quota: nothing is created
+        in the source region."""
+        jobs = []
+        for item in items:
+            region = ids.region(item.primary_location)
+            source = ids.subscription_of(item.source_vm_id)
+            if item.instance_type == "A2A" and region and source:
+                jobs += self._capacity_jobs(source, (region,), SIZES_ONLY)
+        return jobs
+
+    def _capacity_jobs(
+        self, subscription_id: str, regions: tuple[str, ...], collectors: tuple[str, ...] = REGIONAL
+    ) -> list[Job]:
+        """The `collectors` (SKU list, usages) of each region, each once per (subscription,
+        region) whichever side (source or recovery) asked for it first."""
         scanned = {s.lower(): s for s in self._subscriptions}
         subscription = scanned.get(subscription_id.lower())
+        if subscription is None:
+            return []  # not scanned: the rules say `unknown` there
         jobs = []
         for region in regions:
-            if subscription is None or (subscription.lower(), region) in self._capacity:
-                continue
-            self._capacity.add((subscription.lower(), region))
-            for collector, url in endpoints.REGION_READS.items():
+            for collector in collectors:
+                key = (collector, subscription.lower(), region)
+                if key in self._regional:
+                    continue
+                self._regional.add(key)
+                url = endpoints.REGION_READS[collector]
                 jobs.append(
                     Job(
                         subscription,

@@ -47,6 +47,7 @@ class Scan:
         clock: ScanClock | None = None,
         graph: GraphLimits | None = None,
         target_regions: Sequence[str] = (),
+        source_regions: Sequence[str] = (),
     ) -> None:
         self._factory = factory
         self._graph = graph  # the Resource Graph backend's limits; None: the ARM backend
@@ -55,6 +56,7 @@ class Scan:
         self._concurrency = max(1, concurrency)
         self._region_hint = ids.region(regions[0]) if regions else None
         self._target_regions = tuple(r for t in target_regions if (r := ids.region(t)))
+        self._source_regions = tuple(r for s in source_regions if (r := ids.region(s)))
         self._progress = progress
         self.inventory = Inventory()
 
@@ -88,7 +90,7 @@ class Scan:
     def _collect(self, pool: DaemonPool, subs: list[Subscription]) -> None:
         """The job loop. At the deadline it stops waiting: what finished stays merged, and every
         job not finished (running, queued, or a follow-up not started) is a `timeout` gap."""
-        planner = Planner([s.id for s in subs], self._region_hint, self._target_regions)
+        planner = Planner([s.id for s in subs], self._region_hint, self._target_regions, self._source_regions)
         reader: Reader = _read
         if self._graph is not None:  # the lists come from Resource Graph; the jobs stay the same
             from asr_audit.collect.graph import prefetch

@@ -48,7 +48,9 @@ PER_OBJECT_COLLECTORS: dict[str, str] = {
     # decide nothing any rule judges.
     "virtual_network_links": "private_dns_zones",
     # Read per (subscription, recovery region): the regions A2A items fail over to, in the
-    # subscription of their recovery resource group (or, readiness, --target-region).
+    # subscription of their recovery resource group (or, readiness, --target-region). The SKU
+    # list also per (subscription, source region): where A2A items' source VMs run (or,
+    # readiness, --source-region), once per pair whichever side asks first.
     "vm_skus": "protected_items",  # Microsoft.Compute/skus filtered to the region
     "compute_usages": "protected_items",  # the region's vCPU usages and quotas
     # Read per protection container holding HyperVReplicaAzure items: the replicated item does not

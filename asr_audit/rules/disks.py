@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from asr_audit import ids
 from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
-from asr_audit.inventory import Inventory, ProtectedItem, VmDisk
+from asr_audit.inventory import ProtectedItem, VmDisk
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common.audited import WORKLOAD_INPUTS, Workload, unique_workloads
 from asr_audit.rules.common.disks import replicated_disks
@@ -80,20 +80,26 @@ DSK_COUNT = RuleMeta(
     category="machines",
     needs=WORKLOAD_INPUTS,
     rationale=(
-        "Site Recovery replicates up to 64 data disks on an Azure VM (as far as its size allows) and up "
-        "to 16 data disks on a Hyper-V VM replicating to Azure. A VM with more cannot be enabled for "
-        "replication as it stands. The 2016 prerequisites allowed 16 disks for every scenario; for "
-        "Hyper-V that is still the limit."
+        "Site Recovery replicates up to 64 data disks on an Azure VM (as far as its size allows) or on a "
+        "VMware VM or physical server replicating to Azure, and up to 16 data disks on a Hyper-V VM "
+        "replicating to Azure. A VM with more cannot be enabled for replication as it stands (the "
+        "on-premises prerequisites check fails). The 2016 prerequisites allowed 16 disks for every "
+        "scenario; for Hyper-V that is still the limit."
     ),
     remediation=(
         "Consolidate data onto fewer, larger disks, or exclude disks whose data need not survive a failover "
         "(Advanced settings > Storage settings > Disks to replicate when enabling replication)."
     ),
     microsoft_docs=f"{A2A_MATRIX}#replicated-machines---storage",
-    source=f"{A2A_SOURCE}, Replicated machines - storage; {HYPERV_SOURCE}, Azure VM requirements",
+    source=(
+        f"{A2A_SOURCE}, Replicated machines - storage; {HYPERV_SOURCE}, Azure VM requirements; "
+        f"{VMWARE_SOURCE}, Azure VM requirements: 'Data disk count | 64 or less. | Check fails if "
+        "unsupported.'"
+    ),
     seed_value="16 disks per VM",
     references=(
         f"{HYPERV_MATRIX}#azure-vm-requirements",
+        f"{VMWARE_MATRIX}#azure-vm-requirements",
         "https://learn.microsoft.com/azure/virtual-machines/sizes",
     ),
 )
@@ -161,10 +167,6 @@ def _vm_size_findings(ctx: Context, wl: Workload) -> Iterator[Finding]:
         )
 
 
-def _hyperv_items(inventory: Inventory) -> Iterator[ProtectedItem]:
-    return (i for i in inventory.protected_items if i.instance_type == HYPER_V)
-
-
 @dataclass(frozen=True, slots=True)
 class _OnPremLimits:
     """Threshold keys one on-premises scenario holds a replicated disk to. `os_keys` are every OS
@@ -175,15 +177,25 @@ class _OnPremLimits:
     machine: str  # how messages name the machine
     os_keys: tuple[str, ...]
     data_key: str
+    count_key: str  # the most data disks (DSK-COUNT)
+    scenario: str  # how DSK-COUNT's message names the replication
 
 
 _ON_PREM = {
     HYPER_V: _OnPremLimits(
-        "Hyper-V VM", ("hyperv_os_disk_max_gb", "hyperv_gen2_os_disk_max_gb"), "hyperv_data_disk_max_gb"
+        "Hyper-V VM",
+        ("hyperv_os_disk_max_gb", "hyperv_gen2_os_disk_max_gb"),
+        "hyperv_data_disk_max_gb",
+        "hyperv_data_disk_count_max",
+        "Hyper-V to Azure",
     ),
     **{
         kind: _OnPremLimits(
-            "VMware VM / physical server", ("vmware_os_disk_max_gb",), "vmware_data_disk_max_gb"
+            "VMware VM / physical server",
+            ("vmware_os_disk_max_gb",),
+            "vmware_data_disk_max_gb",
+            "vmware_data_disk_count_max",
+            "VMware / physical to Azure",
         )
         for kind in ("InMageAzureV2", "InMageRcm")
     },
@@ -373,24 +385,29 @@ def check_disk_count(ctx: Context) -> Iterator[Finding]:
                     **({"replicated_only": True} if subset else {}),
                 },
             )
-    hv_bound = limit(ctx.thresholds, "hyperv_data_disk_count_max")
-    for item in _hyperv_items(inventory):
-        # Hyper-V to Azure allows exactly one OS disk; the rest of the replicated disks are data disks.
+    for item in inventory.protected_items:
+        limits = _ON_PREM.get(item.instance_type or "")
+        if limits is None:
+            continue
+        if not item.protected_disks:
+            continue  # an item that lists no disks says nothing of their number: not judged, not passed
+        # Both matrices allow exactly one OS disk ("Operating system disk count | 1"), so the rest
+        # of the replicated disks are data disks, whether or not the item says which is the OS disk.
         examined_item(DSK_COUNT, ctx, item)
-        count = len(item.protected_disks) - 1
-        if count > hv_bound:
+        count, bound = len(item.protected_disks) - 1, limit(ctx.thresholds, limits.count_key)
+        if count > bound:
             yield item_finding(
                 DSK_COUNT,
                 ctx,
                 item,
                 message=(
-                    f"Hyper-V VM {item_label(item)} replicates {count} data disks (plus its OS disk); "
-                    f"Hyper-V to Azure allows at most {hv_bound}."
+                    f"{limits.machine} {item_label(item)} replicates {count} data disks (plus its OS "
+                    f"disk); {limits.scenario} allows at most {bound}."
                 ),
                 evidence={
-                    "replication_type": HYPER_V,
+                    "replication_type": item.instance_type,
                     "data_disks": count,
-                    "limit": hv_bound,
-                    "seed_limit": seed("hyperv_data_disk_count_max"),
+                    "limit": bound,
+                    "seed_limit": seed(limits.count_key),
                 },
             )

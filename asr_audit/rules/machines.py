@@ -172,7 +172,7 @@ VM_UNSUPPORTED = RuleMeta(
     severity=Severity.HIGH,
     other_severities=(Severity.MEDIUM,),
     category="machines",
-    needs=WORKLOAD_INPUTS,
+    needs=(*WORKLOAD_INPUTS, "vm_skus"),  # a size's vCPUs and CPU architecture
     rationale=(
         "The Azure-to-Azure support matrix lists features Site Recovery cannot replicate or recreate: "
         "disks with write accelerator enabled, the NVMe storage interface, VMs on Azure Dedicated Hosts, "
@@ -256,9 +256,10 @@ def _linux_trusted_launch(vm: VirtualMachine, found: Unsupported) -> None:
 
 
 def size_capabilities(ctx: Context) -> dict[str, VmSku]:
-    """The collected `Microsoft.Compute/skus` entries by size name, once per analysis. A size's
-    CPU architecture and vCPUs are the same in every region, so an entry read for a recovery
-    region (PLC-TARGET-SKU's read) describes the source VM's size too."""
+    """The collected `Microsoft.Compute/skus` entries by size name, once per analysis. The list
+    is read for each source region (where a VM's own size is listed) and each recovery region
+    (PLC-TARGET-SKU's read); a size's CPU architecture and vCPUs are the same in every region,
+    so an entry from either describes the VM's size."""
     found: dict[str, VmSku] | None = ctx.memo.get("size_capabilities")
     if found is None:
         found = {}

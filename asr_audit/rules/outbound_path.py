@@ -11,9 +11,13 @@ endpoint carries its service's prefixes on the backbone.
 Each destination of DESIGN.md section 5 is split by the subnet's effective routes
 (`net.routes.shared_router`, shared with NET-FORCED-TUNNEL: each subnet's routes are built once).
 What ARM cannot show stays `unknown`, never a pass and never a false alarm: routes on-premises may
-advertise over BGP, and private endpoints, which this version does not read. Microsoft Entra ID
-has no private endpoint, so a workload that cannot reach it is stuck whatever the endpoints are;
-one that lacks only a path to what an endpoint could carry is `unknown`.
+advertise over BGP. A destination without a route can still be reached through a private endpoint
+("Replicate machines with private endpoints"): the vault's for Site Recovery (which
+`destinations` already leaves out) and the cache account's blob endpoint for Storage. Microsoft
+Entra ID has no private endpoint, and neither have Site Recovery's Event Hubs for a vault without
+one, so a VM without a route to them is stuck. The page does not say whether a vault's endpoint
+carries the Event Hubs traffic too, so that case is `unknown`, as is a candidate VM (no vault or
+cache account chosen yet) and an endpoint this scan could not place in the VNet or a peer of it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any
 
 from asr_audit import ids
 from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
-from asr_audit.inventory import LoadBalancer, RouteTable
+from asr_audit.inventory import LoadBalancer, PrivateEndpoint, ProtectedItem, RouteTable, VirtualNetwork
 from asr_audit.net import connectivity
 from asr_audit.net.routes import (
     APPLIANCE,
@@ -42,23 +46,26 @@ from asr_audit.net.routes import (
 )
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common import audited
-from asr_audit.rules.common.audited import Placement, SubnetCase, subnet_cases
-from asr_audit.rules.common.destinations import Destination, resolve, subnet_destinations
+from asr_audit.rules.common.audited import Placement, SubnetCase, Workload, subnet_cases
+from asr_audit.rules.common.destinations import (
+    Destination,
+    resolve,
+    subnet_destinations,
+    workload_destinations,
+)
 from asr_audit.rules.common.gaps import gap_label, hybrid_gaps
 from asr_audit.rules.common.naming import SUBNET_TYPE
-from asr_audit.rules.common.references import route_table
+from asr_audit.rules.common.references import find_storage, route_table
 
 DEFAULT_OUTBOUND = (
     "https://learn.microsoft.com/en-us/azure/virtual-network/ip-services/default-outbound-access"
 )
 PRIVATE_ENDPOINTS = "https://learn.microsoft.com/en-us/azure/site-recovery/azure-to-azure-how-to-enable-replication-private-endpoints"
 ENTRA_ID = "AzureActiveDirectory"  # no private endpoint exists for it: only a real path reaches it
-# Said in every finding until private endpoints are collected: a private endpoint in the VNet could
-# carry Storage, Event Hubs or Site Recovery traffic, so their lack of a path is not a certainty.
-PRIVATE_ENDPOINTS_UNREAD = (
-    "private endpoints are not read by this version: one in this VNet (or a peered one) could carry "
-    "the destinations other than AzureActiveDirectory"
-)
+STORAGE = "Storage"  # the cache account: its blob private endpoint carries it
+BLOB = "blob"  # the storage private-link sub-resource replication writes to
+# What private endpoints do for a destination a VM has no route to.
+CARRIED, NONE, UNDECIDED = "carried", "none", "unknown"
 _OUT = frozenset({APPLIANCE, GATEWAY, SERVICE_ENDPOINT, VNET_LOCAL, PEERING})
 
 OUTBOUND_PATH = RuleMeta(
@@ -72,6 +79,8 @@ OUTBOUND_PATH = RuleMeta(
         "service_tags",
         "load_balancers",
         "vault",  # the vault's private endpoint state carries the Site Recovery calls
+        "storage_accounts",  # the cache account's approved private endpoints
+        "private_endpoints",  # where those endpoints sit
         *connectivity.GATEWAY_PRESENCE,
     ),
     rationale=(
@@ -93,7 +102,8 @@ OUTBOUND_PATH = RuleMeta(
         "Default outbound access in Azure (learn.microsoft.com, 2026-01-30 revision), explicit outbound "
         "methods and private subnets; Replicate machines with private endpoints (learn.microsoft.com, "
         "2025-05-11 revision), Prerequisites and caveats: Microsoft Entra ID does not support private "
-        "endpoints"
+        "endpoints; (Optional) Create private endpoints for the cache storage account (section text as "
+        "read in the 2022-04-23 revision): without one replication traffic goes to public endpoints"
     ),
     references=(
         PRIVATE_ENDPOINTS,
@@ -156,6 +166,7 @@ class Paths:
 
     routed: dict[str, str] = field(default_factory=dict)  # destination -> how it leaves
     stuck: list[dict[str, Any]] = field(default_factory=list)  # no path: destination, why
+    stuck_destinations: dict[str, Destination] = field(default_factory=dict)  # tag -> what it stands for
     unknown: list[dict[str, str]] = field(default_factory=list)  # destination, reason
 
 
@@ -220,6 +231,7 @@ def _paths(ctx: Context, case: SubnetCase) -> Paths:
                 out.unknown.append({"destination": tag, "reason": reason or ""})
             else:  # nothing in the subnet's routing leads anywhere but the dead Internet route
                 out.stuck.append({"destination": tag, "next_hop_types": [INTERNET]})
+                out.stuck_destinations[tag] = dest
             continue
         pieces = _ipv4_first(routes.next_hops(prefixes))
         blocked = [p for p in pieces if not _leaves(p.route)]
@@ -231,6 +243,112 @@ def _paths(ctx: Context, case: SubnetCase) -> Paths:
             hops = sorted({p.route.next_hop_type if p.route else "none" for p in blocked})
             partial = len(blocked) < len(pieces)
             out.stuck.append({"destination": tag, "next_hop_types": hops, "partial": partial})
+            out.stuck_destinations[tag] = dest
+    return out
+
+
+# --- private endpoints, per VM and destination without a route -----------------------------------------
+
+
+def _endpoints(ctx: Context) -> dict[str, PrivateEndpoint]:
+    found: dict[str, PrivateEndpoint] | None = ctx.memo.get("private_endpoints_by_id")
+    if found is None:
+        found = ctx.memo["private_endpoints_by_id"] = {
+            ids.key(pe.id): pe for pe in ctx.inventory.private_endpoints
+        }
+    return found
+
+
+def _near(vnet: VirtualNetwork) -> set[str]:
+    """The VNet and those it has a Connected peering with: where an endpoint serves its VMs (the
+    page's hub and spoke). Anywhere else a gateway or a transit route may or may not reach it."""
+    peers = {ids.key(p.remote_virtual_network_id) for p in vnet.peerings if connectivity.connected(p)}
+    return {ids.key(vnet.id)} | peers
+
+
+def _account_endpoint(ctx: Context, vnet: VirtualNetwork, account_id: str) -> tuple[str, str]:
+    """Whether a blob private endpoint of the cache account serves the VNet."""
+    account = find_storage(ctx, account_id)
+    if account is None:
+        return UNDECIDED, connectivity.unread_reason(ctx.index, account_id, "cache storage account")
+    named = f"cache storage account '{account.name}'"
+    if not account.private_endpoints:
+        return NONE, f"{named} has no approved private endpoint"
+    doubts = []
+    for pe_id in account.private_endpoints:
+        pe = _endpoints(ctx).get(ids.key(pe_id))
+        if pe is None:
+            doubts.append(connectivity.unread_reason(ctx.index, pe_id, f"private endpoint of {named}"))
+            continue
+        if not any(
+            ids.key(c.private_link_service_id or "") == ids.key(account.id)
+            and BLOB in {g.lower() for g in c.group_ids}
+            for c in pe.connections
+        ):
+            continue  # a file, queue or table endpoint carries no replication traffic
+        where = ids.parent_of(pe.subnet_id) if pe.subnet_id else None
+        if where and ids.key(where) in _near(vnet):
+            return CARRIED, f"blob private endpoint '{pe.name}' of {named} in VNet '{ids.name_of(where)}'"
+        doubts.append(
+            f"blob private endpoint '{pe.name}' of {named} is in VNet '{ids.name_of(where or '?')}', "
+            "neither this one nor a peer: a gateway or a transit route may reach it"
+        )
+    if doubts:
+        return UNDECIDED, "; ".join(doubts)
+    return NONE, f"{named} has no approved blob private endpoint"
+
+
+def _cache_endpoints(ctx: Context, vnet: VirtualNetwork, item: ProtectedItem) -> tuple[str, str]:
+    """Every cache account the item stages through must be reached: one without is enough to stop it."""
+    accounts = {ids.key(c): c for d in item.protected_disks if (c := d.cache_storage_account_id)}
+    if not accounts:
+        return UNDECIDED, "the protected item names no cache storage account"
+    verdicts = [_account_endpoint(ctx, vnet, a) for a in accounts.values()]
+    for wanted in (NONE, UNDECIDED):
+        picked = [why for verdict, why in verdicts if verdict == wanted]
+        if picked:
+            return wanted, "; ".join(picked)
+    return CARRIED, "; ".join(why for _, why in verdicts)
+
+
+def _endpoint_verdict(ctx: Context, vnet: VirtualNetwork, w: Workload, dest: Destination) -> tuple[str, str]:
+    """(carried | none | unknown, why) for a destination the VM has no route to."""
+    if dest.service == ENTRA_ID:
+        return NONE, "Microsoft Entra ID does not support private endpoints"
+    if w.item is None:
+        return (
+            UNDECIDED,
+            "a candidate has no vault or cache account yet: private endpoints for them could carry it",
+        )
+    if dest.service == STORAGE:
+        return _cache_endpoints(ctx, vnet, w.item)
+    vault = ctx.index.vaults.get(ids.key(w.item.vault_id))
+    if vault is None:
+        return UNDECIDED, connectivity.unread_reason(ctx.index, w.item.vault_id, "vault")
+    if (vault.private_endpoint_state_for_site_recovery or "").lower() == "enabled":
+        # Only Event Hubs gets here: the vault's endpoint takes the Site Recovery calls themselves.
+        return UNDECIDED, (
+            f"vault '{vault.name}' has a private endpoint for Site Recovery; Microsoft's page does not "
+            "say whether it also carries the monitoring data sent to Event Hubs"
+        )
+    return NONE, f"vault '{vault.name}' has no private endpoint for Site Recovery"
+
+
+def _endpoint_verdicts(
+    ctx: Context, case: SubnetCase, stranded: list[Placement], paths: Paths
+) -> list[dict[str, str]]:
+    """Each VM without a way of its own, against each destination of its own without a route."""
+    out: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for p in stranded:
+        if ids.key(p.workload.vm.id) in seen:
+            continue
+        seen.add(ids.key(p.workload.vm.id))
+        own = set(workload_destinations(ctx, p.workload))
+        for tag, dest in paths.stuck_destinations.items():
+            if dest in own:
+                verdict, why = _endpoint_verdict(ctx, case.vnet, p.workload, dest)
+                out.append({"vm": p.workload.vm.name, "destination": tag, "verdict": verdict, "reason": why})
     return out
 
 
@@ -267,9 +385,19 @@ def _listed(entries: list[dict[str, Any]]) -> str:
     return ", ".join(f"{e['destination']} ({'/'.join(e['next_hop_types'])})" for e in entries)
 
 
-def _doubts(paths: Paths, stranded: Stranded) -> str:
+def _carriers(verdicts: list[dict[str, str]]) -> str:
+    """`Storage.EastUS (why; why)`: per destination, each reason once; which VM is in the evidence."""
+    reasons: dict[str, dict[str, None]] = {}
+    for v in verdicts:
+        reasons.setdefault(v["destination"], {})[v["reason"]] = None
+    return ", ".join(f"{dest} ({'; '.join(why)})" for dest, why in reasons.items())
+
+
+def _doubts(paths: Paths, stranded: Stranded, open_: list[dict[str, str]]) -> str:
     reasons = [f"{u['destination']}: {u['reason']}" for u in paths.unknown]
     reasons += [f"VM '{u['vm']}': {u['reason']}" for u in stranded.unread]
+    if open_:
+        reasons.append(f"no route, and whether a private endpoint carries it is unknown: {_carriers(open_)}")
     return "; ".join(reasons)
 
 
@@ -298,7 +426,11 @@ def check_outbound_path(ctx: Context) -> Iterator[Finding]:
         if not (paths.stuck or paths.unknown):
             continue
         where = f"private subnet '{case.label()}'"
-        certain = bool(stranded.none) and any(s["destination"] == ENTRA_ID for s in paths.stuck)
+        carriers = _endpoint_verdicts(ctx, case, stranded.none, paths)
+        blocked = [c for c in carriers if c["verdict"] == NONE]
+        open_ = [c for c in carriers if c["verdict"] == UNDECIDED]
+        if not (blocked or open_ or paths.unknown or stranded.unread):
+            continue  # private endpoints carry everything the routes do not
         evidence: dict[str, Any] = {
             "subnet": case.subnet.id,
             "default_outbound_access": False,
@@ -309,7 +441,7 @@ def check_outbound_path(ctx: Context) -> Iterator[Finding]:
             "no_path": paths.stuck,
             "routed": paths.routed,
             "unknown": paths.unknown,
-            "private_endpoints": PRIVATE_ENDPOINTS_UNREAD,
+            "private_endpoints": carriers,
         }
         common: dict[str, Any] = {
             "resource_id": case.subnet.id,
@@ -317,21 +449,19 @@ def check_outbound_path(ctx: Context) -> Iterator[Finding]:
             "region": case.vnet.location,
             "evidence": evidence,
         }
-        if certain:
+        if blocked:
             yield OUTBOUND_PATH.finding(
                 **common,
                 message=f"The {where} ({case.who()}) has no NAT gateway, and its VMs no public IP or load "
-                f"balancer outbound rule; its routes leave no way to {_listed(paths.stuck)}. Microsoft "
-                "Entra ID has no private endpoint, so replication cannot authenticate.",
+                f"balancer outbound rule; its routes leave no way to {_listed(paths.stuck)}, and no private "
+                f"endpoint can carry {_carriers(blocked)}: replication cannot run.",
                 remediation=_fix(case),
             )
             continue
-        missing = f"no path to {_listed(paths.stuck)} ({PRIVATE_ENDPOINTS_UNREAD}); " if paths.stuck else ""
         yield OUTBOUND_PATH.finding(
             **common,
             status=FindingStatus.UNKNOWN,
             message=f"Cannot tell whether the {where} ({case.who()}) lets replication out: "
-            f"{missing}{_doubts(paths, stranded)}".rstrip("; ")
-            + ".",
+            f"{_doubts(paths, stranded, open_)}.",
             remediation=_fix(case),
         )

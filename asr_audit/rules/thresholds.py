@@ -93,6 +93,14 @@ _ALL = (
         "hyperv_data_disk_count_max", 16, "disks", "most data disks on a Hyper-V VM", HYPERV_MATRIX, seed=16
     ),
     Threshold(
+        "vmware_data_disk_count_max",
+        64,
+        "disks",
+        "most data disks on a VMware VM / physical server",
+        VMWARE_MATRIX,
+        seed=16,
+    ),
+    Threshold(
         "test_failover_max_age_days", 180, "days", "oldest acceptable successful test failover", DRILL_ADVICE
     ),
     Threshold(
