@@ -161,7 +161,10 @@ def client(url: str, ca_bundle: str, options: dict[str, Any], conn: Connection) 
 
     cloud = CLOUDS["AzureCloud"].with_arm_endpoint(url)
     kwargs = {"concurrency": options["concurrency"]} if options["concurrency"] else {}
-    request = collect.ScanRequest(options["subscriptions"], cloud, regions=options["regions"], **kwargs)
+    backend = options.get("backend", "arm")
+    request = collect.ScanRequest(
+        options["subscriptions"], cloud, regions=options["regions"], backend=backend, **kwargs
+    )
     rss_before = _rss_kib()
     while conn.recv() == "go":
         credential = auth.make_credential(cloud)
