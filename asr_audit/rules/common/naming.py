@@ -59,6 +59,8 @@ def item_finding(
     evidence: dict[str, Any],
     severity: Severity | None = None,
     key: str = "",
+    status: FindingStatus = FindingStatus.FAIL,
+    remediation: str | None = None,
 ) -> Finding:
     """A finding about a protected item, placed in its vault's region."""
     return meta.finding(
@@ -70,6 +72,8 @@ def item_finding(
         evidence=evidence,
         severity=severity,
         key=key,
+        status=status,
+        remediation=remediation,
     )
 
 
