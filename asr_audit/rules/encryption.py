@@ -186,8 +186,8 @@ def _region_finding(
         key="des-region",
         message=(
             f"Replicated item {item_label(item)} encrypts its recovery disks with disk encryption set(s) "
-            f"{sets} outside its recovery region {target}: a disk encryption set serves only disks in "
-            "its own region."
+            f"{sets} outside its recovery region {target}, where Site Recovery's prerequisite requires "
+            "the set to be."
         ),
         evidence={
             "disks": [{"disk": p.disk, "recovery_des": p.des_id, "des_region": p.region} for p in wrong],
