@@ -67,6 +67,7 @@ def test_upstream_examples_are_collected_completely(
         "azure_firewalls": "azureFirewalls",
         "virtual_machines": "virtualMachines",
         "disks": "disks",
+        "disk_encryption_sets": "diskEncryptionSets",
         "protected_items": "replicationProtectedItems",
         "network_mappings": "replicationNetworkMappings",
     }

@@ -125,6 +125,7 @@ LIST = "^/subscriptions/{sub}/providers/{type}$"
 FORBIDDEN_LISTS = [
     (PROD, "Microsoft.Compute/virtualMachines"),
     (PROD, "Microsoft.Compute/disks"),
+    (PROD, "Microsoft.Compute/diskEncryptionSets"),  # vm-stream-01's misplaced recovery DES
     (PROD, "Microsoft.Network/networkInterfaces"),
     (PROD, "Microsoft.Network/virtualNetworks"),
     (CONN, "Microsoft.Network/virtualNetworks"),

@@ -1,5 +1,5 @@
-"""Virtual machines, managed disks, and the sizes and vCPU quotas of the regions VMs fail over
-to: ARM JSON -> inventory records (pure functions, no I/O)."""
+"""Virtual machines, managed disks, disk encryption sets, and the sizes and vCPU quotas of the
+regions VMs fail over to: ARM JSON -> inventory records (pure functions, no I/O)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,15 @@ from asr_audit.collect.fields import (
     text,
     texts,
 )
-from asr_audit.inventory import ComputeUsage, Disk, SkuRestriction, VirtualMachine, VmDisk, VmSku
+from asr_audit.inventory import (
+    ComputeUsage,
+    Disk,
+    DiskEncryptionSet,
+    SkuRestriction,
+    VirtualMachine,
+    VmDisk,
+    VmSku,
+)
 
 
 def parse_vm_disk(raw: dict[str, Any]) -> VmDisk:
@@ -93,6 +101,22 @@ def parse_disk(item: dict[str, Any]) -> Disk:
         ],
         ade_key_encrypted=any(obj_field(e, "keyEncryptionKey") for e in ade_settings),
         max_shares=integer(p.get("maxShares")),
+    )
+
+
+def parse_disk_encryption_set(item: dict[str, Any]) -> DiskEncryptionSet:
+    """A DES is read for its region alone: one without a location cannot be placed, so it is
+    unreadable (a gap), never a DES in no region that matches or mismatches by accident."""
+    rid, name, location = identity(item)
+    if not location:
+        raise Malformed("disk encryption set without a location")
+    p = props(item)
+    return DiskEncryptionSet(
+        id=rid,
+        name=name,
+        location=location,
+        encryption_type=text(p.get("encryptionType")),
+        key_vault_id=ref(obj_field(p, "activeKey").get("sourceVault")),
     )
 
 

@@ -71,6 +71,8 @@ SUBSCRIPTION_LISTS: dict[str, tuple[str, str, str]] = {
     "network_interfaces": ("network", "Microsoft.Network/networkInterfaces", "network"),
     "virtual_machines": ("compute", "Microsoft.Compute/virtualMachines", "compute"),
     "disks": ("compute", "Microsoft.Compute/disks", "disks"),
+    # DiskRP, like disks: DiskEncryptionSets_List has the disks' api-version
+    "disk_encryption_sets": ("compute", "Microsoft.Compute/diskEncryptionSets", "disks"),
     "load_balancers": ("network", "Microsoft.Network/loadBalancers", "network"),
     "private_endpoints": ("network", "Microsoft.Network/privateEndpoints", "network"),
     "private_dns_zones": ("network", "Microsoft.Network/privateDnsZones", "privatedns"),

@@ -15,6 +15,7 @@ from asr_audit.inventory.model import (
     AzureFirewall,
     Connection,
     Disk,
+    DiskEncryptionSet,
     ExpressRouteCircuit,
     FirewallPolicy,
     Inventory,
@@ -84,6 +85,10 @@ class InventoryIndex:
     @cached_property
     def disks(self) -> dict[str, Disk]:
         return self._by_id(self.inventory.disks)
+
+    @cached_property
+    def disk_encryption_sets(self) -> dict[str, DiskEncryptionSet]:
+        return self._by_id(self.inventory.disk_encryption_sets)
 
     @cached_property
     def azure_firewalls(self) -> dict[str, AzureFirewall]:

@@ -25,7 +25,7 @@ SUBSCRIPTION_CHECK = "subscription"
 SUBSCRIPTION_COLLECTORS: tuple[str, ...] = (
     "vaults", "storage_accounts", "virtual_networks", "network_security_groups", "route_tables",
     "express_route_circuits", "azure_firewalls", "firewall_policies", "network_interfaces",
-    "virtual_machines", "disks",
+    "virtual_machines", "disks", "disk_encryption_sets",
     "gateway_resource_groups",  # the resource list that finds the groups holding gateways
     "load_balancers",
     "private_endpoints", "private_dns_zones",
@@ -526,6 +526,19 @@ class Disk:
 
 
 @dataclass(slots=True)
+class DiskEncryptionSet:
+    """A disk encryption set (DES): regional, so a disk can use only one in its own region, and
+    the recovery DES an A2A item names must be in the item's recovery region. Its id says nothing
+    of where it is: only the listed body does (`location`)."""
+
+    id: str
+    name: str
+    location: str
+    encryption_type: str | None = None  # EncryptionAtRestWithCustomerKey | ...PlatformAndCustomerKeys | ...
+    key_vault_id: str | None = None  # activeKey.sourceVault: the key vault holding its key
+
+
+@dataclass(slots=True)
 class SkuRestriction:
     """One `restrictions[]` entry of a size: where this subscription may not deploy it."""
 
@@ -694,6 +707,7 @@ class Inventory:
     network_interfaces: list[NetworkInterface] = field(default_factory=list)
     virtual_machines: list[VirtualMachine] = field(default_factory=list)
     disks: list[Disk] = field(default_factory=list)
+    disk_encryption_sets: list[DiskEncryptionSet] = field(default_factory=list)
     service_tags: list[ServiceTag] = field(default_factory=list)
     protected_items: list[ProtectedItem] = field(default_factory=list)
     network_mappings: list[NetworkMapping] = field(default_factory=list)

@@ -5,7 +5,10 @@ ENC-TARGET-DES: disks encrypted with customer-managed keys need a disk encryptio
 Site Recovery creates the replica and failed-over disks in the target region and encrypts them with
 the disk encryption set (DES) chosen per disk when replication was enabled
 (`protectedManagedDisks[].recoveryDiskEncryptionSetId`). A DES is regional, so the source disk's
-cannot be used; without one chosen, the customer-managed-key requirement is not carried over.
+cannot be used; without one chosen, the customer-managed-key requirement is not carried over. A
+chosen DES must also be in the item's recovery region, which its id does not say: the rule reads
+the subscriptions' DES lists for their `location`, and a DES it could not place (its subscription
+not scanned or its list not read, or absent from the list) leaves the item `unknown`, never passed.
 
 ENC-ADE: Azure Disk Encryption keeps each disk's secret (and wrapping key) in a key vault of the VM's
 region; Site Recovery copies them to target key vaults recorded per replicated disk. It judges from
@@ -18,15 +21,17 @@ the path to AzureKeyVault.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from asr_audit import ids
 from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
 from asr_audit.inventory import ProtectedItem
 from asr_audit.rules.base import Context, rule
-from asr_audit.rules.common.audited import Workload, a2a_items, unique_workloads
+from asr_audit.rules.common.audited import Workload, a2a_items, item_recovery_region, unique_workloads
 from asr_audit.rules.common.disks import ade_encrypted, item_source_disks, vm_disks
 from asr_audit.rules.common.documents import A2A_MATRIX
+from asr_audit.rules.common.gaps import coverage_gaps
 from asr_audit.rules.common.naming import (
     examined_item,
     examined_vm,
@@ -48,14 +53,15 @@ ENC_TARGET_DES = RuleMeta(
     title="Customer-managed-key disk replicated without a target disk encryption set",
     severity=Severity.HIGH,
     category="encryption",
-    needs=("protected_items", "disks"),
+    needs=("protected_items", "disks", "disk_encryption_sets"),
     rationale=(
         "A managed disk encrypted with a customer-managed key (CMK) is replicated into replica and target "
         "disks in the recovery region, and Site Recovery encrypts those with the disk encryption set chosen "
         "for each disk. Microsoft's prerequisite: 'You must create the Disk Encryption set(s) in the target "
         "region for the target subscription before enabling replication for your virtual machines that have "
         "CMK-enabled managed disks.' A protected CMK disk with no recovery disk encryption set fails over "
-        "without the key your policy requires, or cannot be replicated as configured."
+        "without the key your policy requires, or cannot be replicated as configured; so does one whose "
+        "recovery disk encryption set is not in the target region the prerequisite names."
     ),
     remediation=(
         "Create a disk encryption set in the target region (with Get, Wrap Key and Unwrap Key access to a "
@@ -67,50 +73,154 @@ ENC_TARGET_DES = RuleMeta(
     source=(
         "Replicate machines with Customer-Managed Keys (CMK) enabled disks (learn.microsoft.com, "
         "2024-03-27), Prerequisite; recoveryDiskEncryptionSetId of A2AProtectedManagedDiskDetails "
-        "(ReplicationProtectedItems_List, 2025-08-01)"
+        "(ReplicationProtectedItems_List, 2025-08-01); location of DiskEncryptionSets_List (2025-01-02)"
     ),
     references=("https://learn.microsoft.com/azure/virtual-machines/disk-encryption",),
 )
+REGION_FIX = (
+    "Create a disk encryption set in the item's recovery region (with Get, Wrap Key and Unwrap Key access "
+    "to a key vault in that region), then select it for the disk: Replicated items > the item > Properties "
+    "> Compute and Network > Storage encryption settings, or disable and re-enable replication choosing it."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Placement:
+    """Where a protected disk's recovery DES is, as far as the inventory tells: `region` when it
+    was read, else `unknown` says why it could not be placed."""
+
+    disk: str
+    des_id: str
+    region: str | None = None
+    unknown: str | None = None
+
+
+def _place(ctx: Context, disk_id: str, des_id: str) -> _Placement:
+    """A DES missing from its subscription's complete list is not judged failed: Azure refuses to
+    delete a DES its replica disks still use, so its absence more likely means a stale list (Resource
+    Graph indexes with a delay) than a DES gone. It is `unknown`, as one in a subscription not
+    scanned or whose list was not read."""
+    disk = ctx.index.disks.get(ids.key(disk_id))
+    name = disk.name if disk else ids.name_of(disk_id)
+    des = ctx.index.disk_encryption_sets.get(ids.key(des_id))
+    if des is not None:
+        return _Placement(name, des_id, region=ids.region(des.location))
+    sub = ids.subscription_of(des_id) or ""
+    if sub.lower() not in ctx.index.subscriptions_read:
+        why = f"it is in subscription {sub or '(none in its id)'}, which was not scanned"
+    elif gaps := coverage_gaps(ctx, ("disk_encryption_sets",), [sub]):
+        why = f"the disk encryption sets of subscription {sub} could not be read ({gaps[0].status})"
+    else:
+        why = f"it is not among the disk encryption sets listed in subscription {sub}"
+    return _Placement(name, des_id, unknown=why)
 
 
 @rule(ENC_TARGET_DES)
 def check_target_des(ctx: Context) -> Iterator[Finding]:
     for item in a2a_items(ctx):
-        if any(d.disk_id for d in item.protected_disks):
-            examined_item(ENC_TARGET_DES, ctx, item)
-        found, unread_all = item_source_disks(ctx, item)
-        without = {ids.key(p.disk_id) for p in item.protected_disks if not p.recovery_disk_encryption_set_id}
-        missing = [
-            {
-                "disk": source.name,
-                "encryption_type": source.encryption_type,
-                "source_des": source.disk_encryption_set_id,
-            }
-            for protected, source in found
-            if ids.key(protected.disk_id) in without
-            and (source.encryption_type or "").lower() in CUSTOMER_KEY_TYPES
-        ]
-        unread = [d for d in unread_all if ids.key(d) in without]
-        if missing:
-            names = ", ".join(str(m["disk"]) for m in missing)
-            yield item_finding(
-                ENC_TARGET_DES,
-                ctx,
-                item,
-                message=(
-                    f"Replicated item {item_label(item)} replicates customer-managed-key disk(s) {names} "
-                    "with no recovery disk encryption set: the failed-over disks will not use your key."
-                ),
-                evidence={"disks": missing, "recovery_location": item.recovery_location},
-            )
-        elif unread:
-            yield unread_disks_finding(
-                ENC_TARGET_DES,
-                ctx,
-                item,
-                unread,
-                "whether those without a recovery disk encryption set use a customer-managed key",
-            )
+        yield from _target_des(ctx, item)
+
+
+def _target_des(ctx: Context, item: ProtectedItem) -> Iterator[Finding]:
+    """Two questions per item: does every customer-managed-key disk have a recovery DES, and is
+    every recovery DES chosen (whatever the source disk's key) in the recovery region. Each is
+    answered `fail`, or `unknown` where the data cannot tell; the item is recorded as examined
+    only when neither is left undecided."""
+    found, unread_all = item_source_disks(ctx, item)
+    without = {ids.key(p.disk_id) for p in item.protected_disks if not p.recovery_disk_encryption_set_id}
+    missing = [
+        {
+            "disk": source.name,
+            "encryption_type": source.encryption_type,
+            "source_des": source.disk_encryption_set_id,
+        }
+        for protected, source in found
+        if ids.key(protected.disk_id) in without
+        and (source.encryption_type or "").lower() in CUSTOMER_KEY_TYPES
+    ]
+    unread = [d for d in unread_all if ids.key(d) in without]
+    target = item_recovery_region(item)
+    placed = [
+        _place(ctx, p.disk_id, p.recovery_disk_encryption_set_id)
+        for p in item.protected_disks
+        if p.disk_id and p.recovery_disk_encryption_set_id
+    ]
+    wrong = [p for p in placed if p.region and target and p.region != target]
+    unplaced = [p for p in placed if p.unknown or not target]
+    if missing:
+        names = ", ".join(str(m["disk"]) for m in missing)
+        yield item_finding(
+            ENC_TARGET_DES,
+            ctx,
+            item,
+            message=(
+                f"Replicated item {item_label(item)} replicates customer-managed-key disk(s) {names} "
+                "with no recovery disk encryption set: the failed-over disks will not use your key."
+            ),
+            evidence={"disks": missing, "recovery_location": item.recovery_location},
+        )
+    elif unread:
+        yield unread_disks_finding(
+            ENC_TARGET_DES,
+            ctx,
+            item,
+            unread,
+            "whether those without a recovery disk encryption set use a customer-managed key",
+        )
+    if wrong:
+        yield _region_finding(ctx, item, wrong, target)
+    elif unplaced:
+        yield _unplaced_finding(ctx, item, unplaced)
+    if any(d.disk_id for d in item.protected_disks) and (missing or not unread) and (wrong or not unplaced):
+        examined_item(ENC_TARGET_DES, ctx, item)
+
+
+def _region_finding(
+    ctx: Context, item: ProtectedItem, wrong: list[_Placement], target: str | None
+) -> Finding:
+    sets = ", ".join(sorted({f"{ids.name_of(p.des_id)} ({p.region})" for p in wrong}))
+    return item_finding(
+        ENC_TARGET_DES,
+        ctx,
+        item,
+        key="des-region",
+        message=(
+            f"Replicated item {item_label(item)} encrypts its recovery disks with disk encryption set(s) "
+            f"{sets} outside its recovery region {target}, where Site Recovery's prerequisite requires "
+            "the set to be."
+        ),
+        evidence={
+            "disks": [{"disk": p.disk, "recovery_des": p.des_id, "des_region": p.region} for p in wrong],
+            "recovery_location": target,
+        },
+        remediation=REGION_FIX,
+    )
+
+
+def _unplaced_finding(ctx: Context, item: ProtectedItem, unplaced: list[_Placement]) -> Finding:
+    why = "; ".join(sorted({p.unknown or "the item records no recovery region" for p in unplaced}))
+    return item_finding(
+        ENC_TARGET_DES,
+        ctx,
+        item,
+        key="des-region",
+        status=FindingStatus.UNKNOWN,
+        message=(
+            f"Replicated item {item_label(item)}: whether its recovery disk encryption set(s) are in its "
+            f"recovery region is unknown: {why}."
+        ),
+        evidence={
+            "disks": [
+                {"disk": p.disk, "recovery_des": p.des_id, "why": p.unknown or "no recovery region"}
+                for p in unplaced
+            ],
+            "recovery_location": item.recovery_location,
+        },
+        remediation=(
+            "Scan the subscription that holds the disk encryption set with Reader (or confirm in the portal "
+            f"that it is in the recovery region). {REGION_FIX}"
+        ),
+    )
 
 
 # --- ENC-ADE -----------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ TOP_LEVEL_TYPES: dict[str, str] = {
     "connections": "Microsoft.Network/connections",
     "virtualMachines": "Microsoft.Compute/virtualMachines",
     "disks": "Microsoft.Compute/disks",
+    "diskEncryptionSets": "Microsoft.Compute/diskEncryptionSets",
     "loadBalancers": "Microsoft.Network/loadBalancers",
     "privateEndpoints": "Microsoft.Network/privateEndpoints",
     "privateDnsZones": "Microsoft.Network/privateDnsZones",

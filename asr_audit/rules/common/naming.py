@@ -60,6 +60,7 @@ def item_finding(
     severity: Severity | None = None,
     key: str = "",
     status: FindingStatus = FindingStatus.FAIL,
+    remediation: str | None = None,
 ) -> Finding:
     """A finding about a protected item, placed in its vault's region."""
     return meta.finding(
@@ -72,6 +73,7 @@ def item_finding(
         severity=severity,
         key=key,
         status=status,
+        remediation=remediation,
     )
 
 
