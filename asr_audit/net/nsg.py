@@ -385,6 +385,9 @@ def split_sources(sources: Iterable[Source], nsgs: Sequence[CompiledNsg | Unread
     ]
     out: list[Source] = []
     for source in sources:
+        if source.addresses.address_count() == 1:  # a NIC's address: no cut can split it
+            out.append(source)
+            continue
         pieces = [source.addresses]
         for cut in cuts:
             pieces = [p for piece in pieces for p in _cut(piece, cut)]

@@ -152,13 +152,14 @@ def _mapping_key(m: NetworkMapping) -> tuple[str, str, str | None, str | None]:
     )
 
 
-def _is_reverse(forward: NetworkMapping, other: NetworkMapping) -> bool:
-    """`other` maps forward's recovery VNet back to its primary VNet (and regions, where both say)."""
+def _has_reverse(forward: NetworkMapping, by_vnets: dict[tuple[str, str], list[NetworkMapping]]) -> bool:
+    """Some mapping takes forward's recovery VNet back to its primary VNet (and regions, where both
+    say). Looked up by the VNet pair, as a scan of every mapping per mapping was quadratic."""
     fwd_primary, fwd_recovery, fwd_src, fwd_dst = _mapping_key(forward)
-    primary, recovery, src, dst = _mapping_key(other)
-    if (primary, recovery) != (fwd_recovery, fwd_primary):
-        return False
-    return all(a is None or b is None or a == b for a, b in ((src, fwd_dst), (dst, fwd_src)))
+    return any(
+        all(a is None or b is None or a == b for a, b in ((src, fwd_dst), (dst, fwd_src)))
+        for _, _, src, dst in map(_mapping_key, by_vnets.get((fwd_recovery, fwd_primary), ()))
+    )
 
 
 @rule(ASR_NETMAP_REVERSE)
@@ -171,11 +172,14 @@ def check_reverse_mapping(ctx: Context) -> Iterator[Finding]:
         and m.primary_network_id
         and m.recovery_network_id
     ]
+    by_vnets: dict[tuple[str, str], list[NetworkMapping]] = {}
+    for m in mappings:
+        by_vnets.setdefault(_mapping_key(m)[:2], []).append(m)
     for mapping in mappings:
         ctx.examined(
             ASR_NETMAP_REVERSE, mapping.id, NETWORK_MAPPING_TYPE, region=vault_region(ctx, mapping.vault_id)
         )
-        if any(_is_reverse(mapping, other) for other in mappings):
+        if _has_reverse(mapping, by_vnets):
             continue
         primary, recovery = mapping.primary_network_id or "", mapping.recovery_network_id or ""
         yield ASR_NETMAP_REVERSE.finding(

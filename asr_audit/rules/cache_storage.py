@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from asr_audit import ids
 from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
-from asr_audit.inventory import StorageAccount, Vault
+from asr_audit.inventory import RoleAssignment, StorageAccount, Vault
 from asr_audit.net import connectivity
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common.audited import cache_uses
@@ -173,11 +173,21 @@ def _needed(account: StorageAccount) -> list[tuple[str, frozenset[str]]]:
 
 
 def _listing_read(ctx: Context, collector: str, account_id: str) -> bool:
-    wanted = ids.key(account_id)
-    return any(
-        c.kind == collector and not c.is_gap and ids.key(c.object_id) == wanted
-        for c in ctx.inventory.coverage
-    )
+    read: set[tuple[str, str]] | None = ctx.memo.get("cache_listings_read")
+    if read is None:  # once per analysis: asked per account, a scan of the coverage was quadratic
+        read = ctx.memo["cache_listings_read"] = {
+            (c.kind, ids.key(c.object_id)) for c in ctx.inventory.coverage if not c.is_gap
+        }
+    return (collector, ids.key(account_id)) in read
+
+
+def _assignments(ctx: Context, account: StorageAccount) -> list[RoleAssignment]:
+    by_account: dict[str, list[RoleAssignment]] | None = ctx.memo.get("role_assignments_by_account")
+    if by_account is None:
+        by_account = ctx.memo["role_assignments_by_account"] = {}
+        for a in ctx.inventory.role_assignments:
+            by_account.setdefault(ids.key(a.account_id), []).append(a)
+    return by_account.get(ids.key(account.id), [])
 
 
 def _vault_verdict(ctx: Context, vault: Vault, account: StorageAccount) -> tuple[bool | None, str]:
@@ -187,8 +197,8 @@ def _vault_verdict(ctx: Context, vault: Vault, account: StorageAccount) -> tuple
     principals = {p.lower() for p in vault.identity_principal_ids}
     held = {
         (a.role_definition_id or "").rstrip("/").rsplit("/", 1)[-1].lower()
-        for a in ctx.inventory.role_assignments
-        if ids.key(a.account_id) == ids.key(account.id) and (a.principal_id or "").lower() in principals
+        for a in _assignments(ctx, account)
+        if (a.principal_id or "").lower() in principals
     }
     missing = [name for name, granting in _needed(account) if not held & granting]
     if not missing:

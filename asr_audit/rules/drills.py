@@ -15,7 +15,7 @@ from asr_audit import ids
 from asr_audit.findings import Finding, RuleMeta, Severity
 from asr_audit.inventory import ProtectedItem
 from asr_audit.rules.base import Context, rule
-from asr_audit.rules.common.audited import A2A, a2a_mappings
+from asr_audit.rules.common.audited import A2A, a2a_mappings_by
 from asr_audit.rules.common.dates import day, parse_time
 from asr_audit.rules.common.naming import examined_item, item_finding, item_label
 from asr_audit.rules.thresholds import limit
@@ -74,8 +74,8 @@ def _drill_problem(ctx: Context, item: ProtectedItem, max_age: timedelta) -> str
 def _production_networks(ctx: Context, item: ProtectedItem) -> set[str]:
     """The networks a real failover of the item brings VMs up in: its own recovery VNet and every
     recovery VNet its vault's A2A network mappings name."""
-    vault = ids.key(item.vault_id)
-    nets = {ids.key(m.recovery_network_id) for m in a2a_mappings(ctx) if ids.key(m.vault_id) == vault}
+    mappings = a2a_mappings_by(ctx, "vault_id").get(ids.key(item.vault_id), ())
+    nets = {ids.key(m.recovery_network_id) for m in mappings}
     nets.add(ids.key(item.recovery_network_id))
     return nets - {""}
 

@@ -195,22 +195,30 @@ def check_target_connectivity(ctx: Context) -> Iterator[Finding]:
                 message=_target_message(index, case, where) + _maybe(unread),
                 evidence=_target_evidence(case, recovery_vnet=case.vnet.id, unread_gateway_data=unread),
             )
+    # Many cases share a target region: its VNets, gateway and gaps are looked at once.
+    by_region: dict[str | None, list[VirtualNetwork]] = {}
+    for vnet in inventory.virtual_networks:
+        by_region.setdefault(ids.region(vnet.location), []).append(vnet)
+    judged: dict[str | None, list[str] | None] = {}  # region -> unread gateway lists; None: has a gateway
     for case in regional:
-        candidates = [v for v in inventory.virtual_networks if ids.region(v.location) == case.target_region]
-        if any(has_failover_gateway(index, v) for v in candidates):
+        candidates = by_region.get(case.target_region, [])
+        if case.target_region not in judged:
+            covered = any(has_failover_gateway(index, v) for v in candidates)
+            judged[case.target_region] = None if covered else _unread_gateways(ctx, candidates)
+        missing = judged[case.target_region]
+        if missing is None:
             continue
         where = (
             f"target region {case.target_region} (no recovery network chosen yet; {len(candidates)} VNet(s))"
         )
-        unread = _unread_gateways(ctx, candidates)
         yield TARGET_CONNECTIVITY.finding(
             resource_id=case.reference,
             resource_type=VNET_TYPE,
             region=case.target_region,
             key=f"target:{case.target_region}",
-            status=_status(case, unread),
-            message=_target_message(index, case, where) + _maybe(unread),
+            status=_status(case, missing),
+            message=_target_message(index, case, where) + _maybe(missing),
             evidence=_target_evidence(
-                case, target_region_vnets=[v.id for v in candidates], unread_gateway_data=unread
+                case, target_region_vnets=[v.id for v in candidates], unread_gateway_data=missing
             ),
         )

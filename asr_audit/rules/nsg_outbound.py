@@ -106,7 +106,7 @@ def check_nsg_outbound(ctx: Context) -> Iterator[Finding]:
             "source_region": w.source_region,
             "target_region": w.target_region,
             "nsgs": _nsg_evidence(p.nic.network_security_group_id, p.subnet.network_security_group_id, nsgs),
-            "destinations": outcome.evidence,
+            "destinations": outcome.evidence(),
             "unknown": outcome.unknown,
             "not_checked": extra.evidence(),
         }

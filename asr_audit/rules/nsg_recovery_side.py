@@ -132,7 +132,7 @@ def _recovery_finding(
         "subnet": subnet.id,
         "nsg": subnet.network_security_group_id,
         "pairs": [{"source_region": s, "target_region": t} for s, t in sorted(pairs, key=str)],
-        "destinations": outcome.evidence,
+        "destinations": outcome.evidence(),
         "unknown": outcome.unknown,
     }
     common = {

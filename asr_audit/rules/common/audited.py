@@ -96,6 +96,19 @@ def a2a_mappings(ctx: Context) -> list[NetworkMapping]:
     return [m for m in ctx.inventory.network_mappings if m.instance_type == A2A_MAPPING]
 
 
+def a2a_mappings_by(ctx: Context, field_name: str) -> dict[str, list[NetworkMapping]]:
+    """A2A mappings by the id key of one of their id fields (`vault_id`, `primary_network_id`),
+    built once per analysis: asked per item or per VNet, a scan of every mapping made the rules
+    quadratic on large tenants."""
+    memo_key = f"a2a_mappings_by:{field_name}"
+    cached: dict[str, list[NetworkMapping]] | None = ctx.memo.get(memo_key)
+    if cached is None:
+        cached = ctx.memo[memo_key] = {}
+        for m in a2a_mappings(ctx):
+            cached.setdefault(ids.key(getattr(m, field_name)), []).append(m)
+    return cached
+
+
 def workloads(ctx: Context) -> list[Workload]:
     cached: list[Workload] | None = ctx.memo.get("workloads")
     if cached is not None:
@@ -192,9 +205,8 @@ def recovery_network_refs(ctx: Context, source: VirtualNetwork, workload: Worklo
         return [workload.item.recovery_network_id]
     return [
         m.recovery_network_id
-        for m in a2a_mappings(ctx)
+        for m in a2a_mappings_by(ctx, "primary_network_id").get(ids.key(source.id), ())
         if m.recovery_network_id
-        and ids.key(m.primary_network_id) == ids.key(source.id)
         and (not workload.target_region or ids.region(m.recovery_location) in (None, workload.target_region))
     ]
 

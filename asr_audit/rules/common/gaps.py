@@ -49,16 +49,27 @@ def coverage_gaps(
     ctx: Context, kinds: Iterable[str], subscriptions: Iterable[str] | None = None
 ) -> list[Coverage]:
     """The real gaps (`is_moot` aside) in the given collectors, in `subscriptions` when given."""
-    wanted = set(kinds)
+    by_kind = _real_gaps(ctx)
     subs = None if subscriptions is None else {s.lower() for s in subscriptions if s}
-    return [
-        c
-        for c in ctx.inventory.coverage
-        if c.is_gap
-        and c.kind in wanted
-        and (subs is None or c.subscription_id.lower() in subs)
-        and not is_moot(c, ctx.inventory)
+    found = [
+        (position, c)
+        for kind in set(kinds)
+        for position, c in by_kind.get(kind, ())
+        if subs is None or c.subscription_id.lower() in subs
     ]
+    return [c for _, c in sorted(found, key=lambda pair: pair[0])]  # in coverage order, as recorded
+
+
+def _real_gaps(ctx: Context) -> dict[str, list[tuple[int, Coverage]]]:
+    """The real gaps by collector kind, with their place in the coverage list; sorted out once per
+    analysis, as rules ask per VNet or per item and the coverage list grows with the tenant."""
+    cached: dict[str, list[tuple[int, Coverage]]] | None = ctx.memo.get("real_gaps")
+    if cached is None:
+        cached = ctx.memo["real_gaps"] = {}
+        for position, c in enumerate(ctx.inventory.coverage):
+            if c.is_gap and not is_moot(c, ctx.inventory):
+                cached.setdefault(c.kind, []).append((position, c))
+    return cached
 
 
 def hybrid_gaps(

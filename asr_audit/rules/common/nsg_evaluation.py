@@ -172,11 +172,16 @@ def nic_sources(nic: NetworkInterface, vnet: VirtualNetwork, subnet: Subnet) -> 
 class Outcome:
     verdicts: list[Verdict] = field(default_factory=list)  # blocked or partial
     unknown: list[dict[str, str]] = field(default_factory=list)  # destination, reason
-    evidence: list[dict[str, Any]] = field(default_factory=list)  # every destination judged
+    judged: list[tuple[Verdict, str | None]] = field(default_factory=list)  # every destination, its FQDN
 
     @property
     def failing(self) -> bool:
         return bool(self.verdicts)
+
+    def evidence(self) -> list[dict[str, Any]]:
+        """Every destination judged, in JSON; built only for a finding, since most evaluations
+        (an allowed path) produce none and the blocked prefixes are costly to list."""
+        return [{**verdict.to_json(), "fqdn": name} for verdict, name in self.judged]
 
 
 def fqdn(ctx: Context, tag: str) -> str | None:
@@ -197,7 +202,7 @@ def evaluate(
         else:
             destinations[tag] = prefixes
     for tag, verdict in judge(destinations, nsgs, sources).items():
-        outcome.evidence.append({**verdict.to_json(), "fqdn": fqdn(ctx, tag)})
+        outcome.judged.append((verdict, fqdn(ctx, tag)))
         if verdict.status in ("blocked", "partial"):
             outcome.verdicts.append(verdict)
         if verdict.unknown:
