@@ -132,6 +132,7 @@ FORBIDDEN_LISTS = [
     (PROD, "Microsoft.Network/networkSecurityGroups"),
     (PROD, "Microsoft.Network/routeTables"),
     (PROD, "Microsoft.Network/loadBalancers"),
+    (PROD, "Microsoft.Network/natGateways"),  # snet-db's NAT gateway without a public IP
     (PROD, "Microsoft.Network/privateEndpoints"),
     (CONN, "Microsoft.Network/privateEndpoints"),  # the hub's endpoint covers a spoke
     (CONN, "Microsoft.Network/privateDnsZones"),

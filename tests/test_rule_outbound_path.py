@@ -27,6 +27,7 @@ from asr_audit.findings import Finding, FindingStatus, Severity
 from asr_audit.inventory import (
     LoadBalancer,
     LoadBalancingRule,
+    NatGateway,
     Peering,
     PrivateEndpoint,
     PrivateLinkConnection,
@@ -47,6 +48,8 @@ TAGS = [
 LB_ID = resource_id("Microsoft.Network/loadBalancers", "lb-app")
 POOL = f"{LB_ID}/backendAddressPools/pool"
 FRONTEND = f"{LB_ID}/frontendIPConfigurations/fe"
+NAT_ID = resource_id("Microsoft.Network/natGateways", "nat-app")
+NAT_PIP = resource_id("Microsoft.Network/publicIPAddresses", "pip-nat")
 
 
 @dataclass
@@ -55,6 +58,10 @@ class Scene:
 
     private: bool | None = False
     nat_gateway: bool = False
+    nat_ips: list[str] = field(default_factory=lambda: [NAT_PIP])  # its IPv4 public IPs and prefixes
+    nat_ipv6: list[str] = field(default_factory=list)
+    nat_id: str = NAT_ID
+    nat_read: bool = True  # False: the NAT gateway is not in the inventory
     public_ip: bool = False
     routes: list[Route] | None = None
     gateway: bool = False
@@ -67,9 +74,13 @@ class Scene:
         vnet = virtual_network("vnet-app", "eastus")
         sub = vnet.subnets[0]
         sub.default_outbound_access = self.private
-        if self.nat_gateway:
-            sub.nat_gateway_id = resource_id("Microsoft.Network/natGateways", "nat-app")
         objects: list[Any] = [vnet, *TAGS, *self.extra]
+        if self.nat_gateway:
+            sub.nat_gateway_id = self.nat_id.upper()
+        if self.nat_gateway and self.nat_read:
+            objects.append(
+                NatGateway(self.nat_id, "nat-app", "eastus", "Standard", self.nat_ips, self.nat_ipv6)
+            )
         if self.routes is not None:
             table = RouteTable(
                 resource_id("Microsoft.Network/routeTables", "rt"), "rt", "eastus", self.routes
@@ -293,6 +304,7 @@ def test_a_load_balancer_that_was_not_read_leaves_it_unknown() -> None:
     "collector",
     [
         "load_balancers",
+        "nat_gateways",
         "virtual_networks",
         "route_tables",
         "vault:rsv",
@@ -305,3 +317,53 @@ def test_a_gap_in_what_it_reads_is_unknown_never_a_pass(collector: str) -> None:
     ctx.inventory.coverage.append(gap(collector))
     found = analyzed(RULE, ctx)
     assert [(f.status, f.gap) for f in found] == [(FindingStatus.UNKNOWN, collector)]
+
+
+def test_a_nat_gateway_without_a_public_ip_is_no_way_out() -> None:
+    [finding] = findings(Scene(nat_gateway=True, nat_ips=[]))
+    assert (finding.status, finding.severity) == (FindingStatus.FAIL, Severity.HIGH)
+    assert "NAT gateway 'nat-app', which holds no public IP address or prefix" in finding.message
+    nat = finding.evidence["nat_gateway"]
+    assert (nat["id"], nat["verdict"]) == (NAT_ID.upper(), "none")
+    assert "az network nat gateway update -g rg-app -n nat-app" in finding.remediation.lower()
+
+
+def test_a_nat_gateway_without_a_public_ip_does_not_undo_another_way_out() -> None:
+    assert findings(Scene(nat_gateway=True, nat_ips=[], public_ip=True)) == []
+
+
+@pytest.mark.parametrize(
+    ("scene", "reason"),
+    [
+        (
+            Scene(
+                nat_gateway=True,
+                nat_read=False,
+                nat_id=resource_id(
+                    "Microsoft.Network/natGateways", "nat-app", subscription=OTHER_SUBSCRIPTION
+                ),
+            ),
+            "which was not scanned",
+        ),
+        (Scene(nat_gateway=True, nat_ips=[], nat_ipv6=[NAT_PIP + "-v6"]), "only IPv6 public IPs"),
+    ],
+    ids=["unscanned-subscription", "ipv6-only"],
+)
+def test_a_nat_gateway_not_read_or_ipv6_only_is_unknown_never_a_pass(scene: Scene, reason: str) -> None:
+    [finding] = findings(scene)
+    assert finding.status == FindingStatus.UNKNOWN
+    assert reason in finding.message
+    assert finding.evidence["nat_gateway"]["verdict"] == "unknown"
+
+
+def test_a_nat_gateway_missing_from_its_list_is_unknown_never_a_pass() -> None:
+    ctx = Scene(nat_gateway=True).context()
+    ctx.inventory.nat_gateways.clear()
+    ctx.inventory.coverage.append(gap("nat_gateways"))
+    found = analyzed(RULE, ctx)
+    assert {(f.status, f.gap) for f in found} == {
+        (FindingStatus.UNKNOWN, "nat_gateways"),
+        (FindingStatus.UNKNOWN, None),
+    }
+    [subnet] = [f for f in found if f.gap is None]
+    assert "nat gateway 'nat-app' is not in the scanned inventory" in subnet.message.lower()

@@ -74,6 +74,7 @@ SUBSCRIPTION_LISTS: dict[str, tuple[str, str, str]] = {
     # DiskRP, like disks: DiskEncryptionSets_List has the disks' api-version
     "disk_encryption_sets": ("compute", "Microsoft.Compute/diskEncryptionSets", "disks"),
     "load_balancers": ("network", "Microsoft.Network/loadBalancers", "network"),
+    "nat_gateways": ("network", "Microsoft.Network/natGateways", "network"),
     "private_endpoints": ("network", "Microsoft.Network/privateEndpoints", "network"),
     "private_dns_zones": ("network", "Microsoft.Network/privateDnsZones", "privatedns"),
 }

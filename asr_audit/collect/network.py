@@ -40,6 +40,7 @@ from asr_audit.inventory import (
     IpConfiguration,
     LoadBalancer,
     LoadBalancingRule,
+    NatGateway,
     NetworkInterface,
     NetworkSecurityGroup,
     Peering,
@@ -412,6 +413,28 @@ def parse_load_balancer(item: dict[str, Any]) -> LoadBalancer:
             [ref(props(r).get("backendAddressPool")) for r in list_field(p, "outboundRules")]
         ),
         load_balancing_rules=rules,
+    )
+
+
+# --- NAT gateways: whether they hold a public IP to SNAT to ------------------------------------
+
+
+def parse_nat_gateway(item: dict[str, Any]) -> NatGateway:
+    """Addresses and prefixes count alike (either gives SNAT ports); each reference must be an
+    object with an id, since a junk one read as "no public IP" would raise a false alarm."""
+    rid, name, location = identity(item)
+    p = props(item)
+
+    def ids_of(*keys: str) -> list[str]:
+        return [required_id(r) for key in keys for r in list_field(p, key)]
+
+    return NatGateway(
+        id=rid,
+        name=name,
+        location=location,
+        sku_name=text(obj(item.get("sku")).get("name")),
+        public_ip_ids=ids_of("publicIpAddresses", "publicIpPrefixes"),
+        public_ipv6_ids=ids_of("publicIpAddressesV6", "publicIpPrefixesV6"),
     )
 
 

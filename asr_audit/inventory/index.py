@@ -19,6 +19,7 @@ from asr_audit.inventory.model import (
     ExpressRouteCircuit,
     FirewallPolicy,
     Inventory,
+    NatGateway,
     NetworkInterface,
     NetworkSecurityGroup,
     RouteTable,
@@ -89,6 +90,10 @@ class InventoryIndex:
     @cached_property
     def disk_encryption_sets(self) -> dict[str, DiskEncryptionSet]:
         return self._by_id(self.inventory.disk_encryption_sets)
+
+    @cached_property
+    def nat_gateways(self) -> dict[str, NatGateway]:
+        return self._by_id(self.inventory.nat_gateways)
 
     @cached_property
     def azure_firewalls(self) -> dict[str, AzureFirewall]:

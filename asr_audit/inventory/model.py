@@ -27,7 +27,7 @@ SUBSCRIPTION_COLLECTORS: tuple[str, ...] = (
     "express_route_circuits", "azure_firewalls", "firewall_policies", "network_interfaces",
     "virtual_machines", "disks", "disk_encryption_sets",
     "gateway_resource_groups",  # the resource list that finds the groups holding gateways
-    "load_balancers",
+    "load_balancers", "nat_gateways",
     "private_endpoints", "private_dns_zones",
 )
 # fmt: on
@@ -399,6 +399,20 @@ class LoadBalancer:
 
 
 @dataclass(slots=True)
+class NatGateway:
+    """A NAT gateway, read for its public IPs: one without any is not operational, so a subnet's
+    `natGateway` reference alone is no way out. IPv6 ones (StandardV2) are kept apart: they carry
+    no IPv4 traffic."""
+
+    id: str
+    name: str
+    location: str
+    sku_name: str | None = None  # Standard | StandardV2
+    public_ip_ids: list[str] = field(default_factory=list)  # publicIpAddresses + publicIpPrefixes
+    public_ipv6_ids: list[str] = field(default_factory=list)  # publicIpAddressesV6 + publicIpPrefixesV6
+
+
+@dataclass(slots=True)
 class PrivateLinkConnection:
     """One of a private endpoint's `privateLinkServiceConnections[]` or (manual, awaiting
     approval) `manualPrivateLinkServiceConnections[]`."""
@@ -716,6 +730,7 @@ class Inventory:
     blob_services: list[BlobService] = field(default_factory=list)
     role_assignments: list[RoleAssignment] = field(default_factory=list)
     load_balancers: list[LoadBalancer] = field(default_factory=list)
+    nat_gateways: list[NatGateway] = field(default_factory=list)
     private_endpoints: list[PrivateEndpoint] = field(default_factory=list)
     private_dns_zones: list[PrivateDnsZone] = field(default_factory=list)
     virtual_network_links: list[VirtualNetworkLink] = field(default_factory=list)

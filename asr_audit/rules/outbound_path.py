@@ -2,11 +2,12 @@
 out to what replication must reach.
 
 A private subnet gets no implicit outbound IP: traffic routed to `Internet` goes nowhere unless an
-explicit method carries it (Default outbound access in Azure): a NAT gateway on the subnet, a
-public IP on the NIC's ip configuration, a load balancer that lets the NIC's backend pool out
-(Standard with an outbound rule or a SNAT-ing load-balancing rule on a public frontend; Basic
-with a public frontend), or routes that hand the traffic to an appliance or a gateway. A service
-endpoint carries its service's prefixes on the backbone.
+explicit method carries it (Default outbound access in Azure): a NAT gateway on the subnet that
+holds a public IP (one without is not operational), a public IP on the NIC's ip configuration, a
+load balancer that lets the NIC's backend pool out (Standard with an outbound rule or a SNAT-ing
+load-balancing rule on a public frontend; Basic with a public frontend), or routes that hand the
+traffic to an appliance or a gateway. A service endpoint carries its service's prefixes on the
+backbone.
 
 Each destination of DESIGN.md section 5 is split by the subnet's effective routes
 (`net.routes.shared_router`, shared with NET-FORCED-TUNNEL: each subnet's routes are built once).
@@ -60,6 +61,7 @@ from asr_audit.rules.common.references import find_storage, route_table
 DEFAULT_OUTBOUND = (
     "https://learn.microsoft.com/en-us/azure/virtual-network/ip-services/default-outbound-access"
 )
+NAT_TROUBLESHOOTING = "https://learn.microsoft.com/en-us/azure/nat-gateway/troubleshoot-nat-connectivity"
 PRIVATE_ENDPOINTS = "https://learn.microsoft.com/en-us/azure/site-recovery/azure-to-azure-how-to-enable-replication-private-endpoints"
 ENTRA_ID = "AzureActiveDirectory"  # no private endpoint exists for it: only a real path reaches it
 STORAGE = "Storage"  # the cache account: its blob private endpoint carries it
@@ -78,6 +80,7 @@ OUTBOUND_PATH = RuleMeta(
         "route_tables",
         "service_tags",
         "load_balancers",
+        "nat_gateways",  # whether the subnet's NAT gateway holds a public IP
         "vault",  # the vault's private endpoint state carries the Site Recovery calls
         "storage_accounts",  # the cache account's approved private endpoints
         "private_endpoints",  # where those endpoints sit
@@ -100,12 +103,16 @@ OUTBOUND_PATH = RuleMeta(
     microsoft_docs=DEFAULT_OUTBOUND,
     source=(
         "Default outbound access in Azure (learn.microsoft.com, 2026-01-30 revision), explicit outbound "
-        "methods and private subnets; Replicate machines with private endpoints (learn.microsoft.com, "
-        "2025-05-11 revision), Prerequisites and caveats: Microsoft Entra ID does not support private "
-        "endpoints; (Optional) Create private endpoints for the cache storage account (section text as "
-        "read in the 2022-04-23 revision): without one replication traffic goes to public endpoints"
+        "methods and private subnets; Troubleshoot Azure NAT Gateway connectivity (learn.microsoft.com, "
+        "2024-02-20 revision), No outbound connectivity to the internet: NAT gateway isn't operational "
+        "until a public IP and subnet are attached; Replicate machines with private endpoints "
+        "(learn.microsoft.com, 2025-05-11 revision), Prerequisites and caveats: Microsoft Entra ID does "
+        "not support private endpoints; (Optional) Create private endpoints for the cache storage account "
+        "(section text as read in the 2022-04-23 revision): without one replication traffic goes to "
+        "public endpoints"
     ),
     references=(
+        NAT_TROUBLESHOOTING,
         PRIVATE_ENDPOINTS,
         "https://learn.microsoft.com/en-us/azure/site-recovery/azure-to-azure-about-networking",
     ),
@@ -155,6 +162,20 @@ def _nic_way_out(ctx: Context, case: SubnetCase, p: Placement) -> tuple[str | No
             if ids.key(lb_id) not in lbs:
                 unread = connectivity.unread_reason(ctx.index, lb_id, "load balancer")
     return None, unread
+
+
+def _nat_gateway(ctx: Context, nat_id: str) -> tuple[str, str]:
+    """(carried | none | unknown, why) for the subnet's NAT gateway: it is a way out only once it
+    holds a public IP (Microsoft: not operational until then). IPv6 ones alone carry no IPv4
+    traffic, but whether the VMs could do with IPv6 is not judged: unknown, as is one not read."""
+    nat = ctx.index.nat_gateways.get(ids.key(nat_id))
+    if nat is None:
+        return UNDECIDED, connectivity.unread_reason(ctx.index, nat_id, "NAT gateway")
+    if nat.public_ip_ids:
+        return CARRIED, f"NAT gateway '{nat.name}'"
+    if nat.public_ipv6_ids:
+        return UNDECIDED, f"NAT gateway '{nat.name}' holds only IPv6 public IPs, which carry no IPv4 traffic"
+    return NONE, f"NAT gateway '{nat.name}', which holds no public IP address or prefix"
 
 
 # --- routes, per destination ---------------------------------------------------------------------------
@@ -393,16 +414,24 @@ def _carriers(verdicts: list[dict[str, str]]) -> str:
     return ", ".join(f"{dest} ({'; '.join(why)})" for dest, why in reasons.items())
 
 
-def _doubts(paths: Paths, stranded: Stranded, open_: list[dict[str, str]]) -> str:
-    reasons = [f"{u['destination']}: {u['reason']}" for u in paths.unknown]
+def _doubts(paths: Paths, stranded: Stranded, open_: list[dict[str, str]], nat: str | None) -> str:
+    reasons = [nat] if nat else []
+    reasons += [f"{u['destination']}: {u['reason']}" for u in paths.unknown]
     reasons += [f"VM '{u['vm']}': {u['reason']}" for u in stranded.unread]
     if open_:
         reasons.append(f"no route, and whether a private endpoint carries it is unknown: {_carriers(open_)}")
     return "; ".join(reasons)
 
 
-def _fix(case: SubnetCase) -> str:
+def _fix(case: SubnetCase, nat_id: str | None) -> str:
     rg = ids.resource_group_of(case.vnet.id) or "<rg>"
+    if nat_id:  # the subnet's own NAT gateway only lacks a public IP
+        nat_rg, name = ids.resource_group_of(nat_id) or "<rg>", ids.name_of(nat_id)
+        return (
+            f"Give NAT gateway '{name}' a Standard public IP address or prefix (az network nat gateway "
+            f"update -g {nat_rg} -n {name} --public-ip-addresses <public-ip>), or route 0.0.0.0/0 to a "
+            "firewall that allows the Site Recovery destinations."
+        )
     return (
         f"Attach a NAT gateway to subnet '{case.label()}' (az network nat gateway create -g {rg} -n "
         f"nat-{case.vnet.name} --public-ip-addresses <public-ip>; az network vnet subnet update -g {rg} "
@@ -417,7 +446,9 @@ def check_outbound_path(ctx: Context) -> Iterator[Finding]:
         if case.subnet.default_outbound_access is not False:
             continue  # implicit outbound access: the path is NET-FORCED-TUNNEL's and the NSGs' to judge
         ctx.examined(OUTBOUND_PATH, case.subnet.id, SUBNET_TYPE, case.label(), case.vnet.location)
-        if case.subnet.nat_gateway_id:
+        nat_id = case.subnet.nat_gateway_id
+        nat, nat_why = _nat_gateway(ctx, nat_id) if nat_id else (NONE, "")
+        if nat == CARRIED:
             continue
         stranded = _stranded(ctx, case)
         if not (stranded.none or stranded.unread):
@@ -430,11 +461,11 @@ def check_outbound_path(ctx: Context) -> Iterator[Finding]:
         blocked = [c for c in carriers if c["verdict"] == NONE]
         open_ = [c for c in carriers if c["verdict"] == UNDECIDED]
         if not (blocked or open_ or paths.unknown or stranded.unread):
-            continue  # private endpoints carry everything the routes do not
+            continue  # private endpoints carry everything the routes do not: the NAT gateway is moot
         evidence: dict[str, Any] = {
             "subnet": case.subnet.id,
             "default_outbound_access": False,
-            "nat_gateway": None,
+            "nat_gateway": {"id": nat_id, "verdict": nat, "reason": nat_why} if nat_id else None,
             "route_table": case.subnet.route_table_id,
             "workloads_without_a_way_out": stranded.refs(),
             "load_balancers_unread": stranded.unread,
@@ -449,19 +480,20 @@ def check_outbound_path(ctx: Context) -> Iterator[Finding]:
             "region": case.vnet.location,
             "evidence": evidence,
         }
-        if blocked:
+        if blocked and nat == NONE:
+            has = f"has {nat_why}" if nat_why else "has no NAT gateway"
             yield OUTBOUND_PATH.finding(
                 **common,
-                message=f"The {where} ({case.who()}) has no NAT gateway, and its VMs no public IP or load "
+                message=f"The {where} ({case.who()}) {has}, and its VMs no public IP or load "
                 f"balancer outbound rule; its routes leave no way to {_listed(paths.stuck)}, and no private "
                 f"endpoint can carry {_carriers(blocked)}: replication cannot run.",
-                remediation=_fix(case),
+                remediation=_fix(case, nat_id),
             )
             continue
         yield OUTBOUND_PATH.finding(
             **common,
             status=FindingStatus.UNKNOWN,
             message=f"Cannot tell whether the {where} ({case.who()}) lets replication out: "
-            f"{_doubts(paths, stranded, open_)}.",
-            remediation=_fix(case),
+            f"{_doubts(paths, stranded, open_, nat_why if nat == UNDECIDED else None)}.",
+            remediation=_fix(case, nat_id),
         )

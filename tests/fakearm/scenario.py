@@ -34,6 +34,7 @@ TOP_LEVEL_TYPES: dict[str, str] = {
     "disks": "Microsoft.Compute/disks",
     "diskEncryptionSets": "Microsoft.Compute/diskEncryptionSets",
     "loadBalancers": "Microsoft.Network/loadBalancers",
+    "natGateways": "Microsoft.Network/natGateways",
     "privateEndpoints": "Microsoft.Network/privateEndpoints",
     "privateDnsZones": "Microsoft.Network/privateDnsZones",
 }
