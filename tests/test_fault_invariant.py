@@ -160,6 +160,7 @@ def test_a_403_on_one_resource_type_leaves_no_finding_unexplained(
         r"/replicationProtectedItems$",
         r"/replicationNetworkMappings$",
         r"/replicationProtectionContainerMappings$",
+        r"/replicationPolicies$",  # the estate overview's line only: no rule reads them
         r"/replicationProtectableItems$",  # a Hyper-V VM's generation: DSK-SIZE says unknown
         r"/virtualNetworkGateways$",
         r"/connections$",

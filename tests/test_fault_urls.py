@@ -57,7 +57,13 @@ def test_ids_that_are_urls_on_another_host_are_refused_and_listed_as_gaps(
 
     assert other.requests == []  # no request, so no bearer token, went to the other host
     gaps = {c.collector: c for c in inventory.coverage if c.status != "ok" and c.collector != "service_tags"}
-    vault_reads = ("vault", "protected_items", "network_mappings", "protection_container_mappings")
+    vault_reads = (
+        "vault",
+        "protected_items",
+        "network_mappings",
+        "protection_container_mappings",
+        "replication_policies",
+    )
     per_vault = {f"{c}:x" for c in vault_reads}
     assert set(gaps) == per_vault | {"rule_collection_groups:fwp"}
     for gap in gaps.values():

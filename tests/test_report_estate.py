@@ -26,7 +26,7 @@ from asr_audit.access.clouds import CLOUDS
 from asr_audit.app import runner
 from asr_audit.app.masking import MASK, mask_report
 from asr_audit.inventory import Coverage, ExpressRouteCircuit, Subscription
-from asr_audit.report import estate, render
+from asr_audit.report import Report, estate, render
 from asr_audit.report.estate import Estate, estate_lines
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "asr-audit-report.schema.json").read_text("utf-8"))
@@ -171,6 +171,7 @@ def test_lines_label_each_part_and_list_one_pair_per_line() -> None:
         "Region pairs",
         "VMs",
         "Vaults",
+        "Policies",
         "Recovery VNets",
         "Circuits",
         "Coverage",
@@ -213,3 +214,86 @@ def test_the_table_and_csv_take_names_and_summary_from_the_estate() -> None:
         assert {r["subscription_name"] for r in rows} != {""}
     bare = dataclasses.replace(demo_report(), estate=None)  # a copy: demo_report() is shared
     assert not table.render(bare, width=100).splitlines()[1].startswith("Subscriptions:")
+
+
+# --- replication policies ------------------------------------------------------------------------
+
+DR_WUS2 = "rsv-fabrikam-dr-wus2"
+A2A_24H = (
+    "24-hour-retention-policy",
+    "A2A: recovery points kept 1 day, app-consistent every 4 hours, crash-consistent every 5 minutes, "
+    "multi-VM sync Enable",
+)
+HYPER_V_4H = (
+    "hyperv-4h-policy",
+    "HyperVReplicaAzure: recovery points kept 4 hours, app-consistent every 1 hour, "
+    "replication every 5 minutes",
+)
+
+
+def test_demo_vaults_list_their_replication_policies() -> None:
+    vaults = {v.name: v for v in demo_estate().vaults}
+    shown = {p.name: estate.policy_detail(p) for p in vaults[DR_WUS2].policies}
+    assert list(shown) == [
+        "24-hour-retention-policy",
+        "hyperv-24-hour-policy",
+        "hyperv-4h-policy",
+        "vmware-rcm-policy",
+    ]
+    assert (shown[A2A_24H[0]], shown[HYPER_V_4H[0]]) == (A2A_24H[1], HYPER_V_4H[1])
+    assert shown["hyperv-24-hour-policy"].endswith("replication every 30 seconds")
+    assert shown["vmware-rcm-policy"] == "InMageRcm"  # another provider: name and type only
+    assert [estate.policy_detail(p) for p in vaults["rsv-fabrikam-z2z-eus"].policies] == [
+        "A2A: multi-VM sync Disable"
+    ]
+    assert all(v.policies_unread is None for v in vaults.values())
+
+
+def _forbidden_policies() -> Report:
+    """The demo as if the policy list of rsv-fabrikam-dr-wus2 had answered 403."""
+    report = demo_report()
+    assert report.estate is not None
+    vaults = tuple(
+        dataclasses.replace(v, policies=(), policies_unread="forbidden") if v.name == DR_WUS2 else v
+        for v in report.estate.vaults
+    )
+    return dataclasses.replace(report, estate=dataclasses.replace(report.estate, vaults=vaults))
+
+
+@pytest.mark.parametrize("output", ["table", "markdown", "html", "json"])
+def test_every_format_shows_the_policies_and_a_vault_whose_policies_were_not_read(output: str) -> None:
+    read = render(demo_report(), output)
+    for name, detail in (A2A_24H, HYPER_V_4H):
+        assert name in read
+        if output != "table":  # the terminal wraps its lines
+            assert detail in read or output == "json"
+    unread = render(_forbidden_policies(), output)
+    if output == "json":
+        [vault] = [v for v in json.loads(unread)["estate"]["vaults"] if v["name"] == DR_WUS2]
+        assert (vault["policies"], vault["policies_unread"]) == ([], "forbidden")
+        jsonschema.validate(json.loads(unread), SCHEMA)
+    else:
+        assert "policies not read (forbidden)" in unread
+        assert HYPER_V_4H[0] not in unread
+
+
+def test_lines_show_each_policy_under_its_vault_and_an_unread_vault_as_unread() -> None:
+    lines = " ".join(line.strip() for line in estate_lines(demo_estate(), 1000))
+    assert f"{DR_WUS2}: {A2A_24H[0]} ({A2A_24H[1]})" in lines
+    unread = _forbidden_policies().estate
+    assert unread is not None
+    text = "\n".join(estate_lines(unread, 1000))
+    assert f"{DR_WUS2}: policies not read (forbidden)" in text
+    assert f"{DR_WUS2}: {A2A_24H[0]}" not in text
+
+
+def test_policies_without_any_coverage_record_are_not_shown_as_none() -> None:
+    """An inventory that never ran the read (an older snapshot, or built by hand) has no record:
+    the vault's policies are `not_collected`, never an empty list that reads as "no policies"."""
+    rsv = vault("rsv-west", "westus")
+    inv = inventory(rsv)
+    [summary] = estate.build(inv, estate.DrScope()).vaults
+    assert (summary.policies, summary.policies_unread) == ((), "not_collected")
+    inv.coverage.append(Coverage(SUBSCRIPTION, f"replication_policies:{rsv.name}", "ok", object_id=rsv.id))
+    [summary] = estate.build(inv, estate.DrScope()).vaults
+    assert (summary.policies, summary.policies_unread) == ((), None)  # read: it has none

@@ -3,7 +3,8 @@
 The schema is a copy of `../shared/schemas/asr-audit-report.schema.json` (relative to the repo
 root) in `tests/data/`, so the suite does not depend on the shared folder, extended with the
 coverage statuses and fields of DESIGN.md §8.2 (`partial`, `not_collected`, `timeout`, `unread`, `scope`),
-the `estate` summary and the `passed` list of `--include-passed` (issue 12), and the `ENC` rule prefix.
+the `estate` summary (with each vault's replication policies) and the `passed` list of
+`--include-passed` (issue 12), and the `ENC` rule prefix.
 """
 
 from __future__ import annotations

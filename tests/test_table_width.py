@@ -83,7 +83,10 @@ def test_the_compact_demo_fits_every_width(demo: tuple[Report, dict[str, str]], 
     text = render(report, width=width, subscription_names=names)
     assert too_wide(text, width) == []
     assert split_words(text, vocabulary(report, names, details=False)) == []
-    rows = [line for line in text.splitlines() if line.startswith("    ") and line.split()[0].isdigit()]
+    assert report.estate is not None
+    summary = set(estate_lines(report.estate, width))  # its wrapped values may start with a number
+    findings = [line for line in text.splitlines() if line not in summary]
+    rows = [line for line in findings if line.startswith("    ") and line.split()[0].isdigit()]
     assert len(rows) == len(report.active)  # every finding, one line each
 
 

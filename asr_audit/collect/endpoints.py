@@ -127,6 +127,7 @@ VAULT_LISTS: dict[str, str] = {
     "protected_items": "replicationProtectedItems",
     "network_mappings": "replicationNetworkMappings",
     "protection_container_mappings": "replicationProtectionContainerMappings",
+    "replication_policies": "replicationPolicies",
 }
 
 

@@ -265,6 +265,7 @@ def _zone_key(row: dict[str, Any]) -> str:
 _PARENT_KEYS: dict[str, Callable[[dict[str, Any]], str]] = {
     "protected_items": _vault_key,
     "network_mappings": _vault_key,
+    "replication_policies": _vault_key,
     "virtual_network_links": _zone_key,
 }
 

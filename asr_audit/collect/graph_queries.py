@@ -37,6 +37,9 @@ PROTECTED_ITEM_TYPE = (
 NETWORK_MAPPING_TYPE = (
     "microsoft.recoveryservices/vaults/replicationfabrics/replicationnetworks/replicationnetworkmappings"
 )
+# The table reference lists it under recoveryservicesresources ("Azure Resource Graph table and
+# resource type reference").
+REPLICATION_POLICY_TYPE = "microsoft.recoveryservices/vaults/replicationpolicies"
 # A private DNS zone's links to VNets: child resources, which ARG keeps in `resources`.
 VIRTUAL_NETWORK_LINK_TYPE = "microsoft.network/privatednszones/virtualnetworklinks"
 
@@ -47,6 +50,7 @@ QUERIES: dict[str, tuple[str, str]] = {
     **{c: (RESOURCES, t.lower()) for c, t in endpoints.RESOURCE_GROUP_LISTS.items()},
     "protected_items": (RECOVERY, PROTECTED_ITEM_TYPE),
     "network_mappings": (RECOVERY, NETWORK_MAPPING_TYPE),
+    "replication_policies": (RECOVERY, REPLICATION_POLICY_TYPE),
     "virtual_network_links": (RESOURCES, VIRTUAL_NETWORK_LINK_TYPE),
 }
 

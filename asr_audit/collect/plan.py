@@ -85,6 +85,7 @@ _VAULT_PARSERS = {
     "protected_items": recovery.parse_protected_item,
     "network_mappings": recovery.parse_network_mapping,
     "protection_container_mappings": recovery.parse_protection_container_mapping,
+    "replication_policies": recovery.parse_replication_policy,
 }
 # collector -> parser of what is read at one cache account, given that account's id
 _CACHE_ACCOUNT_PARSERS: dict[str, Callable[[str, dict[str, Any]], Any]] = {

@@ -31,6 +31,7 @@ from asr_audit.inventory import (
     ProtectedDisk,
     ProtectedItem,
     ProtectionContainerMapping,
+    ReplicationPolicy,
     Vault,
 )
 
@@ -352,3 +353,36 @@ def _auto_update_settings(a2a: dict[str, Any]) -> dict[str, Any]:
             a2a, "automationAccountAuthenticationType", _AUTOMATION_SIGN_IN
         ),
     }
+
+
+# --- replication policies ----------------------------------------------------------------------
+
+
+def parse_replication_policy(item: dict[str, Any]) -> ReplicationPolicy:
+    """The retention and snapshot settings the estate overview shows, by provider. The names are
+    those of the response's details (A2APolicyDetails, HyperVReplicaAzurePolicyDetails in the
+    Site Recovery REST reference), not of the create input: Hyper-V's retention comes back as
+    `recoveryPointHistoryDurationInHours`, where the input says `recoveryPointHistoryDuration`.
+    Every setting is optional (the REST reference's own List example has none): a policy without
+    them shows its name and type only."""
+    rid = required_id(item)
+    details = obj_field(props(item), "providerSpecificDetails")
+    kind = text(details.get("instanceType"))
+    fields: dict[str, Any] = {}
+    if kind == "A2A":
+        fields = {
+            "recovery_point_history_minutes": integer(details.get("recoveryPointHistory")),
+            "app_consistent_frequency_minutes": integer(details.get("appConsistentFrequencyInMinutes")),
+            "crash_consistent_frequency_minutes": integer(details.get("crashConsistentFrequencyInMinutes")),
+            "multi_vm_sync_status": text(details.get("multiVmSyncStatus")),
+        }
+    elif kind == "HyperVReplicaAzure":
+        fields = {
+            "recovery_point_history_hours": integer(details.get("recoveryPointHistoryDurationInHours")),
+            "app_consistent_frequency_hours": integer(
+                details.get("applicationConsistentSnapshotFrequencyInHours")
+            ),
+            "replication_interval_seconds": integer(details.get("replicationInterval")),
+        }
+    fields.update(_vault_child(item, rid), instance_type=kind)
+    return ReplicationPolicy(**fields)

@@ -38,6 +38,7 @@ PER_OBJECT_COLLECTORS: dict[str, str] = {
     "protected_items": "vaults",
     "network_mappings": "vaults",
     "protection_container_mappings": "vaults",  # the A2A agent auto-update settings
+    "replication_policies": "vaults",  # no rule reads them: the estate overview lists them
     "rule_collection_groups": "firewall_policies",
     "virtual_network_gateways": "gateway_resource_groups",  # per resource group
     "connections": "gateway_resource_groups",
@@ -703,6 +704,32 @@ class ProtectionContainerMapping:
 
 
 @dataclass(slots=True)
+class ReplicationPolicy:
+    """A vault's replication policy: how long recovery points are kept and how often consistent
+    snapshots are taken. No rule judges it; the estate overview shows it, so a reader sees the
+    retention the vault actually promises. Only the A2A and HyperVReplicaAzure details are kept
+    (A2APolicyDetails, HyperVReplicaAzurePolicyDetails); another provider's policy keeps its
+    name and type."""
+
+    id: str
+    name: str
+    vault_id: str
+    instance_type: str | None = None  # providerSpecificDetails.instanceType; None = no details
+    # A2A: recoveryPointHistory (minutes of retention), the snapshot frequencies in minutes, and
+    # multiVmSyncStatus as ARM spells it (a free string in the details; "Enable"/"Disable" on input).
+    recovery_point_history_minutes: int | None = None
+    app_consistent_frequency_minutes: int | None = None
+    crash_consistent_frequency_minutes: int | None = None
+    multi_vm_sync_status: str | None = None
+    # HyperVReplicaAzure: recoveryPointHistoryDurationInHours, applicationConsistentSnapshotFrequencyInHours
+    # and replicationInterval (the REST reference gives it no unit; Hyper-V's copy frequency is set
+    # in seconds: 30, 300, 900).
+    recovery_point_history_hours: int | None = None
+    app_consistent_frequency_hours: int | None = None
+    replication_interval_seconds: int | None = None
+
+
+@dataclass(slots=True)
 class Inventory:
     cloud: str = "AzureCloud"
     collected_at: str | None = None
@@ -726,6 +753,7 @@ class Inventory:
     protected_items: list[ProtectedItem] = field(default_factory=list)
     network_mappings: list[NetworkMapping] = field(default_factory=list)
     protection_container_mappings: list[ProtectionContainerMapping] = field(default_factory=list)
+    replication_policies: list[ReplicationPolicy] = field(default_factory=list)
     protectable_items: list[ProtectableItem] = field(default_factory=list)
     blob_services: list[BlobService] = field(default_factory=list)
     role_assignments: list[RoleAssignment] = field(default_factory=list)

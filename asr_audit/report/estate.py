@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from asr_audit import ids
-from asr_audit.inventory import Coverage, Inventory
+from asr_audit.inventory import Coverage, CoverageStatus, Inventory, ReplicationPolicy
 from asr_audit.report import Report
 from asr_audit.report.sanitize import clean
 
@@ -108,11 +108,29 @@ class RegionPair:
 
 
 @dataclass(frozen=True, slots=True)
+class EstatePolicy:
+    """A replication policy as the overview shows it; durations in minutes whatever the provider
+    says them in (A2A minutes, Hyper-V hours), None where the policy does not say."""
+
+    name: str
+    kind: str | None  # providerSpecificDetails.instanceType
+    retention_minutes: int | None = None  # how long recovery points are kept
+    app_consistent_minutes: int | None = None
+    crash_consistent_minutes: int | None = None
+    multi_vm_sync: str | None = None
+    replication_interval_seconds: int | None = None  # Hyper-V copy frequency
+
+
+@dataclass(frozen=True, slots=True)
 class EstateVault:
     id: str
     name: str
     region: str
     protected_items: int  # every kind (Azure-to-Azure, Hyper-V, VMware)
+    policies: tuple[EstatePolicy, ...] = ()
+    # The status of the policy read when it is not ok (forbidden, timeout...): then `policies` is
+    # not the vault's list, and no format may show it as "no policies".
+    policies_unread: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +178,9 @@ def build(inventory: Inventory, scope: DrScope) -> Estate:
     """The summary of `inventory` as `scope` sees it."""
     vault_names = {ids.key(v.id): v.name for v in inventory.vaults}
     items = Counter(ids.key(i.vault_id) for i in inventory.protected_items)
+    policies: dict[str, list[ReplicationPolicy]] = {}
+    for policy in inventory.replication_policies:
+        policies.setdefault(ids.key(policy.vault_id), []).append(policy)
     vnets = {ids.key(v.id): v for v in inventory.virtual_networks}
     recovery = _unique(
         [vm.recovery_network_id for vm in scope.vms]
@@ -175,7 +196,14 @@ def build(inventory: Inventory, scope: DrScope) -> Estate:
         protected_vms=sum(1 for vm in scope.vms if vm.kind == "protected"),
         candidate_vms=sum(1 for vm in scope.vms if vm.kind == "candidate"),
         vaults=tuple(
-            EstateVault(v.id, v.name, ids.region(v.location) or "", items[ids.key(v.id)])
+            EstateVault(
+                v.id,
+                v.name,
+                ids.region(v.location) or "",
+                items[ids.key(v.id)],
+                tuple(estate_policy(p) for p in sorted(policies.get(ids.key(v.id), []), key=_by_name)),
+                _policies_unread(v.id, inventory.coverage),
+            )
             for v in sorted(inventory.vaults, key=lambda v: (v.name.lower(), ids.key(v.id)))
         ),
         recovery_vnets=tuple(
@@ -195,6 +223,52 @@ def build(inventory: Inventory, scope: DrScope) -> Estate:
         ),
         coverage=_coverage(inventory.coverage),
     )
+
+
+def _by_name(p: ReplicationPolicy) -> tuple[str, str]:
+    return (p.name.lower(), ids.key(p.id))
+
+
+def estate_policy(p: ReplicationPolicy) -> EstatePolicy:
+    return EstatePolicy(
+        name=p.name,
+        kind=p.instance_type,
+        retention_minutes=_first_minutes(p.recovery_point_history_minutes, p.recovery_point_history_hours),
+        app_consistent_minutes=_first_minutes(
+            p.app_consistent_frequency_minutes, p.app_consistent_frequency_hours
+        ),
+        crash_consistent_minutes=p.crash_consistent_frequency_minutes,
+        multi_vm_sync=p.multi_vm_sync_status,
+        replication_interval_seconds=p.replication_interval_seconds,
+    )
+
+
+def _first_minutes(minutes: int | None, hours: int | None) -> int | None:
+    return minutes if minutes is not None else None if hours is None else hours * 60
+
+
+_POLICIES = "replication_policies"
+
+
+def _policies_unread(vault_id: str, coverage: Sequence[Coverage]) -> str | None:
+    """Why the vault's policy list is not the whole truth, or None when it was read. Fails closed:
+    a gap record of the vault's own read, or one for its whole subscription (a snapshot that
+    never read policies), counts, and so does no record at all (an inventory built elsewhere)."""
+    subscription = (ids.subscription_of(vault_id) or "").lower()
+    records = [
+        c
+        for c in coverage
+        if c.kind == _POLICIES
+        and (
+            ids.key(c.object_id) == ids.key(vault_id)
+            if c.object_id
+            else c.subscription_id.lower() == subscription
+        )
+    ]
+    gap = next((c for c in records if c.is_gap), None)
+    if gap is not None:
+        return str(gap.status)
+    return None if records else str(CoverageStatus.NOT_COLLECTED)
 
 
 def _unique(values: Iterable[str | None]) -> list[str]:
@@ -254,6 +328,47 @@ def circuit_detail(c: EstateCircuit) -> str:
     return ", ".join(p for p in (c.peering_location or "peering location unknown", c.sku, c.provider) if p)
 
 
+def policy_detail(p: EstatePolicy) -> str:
+    """`A2A: recovery points kept 1 day, app-consistent every 4 hours, crash-consistent every 5
+    minutes, multi-VM sync Enable`: only what the policy says; its type alone when it says nothing
+    (or is of a provider the overview does not detail)."""
+    settings = (
+        ("recovery points kept", p.retention_minutes, _duration),
+        ("app-consistent every", p.app_consistent_minutes, _duration),
+        ("crash-consistent every", p.crash_consistent_minutes, _duration),
+        ("replication every", p.replication_interval_seconds, _seconds),
+    )
+    shown = [f"{what} {spell(n)}" for what, n, spell in settings if n is not None]
+    if p.multi_vm_sync:
+        shown.append(f"multi-VM sync {p.multi_vm_sync}")
+    kind = p.kind or "type not given"
+    return f"{kind}: {', '.join(shown)}" if shown else kind
+
+
+def _duration(minutes: int) -> str:
+    """Whole days or hours when the minutes make them (retention reads as "3 days", not 4320)."""
+    if minutes and minutes % 1440 == 0:
+        return _plural(minutes // 1440, "day")
+    if minutes and minutes % 60 == 0:
+        return _plural(minutes // 60, "hour")
+    return _plural(minutes, "minute")
+
+
+def _seconds(seconds: int) -> str:
+    return _duration(seconds // 60) if seconds and seconds % 60 == 0 else _plural(seconds, "second")
+
+
+def policy_lines(estate: Estate) -> list[tuple[str, str, str]]:
+    """(vault, policy, settings) per policy; a vault whose policies were not read has one row
+    saying so, never none (which would read as "no policies")."""
+    rows: list[tuple[str, str, str]] = []
+    for v in estate.vaults:
+        if v.policies_unread:
+            rows.append((v.name, f"policies not read ({v.policies_unread})", ""))
+        rows += [(v.name, p.name, policy_detail(p)) for p in v.policies]
+    return rows
+
+
 def coverage_sentence(c: CoverageSummary) -> str:
     if not c.runs:
         return "nothing was collected"
@@ -299,6 +414,7 @@ def tables(estate: Estate) -> list[Table]:
             ("Vault", "Region", "Replicated items"),
             [(v.name, v.region, v.protected_items) for v in estate.vaults],
         ),
+        ("Replication policies", ("Vault", "Policy", "Settings"), list(policy_lines(estate))),
         (
             "Recovery VNets",
             ("Recovery VNet", "Region", "Address space"),
@@ -340,6 +456,13 @@ def estate_lines(estate: Estate, width: int = 100) -> list[str]:
         ),
         ("VMs", [f"{estate.protected_vms} protected, {estate.candidate_vms} candidate"]),
         ("Vaults", [f"{v.name} ({v.region}, {_plural(v.protected_items, 'item')})" for v in estate.vaults]),
+        (
+            "Policies",
+            [
+                f"{vault}: {policy}" + (f" ({detail})" if detail else "")
+                for vault, policy, detail in policy_lines(estate)
+            ],
+        ),
         (
             "Recovery VNets",
             [f"{n.name} ({n.region}, {', '.join(n.address_space)})" for n in estate.recovery_vnets],

@@ -28,7 +28,7 @@ tests/scenarios/README.md):
 - `GET /subscriptions/{sub}/providers/Microsoft.Network/locations/{loc}/serviceTags`: the
   scenario's `serviceTags.json` verbatim (same object for every location).
 - `GET {vaultId}/replicationProtectedItems|replicationNetworkMappings|replicationFabrics|
-  replicationProtectionContainerMappings|replicationProtectionContainers`,
+  replicationProtectionContainerMappings|replicationProtectionContainers|replicationPolicies`,
   `GET {containerId}/replicationProtectableItems` and
   `GET {firewallPolicyId}/ruleCollectionGroups`: children whose id starts with the parent's id
   (case-insensitive; ASR ids use `/Subscriptions/`).

@@ -32,6 +32,7 @@ RECOVERY_TYPES = {  # vault child stem -> its type in recoveryservicesresources
     "replicationnetworkmappings": (
         "microsoft.recoveryservices/vaults/replicationfabrics/replicationnetworks/replicationnetworkmappings"
     ),
+    "replicationpolicies": "microsoft.recoveryservices/vaults/replicationpolicies",
 }
 RESOURCE_CHILD_TYPES = {  # child stem -> its type in `resources` (ARG keeps these children there)
     "virtualnetworklinks": "microsoft.network/privatednszones/virtualnetworklinks",

@@ -48,6 +48,7 @@ VAULT_CHILDREN = (
     "replicationNetworkMappings",
     "replicationFabrics",
     "replicationProtectionContainerMappings",  # not in Resource Graph: no ARG rows
+    "replicationPolicies",
     # The protectable items are listed per container, so the container must exist; neither is in
     # Resource Graph.
     "replicationProtectionContainers",
