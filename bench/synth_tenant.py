@@ -28,7 +28,7 @@ from bench.synth.common import REGIONS, Body, Estate, Values
 from bench.synth.service_tags import SERVICE_TAG_SERVICES, build_service_tags
 
 GENERATOR_FILE = "generator.json"  # the shape a directory was made with (ignored by the fake ARM)
-GENERATOR_VERSION = 2  # bump when the output changes, so benchmarks regenerate stale tenants
+GENERATOR_VERSION = 3  # bump when the output changes, so benchmarks regenerate stale tenants
 
 # Per subscription, whatever its size: the shared hub of each region and the DR control plane.
 FIXED_PER_SUBSCRIPTION = {
@@ -178,7 +178,8 @@ def write(tenant: Tenant, shape: TenantShape, out: Path) -> None:
         "subscriptions": tenant.subscriptions,
     }
     (out / "scenario.yaml").write_text(yaml.safe_dump(meta, sort_keys=False), encoding="utf-8")
-    for stem, bodies in tenant.resources.items():
+    files = {**tenant.resources, "blobServices": workloads.blob_services(tenant.resources["storageAccounts"])}
+    for stem, bodies in files.items():
         (res_dir / f"{stem}.json").write_text(json.dumps(bodies, separators=(",", ":")), encoding="utf-8")
     compact = json.dumps(tenant.service_tags, separators=(",", ":"))
     (out / "serviceTags.json").write_text(compact, encoding="utf-8")

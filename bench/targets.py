@@ -52,35 +52,8 @@ def tenant(subscriptions: int, resources: int) -> tuple[Path, list[str], dict[st
     started = time.perf_counter()
     if ensure(shape, scenario) is not None:
         print(f"generated {scenario.name} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    add_blob_services(scenario)
     meta = yaml.safe_load((scenario / "scenario.yaml").read_text(encoding="utf-8"))
     return scenario, [s["id"] for s in meta["subscriptions"]], expected_counts(scenario)
-
-
-def add_blob_services(scenario: Path) -> None:
-    """Give every storage account its `blobServices/default`, as Azure does.
-
-    The collector reads it per storage account (catalog v2), but `bench.synth_tenant` writes
-    none, so each read would be a `not_found` coverage gap and the scan would not count as
-    complete. Until the generator writes them, this adds one per account, in the shape of
-    tests/scenarios/healthy (soft delete off), to the generated directory (bench/out/).
-    """
-    accounts = json.loads((scenario / "resources" / "storageAccounts.json").read_text(encoding="utf-8"))
-    bodies = [
-        {
-            "id": f"{account['id']}/blobServices/default",
-            "name": "default",
-            "type": "Microsoft.Storage/storageAccounts/blobServices",
-            "sku": account.get("sku", {"name": "Standard_LRS", "tier": "Standard"}),
-            "properties": {
-                "cors": {"corsRules": []},
-                "deleteRetentionPolicy": {"allowPermanentDelete": False, "enabled": False},
-            },
-        }
-        for account in accounts
-    ]
-    target = scenario / "resources" / "blobServices.json"
-    target.write_text(json.dumps(bodies, separators=(",", ":")), encoding="utf-8")
 
 
 class Server:

@@ -326,13 +326,17 @@ SHIPPED = sorted(p.name for p in SCENARIOS_DIR.iterdir() if (p / "scenario.yaml"
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_every_shipped_resource_is_reachable(name: str) -> None:
-    """Each body routes: its subscription is declared and a GET by its id returns it."""
+    """Each body routes: its subscription (or, for a role assignment made at a management group,
+    that group) is declared and a GET by its id returns it."""
     scenario = Scenario.load(SCENARIOS_DIR / name)
     declared = {s.id.lower() for s in scenario.subscriptions}
+    groups = {g.id.lower() for top in scenario.management_groups for g in top.walk()}
     same_id: dict[str, list[dict[str, Any]]] = {}
     for stem, bodies in scenario.resources.items():
         for body in bodies:
-            assert body["id"].split("/")[2].lower() in declared, f"{name}/{stem}: undeclared subscription"
+            owner = body["id"].split("/")
+            group = owner[4].lower() if owner[2].lower() == "microsoft.management" else None
+            assert owner[2].lower() in declared or group in groups, f"{name}/{stem}: undeclared scope"
             if stem not in VAULT_CHILDREN:
                 same_id.setdefault(body["id"].lower(), []).append(body)
     with FakeArm(scenario, page_size=50) as arm, requests.Session() as session:

@@ -13,6 +13,7 @@ Pure and cheap to import: `ScanRequest` carries `GraphLimits`, and `--help` must
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,8 @@ GRAPH_PATH = "/providers/Microsoft.ResourceGraph/resources"
 GRAPH_API_VERSION = "2022-10-01"
 RESOURCES = "resources"
 RECOVERY = "recoveryservicesresources"
+AUTHORIZATION = "authorizationresources"
+CONTAINERS = "resourcecontainers"
 
 # ARG's own limits: a query names at most 1,000 subscriptions and returns at most 1,000 rows a
 # page ("Work with large data sets", Azure Resource Graph docs).
@@ -42,6 +45,11 @@ NETWORK_MAPPING_TYPE = (
 REPLICATION_POLICY_TYPE = "microsoft.recoveryservices/vaults/replicationpolicies"
 # A private DNS zone's links to VNets: child resources, which ARG keeps in `resources`.
 VIRTUAL_NETWORK_LINK_TYPE = "microsoft.network/privatednszones/virtualnetworklinks"
+# Role assignments, in `authorizationresources`; and the subscriptions in `resourcecontainers`,
+# whose `properties.managementGroupAncestorsChain` says which management groups' assignments
+# are in effect in each (Azure Resource Graph table and resource type reference).
+ROLE_ASSIGNMENT_TYPE = "microsoft.authorization/roleassignments"
+SUBSCRIPTION_TYPE = "microsoft.resources/subscriptions"
 
 # collector -> (table, ARM type). The subscription-wide lists and the per-resource-group ones come
 # from the ARM backend's own table, so a collector added there cannot be forgotten here.
@@ -52,6 +60,15 @@ QUERIES: dict[str, tuple[str, str]] = {
     "network_mappings": (RECOVERY, NETWORK_MAPPING_TYPE),
     "replication_policies": (RECOVERY, REPLICATION_POLICY_TYPE),
     "virtual_network_links": (RESOURCES, VIRTUAL_NETWORK_LINK_TYPE),
+    "role_assignments": (AUTHORIZATION, ROLE_ASSIGNMENT_TYPE),
+    "subscription_ancestors": (CONTAINERS, SUBSCRIPTION_TYPE),
+}
+# Options a query needs beyond paging. ARM lists a cache account's role assignments with
+# `atScope()`: those made at the account or above it, up to management groups and the root.
+# ARG's default (`AtScopeAndBelow` the subscriptions named) would leave out the management
+# groups' ones, so this asks for those above too; the rows are matched to each account after.
+QUERY_OPTIONS: dict[str, dict[str, str]] = {
+    "role_assignments": {"authorizationScopeFilter": "AtScopeAboveAndBelow"},
 }
 
 _SAFE_TYPE = re.compile(r"^[a-z0-9.]+(/[a-z0-9.]+)+$")
@@ -87,9 +104,13 @@ def graph_url() -> str:
 
 
 def request_body(
-    subscriptions: list[str], query: str, page_size: int, skip_token: str | None
+    subscriptions: list[str],
+    query: str,
+    page_size: int,
+    skip_token: str | None,
+    extra: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    options: dict[str, Any] = {"$top": page_size, "resultFormat": "objectArray"}
+    options: dict[str, Any] = {"$top": page_size, "resultFormat": "objectArray", **(extra or {})}
     if skip_token:
         options["$skipToken"] = skip_token
     return {"subscriptions": subscriptions, "query": query, "options": options}

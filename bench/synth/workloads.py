@@ -7,6 +7,26 @@ from .common import SOURCE_REGION, TARGET_REGION, Body, Estate, Subnet, arm_id, 
 # --- storage -------------------------------------------------------------------------------------
 
 
+def blob_services(accounts: list[Body]) -> list[Body]:
+    """Each account's `blobServices/default`, which Azure gives every account and the collector
+    GETs per A2A cache account: without it each such read is a `not_found` gap. Shape of
+    tests/scenarios/healthy (soft delete off). Child objects, outside the `--resources` budget,
+    and only in the scenario directory (`bench.scale` parses no blob services)."""
+    return [
+        {
+            "id": f"{account['id']}/blobServices/default",
+            "name": "default",
+            "type": "Microsoft.Storage/storageAccounts/blobServices",
+            "sku": account.get("sku", {"name": "Standard_LRS", "tier": "Standard"}),
+            "properties": {
+                "cors": {"corsRules": []},
+                "deleteRetentionPolicy": {"allowPermanentDelete": False, "enabled": False},
+            },
+        }
+        for account in accounts
+    ]
+
+
 def build_storage_accounts(e: Estate) -> None:
     for region, count in e.split(e.counts["storageAccounts"]).items():
         rg = e.rg("asr" if region == SOURCE_REGION else "data", region)

@@ -33,14 +33,19 @@ tests/scenarios/README.md):
   `GET {firewallPolicyId}/ruleCollectionGroups`: children whose id starts with the parent's id
   (case-insensitive; ASR ids use `/Subscriptions/`).
 - `GET {anyResourceId}` and inline children (`{vnetId}/subnets/{name}`, `{vnetId}/subnets`).
+- `GET {scope}/providers/Microsoft.Authorization/roleAssignments?$filter=atScope()`: assignments
+  made at the scope or above it, management groups above its subscription (scenario
+  `managementGroups`) and the root included.
 - Lists page by `page_size` with `nextLink = {arm.url}{path}?api-version=...&$skiptoken=N`
   (other query parameters kept); the last page has no nextLink.
 - Every request needs `Authorization: Bearer {token}` (else 401 `InvalidAuthenticationToken`)
   and GETs need `api-version` (else 400 `MissingApiVersionParameter`).
 - Any method but GET answers 405 (and is logged), except `POST /providers/Microsoft.ResourceGraph/resources`:
   Resource Graph queries over the same scenario (`fakearm/graph.py`): only asr-audit's own
-  `<resources|recoveryservicesresources> | where type =~ '<type>'` (else 400), rows in the
-  subscriptions of the body, paged by `options.$top` / `$skipToken`, ARG's quota headers on every
+  `<table> | where type =~ '<type>'` over `resources`, `recoveryservicesresources`,
+  `authorizationresources` or `resourcecontainers` (else 400), rows in the subscriptions of the
+  body (and, with `authorizationScopeFilter: AtScopeAboveAndBelow`, role assignments made at
+  their management groups or the root), paged by `options.$top` / `$skipToken`, ARG's quota headers on every
   answer and a 429 past `graph_quota` (`FakeArm(..., graph_quota=GraphQuota(limit, window))`);
   `arm.graph_queries` lists the queries served. Faults apply as to GETs; a fault's `query` regex
   also sees the KQL text (`add_fault("ResourceGraph", 403, query="virtualnetworks")`).

@@ -1,9 +1,13 @@
 """Resource Graph for the fake ARM: `POST /providers/Microsoft.ResourceGraph/resources`.
 
 It understands only the queries asr-audit sends, `<table> | where type =~ '<type>'` over the
-`resources` and `recoveryservicesresources` tables; anything else is a 400, as a query ARG
-could not parse. Rows are the scenario's bodies with ARG's extra columns (type in lower case,
+`resources`, `recoveryservicesresources`, `authorizationresources` (role assignments) and
+`resourcecontainers` (subscriptions) tables; anything else is a 400, as a query ARG could not
+parse. Rows are the scenario's bodies with ARG's extra columns (type in lower case,
 subscriptionId, resourceGroup, tenantId), so the collectors meet the same shapes as from ARM.
+Role assignments made at a management group or the root name no subscription: they come back
+only with `options.authorizationScopeFilter` `AtScopeAboveAndBelow`, when the group is above
+a subscription named (ARG's default, `AtScopeAndBelow`, leaves them out).
 Paging follows `options.$top` with an opaque `$skipToken`; every answer carries ARG's quota
 headers, and past the quota the answer is a 429 (`GraphQuota`).
 """
@@ -37,9 +41,12 @@ RECOVERY_TYPES = {  # vault child stem -> its type in recoveryservicesresources
 RESOURCE_CHILD_TYPES = {  # child stem -> its type in `resources` (ARG keeps these children there)
     "virtualnetworklinks": "microsoft.network/privatednszones/virtualnetworklinks",
 }
-_QUERY = re.compile(
-    r"^\s*(resources|recoveryservicesresources)\s*\|\s*where\s+type\s*=~\s*'([a-z0-9./]+)'\s*$", re.IGNORECASE
-)
+ROLE_ASSIGNMENT_TYPE = "microsoft.authorization/roleassignments"  # in authorizationresources
+SUBSCRIPTION_TYPE = "microsoft.resources/subscriptions"  # in resourcecontainers
+_TABLES = "resources|recoveryservicesresources|authorizationresources|resourcecontainers"
+_QUERY = re.compile(rf"^\s*({_TABLES})\s*\|\s*where\s+type\s*=~\s*'([a-z0-9./]+)'\s*$", re.IGNORECASE)
+MANAGEMENT_GROUP_PREFIX = "/providers/microsoft.management/managementgroups/"
+_SCOPE_FILTERS = ("AtScopeAndBelow", "AtScopeAboveAndBelow")  # the others are never sent
 _MAX_TOP = 1000
 
 
@@ -86,6 +93,7 @@ class GraphRequest:
     type: str
     top: int
     skip: int
+    above: bool = False  # authorizationScopeFilter asks for assignments above the subscriptions too
 
 
 def parse_request(raw: bytes) -> GraphRequest:
@@ -107,6 +115,9 @@ def parse_request(raw: bytes) -> GraphRequest:
     top = options.get("$top", 100)
     if not isinstance(top, int) or not 1 <= top <= _MAX_TOP:
         raise BadQuery("$top must be 1..1000")
+    scope_filter = options.get("authorizationScopeFilter", "AtScopeAndBelow")
+    if scope_filter not in _SCOPE_FILTERS:
+        raise BadQuery(f"authorizationScopeFilter {scope_filter!r} is not supported by the fake")
     return GraphRequest(
         [s.lower() for s in subs],
         body["query"],
@@ -114,6 +125,7 @@ def parse_request(raw: bytes) -> GraphRequest:
         match.group(2).lower(),
         top,
         _skip(options.get("$skipToken")),
+        above=scope_filter == "AtScopeAboveAndBelow",
     )
 
 
@@ -141,10 +153,42 @@ def row(body: dict[str, Any], arm_type: str, tenant: str) -> dict[str, Any]:
     }
 
 
-def answer(request: GraphRequest, rows_of: Callable[[str, str], list[dict[str, Any]]]) -> dict[str, Any]:
-    """One page of the query's result: rows of the type in the named subscriptions."""
+def subscription_row(sub: str, tenant: str, chain: list[tuple[str, str]]) -> dict[str, Any]:
+    """A subscription's resourcecontainers row; `chain` is (name, display name) of each
+    management group above it, nearest first, as `managementGroupAncestorsChain` lists them."""
+    return {
+        "id": f"/subscriptions/{sub}",
+        "name": sub,
+        "type": SUBSCRIPTION_TYPE,
+        "subscriptionId": sub,
+        "resourceGroup": "",
+        "tenantId": tenant,
+        "properties": {"managementGroupAncestorsChain": [{"name": n, "displayName": d} for n, d in chain]},
+    }
+
+
+def made_above(row: dict[str, Any], groups: set[str]) -> bool:
+    """A role assignment made at the root or at one of `groups` (management group ids, lower case)."""
+    scope = ids.key((row.get("properties") or {}).get("scope"))
+    return scope == "/" or scope.removeprefix(MANAGEMENT_GROUP_PREFIX) in groups
+
+
+def answer(
+    request: GraphRequest,
+    rows_of: Callable[[str, str], list[dict[str, Any]]],
+    groups_above: Callable[[str], set[str]],
+) -> dict[str, Any]:
+    """One page of the query's result: rows of the type in the named subscriptions and, when
+    asked for, the assignments made above them (`groups_above`: a subscription's management
+    groups, lower case)."""
     wanted = set(request.subscriptions)
-    rows = [r for r in rows_of(request.table, request.type) if r.get("subscriptionId") in wanted]
+    above = set().union(*(groups_above(s) for s in wanted)) if request.above else None
+    rows = [
+        r
+        for r in rows_of(request.table, request.type)
+        if r.get("subscriptionId") in wanted
+        or (above is not None and not r.get("subscriptionId") and made_above(r, above))
+    ]
     page = rows[request.skip : request.skip + request.top]
     body: dict[str, Any] = {
         "totalRecords": len(rows),

@@ -120,6 +120,14 @@ class _Store:
                 self.children[stem.lower()] = bodies
             for body in bodies:
                 self.by_id[ids.key(body["id"])] = body
+        # The lists ARM serves per subscription, indexed once: filtering every body of a type on
+        # each request made a 1,000-subscription tenant's scan quadratic in the fake.
+        self.by_subscription: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (type or stem, sub)
+        for kind, bodies in [*self.by_type.items(), *self.children.items()]:
+            for body in bodies:
+                self.by_subscription.setdefault((kind, ids.subscription_of(body["id"]) or ""), []).append(
+                    body
+                )
         self.service_tags = scenario.service_tags
         self.skus, self.usages = scenario.skus, scenario.usages
         tenants = {s.id.lower(): s.tenant_id for s in scenario.subscriptions}
@@ -135,6 +143,19 @@ class _Store:
             for body in self.children.get(stem, []):
                 tenant = tenants.get(ids.subscription_of(body["id"]) or "", "")
                 self.graph_rows.setdefault((table, arg_type), []).append(graph.row(body, arg_type, tenant))
+        self.ancestors: dict[str, list[ManagementGroup]] = {}  # subscription -> its groups, nearest first
+        for top in scenario.management_groups:
+            _place_ancestors(top, [], self.ancestors)
+        for sub in scenario.subscriptions:
+            chain = [(g.id, g.display_name) for g in self.ancestors.get(sub.id.lower(), [])]
+            self.graph_rows.setdefault(("resourcecontainers", graph.SUBSCRIPTION_TYPE), []).append(
+                graph.subscription_row(sub.id.lower(), sub.tenant_id, chain)
+            )
+        for body in self.children.get(ROLE_ASSIGNMENTS.lower(), []):
+            tenant = tenants.get(ids.subscription_of(body["id"]) or "", "")
+            self.graph_rows.setdefault(("authorizationresources", graph.ROLE_ASSIGNMENT_TYPE), []).append(
+                graph.row(body, graph.ROLE_ASSIGNMENT_TYPE, tenant)
+            )
         names = {s.id.lower(): s.display_name for s in scenario.subscriptions}
         self.descendants = {  # management group id (lower case) -> its descendants list
             group.id.lower(): _descendants(group, names)
@@ -142,9 +163,17 @@ class _Store:
             for group in top.walk()
         }
 
-    def top_level(self) -> list[tuple[str, dict[str, Any]]]:
-        """(type, body) of every top-level resource, in scenario order."""
-        return [(t, b) for t in TOP_LEVEL_TYPES.values() for b in self.by_type.get(t.lower(), [])]
+    def groups_above(self, subscription_id: str) -> set[str]:
+        """The ids (lower case) of the management groups a subscription sits under, at any depth."""
+        return {g.id.lower() for g in self.ancestors.get(subscription_id.lower(), [])}
+
+    def top_level(self, sub: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """(type, body) of every top-level resource, or of those in `sub`, in scenario order."""
+        if sub is None:
+            return [(t, b) for t in TOP_LEVEL_TYPES.values() for b in self.by_type.get(t.lower(), [])]
+        return [
+            (t, b) for t in TOP_LEVEL_TYPES.values() for b in self.by_subscription.get((t.lower(), sub), [])
+        ]
 
     def find(self, path: str) -> Any:
         """A resource by id, or an inline child (a subnet inside its VNet body), or None."""
@@ -368,7 +397,10 @@ class FakeArm:
             return Response.error(429, "RateLimiting", "Resource Graph quota exceeded.", {**headers, **retry})
         with self._lock:
             self._graph_queries.append(request)
-        rows = graph.answer(request, lambda table, rtype: self._store.graph_rows.get((table, rtype), []))
+        store = self._store
+        rows = graph.answer(
+            request, lambda table, rtype: store.graph_rows.get((table, rtype), []), store.groups_above
+        )
         return Response.json(200, rows, headers)
 
     def _graph_fault(self, raw: bytes) -> Fault | None:
@@ -412,6 +444,8 @@ class FakeArm:
             if items is None:
                 return Response.error(404, "NotFound", f"Management group '{segs[3]}' was not found.")
             return self._page(items, raw_path, query)
+        if low[:3] == _MANAGEMENT_GROUPS and ids.key(path) in store.by_id:  # a role assignment made there
+            return Response.json(200, store.by_id[ids.key(path)])
         if len(low) < 2 or low[0] != "subscriptions":
             return _not_found(path)
         sub = store.subscriptions.get(low[1])
@@ -480,16 +514,14 @@ class FakeArm:
         return self._page(items, raw_path, query)
 
     def _list(self, rtype: str, sub: str, rg: str | None, raw_path: str, query: dict[str, str]) -> Response:
-        bodies = self._store.by_type.get(rtype)
         if rtype not in _KNOWN_TYPES or (rg is None and rtype in _RESOURCE_GROUP_ONLY):
             return Response.error(
                 404, "InvalidResourceType", f"The resource type '{rtype}' could not be found at this scope."
             )
         items = [
             b
-            for b in bodies or []
-            if ids.subscription_of(b["id"]) == sub
-            and (rg is None or (ids.resource_group_of(b["id"]) or "").lower() == rg)
+            for b in self._store.by_subscription.get((rtype, sub), [])
+            if rg is None or (ids.resource_group_of(b["id"]) or "").lower() == rg
         ]
         return self._page(items, raw_path, query)
 
@@ -502,8 +534,8 @@ class FakeArm:
                 "type": rtype,
                 "location": b.get("location"),
             }
-            for rtype, b in self._store.top_level()
-            if ids.subscription_of(b["id"]) == sub and (not wanted or rtype.lower() in wanted)
+            for rtype, b in self._store.top_level(sub)
+            if not wanted or rtype.lower() in wanted
         ]
         return self._page(items, raw_path, query)
 
@@ -515,11 +547,13 @@ class FakeArm:
                 400, "BadRequest", "The fake ARM server lists role assignments atScope() only."
             )
         at = ids.key("/" + scope)
+        groups = self._store.groups_above(ids.subscription_of(at) or "")
         items = [
             b
             for b in self._store.children.get(ROLE_ASSIGNMENTS.lower(), [])
             if at == (made := ids.key(b.get("properties", {}).get("scope")))
             or at.startswith(made.rstrip("/") + "/")
+            or graph.made_above(b, groups)
         ]
         return self._page(items, raw_path, query)
 
@@ -530,7 +564,8 @@ class FakeArm:
         if parent not in self._store.by_id:
             return _not_found(path)
         prefix = parent + "/"
-        items = [b for b in self._store.children.get(child, []) if ids.key(b["id"]).startswith(prefix)]
+        siblings = self._store.by_subscription.get((child, ids.subscription_of(parent) or ""), [])
+        items = [b for b in siblings if ids.key(b["id"]).startswith(prefix)]
         return self._page(items, raw_path, query)
 
     def _page(self, items: list[Any], raw_path: str, query: dict[str, str]) -> Response:
@@ -586,6 +621,17 @@ def _not_found(path: str) -> Response:
 
 def _rg_not_found(name: str) -> Response:
     return Response.error(404, "ResourceGroupNotFound", f"Resource group '{name}' could not be found.")
+
+
+def _place_ancestors(
+    group: ManagementGroup, above: list[ManagementGroup], into: dict[str, list[ManagementGroup]]
+) -> None:
+    """Each subscription under `group` (any depth) -> its groups, nearest first."""
+    chain = [group, *above]
+    for sub in group.subscriptions:
+        into[sub.lower()] = chain
+    for child in group.children:
+        _place_ancestors(child, chain, into)
 
 
 def _descendants(group: ManagementGroup, subscription_names: dict[str, str]) -> list[dict[str, Any]]:
