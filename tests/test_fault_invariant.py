@@ -133,6 +133,7 @@ FORBIDDEN_LISTS = [
     (PROD, "Microsoft.Network/routeTables"),
     (PROD, "Microsoft.Network/loadBalancers"),
     (PROD, "Microsoft.Network/natGateways"),  # snet-db's NAT gateway without a public IP
+    (PROD, "Microsoft.Network/publicIPAddresses"),  # vm-db-01's Basic public IP
     (PROD, "Microsoft.Network/privateEndpoints"),
     (CONN, "Microsoft.Network/privateEndpoints"),  # the hub's endpoint covers a spoke
     (CONN, "Microsoft.Network/privateDnsZones"),

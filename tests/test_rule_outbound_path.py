@@ -31,6 +31,7 @@ from asr_audit.inventory import (
     Peering,
     PrivateEndpoint,
     PrivateLinkConnection,
+    PublicIpAddress,
     Route,
     RouteTable,
     ServiceTag,
@@ -50,6 +51,7 @@ POOL = f"{LB_ID}/backendAddressPools/pool"
 FRONTEND = f"{LB_ID}/frontendIPConfigurations/fe"
 NAT_ID = resource_id("Microsoft.Network/natGateways", "nat-app")
 NAT_PIP = resource_id("Microsoft.Network/publicIPAddresses", "pip-nat")
+VM_PIP = resource_id("Microsoft.Network/publicIPAddresses", "pip-vm1")
 
 
 @dataclass
@@ -63,6 +65,9 @@ class Scene:
     nat_id: str = NAT_ID
     nat_read: bool = True  # False: the NAT gateway is not in the inventory
     public_ip: bool = False
+    pip_sku: str | None = "Standard"  # the NIC's public IP
+    pip_version: str = "IPv4"
+    pips_read: bool = True  # False: no public IP is in the inventory
     routes: list[Route] | None = None
     gateway: bool = False
     pools: list[str] = field(default_factory=list)
@@ -95,7 +100,12 @@ class Scene:
         ipc = nic.ip_configurations[0]
         ipc.load_balancer_backend_address_pool_ids = [p.upper() for p in self.pools]
         if self.public_ip:
-            ipc.public_ip_address_id = resource_id("Microsoft.Network/publicIPAddresses", "pip-vm1")
+            ipc.public_ip_address_id = VM_PIP.upper()
+        if self.pips_read:
+            objects.append(
+                PublicIpAddress(VM_PIP, "pip-vm1", "eastus", self.pip_sku, version=self.pip_version)
+            )
+            objects.append(PublicIpAddress(NAT_PIP, "pip-nat", "eastus", "Standard"))
         owner = vault("rsv", "westus")
         if self.vault_endpoint:
             owner.private_endpoint_state_for_site_recovery = "Enabled"
@@ -297,7 +307,7 @@ def test_a_load_balancer_that_was_not_read_leaves_it_unknown() -> None:
     )
     [finding] = findings(Scene(pools=[pool]))
     assert finding.status == FindingStatus.UNKNOWN
-    assert "was not scanned" in finding.evidence["load_balancers_unread"][0]["reason"]
+    assert "was not scanned" in finding.evidence["ways_out_unread"][0]["reason"]
 
 
 @pytest.mark.parametrize(
@@ -305,6 +315,7 @@ def test_a_load_balancer_that_was_not_read_leaves_it_unknown() -> None:
     [
         "load_balancers",
         "nat_gateways",
+        "public_ip_addresses",
         "virtual_networks",
         "route_tables",
         "vault:rsv",
@@ -367,3 +378,69 @@ def test_a_nat_gateway_missing_from_its_list_is_unknown_never_a_pass() -> None:
     }
     [subnet] = [f for f in found if f.gap is None]
     assert "nat gateway 'nat-app' is not in the scanned inventory" in subnet.message.lower()
+
+
+def test_a_basic_public_ip_on_the_nic_is_unknown_not_a_pass_nor_a_failure() -> None:
+    """Retired on 2025-09-30, but Microsoft does not say it stopped carrying traffic: not counted
+    as a way out, named with its upgrade, and the verdict is unknown (no false positive)."""
+    [finding] = findings(Scene(public_ip=True, pip_sku="Basic"))
+    assert finding.status == FindingStatus.UNKNOWN
+    assert "does not say whether it still carries traffic" in finding.message
+    [retired] = finding.evidence["retired_public_ips"]
+    assert (retired["vm"], retired["public_ip"], retired["name"]) == ("vm1", VM_PIP.upper(), "pip-vm1")
+    assert "az network public-ip update -g rg-app -n pip-vm1 --sku standard" in finding.remediation.lower()
+
+
+def test_a_basic_public_ip_does_not_undo_another_way_out() -> None:
+    assert findings(Scene(public_ip=True, pip_sku="Basic", nat_gateway=True)) == []
+
+
+@pytest.mark.parametrize(
+    ("scene", "reason"),
+    [
+        (Scene(public_ip=True, pips_read=False), "public ip 'pip-vm1' is not in the scanned inventory"),
+        (Scene(public_ip=True, pip_sku=None), "public ip 'pip-vm1' has sku 'not set', not standard"),
+        (Scene(public_ip=True, pip_sku="StandardV2"), "has sku 'standardv2', not standard"),
+        (Scene(public_ip=True, pip_version="IPv6"), "is ipv6, which carries no ipv4 traffic"),
+    ],
+    ids=["missing", "no-sku", "other-sku", "ipv6"],
+)
+def test_a_nic_public_ip_not_read_or_not_plainly_standard_is_unknown_never_a_pass(
+    scene: Scene, reason: str
+) -> None:
+    [finding] = findings(scene)
+    assert finding.status == FindingStatus.UNKNOWN
+    assert reason in finding.message.lower()
+    assert reason in finding.evidence["ways_out_unread"][0]["reason"].lower()
+
+
+def test_a_nic_public_ip_in_an_unscanned_subscription_is_unknown() -> None:
+    ctx = Scene().context()
+    other = resource_id("Microsoft.Network/publicIPAddresses", "pip-x", subscription=OTHER_SUBSCRIPTION)
+    ctx.inventory.network_interfaces[0].ip_configurations[0].public_ip_address_id = other
+    [finding] = run(RULE, ctx)
+    assert finding.status == FindingStatus.UNKNOWN
+    assert (
+        f"public IP 'pip-x' is in subscription {OTHER_SUBSCRIPTION}, which was not scanned" in finding.message
+    )
+
+
+def test_a_public_ip_list_gap_leaves_the_nic_unknown_never_a_pass() -> None:
+    ctx = Scene(public_ip=True, pips_read=False).context()
+    ctx.inventory.coverage.append(gap("public_ip_addresses"))
+    found = analyzed(RULE, ctx)
+    assert {(f.status, f.gap) for f in found} == {
+        (FindingStatus.UNKNOWN, "public_ip_addresses"),
+        (FindingStatus.UNKNOWN, None),
+    }
+
+
+def test_a_nat_gateway_whose_public_ips_were_not_read_is_unknown() -> None:
+    [finding] = findings(Scene(nat_gateway=True, pips_read=False))
+    assert finding.status == FindingStatus.UNKNOWN
+    assert "NAT gateway 'nat-app' holds public IPs this scan did not read" in finding.message
+
+
+def test_a_nat_gateway_public_ip_prefix_counts_unread() -> None:
+    prefix = resource_id("Microsoft.Network/publicIPPrefixes", "ippre-nat")
+    assert findings(Scene(nat_gateway=True, nat_ips=[prefix], pips_read=False)) == []

@@ -75,6 +75,7 @@ SUBSCRIPTION_LISTS: dict[str, tuple[str, str, str]] = {
     "disk_encryption_sets": ("compute", "Microsoft.Compute/diskEncryptionSets", "disks"),
     "load_balancers": ("network", "Microsoft.Network/loadBalancers", "network"),
     "nat_gateways": ("network", "Microsoft.Network/natGateways", "network"),
+    "public_ip_addresses": ("network", "Microsoft.Network/publicIPAddresses", "network"),
     "private_endpoints": ("network", "Microsoft.Network/privateEndpoints", "network"),
     "private_dns_zones": ("network", "Microsoft.Network/privateDnsZones", "privatedns"),
 }

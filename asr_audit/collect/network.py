@@ -44,6 +44,7 @@ from asr_audit.inventory import (
     NetworkInterface,
     NetworkSecurityGroup,
     Peering,
+    PublicIpAddress,
     Route,
     RouteTable,
     SecurityRule,
@@ -435,6 +436,25 @@ def parse_nat_gateway(item: dict[str, Any]) -> NatGateway:
         sku_name=text(obj(item.get("sku")).get("name")),
         public_ip_ids=ids_of("publicIpAddresses", "publicIpPrefixes"),
         public_ipv6_ids=ids_of("publicIpAddressesV6", "publicIpPrefixesV6"),
+    )
+
+
+# --- public IP addresses: whether a reference to one is a way out ------------------------------
+
+
+def parse_public_ip_address(item: dict[str, Any]) -> PublicIpAddress:
+    """Every property is optional in the schema (PublicIpAddressListAll omits `sku`): an absent one
+    stays None, for the rule to judge as unknown rather than guess Basic or Standard."""
+    rid, name, location = identity(item)
+    p = props(item)
+    return PublicIpAddress(
+        id=rid,
+        name=name,
+        location=location,
+        sku_name=text(obj_field(item, "sku").get("name")),
+        ip_address=text(p.get("ipAddress")),
+        version=text(p.get("publicIPAddressVersion")),
+        allocation_method=text(p.get("publicIPAllocationMethod")),
     )
 
 

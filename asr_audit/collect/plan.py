@@ -78,6 +78,7 @@ _SUBSCRIPTION_PARSERS: dict[str, tuple[Callable[[dict[str, Any]], Any], Use]] = 
     "disk_encryption_sets": (compute.parse_disk_encryption_set, Use.KEEP),
     "load_balancers": (network.parse_load_balancer, Use.KEEP),
     "nat_gateways": (network.parse_nat_gateway, Use.KEEP),
+    "public_ip_addresses": (network.parse_public_ip_address, Use.KEEP),
     "private_endpoints": (private_link.parse_private_endpoint, Use.KEEP),
     "private_dns_zones": (private_link.parse_private_dns_zone, Use.KEEP),
 }

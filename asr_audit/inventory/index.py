@@ -22,6 +22,7 @@ from asr_audit.inventory.model import (
     NatGateway,
     NetworkInterface,
     NetworkSecurityGroup,
+    PublicIpAddress,
     RouteTable,
     ServiceTag,
     StorageAccount,
@@ -94,6 +95,10 @@ class InventoryIndex:
     @cached_property
     def nat_gateways(self) -> dict[str, NatGateway]:
         return self._by_id(self.inventory.nat_gateways)
+
+    @cached_property
+    def public_ip_addresses(self) -> dict[str, PublicIpAddress]:
+        return self._by_id(self.inventory.public_ip_addresses)
 
     @cached_property
     def azure_firewalls(self) -> dict[str, AzureFirewall]:

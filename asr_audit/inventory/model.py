@@ -27,7 +27,7 @@ SUBSCRIPTION_COLLECTORS: tuple[str, ...] = (
     "express_route_circuits", "azure_firewalls", "firewall_policies", "network_interfaces",
     "virtual_machines", "disks", "disk_encryption_sets",
     "gateway_resource_groups",  # the resource list that finds the groups holding gateways
-    "load_balancers", "nat_gateways",
+    "load_balancers", "nat_gateways", "public_ip_addresses",
     "private_endpoints", "private_dns_zones",
 )
 # fmt: on
@@ -414,6 +414,20 @@ class NatGateway:
 
 
 @dataclass(slots=True)
+class PublicIpAddress:
+    """A public IP address, read because a reference to one proves nothing: a Basic SKU one was
+    retired on 2025-09-30, and one that no longer exists gives no way out."""
+
+    id: str
+    name: str
+    location: str
+    sku_name: str | None = None  # Basic | Standard | StandardV2; None when ARM omits it
+    ip_address: str | None = None  # absent until allocated (a Dynamic one on a stopped VM)
+    version: str | None = None  # IPv4 | IPv6 (publicIPAddressVersion)
+    allocation_method: str | None = None  # Static | Dynamic (publicIPAllocationMethod)
+
+
+@dataclass(slots=True)
 class PrivateLinkConnection:
     """One of a private endpoint's `privateLinkServiceConnections[]` or (manual, awaiting
     approval) `manualPrivateLinkServiceConnections[]`."""
@@ -759,6 +773,7 @@ class Inventory:
     role_assignments: list[RoleAssignment] = field(default_factory=list)
     load_balancers: list[LoadBalancer] = field(default_factory=list)
     nat_gateways: list[NatGateway] = field(default_factory=list)
+    public_ip_addresses: list[PublicIpAddress] = field(default_factory=list)
     private_endpoints: list[PrivateEndpoint] = field(default_factory=list)
     private_dns_zones: list[PrivateDnsZone] = field(default_factory=list)
     virtual_network_links: list[VirtualNetworkLink] = field(default_factory=list)

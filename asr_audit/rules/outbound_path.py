@@ -3,8 +3,9 @@ out to what replication must reach.
 
 A private subnet gets no implicit outbound IP: traffic routed to `Internet` goes nowhere unless an
 explicit method carries it (Default outbound access in Azure): a NAT gateway on the subnet that
-holds a public IP (one without is not operational), a public IP on the NIC's ip configuration, a
-load balancer that lets the NIC's backend pool out (Standard with an outbound rule or a SNAT-ing
+holds a public IP (one without is not operational), a Standard SKU public IP on the NIC's ip
+configuration (Basic SKU public IPs were retired on 2025-09-30, so one is not counted), a load
+balancer that lets the NIC's backend pool out (Standard with an outbound rule or a SNAT-ing
 load-balancing rule on a public frontend; Basic with a public frontend), or routes that hand the
 traffic to an appliance or a gateway. A service endpoint carries its service's prefixes on the
 backbone.
@@ -29,7 +30,7 @@ from typing import Any
 
 from asr_audit import ids
 from asr_audit.findings import Finding, FindingStatus, RuleMeta, Severity
-from asr_audit.inventory import LoadBalancer, PrivateEndpoint, ProtectedItem, RouteTable, VirtualNetwork
+from asr_audit.inventory import PrivateEndpoint, ProtectedItem, RouteTable, VirtualNetwork
 from asr_audit.net import connectivity
 from asr_audit.net.routes import (
     APPLIANCE,
@@ -57,17 +58,20 @@ from asr_audit.rules.common.destinations import (
 from asr_audit.rules.common.gaps import gap_label, hybrid_gaps
 from asr_audit.rules.common.naming import SUBNET_TYPE
 from asr_audit.rules.common.references import find_storage, route_table
+from asr_audit.rules.common.ways_out import CARRIED, NONE, UNDECIDED, nat_gateway, nic_way_out
 
 DEFAULT_OUTBOUND = (
     "https://learn.microsoft.com/en-us/azure/virtual-network/ip-services/default-outbound-access"
 )
 NAT_TROUBLESHOOTING = "https://learn.microsoft.com/en-us/azure/nat-gateway/troubleshoot-nat-connectivity"
+BASIC_IP_RETIREMENT = (
+    "https://learn.microsoft.com/en-us/azure/virtual-network/ip-services/public-ip-basic-upgrade-guidance"
+)
 PRIVATE_ENDPOINTS = "https://learn.microsoft.com/en-us/azure/site-recovery/azure-to-azure-how-to-enable-replication-private-endpoints"
 ENTRA_ID = "AzureActiveDirectory"  # no private endpoint exists for it: only a real path reaches it
 STORAGE = "Storage"  # the cache account: its blob private endpoint carries it
 BLOB = "blob"  # the storage private-link sub-resource replication writes to
 # What private endpoints do for a destination a VM has no route to.
-CARRIED, NONE, UNDECIDED = "carried", "none", "unknown"
 _OUT = frozenset({APPLIANCE, GATEWAY, SERVICE_ENDPOINT, VNET_LOCAL, PEERING})
 
 OUTBOUND_PATH = RuleMeta(
@@ -81,6 +85,7 @@ OUTBOUND_PATH = RuleMeta(
         "service_tags",
         "load_balancers",
         "nat_gateways",  # whether the subnet's NAT gateway holds a public IP
+        "public_ip_addresses",  # whether the public IPs a NIC or NAT gateway names exist, and their SKU
         "vault",  # the vault's private endpoint state carries the Site Recovery calls
         "storage_accounts",  # the cache account's approved private endpoints
         "private_endpoints",  # where those endpoints sit
@@ -105,7 +110,9 @@ OUTBOUND_PATH = RuleMeta(
         "Default outbound access in Azure (learn.microsoft.com, 2026-01-30 revision), explicit outbound "
         "methods and private subnets; Troubleshoot Azure NAT Gateway connectivity (learn.microsoft.com, "
         "2024-02-20 revision), No outbound connectivity to the internet: NAT gateway isn't operational "
-        "until a public IP and subnet are attached; Replicate machines with private endpoints "
+        "until a public IP and subnet are attached; Upgrading a basic public IP address to Standard SKU - "
+        "Guidance (learn.microsoft.com, current revision as read 2026-12), Important: on September 30, "
+        "2025, Basic SKU public IPs were retired; Replicate machines with private endpoints "
         "(learn.microsoft.com, 2025-05-11 revision), Prerequisites and caveats: Microsoft Entra ID does "
         "not support private endpoints; (Optional) Create private endpoints for the cache storage account "
         "(section text as read in the 2022-04-23 revision): without one replication traffic goes to "
@@ -113,69 +120,11 @@ OUTBOUND_PATH = RuleMeta(
     ),
     references=(
         NAT_TROUBLESHOOTING,
+        BASIC_IP_RETIREMENT,
         PRIVATE_ENDPOINTS,
         "https://learn.microsoft.com/en-us/azure/site-recovery/azure-to-azure-about-networking",
     ),
 )
-
-
-# --- ways out that do not depend on the destination -------------------------------------------------
-
-
-def _snat_pools(lb: LoadBalancer) -> set[str]:
-    """The backend pools `lb` lets out: a Standard load balancer through its outbound rules and
-    the SNAT of load-balancing rules on a public frontend, a Basic one through any public frontend."""
-    public = {ids.key(f) for f in lb.public_frontend_ids}
-    if (lb.sku_name or "Basic").lower() == "basic":
-        return {ids.key(p) for p in lb.backend_address_pool_ids} if public else set()
-    if (lb.sku_name or "").lower() != "standard":
-        return set()
-    pools = {ids.key(p) for p in lb.outbound_rule_pool_ids}
-    for r in lb.load_balancing_rules:
-        if not r.disable_outbound_snat and ids.key(r.frontend_ip_configuration_id) in public:
-            pools |= {ids.key(p) for p in r.backend_address_pool_ids}
-    return pools
-
-
-def _load_balancers(ctx: Context) -> tuple[dict[str, LoadBalancer], set[str]]:
-    """(load balancers by id key, pools with a way out), once per analysis."""
-    cached: tuple[dict[str, LoadBalancer], set[str]] | None = ctx.memo.get("outbound_pools")
-    if cached is None:
-        lbs = {ids.key(lb.id): lb for lb in ctx.inventory.load_balancers}
-        cached = ctx.memo["outbound_pools"] = (lbs, set().union(*map(_snat_pools, lbs.values())))
-    return cached
-
-
-def _nic_way_out(ctx: Context, case: SubnetCase, p: Placement) -> tuple[str | None, str | None]:
-    """(how the NIC gets out whatever the destination, why that is unknown)."""
-    lbs, outbound = _load_balancers(ctx)
-    unread = None
-    for ipc in p.nic.ip_configurations:
-        if ids.key(ipc.subnet_id) != ids.key(case.subnet.id):
-            continue
-        if ipc.public_ip_address_id:
-            return f"public IP on ip configuration '{ipc.name}'", None
-        for pool in ipc.load_balancer_backend_address_pool_ids:
-            lb_id = ids.parent_of(pool)
-            if ids.key(pool) in outbound:
-                return f"load balancer '{ids.name_of(lb_id)}' (backend pool '{ids.name_of(pool)}')", None
-            if ids.key(lb_id) not in lbs:
-                unread = connectivity.unread_reason(ctx.index, lb_id, "load balancer")
-    return None, unread
-
-
-def _nat_gateway(ctx: Context, nat_id: str) -> tuple[str, str]:
-    """(carried | none | unknown, why) for the subnet's NAT gateway: it is a way out only once it
-    holds a public IP (Microsoft: not operational until then). IPv6 ones alone carry no IPv4
-    traffic, but whether the VMs could do with IPv6 is not judged: unknown, as is one not read."""
-    nat = ctx.index.nat_gateways.get(ids.key(nat_id))
-    if nat is None:
-        return UNDECIDED, connectivity.unread_reason(ctx.index, nat_id, "NAT gateway")
-    if nat.public_ip_ids:
-        return CARRIED, f"NAT gateway '{nat.name}'"
-    if nat.public_ipv6_ids:
-        return UNDECIDED, f"NAT gateway '{nat.name}' holds only IPv6 public IPs, which carry no IPv4 traffic"
-    return NONE, f"NAT gateway '{nat.name}', which holds no public IP address or prefix"
 
 
 # --- routes, per destination ---------------------------------------------------------------------------
@@ -379,10 +328,11 @@ def _endpoint_verdicts(
 @dataclass(slots=True)
 class Stranded:
     """A subnet's NICs without a way out of their own: those known to have none, those whose load
-    balancer was not read."""
+    balancer or public IP was not read, and the Basic public IPs that do not count."""
 
     none: list[Placement] = field(default_factory=list)
     unread: list[dict[str, str]] = field(default_factory=list)  # vm, nic, reason
+    retired: list[dict[str, str]] = field(default_factory=list)  # vm, nic, public_ip, name (Basic SKU)
 
     def refs(self) -> list[dict[str, str]]:
         seen = {ids.key(p.workload.vm.id): p.workload for p in self.none}
@@ -392,14 +342,39 @@ class Stranded:
 def _stranded(ctx: Context, case: SubnetCase) -> Stranded:
     out = Stranded()
     for p in case.placements:
-        way, unread = _nic_way_out(ctx, case, p)
-        if way:
+        nic = nic_way_out(ctx, case, p)
+        if nic.way:
             continue
-        if unread:
-            out.unread.append({"vm": p.workload.vm.name, "nic": p.nic.id, "reason": unread})
+        vm = p.workload.vm.name
+        pips = ctx.index.public_ip_addresses
+        out.retired += [
+            {"vm": vm, "nic": p.nic.id, "public_ip": pip, "name": pips[ids.key(pip)].name}
+            for pip in nic.retired
+        ]
+        if nic.unread:
+            out.unread.append({"vm": vm, "nic": p.nic.id, "reason": nic.unread})
         else:
             out.none.append(p)
     return out
+
+
+def _retired(stranded: Stranded) -> str:
+    """` (public IP 'x' of VM 'y' is Basic SKU, retired on 2025-09-30, so it is no way out)`, or ''."""
+    named = ", ".join(f"'{r['name']}' of VM '{r['vm']}'" for r in stranded.retired)
+    return f" (Basic SKU public IP {named}: retired on 2025-09-30, so not counted)" if named else ""
+
+
+def _upgrade(stranded: Stranded) -> str:
+    """The upgrade of each Basic public IP (a way out for its VM alone), ahead of the subnet's fix."""
+    steps = []
+    for r in {r["public_ip"]: r for r in stranded.retired}.values():
+        rg, name = ids.resource_group_of(r["public_ip"]) or "<rg>", r["name"]
+        steps.append(
+            f"Upgrade VM '{r['vm']}'s Basic public IP '{name}' to Standard SKU (make it Static and "
+            f"dissociate it, az network public-ip update -g {rg} -n {name} --sku Standard, associate it "
+            "again). "
+        )
+    return "".join(steps) + ("For the whole subnet: " if steps else "")
 
 
 def _listed(entries: list[dict[str, Any]]) -> str:
@@ -447,7 +422,7 @@ def check_outbound_path(ctx: Context) -> Iterator[Finding]:
             continue  # implicit outbound access: the path is NET-FORCED-TUNNEL's and the NSGs' to judge
         ctx.examined(OUTBOUND_PATH, case.subnet.id, SUBNET_TYPE, case.label(), case.vnet.location)
         nat_id = case.subnet.nat_gateway_id
-        nat, nat_why = _nat_gateway(ctx, nat_id) if nat_id else (NONE, "")
+        nat, nat_why = nat_gateway(ctx, nat_id) if nat_id else (NONE, "")
         if nat == CARRIED:
             continue
         stranded = _stranded(ctx, case)
@@ -468,7 +443,8 @@ def check_outbound_path(ctx: Context) -> Iterator[Finding]:
             "nat_gateway": {"id": nat_id, "verdict": nat, "reason": nat_why} if nat_id else None,
             "route_table": case.subnet.route_table_id,
             "workloads_without_a_way_out": stranded.refs(),
-            "load_balancers_unread": stranded.unread,
+            "ways_out_unread": stranded.unread,  # load balancers and public IPs not read
+            "retired_public_ips": stranded.retired,
             "no_path": paths.stuck,
             "routed": paths.routed,
             "unknown": paths.unknown,
@@ -484,10 +460,11 @@ def check_outbound_path(ctx: Context) -> Iterator[Finding]:
             has = f"has {nat_why}" if nat_why else "has no NAT gateway"
             yield OUTBOUND_PATH.finding(
                 **common,
-                message=f"The {where} ({case.who()}) {has}, and its VMs no public IP or load "
-                f"balancer outbound rule; its routes leave no way to {_listed(paths.stuck)}, and no private "
-                f"endpoint can carry {_carriers(blocked)}: replication cannot run.",
-                remediation=_fix(case, nat_id),
+                message=f"The {where} ({case.who()}) {has}, and its VMs no Standard public IP"
+                f"{_retired(stranded)} or load balancer outbound rule; its routes leave no way to "
+                f"{_listed(paths.stuck)}, and no private endpoint can carry {_carriers(blocked)}: "
+                "replication cannot run.",
+                remediation=_upgrade(stranded) + _fix(case, nat_id),
             )
             continue
         yield OUTBOUND_PATH.finding(
@@ -495,5 +472,5 @@ def check_outbound_path(ctx: Context) -> Iterator[Finding]:
             status=FindingStatus.UNKNOWN,
             message=f"Cannot tell whether the {where} ({case.who()}) lets replication out: "
             f"{_doubts(paths, stranded, open_, nat_why if nat == UNDECIDED else None)}.",
-            remediation=_fix(case, nat_id),
+            remediation=_upgrade(stranded) + _fix(case, nat_id),
         )

@@ -35,6 +35,7 @@ TOP_LEVEL_TYPES: dict[str, str] = {
     "diskEncryptionSets": "Microsoft.Compute/diskEncryptionSets",
     "loadBalancers": "Microsoft.Network/loadBalancers",
     "natGateways": "Microsoft.Network/natGateways",
+    "publicIPAddresses": "Microsoft.Network/publicIPAddresses",
     "privateEndpoints": "Microsoft.Network/privateEndpoints",
     "privateDnsZones": "Microsoft.Network/privateDnsZones",
 }
