@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from asr_audit import ids
 from asr_audit.access.clouds import CLOUDS, CloudProfile
@@ -20,6 +20,9 @@ from asr_audit.inventory import Inventory, InventoryIndex
 
 # How the scan writes `Inventory.collected_at` (collect.scheduler.collected_at).
 COLLECTED_AT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -51,6 +54,13 @@ class Context:
         resource it reports on, before it decides, so a resource it then finds nothing wrong
         with is listed as passed, and one it could not judge has an `unknown` finding instead."""
         self.checks.append(Check(meta.id, resource_id, resource_type, resource_name, ids.region(region)))
+
+    def shared(self, key: str, build: Callable[[], _T]) -> _T:
+        """`memo[key]`, built on first use: a lookup rules make per item or per VNet is built once
+        per analysis, not rescanned from the inventory each time (that made rules quadratic)."""
+        if key not in self.memo:
+            self.memo[key] = build()
+        return cast(_T, self.memo[key])
 
     @cached_property
     def index(self) -> InventoryIndex:

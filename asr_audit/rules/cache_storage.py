@@ -173,20 +173,21 @@ def _needed(account: StorageAccount) -> list[tuple[str, frozenset[str]]]:
 
 
 def _listing_read(ctx: Context, collector: str, account_id: str) -> bool:
-    read: set[tuple[str, str]] | None = ctx.memo.get("cache_listings_read")
-    if read is None:  # once per analysis: asked per account, a scan of the coverage was quadratic
-        read = ctx.memo["cache_listings_read"] = {
-            (c.kind, ids.key(c.object_id)) for c in ctx.inventory.coverage if not c.is_gap
-        }
+    read = ctx.shared(  # asked per account: a scan of the coverage each time was quadratic
+        "cache_listings_read",
+        lambda: {(c.kind, ids.key(c.object_id)) for c in ctx.inventory.coverage if not c.is_gap},
+    )
     return (collector, ids.key(account_id)) in read
 
 
 def _assignments(ctx: Context, account: StorageAccount) -> list[RoleAssignment]:
-    by_account: dict[str, list[RoleAssignment]] | None = ctx.memo.get("role_assignments_by_account")
-    if by_account is None:
-        by_account = ctx.memo["role_assignments_by_account"] = {}
+    def build() -> dict[str, list[RoleAssignment]]:
+        out: dict[str, list[RoleAssignment]] = {}
         for a in ctx.inventory.role_assignments:
-            by_account.setdefault(ids.key(a.account_id), []).append(a)
+            out.setdefault(ids.key(a.account_id), []).append(a)
+        return out
+
+    by_account = ctx.shared("role_assignments_by_account", build)
     return by_account.get(ids.key(account.id), [])
 
 

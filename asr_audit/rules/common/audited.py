@@ -100,13 +100,14 @@ def a2a_mappings_by(ctx: Context, field_name: str) -> dict[str, list[NetworkMapp
     """A2A mappings by the id key of one of their id fields (`vault_id`, `primary_network_id`),
     built once per analysis: asked per item or per VNet, a scan of every mapping made the rules
     quadratic on large tenants."""
-    memo_key = f"a2a_mappings_by:{field_name}"
-    cached: dict[str, list[NetworkMapping]] | None = ctx.memo.get(memo_key)
-    if cached is None:
-        cached = ctx.memo[memo_key] = {}
+
+    def build() -> dict[str, list[NetworkMapping]]:
+        out: dict[str, list[NetworkMapping]] = {}
         for m in a2a_mappings(ctx):
-            cached.setdefault(ids.key(getattr(m, field_name)), []).append(m)
-    return cached
+            out.setdefault(ids.key(getattr(m, field_name)), []).append(m)
+        return out
+
+    return ctx.shared(f"a2a_mappings_by:{field_name}", build)
 
 
 def workloads(ctx: Context) -> list[Workload]:

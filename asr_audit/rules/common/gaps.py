@@ -63,13 +63,15 @@ def coverage_gaps(
 def _real_gaps(ctx: Context) -> dict[str, list[tuple[int, Coverage]]]:
     """The real gaps by collector kind, with their place in the coverage list; sorted out once per
     analysis, as rules ask per VNet or per item and the coverage list grows with the tenant."""
-    cached: dict[str, list[tuple[int, Coverage]]] | None = ctx.memo.get("real_gaps")
-    if cached is None:
-        cached = ctx.memo["real_gaps"] = {}
+
+    def build() -> dict[str, list[tuple[int, Coverage]]]:
+        out: dict[str, list[tuple[int, Coverage]]] = {}
         for position, c in enumerate(ctx.inventory.coverage):
             if c.is_gap and not is_moot(c, ctx.inventory):
-                cached.setdefault(c.kind, []).append((position, c))
-    return cached
+                out.setdefault(c.kind, []).append((position, c))
+        return out
+
+    return ctx.shared("real_gaps", build)
 
 
 def hybrid_gaps(
