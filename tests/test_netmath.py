@@ -102,6 +102,27 @@ def test_prefix_set_operations_match_sets_of_addresses(a: list, b: list) -> None
     assert sa.contains(sb) == (eb <= ea)
 
 
+# Long, sparse and lopsided range lists: what steps over misses, jumps by bisection or copies
+# stretches untouched (a tag's hundreds of prefixes against a rule's few blocks) in both orders.
+_spans = st.lists(st.tuples(st.integers(0, 2047), st.integers(0, 24)), max_size=60)
+
+
+def _set_of(spans: list[tuple[int, int]]) -> tuple[PrefixSet, set[int]]:
+    addresses = {a for s, w in spans for a in range(s, s + w + 1)}
+    return PrefixSet.of_spans((4, s, s + w) for s, w in spans), addresses
+
+
+@settings(max_examples=300, deadline=None)
+@given(_spans, _spans)
+def test_set_operations_on_long_lopsided_lists_match_sets_of_addresses(a: list, b: list) -> None:
+    (sa, ea), (sb, eb) = _set_of(a), _set_of(b)
+    for x, y, ex, ey in ((sa, sb, ea, eb), (sb, sa, eb, ea)):
+        assert {n for s, e in (x & y).ranges(4) for n in range(s, e + 1)} == ex & ey
+        assert {n for s, e in (x - y).ranges(4) for n in range(s, e + 1)} == ex - ey
+        assert x.intersects(y) == bool(ex & ey)
+        assert x.contains(y) == (ey <= ex)
+
+
 # --- overlap -------------------------------------------------------------------------------------
 
 

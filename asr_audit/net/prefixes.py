@@ -125,24 +125,40 @@ def _first_reaching(b: Sequence[Range], start: int) -> int:
     return i if i >= 0 and b[i][1] >= start else i + 1
 
 
+def _reaching_from(b: Sequence[Range], start: int, lo: int) -> int:
+    """`_first_reaching`, looking only at index `lo` on."""
+    i = bisect_right(b, (start, math.inf), lo) - 1
+    if i < lo:
+        return lo
+    return i if b[i][1] >= start else i + 1
+
+
 def _intersect(a: Sequence[Range], b: Sequence[Range]) -> list[Range]:
     if len(a) * _LOPSIDED < len(b) or len(b) * _LOPSIDED < len(a):
         return _intersect_by_search(*((a, b) if len(a) <= len(b) else (b, a)))
     # Comparisons inline rather than max()/min(): NSG evaluation runs this loop millions of times.
+    # A range that misses is stepped over; a second miss in a row jumps by bisection, so sparse
+    # lists (a tag's prefixes against a rule's few blocks) cost their overlaps, not their length.
     out: list[Range] = []
     i = j = 0
     len_a, len_b = len(a), len(b)
     while i < len_a and j < len_b:
         a_start, a_end = a[i]
         b_start, b_end = b[j]
-        start = a_start if a_start > b_start else b_start
-        end = a_end if a_end < b_end else b_end
-        if start <= end:
-            out.append((start, end))
-        if a_end < b_end:
+        if a_end < b_start:
             i += 1
-        else:
+            if i < len_a and a[i][1] < b_start:
+                i = _reaching_from(a, b_start, i + 1)
+        elif b_end < a_start:
             j += 1
+            if j < len_b and b[j][1] < a_start:
+                j = _reaching_from(b, a_start, j + 1)
+        else:
+            out.append((a_start if a_start > b_start else b_start, a_end if a_end < b_end else b_end))
+            if a_end < b_end:
+                i += 1
+            else:
+                j += 1
     return out
 
 
@@ -161,22 +177,43 @@ def _intersect_by_search(small: Sequence[Range], large: Sequence[Range]) -> list
 
 
 def _subtract(a: Sequence[Range], b: Sequence[Range]) -> list[Range]:
+    """`a` minus `b`. Ranges of `a` that no range of `b` touches are copied a stretch at a time
+    and the ranges of `b` that fall between are jumped over, both by bisection after a second
+    miss: NSG evaluation takes a rule's few blocks out of a tag's hundreds of prefixes."""
     out: list[Range] = []
-    search = len(a) * _LOPSIDED < len(b)
-    j = 0
-    for start, end in a:
-        if search:
-            j = _first_reaching(b, start)
-        while j < len(b) and b[j][1] < start:
+    i = j = 0
+    len_a, len_b = len(a), len(b)
+    while i < len_a and j < len_b:
+        start, end = a[i]
+        if b[j][1] < start:
             j += 1
-        cursor, k = start, j
-        while k < len(b) and b[k][0] <= end and cursor <= end:
-            if b[k][0] > cursor:
-                out.append((cursor, b[k][0] - 1))
-            cursor = max(cursor, b[k][1] + 1)
-            k += 1
+            if j < len_b and b[j][1] < start:
+                j = _reaching_from(b, start, j + 1)
+            continue
+        b_start = b[j][0]
+        if b_start > end:
+            k = i + 1
+            if k < len_a and a[k][1] < b_start:
+                k = _reaching_from(a, b_start, k + 1)
+            out.extend(a[i:k])
+            i = k
+            continue
+        cursor = start
+        while j < len_b:
+            b_start, b_end = b[j]
+            if b_start > end:
+                break
+            if b_start > cursor:
+                out.append((cursor, b_start - 1))
+            if b_end >= cursor:
+                cursor = b_end + 1
+            if b_end > end:  # it reaches into the next ranges of `a` too
+                break
+            j += 1
         if cursor <= end:
             out.append((cursor, end))
+        i += 1
+    out.extend(a[i:])
     return out
 
 
@@ -302,10 +339,14 @@ class PrefixSet:
         return True
 
     def intersects(self, other: Addresses) -> bool:
+        """By bisection of the larger side's ranges for each of the smaller side's: a NIC's one
+        address or a rule's few blocks against a tag's hundreds of prefixes, in either order."""
         o = PrefixSet.of(other)
         for v in (4, 6):
-            mine = self._ranges[v]
-            for start, end in o._ranges[v]:
+            mine, theirs = self._ranges[v], o._ranges[v]
+            if len(theirs) > len(mine):
+                mine, theirs = theirs, mine
+            for start, end in theirs:
                 k = _first_reaching(mine, start)
                 if k < len(mine) and mine[k][0] <= end:
                     return True
