@@ -283,17 +283,24 @@ def decide(nsg: CompiledNsg, source: Source, destination: PrefixSet) -> list[Dec
     key = (matches, wanted)
     found = nsg.decided.get(key)
     if found is None:
-        local = tuple(
-            (_ranges(rule.destination.certain & destination), _ranges(rule.destination.maybe & destination))
-            for rule in nsg.rules
-            if rule.local
-        )
+        local = tuple(_overlap(rule.destination, destination) for rule in nsg.rules if rule.local)
         shape_key = (matches, wanted, local)
         shape = nsg.shapes.get(shape_key)
         if shape is None:
             shape = nsg.shapes[shape_key] = _decide(nsg, matches, destination)
         found = nsg.decided[key] = [_decision(nsg, *part) for part in shape]
     return found
+
+
+_MISSES: tuple[_Ranges, _Ranges] = (((), ()), ((), ()))
+
+
+def _overlap(side: Match, destination: PrefixSet) -> tuple[_Ranges, _Ranges]:
+    """What of `destination` a rule's side certainly and maybe holds, as a key. By bisection first:
+    a VNet's private space mostly misses the public tags judged, and then no set is built."""
+    if not (side.certain.intersects(destination) or side.maybe.intersects(destination)):
+        return _MISSES
+    return _ranges(side.certain & destination), _ranges(side.maybe & destination)
 
 
 def _decision(nsg: CompiledNsg, prefixes: PrefixSet, deciding: int, passed: tuple[int, ...]) -> Decision:
@@ -416,11 +423,14 @@ def judge(
     destinations: Mapping[str, PrefixSet],
     nsgs: Sequence[CompiledNsg | Unread],
     sources: Iterable[Source],
+    everything: PrefixSet | None = None,
 ) -> dict[str, Verdict]:
     """Each destination's verdict: every source's traffic must pass every NSG (a NIC's and its
     subnet's; no NSG allows everything). The NSGs are evaluated over all destinations at once,
-    then the decisions are split back per destination."""
-    everything = union(destinations.values(), NOWHERE)
+    then the decisions are split back per destination. `everything`, the union of the
+    destinations, may be handed in by callers that judge the same ones for many sources."""
+    if everything is None:
+        everything = union(destinations.values(), NOWHERE)
     verdicts = {name: Verdict(name) for name in destinations}
     reasons: dict[str, dict[str, None]] = {name: {} for name in destinations}
     # The IP versions the sources send with (an IPv4 address never talks to an IPv6 prefix): what

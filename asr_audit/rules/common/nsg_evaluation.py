@@ -26,7 +26,7 @@ from asr_audit.net.nsg import (
     compile_nsg,
     judge,
 )
-from asr_audit.net.prefixes import PrefixSet
+from asr_audit.net.prefixes import NOWHERE, PrefixSet, union
 from asr_audit.net.service_tags import ServiceTagIndex, shared_index
 from asr_audit.rules.base import Context
 from asr_audit.rules.common.destinations import Destination, resolve
@@ -89,6 +89,7 @@ class Estate:
         self._first: dict[str, CompiledNsg] = {}  # per NSG: a compilation that lends the others its rules
         self.asg_members = _asg_members(ctx.inventory.network_interfaces)
         self.common = AddressBook(self.tags, None, self.asg_members)  # what every subnet sees alike
+        self._destinations: dict[tuple[Destination, ...], Resolved] = {}
 
     @staticmethod
     def of(ctx: Context) -> Estate:
@@ -130,6 +131,14 @@ class Estate:
             compiled = self._compiled[key] = compile_nsg(nsg, book, shapes=shapes, like=like)
             self._first.setdefault(key[0], compiled)
         return self._compiled[key]
+
+    def destinations(self, wanted: tuple[Destination, ...]) -> Resolved:
+        """The wanted destinations' prefixes, once per list: every workload NIC of a region asks
+        for the same few tags, and their union is what each NSG decision splits."""
+        found = self._destinations.get(wanted)
+        if found is None:
+            found = self._destinations[wanted] = Resolved.of(self.tags, wanted)
+        return found
 
     def raw(self, nsg_id: str) -> NetworkSecurityGroup | None:
         return self.index.network_security_groups.get(ids.key(nsg_id))
@@ -193,21 +202,36 @@ def evaluate(
     ctx: Context, wanted: Iterable[Destination], nsgs: list[CompiledNsg | Unread], sources: list[Source]
 ) -> Outcome:
     outcome = Outcome()
-    tags = Estate.of(ctx).tags
-    destinations: dict[str, PrefixSet] = {}
-    for dest in wanted:
-        prefixes, tag, reason = _resolve(tags, dest)
-        if prefixes is None:
-            outcome.unknown.append({"destination": tag, "reason": reason or ""})
-        else:
-            destinations[tag] = prefixes
-    for tag, verdict in judge(destinations, nsgs, sources).items():
+    resolved = Estate.of(ctx).destinations(tuple(wanted))
+    outcome.unknown += resolved.unknown
+    for tag, verdict in judge(resolved.prefixes, nsgs, sources, resolved.everything).items():
         outcome.judged.append((verdict, fqdn(ctx, tag)))
         if verdict.status in ("blocked", "partial"):
             outcome.verdicts.append(verdict)
         if verdict.unknown:
             outcome.unknown += [{"destination": tag, "reason": r} for r in verdict.reasons]
     return outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """Destinations as `judge` takes them, with those that cannot be judged and why."""
+
+    prefixes: dict[str, PrefixSet]
+    everything: PrefixSet
+    unknown: list[dict[str, str]]
+
+    @staticmethod
+    def of(tags: ServiceTagIndex, wanted: Iterable[Destination]) -> Resolved:
+        prefixes: dict[str, PrefixSet] = {}
+        unknown: list[dict[str, str]] = []
+        for dest in wanted:
+            found, tag, reason = _resolve(tags, dest)
+            if found is None:
+                unknown.append({"destination": tag, "reason": reason or ""})
+            else:
+                prefixes[tag] = found
+        return Resolved(prefixes, union(prefixes.values(), NOWHERE), unknown)
 
 
 def _resolve(tags: ServiceTagIndex, dest: Destination) -> tuple[PrefixSet | None, str, str | None]:
