@@ -12,7 +12,16 @@ from dataclasses import dataclass, field
 from asr_audit import ids
 from asr_audit.inventory import RouteTable, VirtualNetwork
 from asr_audit.net.connectivity import connected
-from asr_audit.net.prefixes import EVERYWHERE, NOWHERE, VERSIONS, WILDCARDS, PrefixSet, parse_prefix, union
+from asr_audit.net.prefixes import (
+    EVERYWHERE,
+    NOWHERE,
+    VERSIONS,
+    WILDCARDS,
+    PrefixSet,
+    nowhere,
+    parse_prefix,
+    union,
+)
 from asr_audit.net.service_tags import ServiceTagIndex
 
 # `Internet` is public address space, whatever the VNet holds: Azure expands the tag to the
@@ -42,8 +51,8 @@ HOST_IP = "168.63.129.16/32"  # Azure's host address: in VirtualNetwork, and wha
 class Match:
     """The addresses a rule field covers for certain, and those it may cover (ARM cannot tell)."""
 
-    certain: PrefixSet = field(default_factory=PrefixSet)
-    maybe: PrefixSet = field(default_factory=PrefixSet)
+    certain: PrefixSet = field(default_factory=nowhere)
+    maybe: PrefixSet = field(default_factory=nowhere)
     why: str | None = None  # why `maybe` is not known
 
     def __or__(self, other: Match) -> Match:

@@ -36,6 +36,7 @@ from asr_audit.net.prefixes import (
     WILDCARDS,
     PrefixSet,
     Range,
+    nowhere,
     union,
 )
 
@@ -348,9 +349,9 @@ class Verdict:
     """allowed | blocked | partial (some prefixes blocked) | unknown (none blocked, some undecidable)."""
 
     destination: str
-    judged: PrefixSet = field(default_factory=PrefixSet)  # its addresses in the versions the sources use
+    judged: PrefixSet = field(default_factory=nowhere)  # its addresses in the versions the sources use
     blocked_by: dict[tuple[RuleRef, str], PrefixSet] = field(default_factory=dict)  # (rule, source)
-    unknown: PrefixSet = field(default_factory=PrefixSet)
+    unknown: PrefixSet = field(default_factory=nowhere)
     reasons: list[str] = field(default_factory=list)
 
     @property

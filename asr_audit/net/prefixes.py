@@ -366,6 +366,14 @@ class PrefixSet:
 
 
 NOWHERE = PrefixSet()
+
+
+def nowhere() -> PrefixSet:
+    """NOWHERE, as a dataclass field's default: sets never change, so every empty field can share
+    one (NSG evaluation made ~400,000 empty sets at 100k resources)."""
+    return NOWHERE
+
+
 EVERYWHERE = PrefixSet(["0.0.0.0/0", "::/0"])
 VERSIONS = {4: PrefixSet(["0.0.0.0/0"]), 6: PrefixSet(["::/0"])}  # every address of one IP version
 

@@ -7,6 +7,7 @@ resource is found the same way in every rule.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -74,8 +75,11 @@ def route_table(ctx: Context, subnet: Subnet) -> tuple[RouteTable | None, str | 
     return table, None
 
 
+@functools.lru_cache(maxsize=1 << 12)
 def canonical_ip(text: str | None) -> str | None:
-    """An IP address in canonical form (IPv6 spellings vary; stray whitespace), else None."""
+    """An IP address in canonical form (IPv6 spellings vary; stray whitespace), else None. Cached:
+    NET-FORCED-TUNNEL asks it of every routed piece of every destination, and a tenant's
+    next-hop addresses are a few firewalls and appliances."""
     try:
         return str(ipaddress.ip_address((text or "").strip()))
     except ValueError:
