@@ -111,9 +111,10 @@ def a2a_mappings_by(ctx: Context, field_name: str) -> dict[str, list[NetworkMapp
 
 
 def workloads(ctx: Context) -> list[Workload]:
-    cached: list[Workload] | None = ctx.memo.get("workloads")
-    if cached is not None:
-        return cached
+    return ctx.shared("workloads", lambda: _workloads(ctx))
+
+
+def _workloads(ctx: Context) -> list[Workload]:
     vms = ctx.index.virtual_machines
     out: list[Workload] = []
     protected: set[str] = set()
@@ -136,7 +137,6 @@ def workloads(ctx: Context) -> list[Workload]:
         for vm in ctx.inventory.virtual_machines:
             if ids.key(vm.id) not in protected and ids.region(vm.location) == source:
                 out.append(Workload(vm, "candidate", source, ids.region(ctx.target_region)))
-    ctx.memo["workloads"] = out
     return out
 
 
