@@ -248,8 +248,8 @@ class _Generations:
 
 
 def _generations(ctx: Context) -> _Generations:
-    cached: _Generations | None = ctx.memo.get("hyperv_generations")
-    if cached is None:
+
+    def build() -> _Generations:
         by_id: dict[str, int | None] = {}
         for p in ctx.inventory.protectable_items:
             by_id[ids.key(p.id)] = p.generation
@@ -260,8 +260,9 @@ def _generations(ctx: Context) -> _Generations:
             for c in ctx.inventory.coverage
             if c.kind == "protectable_items" and c.object_id and not c.is_gap
         )
-        cached = ctx.memo["hyperv_generations"] = _Generations(by_id, read)
-    return cached
+        return _Generations(by_id, read)
+
+    return ctx.shared("hyperv_generations", build)
 
 
 def _generation(ctx: Context, item: ProtectedItem) -> tuple[int | None, bool]:

@@ -7,7 +7,7 @@ verdict `unknown` where it could change it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,7 +64,7 @@ TWO_CIRCUITS = RuleMeta(
 
 
 def _gateways_in_scope(
-    ctx: Context, sides: list[SourceSide]
+    ctx: Context, sides: Sequence[SourceSide]
 ) -> dict[str, tuple[VirtualNetworkGateway, list[str]]]:
     """Gateways serving a source or recovery VNet (own or through a hub), with the VNets they serve."""
     vnets = [s.vnet for s in sides] + list(audited.recovery_vnets(ctx).values())

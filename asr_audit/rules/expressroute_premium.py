@@ -8,7 +8,7 @@ turns the verdict into `unknown` where it could change it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,7 +86,7 @@ def _linked_region(index: InventoryIndex, conn: Connection) -> tuple[str | None,
     return ids.region(conn.location), conn.virtual_network_gateway1_id or conn.id
 
 
-def _circuit_cases(ctx: Context, sides: list[SourceSide]) -> list[CircuitCase]:
+def _circuit_cases(ctx: Context, sides: Sequence[SourceSide]) -> list[CircuitCase]:
     index = ctx.index
     cases: dict[str, CircuitCase] = {}
 

@@ -8,7 +8,7 @@ A recovery VNet or gateway listing the scan could not read turns the verdict int
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,7 +102,9 @@ class RecoveryCase:
         )
 
 
-def _recovery_cases(ctx: Context, sides: list[SourceSide]) -> tuple[list[RecoveryCase], list[RecoveryCase]]:
+def _recovery_cases(
+    ctx: Context, sides: Sequence[SourceSide]
+) -> tuple[list[RecoveryCase], list[RecoveryCase]]:
     """(cases per chosen recovery VNet, cases per (source VNet, target region) with none chosen)."""
     chosen: dict[str, RecoveryCase] = {}
     regional: dict[tuple[str, str], RecoveryCase] = {}

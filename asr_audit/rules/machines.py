@@ -260,13 +260,14 @@ def size_capabilities(ctx: Context) -> dict[str, VmSku]:
     is read for each source region (where a VM's own size is listed) and each recovery region
     (PLC-TARGET-SKU's read); a size's CPU architecture and vCPUs are the same in every region,
     so an entry from either describes the VM's size."""
-    found: dict[str, VmSku] | None = ctx.memo.get("size_capabilities")
-    if found is None:
-        found = {}
+
+    def build() -> dict[str, VmSku]:
+        found: dict[str, VmSku] = {}
         for sku in ctx.inventory.vm_skus:
             found.setdefault(sku.name.lower(), sku)
-        ctx.memo["size_capabilities"] = found
-    return found
+        return found
+
+    return ctx.shared("size_capabilities", build)
 
 
 def _linux_trusted_shared_disks(wl: Workload, disks: Mapping[str, Disk], found: Unsupported) -> None:

@@ -221,12 +221,9 @@ def _paths(ctx: Context, case: SubnetCase) -> Paths:
 
 
 def _endpoints(ctx: Context) -> dict[str, PrivateEndpoint]:
-    found: dict[str, PrivateEndpoint] | None = ctx.memo.get("private_endpoints_by_id")
-    if found is None:
-        found = ctx.memo["private_endpoints_by_id"] = {
-            ids.key(pe.id): pe for pe in ctx.inventory.private_endpoints
-        }
-    return found
+    return ctx.shared(
+        "private_endpoints_by_id", lambda: {ids.key(pe.id): pe for pe in ctx.inventory.private_endpoints}
+    )
 
 
 def _near(vnet: VirtualNetwork) -> set[str]:

@@ -86,9 +86,10 @@ class _Reach:
 
 
 def _reach(ctx: Context) -> _Reach:
-    found: _Reach | None = ctx.memo.get("asr_private_endpoint.reach")
-    if found is not None:
-        return found
+    return ctx.shared("asr_private_endpoint.reach", lambda: _read_reach(ctx))
+
+
+def _read_reach(ctx: Context) -> _Reach:
     reach = _Reach(
         endpoints_read=not coverage_gaps(ctx, _ENDPOINT_INPUTS),
         links_read=not coverage_gaps(ctx, _DNS_INPUTS),
@@ -106,7 +107,6 @@ def _reach(ctx: Context) -> _Reach:
         for link in ctx.inventory.virtual_network_links
         if link.virtual_network_id and ids.key(link.zone_id) in zones
     }
-    ctx.memo["asr_private_endpoint.reach"] = reach
     return reach
 
 

@@ -104,23 +104,23 @@ class _Offers:
 
 
 def _offers(ctx: Context) -> _Offers:
-    cached: _Offers | None = ctx.memo.get("target_sku_offers")
-    if cached is None:
+
+    def build() -> _Offers:
         inv = ctx.inventory
         regional = [
             (c, (c.kind, c.subscription_id.lower(), c.collector.partition(":")[2]))
             for c in inv.coverage
             if c.kind in ("vm_skus", "compute_usages")
         ]
-        cached = _Offers(
+        return _Offers(
             skus={(s.subscription_id.lower(), s.region, s.name.lower()): s for s in inv.vm_skus},
             usages={(u.subscription_id.lower(), u.region, u.name.lower()): u for u in inv.compute_usages},
             read={where for c, where in regional if not c.is_gap},
             recorded={where for _, where in regional},
             scanned={s.id.lower() for s in inv.subscriptions},
         )
-        ctx.memo["target_sku_offers"] = cached
-    return cached
+
+    return ctx.shared("target_sku_offers", build)
 
 
 def _item_target(ctx: Context, item: ProtectedItem) -> _Target | None:

@@ -111,9 +111,10 @@ def a2a_mappings_by(ctx: Context, field_name: str) -> dict[str, list[NetworkMapp
 
 
 def workloads(ctx: Context) -> list[Workload]:
-    cached: list[Workload] | None = ctx.memo.get("workloads")
-    if cached is not None:
-        return cached
+    return ctx.shared("workloads", lambda: _workloads(ctx))
+
+
+def _workloads(ctx: Context) -> list[Workload]:
     vms = ctx.index.virtual_machines
     out: list[Workload] = []
     protected: set[str] = set()
@@ -136,7 +137,6 @@ def workloads(ctx: Context) -> list[Workload]:
         for vm in ctx.inventory.virtual_machines:
             if ids.key(vm.id) not in protected and ids.region(vm.location) == source:
                 out.append(Workload(vm, "candidate", source, ids.region(ctx.target_region)))
-    ctx.memo["workloads"] = out
     return out
 
 
@@ -159,12 +159,17 @@ def vm_nics(ctx: Context, vm: VirtualMachine) -> list[NetworkInterface]:
     return nics
 
 
-def placements(ctx: Context) -> Iterator[Placement]:
+def placements(ctx: Context) -> tuple[Placement, ...]:
     """Each workload NIC in each inventoried subnet it has an ip configuration in.
 
     One per (NIC, subnet): a NIC's second ip configuration in a subnet adds nothing, but a second
     NIC in the same subnet has its own NSG to judge. Rules about a subnet group by subnet.
+    Resolved once per analysis: a dozen rules and the report's scope walk them.
     """
+    return ctx.shared("placements", lambda: tuple(_placements(ctx)))
+
+
+def _placements(ctx: Context) -> Iterator[Placement]:
     index = ctx.index
     for wl in workloads(ctx):
         seen: set[tuple[str, str]] = set()
@@ -244,12 +249,17 @@ class SubnetCase:
         return shown + (f" and {len(vms) - 3} more" if len(vms) > 3 else "")
 
 
-def subnet_cases(ctx: Context) -> list[SubnetCase]:
-    """Every subnet that holds a workload NIC, once, in id order."""
-    cases: dict[str, SubnetCase] = {}
-    for p in placements(ctx):
-        cases.setdefault(ids.key(p.subnet.id), SubnetCase(p.vnet, p.subnet)).placements.append(p)
-    return [cases[k] for k in sorted(cases)]
+def subnet_cases(ctx: Context) -> tuple[SubnetCase, ...]:
+    """Every subnet that holds a workload NIC, once, in id order; grouped once per analysis for
+    the rules that judge subnets."""
+
+    def build() -> tuple[SubnetCase, ...]:
+        cases: dict[str, SubnetCase] = {}
+        for p in placements(ctx):
+            cases.setdefault(ids.key(p.subnet.id), SubnetCase(p.vnet, p.subnet)).placements.append(p)
+        return tuple(cases[k] for k in sorted(cases))
+
+    return ctx.shared("subnet_cases", build)
 
 
 def workload_ref(workload: Workload) -> dict[str, str]:

@@ -92,7 +92,7 @@ def uses_ade(ctx: Context, wl: Workload) -> bool:
     """Whether any disk of the workload is known to use Azure Disk Encryption (VM model, managed
     disks, item disks). A disk that was not read counts as not encrypted here: ENC-ADE reports
     that gap. Once per VM and analysis: several network rules ask for every NIC."""
-    memo: dict[str, bool] = ctx.memo.setdefault("uses_ade", {})
+    memo: dict[str, bool] = ctx.shared("uses_ade", dict)
     key = ids.key(wl.vm.id)
     if key not in memo:
         disks = ctx.index.disks

@@ -32,14 +32,19 @@ class SourceSide:
         return bool(self.reach.attachments or self.reach.unknown)
 
 
-def source_sides(ctx: Context) -> list[SourceSide]:
-    sides: dict[str, SourceSide] = {}
-    for p in placements(ctx):
-        key = ids.key(p.vnet.id)
-        if key not in sides:
-            sides[key] = SourceSide(p.vnet, connectivity.hybrid_reach(ctx.index, p.vnet))
-        sides[key].workloads.setdefault(ids.key(p.workload.vm.id), p.workload)
-    return [sides[k] for k in sorted(sides)]
+def source_sides(ctx: Context) -> tuple[SourceSide, ...]:
+    """Each source VNet with its reach, in id order; resolved once per analysis for the ER-* rules."""
+
+    def build() -> tuple[SourceSide, ...]:
+        sides: dict[str, SourceSide] = {}
+        for p in placements(ctx):
+            key = ids.key(p.vnet.id)
+            if key not in sides:
+                sides[key] = SourceSide(p.vnet, connectivity.hybrid_reach(ctx.index, p.vnet))
+            sides[key].workloads.setdefault(ids.key(p.workload.vm.id), p.workload)
+        return tuple(sides[k] for k in sorted(sides))
+
+    return ctx.shared("source_sides", build)
 
 
 def quoted_names(items: Iterable[str]) -> str:

@@ -34,11 +34,12 @@ def _snat_pools(lb: LoadBalancer) -> set[str]:
 
 def _load_balancers(ctx: Context) -> tuple[dict[str, LoadBalancer], set[str]]:
     """(load balancers by id key, pools with a way out), once per analysis."""
-    cached: tuple[dict[str, LoadBalancer], set[str]] | None = ctx.memo.get("outbound_pools")
-    if cached is None:
+
+    def build() -> tuple[dict[str, LoadBalancer], set[str]]:
         lbs = {ids.key(lb.id): lb for lb in ctx.inventory.load_balancers}
-        cached = ctx.memo["outbound_pools"] = (lbs, set().union(*map(_snat_pools, lbs.values())))
-    return cached
+        return lbs, set().union(*map(_snat_pools, lbs.values()))
+
+    return ctx.shared("outbound_pools", build)
 
 
 def _public_ip(ctx: Context, pip_id: str) -> tuple[str, str]:
