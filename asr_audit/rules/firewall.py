@@ -217,7 +217,7 @@ def _case_for(
 
 def _orders(ctx: Context) -> dict[str, tuple[list[Step], list[str]] | str]:
     """Each firewall's processing order (or why it cannot be known), built once per analysis."""
-    cached: dict[str, tuple[list[Step], list[str]] | str] = ctx.memo.setdefault("firewall_orders", {})
+    cached: dict[str, tuple[list[Step], list[str]] | str] = ctx.shared("firewall_orders", dict)
     return cached
 
 

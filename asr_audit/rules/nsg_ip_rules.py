@@ -82,7 +82,7 @@ class Dependence:
 
 def _without_ip_rules(ctx: Context, nsg: NetworkSecurityGroup, book: AddressBook) -> CompiledNsg:
     """The NSG compiled without its IP-range allow rules, once per (NSG, address book)."""
-    memo: dict[tuple[str, int], CompiledNsg] = ctx.memo.setdefault("nsg_without_ip_rules", {})
+    memo: dict[tuple[str, int], CompiledNsg] = ctx.shared("nsg_without_ip_rules", dict)
     key = (ids.key(nsg.id), id(book))
     if key not in memo:
         kept = [r for r in nsg.security_rules if not is_ip_range_allow(r)]
@@ -94,7 +94,7 @@ def _reaching(ctx: Context, nsg: NetworkSecurityGroup, wanted: dict[str, PrefixS
     """The NSG's IP-range allow rules that reach any wanted destination, once per (NSG, tags).
     Only these can make a verdict depend on hard-coded ranges: a rule that matches none of a
     destination's addresses never decides them, so an NSG without any passes unevaluated."""
-    memo: dict[tuple[str, tuple[str, ...]], list[SecurityRule]] = ctx.memo.setdefault("nsg_ip_rules", {})
+    memo: dict[tuple[str, tuple[str, ...]], list[SecurityRule]] = ctx.shared("nsg_ip_rules", dict)
     key = (ids.key(nsg.id), tuple(sorted(wanted)))
     if key not in memo:
         reach = union(wanted.values(), NOWHERE)

@@ -121,14 +121,14 @@ def _container_key(object_id: str) -> str:
 
 
 def _auto_update_by_container(ctx: Context) -> dict[str, list[str]]:
-    found: dict[str, list[str]] | None = ctx.memo.get("auto_update_by_container")
-    if found is None:
-        found = {}
+    def build() -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
         for m in ctx.inventory.protection_container_mappings:
             if m.agent_auto_update_status:
                 found.setdefault(_container_key(m.id), []).append(m.agent_auto_update_status.strip().lower())
-        ctx.memo["auto_update_by_container"] = found
-    return found
+        return found
+
+    return ctx.shared("auto_update_by_container", build)
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,10 +93,7 @@ class Estate:
 
     @staticmethod
     def of(ctx: Context) -> Estate:
-        found = ctx.memo.get("nsg_estate")
-        if found is None:
-            found = ctx.memo["nsg_estate"] = Estate(ctx)
-        return found
+        return ctx.shared("nsg_estate", lambda: Estate(ctx))
 
     def book(self, vnet: VirtualNetwork, subnet: Subnet) -> AddressBook:
         # What the book depends on: the VNet (space, peerings, gateways) and the route table.
