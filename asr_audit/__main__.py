@@ -1,3 +1,3 @@
-from asr_audit.app.cli import main
+from asr_audit.app.cli import run
 
-raise SystemExit(main())
+run()

@@ -159,6 +159,7 @@ def vars_of(inventory: Any) -> dict[str, list[Any]]:
 
 
 def run_read(snapshot: Path, profile: Path | None) -> dict[str, Any]:
+    from asr_audit import heap
     from asr_audit.access.clouds import CLOUDS
     from asr_audit.app.runner import audit
     from asr_audit.inventory import Inventory
@@ -167,6 +168,7 @@ def run_read(snapshot: Path, profile: Path | None) -> dict[str, Any]:
     figures: dict[str, dict[str, float]] = {}
     with phase(figures, "load"):
         inventory = Inventory.load(snapshot)
+    heap.hold_to_exit()  # as the console command does once its inventory is read
     profiler = None
     if profile:
         import cProfile

@@ -8,6 +8,7 @@ end-to-end runs on recorded cassettes live elsewhere).
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import subprocess
 import sys
@@ -22,7 +23,7 @@ import pytest
 from asr_audit import collect
 from asr_audit.access import credential as auth
 from asr_audit.access.clouds import CLOUDS
-from asr_audit.app import replay, runner
+from asr_audit.app import cli, replay, runner
 from asr_audit.app.cli import main
 from asr_audit.errors import AuthError, UsageError
 from asr_audit.findings import Finding, RuleMeta, Severity
@@ -170,6 +171,25 @@ def test_exit_code_follows_fail_on(
 def test_default_fail_on_is_high(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "--snapshot", snapshot(tmp_path, estate("high-a")), "--quiet")[0] == 1
     assert run(capsys, "--snapshot", snapshot(tmp_path, estate("medium-a")), "--quiet")[0] == 0
+
+
+def test_the_console_command_leaves_its_heap_to_the_process_end_and_main_does_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = snapshot(tmp_path, estate("high-a"))
+    frozen = gc.get_freeze_count()
+    assert run(capsys, "--snapshot", path, "--quiet")[0] == 1
+    assert gc.isenabled() and gc.get_freeze_count() == frozen  # tests and library callers keep it
+    monkeypatch.setattr(sys, "argv", ["asr-audit", "--snapshot", path, "--quiet"])
+    try:
+        with pytest.raises(SystemExit) as ended:
+            cli.run()
+        assert ended.value.code == 1  # the same exit code as `main`
+        assert not gc.isenabled()  # off once the inventory was read
+        assert gc.get_freeze_count() > frozen  # nothing left for the interpreter's last collection
+    finally:
+        gc.unfreeze()
+        gc.enable()
 
 
 GAP = Coverage(SUB, "network", "forbidden", detail="AuthorizationFailed")

@@ -23,9 +23,9 @@ import re
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
-from asr_audit import ids
+from asr_audit import heap, ids
 from asr_audit.access.clouds import CLOUDS, CloudProfile, unknown_region
 from asr_audit.app import config, progress, runner
 from asr_audit.app.arguments import (
@@ -59,7 +59,16 @@ EXIT_INTERRUPTED = 130
 # --- running -----------------------------------------------------------------------------------------
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def run() -> NoReturn:
+    """The `asr-audit` command: `main` in a process that ends with it, so the heap the run builds
+    is left to the process's end rather than walked by the cyclic collector (`heap`)."""
+    code = main(one_shot=True)
+    heap.spare_exit()
+    raise SystemExit(code)
+
+
+def main(argv: Sequence[str] | None = None, *, one_shot: bool = False) -> int:
+    """One run, its exit code. `one_shot`: the process ends when it returns (the console command)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -68,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     say = _Stderr(mask=args.mask)
     _quiet_sdk_logging()
     try:
-        return _dispatch(args, say, parser)
+        return _dispatch(args, say, parser, one_shot)
     except AuditError as exc:
         say.error(str(exc))
         return exc.exit_code
@@ -97,7 +106,7 @@ def _quiet_sdk_logging() -> None:
         sdk.addHandler(_SDK_SILENCER)
 
 
-def _dispatch(args: argparse.Namespace, say: _Stderr, parser: argparse.ArgumentParser) -> int:
+def _dispatch(args: argparse.Namespace, say: _Stderr, parser: argparse.ArgumentParser, one_shot: bool) -> int:
     if args.command in ("rules", "explain"):
         _refuse_ignored_flags(args, parser)
     if args.command == "rules":
@@ -114,6 +123,8 @@ def _dispatch(args: argparse.Namespace, say: _Stderr, parser: argparse.ArgumentP
     inputs = _policy_inputs(args)
     started = runner.utc_now()
     inventory, cloud = _inventory(args)
+    if one_shot:
+        heap.hold_to_exit()
     report = runner.audit(
         inventory,
         cloud=cloud,
