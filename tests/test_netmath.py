@@ -297,6 +297,21 @@ def test_route_selection_matches_brute_force(
             assert piece.route is table.effective_route(address)
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_route, max_size=30), st.lists(_route_prefix, min_size=1, max_size=6))
+def test_next_hops_of_a_destination_in_many_ranges_match_the_route_of_each_address(
+    routes: list, dest: list[ipaddress.IPv4Network]
+) -> None:
+    # Several ranges, many routes between them: one sweep carries its stack from range to range,
+    # walking the routes in a gap or looking them up again past a few.
+    table = RouteSet(routes)
+    pieces = table.next_hops(PrefixSet(dest))
+    assert PrefixSet([p.prefix for p in pieces]) == PrefixSet(dest)
+    for piece in pieces:
+        for address in (piece.prefix.network_address, piece.prefix.broadcast_address):
+            assert piece.route is _reference(routes, address)
+
+
 # --- a subnet's routes ---------------------------------------------------------------------------
 
 

@@ -259,8 +259,9 @@ class RouteSet:
         out: list[RoutedPrefix] = []
         for v in (4, 6):
             segments: list[tuple[int, int, RouteEntry | None]] = []
+            sweep = _Sweep(self, v)
             for start, end in dest.ranges(v):
-                for seg in self._segments(v, start, end):
+                for seg in sweep.segments(start, end):
                     if segments and segments[-1][2] is seg[2] and segments[-1][1] + 1 == seg[0]:
                         segments[-1] = (segments[-1][0], seg[1], seg[2])
                     else:
@@ -270,13 +271,40 @@ class RouteSet:
             ]
         return out
 
-    def _segments(self, version: int, start: int, end: int) -> Iterator[tuple[int, int, RouteEntry | None]]:
-        """Sweep [start, end] left to right; the stack holds the routes covering the cursor,
-        innermost on top (route prefixes nest or are disjoint)."""
-        stack = [(int(r.prefix.broadcast_address), r) for r in self._containing(version, start)]
-        spans = self._spans[version]
-        i = bisect_right(self._keys[version], (start, math.inf))
+
+# Past this many routes starting between two ranges of a destination, the sweep finds the routes
+# holding the next range's start by lookup rather than by walking them.
+_WALK = 8
+
+
+class _Sweep:
+    """One left-to-right pass over a route set's prefixes (one IP version) for the ranges of a
+    destination, in order. The stack holds the routes covering the cursor, innermost on top (route
+    prefixes nest or are disjoint); between two ranges it walks the few routes that start in the gap
+    instead of looking up every prefix length again at the next range."""
+
+    __slots__ = ("i", "keys", "routes", "spans", "stack", "version")
+
+    def __init__(self, routes: RouteSet, version: int) -> None:
+        self.routes, self.version = routes, version
+        self.spans, self.keys = routes._spans[version], routes._keys[version]
+        self.stack: list[tuple[int, RouteEntry]] = []
+        self.i = 0  # the first route not yet on the stack, by start
+
+    def segments(self, start: int, end: int) -> Iterator[tuple[int, int, RouteEntry | None]]:
+        spans, stack = self.spans, self.stack
+        upto = bisect_right(self.keys, (start, math.inf), self.i)
+        if upto - self.i > _WALK:
+            found = self.routes._containing(self.version, start)
+            stack[:] = [(int(r.prefix.broadcast_address), r) for r in found]
+        else:
+            for first, last, held in spans[self.i : upto]:
+                while stack and stack[-1][0] < first:
+                    stack.pop()
+                stack.append((last, held))
+        i = upto
         cursor = start
+        route: RouteEntry | None
         while cursor <= end:
             span_start, span_end, route = (
                 spans[i] if i < len(spans) and spans[i][0] <= end else (end + 1, 0, None)
@@ -293,6 +321,7 @@ class RouteSet:
                     stack.pop()
                 stack.append((span_end, route))
                 i += 1
+        self.i = i
 
 
 # --- a subnet's routes ---------------------------------------------------------------------------
