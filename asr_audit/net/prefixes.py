@@ -13,7 +13,7 @@ import functools
 import ipaddress
 import math
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple, Protocol, TypeAlias, TypeVar
 
@@ -217,6 +217,22 @@ def _subtract(a: Sequence[Range], b: Sequence[Range]) -> list[Range]:
     return out
 
 
+def _holds_all(few: Sequence[Range], many: Sequence[Range]) -> bool:
+    """Every range of `many` lies within one of `few` (both sorted, disjoint), by bisection of
+    `many` for each of `few`: a catch-all rule's few ranges against what is left of a tag's
+    hundreds. The ranges starting inside one of `few` must end inside it (only the last can
+    cross its end), and together they must be all of `many`."""
+    held = 0
+    for start, end in few:
+        first = bisect_left(many, (start, -1))
+        last = bisect_right(many, (end, math.inf))
+        if last > first:
+            if many[last - 1][1] > end:
+                return False
+            held += last - first
+    return held == len(many)
+
+
 def blocks_between(version: int, start: int, end: int) -> Iterator[tuple[int, int]]:
     """(first address, prefix length) of the fewest CIDR blocks that cover [start, end] exactly,
     in integers: `ipaddress.summarize_address_range` did the same at many times the cost."""
@@ -331,11 +347,14 @@ class PrefixSet:
         building no set: NSG evaluation asks it of every rule for every sender."""
         o = PrefixSet.of(other)
         for v in (4, 6):
-            mine = self._ranges[v]
-            for start, end in o._ranges[v]:
-                k = _first_reaching(mine, start)  # merged ranges: one of them must hold it all
-                if k >= len(mine) or mine[k][0] > start or mine[k][1] < end:
-                    return False
+            mine, theirs = self._ranges[v], o._ranges[v]
+            if len(theirs) <= len(mine):
+                for start, end in theirs:
+                    k = _first_reaching(mine, start)  # merged ranges: one of them must hold it all
+                    if k >= len(mine) or mine[k][0] > start or mine[k][1] < end:
+                        return False
+            elif not _holds_all(mine, theirs):
+                return False
         return True
 
     def intersects(self, other: Addresses) -> bool:
