@@ -29,7 +29,7 @@ from asr_audit.inventory.model import (
     CoverageStatus,
     Inventory,
 )
-from asr_audit.redact import scrub
+from asr_audit.redact import may_hold_secrets, scrub
 
 SNAPSHOT_SCHEMA_VERSION = 1
 SNAPSHOT_KIND = "asr-audit-inventory"
@@ -64,18 +64,9 @@ def dumps(inventory: Inventory) -> str:
         else:
             lines.append(f"{json.dumps(key)}: {json.dumps(value)}")
     text = "{\n " + ",\n ".join(lines) + "\n}\n"
-    if _may_hold_secrets(text) and scrub(text) != text:
+    if may_hold_secrets(text) and scrub(text) != text:
         text = _STRING_LITERAL.sub(lambda m: json.dumps(scrub(json.loads(m.group()))), text)
     return text
-
-
-# Every `redact.scrub` pattern needs one of these (case-insensitively): a text without them is clean.
-_SECRET_MARKS = ("authorization", "bearer", "eyj", "token=", "secret=", "sig=", "code=")
-
-
-def _may_hold_secrets(text: str) -> bool:
-    lowered = text.lower()
-    return any(mark in lowered for mark in _SECRET_MARKS)
 
 
 _STRING_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"')
