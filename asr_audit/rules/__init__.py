@@ -8,11 +8,12 @@ read, and says `unknown` for the scope it could not judge instead of passing it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from asr_audit.findings import Check, Finding
 from asr_audit.heap import no_cyclic_gc
-from asr_audit.rules.base import Context
+from asr_audit.rules import parallel
+from asr_audit.rules.base import Context, Rule
 from asr_audit.rules.catalog import Catalog, default_catalog
 from asr_audit.rules.common.gaps import coverage_unknowns
 
@@ -29,17 +30,23 @@ def analyze(
     chosen = catalog if catalog is not None else default_catalog()
     if select:
         chosen = chosen.select(select)
-    chosen = chosen.without(skip)
-    findings: list[Finding] = []
+    rules = list(chosen.without(skip))
     # The collector is off while the rules run: the analysis makes millions of containers, mostly
     # kept to its end (the per-analysis memo), and its passes over them and over the inventory
     # took 30 % of the wall time at 30k resources and lowered the peak RSS by nothing
     # (bench/README.md).
     with no_cyclic_gc():
-        for rule in chosen:
-            findings.extend(rule.check(context))
-            findings.extend(coverage_unknowns(rule.meta, context))
+        halves = parallel.split(rules, context)
+        findings = _run(rules, context) if halves is None else parallel.run(*halves, context, _run)
     findings.sort(key=lambda f: (-f.severity.rank, f.rule_id, f.resource_id.lower(), f.key))
+    return findings
+
+
+def _run(rules: Sequence[Rule], context: Context) -> list[Finding]:
+    findings: list[Finding] = []
+    for rule in rules:
+        findings.extend(rule.check(context))
+        findings.extend(coverage_unknowns(rule.meta, context))
     return findings
 
 

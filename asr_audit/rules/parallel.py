@@ -1,0 +1,104 @@
+"""The NSG rules in a second process, on a large inventory: the analysis is CPU-bound Python, so a
+second core helps only as a second process.
+
+The three rules that evaluate NSGs (NET-NSG-OUTBOUND, NET-NSG-RECOVERY-SIDE, NET-NSG-IP-RULES)
+share one compiled NSG estate and took about half of a 100k-resource analysis (bench/README.md), so
+they run in a forked child while the parent runs every other rule; the child sends back its
+findings and the checks it recorded. Rules are pure, so where they run changes nothing: the
+findings are sorted afterwards, and each rule's findings and checks keep their order because one
+process runs the whole rule.
+
+Only where forking is safe and pays: Linux (a copy-on-write fork; elsewhere `fork` is unsafe or
+missing), two CPUs or more, no other thread running (a fork copies only the calling thread, and a
+lock another thread held would stay locked in the child), and enough NSGs that the work outweighs
+the fork. Fail closed: if the child fails or its answer cannot be read, the parent runs those rules
+itself, so a finding is never lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import pickle
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from asr_audit.findings import Check, Finding
+from asr_audit.rules.base import Context, Rule
+
+# They share `Estate` (compiled NSGs and address books), so they belong in one process.
+FORKED = frozenset({"NET-NSG-OUTBOUND", "NET-NSG-RECOVERY-SIDE", "NET-NSG-IP-RULES"})
+# Below this many NSGs the three rules take well under a second (about 0.5 s per 1,000 NSGs).
+MIN_NSGS = 500
+
+RunRules = Callable[[Sequence[Rule], Context], list[Finding]]
+
+
+def split(rules: Sequence[Rule], context: Context) -> tuple[list[Rule], list[Rule]] | None:
+    """(the rules for the child, those for the parent), or None to run them all here."""
+    child = [r for r in rules if r.meta.id in FORKED]
+    parent = [r for r in rules if r.meta.id not in FORKED]
+    if not (child and parent) or len(context.inventory.network_security_groups) < MIN_NSGS:
+        return None
+    if sys.platform != "linux" or len(os.sched_getaffinity(0)) < 2 or threading.active_count() > 1:
+        return None
+    return child, parent
+
+
+def run(
+    child_rules: list[Rule], parent_rules: list[Rule], context: Context, run_rules: RunRules
+) -> list[Finding]:
+    """Every finding of both lists, the child's rules run in a forked process where that works."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        os.close(read)
+        _child(child_rules, context, run_rules, write)
+    os.close(write)
+    reaped = False
+    try:
+        found = run_rules(parent_rules, context)
+        with os.fdopen(read, "rb") as stream:
+            answer = stream.read()
+        _, status = os.waitpid(pid, 0)
+        reaped = True
+        theirs = _decoded(answer) if os.waitstatus_to_exitcode(status) == 0 else None
+    finally:
+        if not reaped:  # interrupted or failed here: the child's work is moot
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+    if theirs is None:
+        return found + run_rules(child_rules, context)
+    child_found, child_checks = theirs
+    context.checks.extend(child_checks)
+    return found + child_found
+
+
+def _child(rules: list[Rule], context: Context, run_rules: RunRules, write: int) -> NoReturn:
+    """Run the rules, send (findings, checks recorded), exit without the parent's cleanup."""
+    code = 1
+    try:
+        gc.disable()  # a collection would touch, and so copy, every page of the parent's heap
+        before = len(context.checks)
+        found = run_rules(rules, context)
+        payload = pickle.dumps((found, context.checks[before:]), protocol=pickle.HIGHEST_PROTOCOL)
+        with os.fdopen(write, "wb") as stream:
+            stream.write(payload)
+        code = 0
+    except BaseException:
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _decoded(answer: bytes) -> tuple[list[Finding], list[Check]] | None:
+    try:
+        found, checks = pickle.loads(answer)
+    except Exception:
+        return None
+    return found, checks
