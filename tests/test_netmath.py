@@ -120,6 +120,7 @@ def test_set_operations_on_long_lopsided_lists_match_sets_of_addresses(a: list, 
         assert {n for s, e in (x & y).ranges(4) for n in range(s, e + 1)} == ex & ey
         assert {n for s, e in (x - y).ranges(4) for n in range(s, e + 1)} == ex - ey
         assert x.intersects(y) == bool(ex & ey)
+        assert x.split(y) == (x & y, x - y)
         assert x.contains(y) == (ey <= ex)
 
 

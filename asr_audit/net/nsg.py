@@ -328,13 +328,11 @@ def _decide(nsg: CompiledNsg, matches: tuple[str, ...], destination: PrefixSet) 
             # `intersects` first: most rules of a large NSG (private ranges, other tags) miss
             # the destination, and it answers by bisection without building a set.
             if certain and certain.intersects(rest):
-                hit = rest & certain
+                hit, rest = rest.split(certain)
                 decided.append((hit, index, passed))
-                rest = rest - hit
             if maybe and rest and maybe.intersects(rest):
-                doubt = rest & maybe
+                doubt, rest = rest.split(maybe)
                 after.append((doubt, (*passed, index)))
-                rest = rest - doubt
             if rest:
                 after.append((rest, passed))
         pending = after
