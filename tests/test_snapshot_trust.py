@@ -25,6 +25,7 @@ from asr_audit.inventory import (
     Subscription,
     VirtualMachine,
     VirtualNetwork,
+    snapshot,
 )
 
 SUB = "7b1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f"
@@ -199,3 +200,82 @@ def test_loading_resolves_type_hints_once_per_class(monkeypatch: pytest.MonkeyPa
     assert len(loaded.virtual_machines) == 2000
     assert calls.count(VirtualMachine) <= 1  # cached from an earlier load, or resolved once now
     assert time.perf_counter() - started < 5
+
+
+# --- reading a saved snapshot a record at a time ------------------------------------------------
+
+
+def _saved(tmp_path: Path, inventory: Inventory) -> Path:
+    path = tmp_path / "estate.json"
+    inventory.save(path)
+    return path
+
+
+def _with_vms(count: int) -> Inventory:
+    inventory = complete(SUB, OTHER)
+    inventory.virtual_machines = [
+        VirtualMachine(id=f"/subscriptions/{SUB}/x/vm-{i}", name=f"vm-{i}", location="westeurope")
+        for i in range(count)
+    ]
+    return inventory
+
+
+def test_a_saved_snapshot_is_read_a_record_at_a_time_and_gives_what_a_whole_parse_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _saved(tmp_path, _with_vms(5))
+    whole = Inventory.from_json(json.loads(path.read_text(encoding="utf-8")))
+    parsed: list[int] = []
+    real = json.loads
+    monkeypatch.setattr(snapshot.json, "loads", lambda text, *a, **k: parsed.append(len(text)) or real(text))
+    assert Inventory.load(path) == whole
+    assert parsed and max(parsed) < len(path.read_text(encoding="utf-8")) / 2  # never the whole file
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        lambda doc: json.dumps(doc, indent=2),  # reformatted by a tool
+        lambda doc: json.dumps({"schema_version": doc["schema_version"], **doc}),  # keys reordered
+        lambda doc: json.dumps(doc),  # one line
+    ],
+)
+def test_any_other_layout_of_the_same_json_loads_the_same(tmp_path: Path, layout: Any) -> None:
+    original = _with_vms(3)
+    path = tmp_path / "edited.json"
+    path.write_text(layout(document(original)), encoding="utf-8")
+    assert Inventory.load(path) == Inventory.load(_saved(tmp_path, original))
+
+
+def test_a_bad_record_in_a_saved_snapshot_is_named_as_a_whole_parse_names_it(tmp_path: Path) -> None:
+    path = _saved(tmp_path, _with_vms(4))
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if '"name":"vm-2"' in line)
+    lines[at] = lines[at].replace('"name":"vm-2"', '"name":7')
+    path.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(UsageError) as streamed:
+        Inventory.load(path)
+    with pytest.raises(UsageError) as whole:
+        Inventory.from_json(json.loads(path.read_text(encoding="utf-8")))
+    assert (
+        str(streamed.value)
+        == str(whole.value)
+        == ("invalid snapshot: snapshot.virtual_machines[2].name: expected a string")
+    )
+
+
+def test_a_snapshot_cut_short_in_a_record_list_is_invalid_json_with_its_line(tmp_path: Path) -> None:
+    path = _saved(tmp_path, _with_vms(4))
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text[: text.index('"name":"vm-2"')], encoding="utf-8")
+    with pytest.raises(UsageError) as raised:
+        Inventory.load(path)
+    assert str(raised.value).startswith(f"snapshot {path} is not valid JSON: line ")
+
+
+def test_the_wrong_kind_in_a_saved_layout_is_refused_before_any_record(tmp_path: Path) -> None:
+    path = _saved(tmp_path, _with_vms(2))
+    text = path.read_text(encoding="utf-8").replace('"asr-audit-inventory"', '"something-else"', 1)
+    path.write_text(text.replace('"name":"vm-1"', '"name":1'), encoding="utf-8")
+    with pytest.raises(UsageError, match="not an asr-audit inventory snapshot"):
+        Inventory.load(path)
