@@ -199,6 +199,15 @@ def test_free_form_evidence_with_sets_and_enums_still_renders() -> None:
     assert doc["findings"][0]["evidence"] == {"ports": [443, 80], "colour": "red", "pair": ["a", "b"]}
 
 
+def test_a_token_anywhere_in_the_document_is_redacted_and_a_clean_one_is_written_as_it_is() -> None:
+    jwt = "eyJ0eXAiOiJKV1QifQ.eyJhdWQiOiJ4In0.c2ln"
+    leaky = finding("leaky", Severity.HIGH, evidence={f"seen with Bearer {jwt[:12]}x": {"sets": {jwt}}})
+    text = render(report([leaky]), "json")
+    assert "eyJ0eXAi" not in text and "[redacted]" in text  # in a key, and in a set turned list
+    clean = report([finding("clean", Severity.HIGH, evidence={"ports": {443}})])
+    assert render(clean, "json") == json.dumps(json.loads(render(clean, "json")), indent=2) + "\n"
+
+
 def test_control_characters_in_resource_text_are_escaped_json() -> None:
     nasty = finding("x\x1b[31m\u202e", Severity.HIGH)
     text = render(report([nasty]), "json")
