@@ -90,6 +90,25 @@ def test_a_child_that_fails_leaves_its_rules_to_the_parent(
     assert len(children) == 1
 
 
+@ON_LINUX
+def test_a_parent_rule_that_fails_takes_the_child_down_with_it(
+    demo: Inventory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(rule: Rule) -> Rule:
+        def check(context: Context) -> list[Finding]:
+            raise RuntimeError("a bug in a rule")
+
+        return dataclasses.replace(rule, check=check)
+
+    catalog = Catalog(failing(r) if r.meta.id == "NET-FIREWALL-FQDN" else r for r in default_catalog())
+    children = _forking(monkeypatch)
+    with pytest.raises(RuntimeError, match="a bug in a rule"):
+        _audit(demo, catalog)
+    assert len(children) == 1
+    with pytest.raises(ChildProcessError):  # killed and reaped: no process left behind
+        os.waitpid(children[0], os.WNOHANG)
+
+
 def test_nothing_is_forked_for_a_small_inventory_or_beside_another_thread(
     demo: Inventory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -61,8 +61,8 @@ def run(
     os.close(write)
     reaped = False
     try:
-        found = run_rules(parent_rules, context)
         with os.fdopen(read, "rb") as stream:
+            found = run_rules(parent_rules, context)
             answer = stream.read()
         _, status = os.waitpid(pid, 0)
         reaped = True
