@@ -20,6 +20,7 @@ from asr_audit.net.prefixes import (
     PrefixSet,
     nowhere,
     parse_prefix,
+    text_span,
     union,
 )
 from asr_audit.net.service_tags import ServiceTagIndex
@@ -83,7 +84,7 @@ def routed_space(route_table: RouteTable | None, tags: ServiceTagIndex | None = 
     routed: list[str] = []
     maybe, why = NOWHERE, []
     for route in route_table.routes if route_table else ():
-        if parse_prefix(route.address_prefix) is not None:
+        if text_span(route.address_prefix) is not None:  # a prefix (no address object needed)
             routed.append(route.address_prefix)
             continue
         tagged = tags.expand(route.address_prefix) if tags else None
