@@ -20,8 +20,8 @@ from asr_audit.net.nsg import ALLOW, OUTBOUND, AddressBook, CompiledNsg, Unread,
 from asr_audit.net.prefixes import NOWHERE, PrefixSet, parse_prefix, union
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common import audited
-from asr_audit.rules.common.destinations import resolve, workload_destinations
-from asr_audit.rules.common.nsg_evaluation import ABOUT_NETWORKING, REFERENCES, Estate, nic_sources
+from asr_audit.rules.common.destinations import workload_destinations
+from asr_audit.rules.common.nsg_evaluation import ABOUT_NETWORKING, REFERENCES, Estate, Resolved, nic_sources
 
 NSG_TYPE = "Microsoft.Network/networkSecurityGroups"
 
@@ -90,18 +90,18 @@ def _without_ip_rules(ctx: Context, nsg: NetworkSecurityGroup, book: AddressBook
     return memo[key]
 
 
-def _reaching(ctx: Context, nsg: NetworkSecurityGroup, wanted: dict[str, PrefixSet]) -> list[SecurityRule]:
+def _reaching(ctx: Context, nsg: NetworkSecurityGroup, wanted: Resolved) -> list[SecurityRule]:
     """The NSG's IP-range allow rules that reach any wanted destination, once per (NSG, tags).
     Only these can make a verdict depend on hard-coded ranges: a rule that matches none of a
     destination's addresses never decides them, so an NSG without any passes unevaluated."""
     memo: dict[tuple[str, tuple[str, ...]], list[SecurityRule]] = ctx.shared("nsg_ip_rules", dict)
-    key = (ids.key(nsg.id), tuple(sorted(wanted)))
+    key = (ids.key(nsg.id), tuple(sorted(wanted.prefixes)))
     if key not in memo:
-        reach = union(wanted.values(), NOWHERE)
         memo[key] = [
             r
             for r in nsg.security_rules
-            if is_ip_range_allow(r) and PrefixSet(r.destination_address_prefixes).intersects(reach)
+            if is_ip_range_allow(r)
+            and PrefixSet(r.destination_address_prefixes).intersects(wanted.everything)
         ]
     return memo[key]
 
@@ -111,17 +111,14 @@ def _record(ctx: Context, found: dict[str, Dependence], placement: audited.Place
     estate = Estate.of(ctx)
     nic, subnet = placement.nic, placement.subnet
     refs = [r for r in (nic.network_security_group_id, subnet.network_security_group_id) if r]
-    wanted = {}
-    for dest in workload_destinations(ctx, placement.workload):
-        prefixes, tag, _ = resolve(estate.tags, dest)
-        if prefixes is not None:
-            wanted[tag] = prefixes
+    resolved = estate.destinations(tuple(workload_destinations(ctx, placement.workload)))
+    wanted = resolved.prefixes
     relevant = []
     for i, ref in enumerate(refs):
         raw = estate.raw(ref)
         if raw is None:
             continue  # an unread NSG: NET-NSG-OUTBOUND reports it
-        ip_rules = _reaching(ctx, raw, wanted)
+        ip_rules = _reaching(ctx, raw, resolved)
         if ip_rules:
             relevant.append((i, raw, ip_rules))
         else:  # nothing hard-coded reaches a destination: the NSG cannot depend on it
@@ -131,7 +128,8 @@ def _record(ctx: Context, found: dict[str, Dependence], placement: audited.Place
     book = estate.book(placement.vnet, subnet)
     nsgs: list[CompiledNsg | Unread] = [estate.nsg(r, book) for r in refs]
     sources = nic_sources(nic, placement.vnet, subnet)
-    allowed = {t: wanted[t] for t, v in judge(wanted, nsgs, sources).items() if v.status == "allowed"}
+    verdicts = judge(wanted, nsgs, sources, resolved.everything)
+    allowed = {t: wanted[t] for t, v in verdicts.items() if v.status == "allowed"}
     if not allowed:
         return  # a blocked path: NET-NSG-OUTBOUND reports it
     for i, raw, ip_rules in relevant:
