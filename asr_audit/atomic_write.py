@@ -19,6 +19,7 @@ import contextlib
 import os
 import secrets
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 
 from asr_audit.errors import UsageError
@@ -33,13 +34,19 @@ def write_text_atomic(path: str | os.PathLike[str], text: str, *, what: str = ""
     by a rename without destroying it, so it is written in place. A symlink is followed: the
     file it points to is replaced, the link stays.
     """
+    write_chunks_atomic(path, (text,), what=what)
+
+
+def write_chunks_atomic(path: str | os.PathLike[str], chunks: Iterable[str], *, what: str = "") -> None:
+    """`write_text_atomic` of the text the chunks make, written as they come: a snapshot of a large
+    tenant is never held whole. If making a chunk fails, the target is untouched."""
     given = Path(path)
     try:
         if _special(given):
             with open(given, "w", encoding="utf-8") as stream:
-                stream.write(text)
+                stream.writelines(chunks)
             return
-        _replace(_target(given), text.encode("utf-8"))
+        _replace(_target(given), chunks)
     except OSError as exc:
         raise UsageError(_cannot_write(path, exc, what)) from None
 
@@ -87,16 +94,21 @@ def _open_temp(target: Path) -> tuple[int, Path]:
     raise FileExistsError(17, f"no free temporary name in {directory}")
 
 
-def _replace(target: Path, data: bytes) -> None:
+def _replace(target: Path, chunks: Iterable[str]) -> None:
     fd, temp = _open_temp(target)
     try:
         try:
             if target.exists() and hasattr(os, "fchmod"):  # keep the permissions given to the old file
                 os.fchmod(fd, stat.S_IMODE(target.stat().st_mode))
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
+            pending: list[bytes] = []
+            size = 0
+            for chunk in chunks:
+                pending.append(chunk.encode("utf-8"))
+                size += len(pending[-1])
+                if size >= _BLOCK:
+                    _write_all(fd, b"".join(pending))
+                    pending, size = [], 0
+            _write_all(fd, b"".join(pending))
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -106,6 +118,16 @@ def _replace(target: Path, data: bytes) -> None:
             os.unlink(temp)
         raise
     _sync_directory(target.parent)
+
+
+_BLOCK = 1 << 20  # bytes gathered per write
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
 
 
 def _sync_directory(directory: Path) -> None:

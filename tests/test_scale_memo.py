@@ -126,6 +126,16 @@ def test_the_secret_prefilter_never_skips_a_text_the_patterns_would_change(text:
     assert scrub(text) == redact._substitute(text)
 
 
+def test_a_token_after_a_space_that_json_escapes_is_redacted_too(demo: Inventory) -> None:
+    # In the JSON text the no-break space is `\u00a0`, which `\s` does not match: scrubbing the
+    # text as a whole missed the token behind it; scrubbing the decoded literal does not.
+    copy = snapshot.from_json(snapshot.to_json(demo))
+    copy.coverage[0].detail = "403: rejected bearer\u00a0sometoken123"
+    text = snapshot.dumps(copy)
+    assert "sometoken123" not in text
+    assert json.loads(text)["coverage"][0]["detail"] == "403: rejected bearer\u00a0[redacted]"
+
+
 def test_a_token_in_a_snapshot_is_still_redacted(demo: Inventory) -> None:
     copy = snapshot.from_json(snapshot.to_json(demo))
     copy.coverage[0].detail = "401: Authorization: Bearer eyJhbGciOi.eyJzdWIi.c2lnbmF0dXJl"

@@ -15,11 +15,11 @@ import json
 import re
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from asr_audit.atomic_write import write_text_atomic
+from asr_audit.atomic_write import write_chunks_atomic
 from asr_audit.errors import UsageError
 from asr_audit.heap import no_cyclic_gc
 from asr_audit.inventory.model import (
@@ -46,37 +46,57 @@ def to_json(inventory: Inventory) -> dict[str, Any]:
 
 
 def dumps(inventory: Inventory) -> str:
-    """The snapshot text, with every token-like value redacted (DESIGN.md §8.2).
+    """The snapshot text, with every token-like value redacted (DESIGN.md §8.2)."""
+    return "".join(_chunks(inventory))
+
+
+def _chunks(inventory: Inventory) -> Iterator[str]:
+    """The snapshot text in pieces, each record encoded as it is reached, so saving never holds
+    the whole inventory as JSON (`save` writes the pieces as they come).
 
     One record per line inside each section: readable and diffable, and each line is written by
     json's C encoder (an indented dump goes through its pure-Python one, seconds for 100k
-    resources). Redaction looks at the serialised text first (a plain substring test for what
-    every redaction pattern needs, usually finding nothing) and redoes only the string literals
-    when something matched: scrubbing the JSON text as a whole could cut an escape sequence in
-    half. Each literal is decoded, scrubbed and encoded again, which gives back an unchanged
-    literal byte for byte.
-    """
-    lines = []
-    for key, value in to_json(inventory).items():
+    resources). Redaction looks at each piece first (a plain substring test for a word every
+    redaction pattern needs, which JSON's escaping leaves intact, usually finding nothing) and
+    redoes only the string literals of a piece that has one: scrubbing JSON text as a whole could
+    cut an escape sequence in half. Each literal is decoded, scrubbed and encoded again, which
+    gives back an unchanged literal byte for byte."""
+    yield "{\n "
+    entries: list[tuple[str, Any, Encode | None, Encode | None]] = [
+        ("kind", SNAPSHOT_KIND, None, None),
+        ("schema_version", SNAPSHOT_SCHEMA_VERSION, None, None),
+    ]
+    entries += [
+        (name, getattr(inventory, name), convert, item)
+        for name, (convert, item) in _field_encoders(Inventory).items()
+    ]
+    for n, (name, value, convert, item) in enumerate(entries):
+        lead = (",\n " if n else "") + f"{json.dumps(name)}: "
         if isinstance(value, list) and value:
-            items = ",\n  ".join(json.dumps(item, separators=(",", ":")) for item in value)
-            lines.append(f"{json.dumps(key)}: [\n  {items}\n ]")
+            yield _redacted(lead + "[")
+            for i, record in enumerate(value):
+                encoded = record if item is None else item(record)
+                yield _redacted(f"{',' if i else ''}\n  {json.dumps(encoded, separators=(',', ':'))}")
+            yield "\n ]"
         else:
-            lines.append(f"{json.dumps(key)}: {json.dumps(value)}")
-    text = "{\n " + ",\n ".join(lines) + "\n}\n"
-    if may_hold_secrets(text) and scrub(text) != text:
-        text = _STRING_LITERAL.sub(lambda m: json.dumps(scrub(json.loads(m.group()))), text)
-    return text
+            yield _redacted(lead + json.dumps(value if convert is None else convert(value)))
+    yield "\n}\n"
+
+
+def _redacted(piece: str) -> str:
+    if not may_hold_secrets(piece):
+        return piece
+    return _STRING_LITERAL.sub(lambda m: json.dumps(scrub(json.loads(m.group()))), piece)
 
 
 _STRING_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 def save(inventory: Inventory, path: str | Path) -> None:
-    """Write the snapshot atomically (a kill mid-write must not destroy yesterday's)."""
+    """Write the snapshot atomically (a kill mid-write must not destroy yesterday's), a record at
+    a time."""
     with no_cyclic_gc():
-        text = dumps(inventory)
-    write_text_atomic(path, text, what="snapshot")
+        write_chunks_atomic(path, _chunks(inventory), what="snapshot")
 
 
 def from_json(data: Any) -> Inventory:
@@ -432,6 +452,17 @@ def _decode_enum(kind: type[enum.Enum]) -> Decode:
             return value
 
     return convert
+
+
+@functools.cache
+def _field_encoders(cls: type) -> dict[str, tuple[Encode | None, Encode | None]]:
+    """Per field of the dataclass `cls`: its encoder, and its items' encoder if it is a list
+    (None where JSON takes the value as it is)."""
+    out: dict[str, tuple[Encode | None, Encode | None]] = {}
+    for name, hint, _ in _schema(cls):
+        is_list = typing.get_origin(hint) is list
+        out[name] = (_encode_hint(hint), _encode_hint(typing.get_args(hint)[0]) if is_list else None)
+    return out
 
 
 @functools.cache
