@@ -109,6 +109,28 @@ def test_a_parent_rule_that_fails_takes_the_child_down_with_it(
         os.waitpid(children[0], os.WNOHANG)
 
 
+def test_when_no_process_can_be_forked_one_process_does_it_all(
+    demo: Inventory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alone = _audit(demo)
+    _forking(monkeypatch)
+
+    def refused() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(parallel.os, "fork", refused)
+    monkeypatch.setattr(parallel, "split", lambda rules, context: _halves(rules))
+    assert _audit(demo) == alone
+
+
+def _halves(rules: Any) -> tuple[list[Rule], list[Rule]]:
+    """The split `parallel.split` makes where forking is allowed, whatever the platform."""
+    rules = list(rules)
+    return [r for r in rules if r.meta.id in parallel.FORKED], [
+        r for r in rules if r.meta.id not in parallel.FORKED
+    ]
+
+
 def test_nothing_is_forked_for_a_small_inventory_or_beside_another_thread(
     demo: Inventory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -54,7 +54,12 @@ def run(
 ) -> list[Finding]:
     """Every finding of both lists, the child's rules run in a forked process where that works."""
     read, write = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:  # no process to be had (a limit, memory): one process does it all
+        os.close(read)
+        os.close(write)
+        return run_rules([*parent_rules, *child_rules], context)
     if pid == 0:  # the child: never returns
         os.close(read)
         _child(child_rules, context, run_rules, write)
