@@ -39,7 +39,8 @@ def write_text_atomic(path: str | os.PathLike[str], text: str, *, what: str = ""
 
 def write_chunks_atomic(path: str | os.PathLike[str], chunks: Iterable[str], *, what: str = "") -> None:
     """`write_text_atomic` of the text the chunks make, written as they come: a snapshot of a large
-    tenant is never held whole. If making a chunk fails, the target is untouched."""
+    tenant is never held whole. If making a chunk fails, a regular file's target is untouched (a
+    pipe or device, written in place, has what came before)."""
     given = Path(path)
     try:
         if _special(given):
