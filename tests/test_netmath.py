@@ -3,7 +3,9 @@ against hand cases and brute force."""
 
 from __future__ import annotations
 
+import gc
 import ipaddress
+import random
 from typing import Any
 
 import pytest
@@ -11,7 +13,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from asr_audit.inventory import Peering, Route, RouteTable, ServiceTag, Subnet, VirtualNetwork
-from asr_audit.net.prefixes import Overlap, PrefixSet, overlapping, parse_prefix, parse_prefixes
+from asr_audit.net.prefixes import (
+    _REMEMBERED,
+    Overlap,
+    PrefixSet,
+    _split,
+    overlapping,
+    parse_prefix,
+    parse_prefixes,
+)
 from asr_audit.net.routes import (
     APPLIANCE,
     GATEWAY,
@@ -122,6 +132,62 @@ def test_set_operations_on_long_lopsided_lists_match_sets_of_addresses(a: list, 
         assert x.intersects(y) == bool(ex & ey)
         assert x.split(y) == (x & y, x - y)
         assert x.contains(y) == (ey <= ex)
+
+
+def _tag_like(seed: int, count: int) -> PrefixSet:
+    """`count` disjoint ranges spread over 10.0.0.0/8: a service tag's hundreds of prefixes."""
+    rng = random.Random(seed)
+    starts = sorted(rng.sample(range(0, 1 << 24, 64), count))
+    return PrefixSet.of_spans((4, (10 << 24) + s, (10 << 24) + s + rng.randrange(1, 48)) for s in starts)
+
+
+def _plain_split(x: PrefixSet, y: PrefixSet) -> tuple[list, list]:
+    inside, outside = _split(x.ranges(4), y.ranges(4))
+    return inside, outside
+
+
+def test_split_by_a_large_set_remembers_answers_that_match_a_fresh_walk() -> None:
+    """NSG evaluation cuts each destination by the same tag rules, then cuts what is left."""
+    tags = [_tag_like(seed, _REMEMBERED + 40) for seed in range(3)]
+    destination = _tag_like(99, 80) | tags[1]
+    for _ in range(2):  # the second round is answered from what the first remembered
+        rest, seen = destination, []
+        for tag in tags:
+            inside, outside = rest.split(tag)
+            assert (inside.ranges(4), outside.ranges(4)) == _plain_split(rest, tag)
+            assert inside.split(tag)[0] is inside.split(tag)[0]  # remembered: the same set back
+            seen.append((inside, outside))
+            rest = outside
+    equal = PrefixSet.of_spans((4, s, e) for s, e in destination.ranges(4))  # same addresses, new lists
+    assert equal.split(tags[0]) == destination.split(tags[0])
+
+
+def test_a_remembered_split_is_never_the_answer_for_other_addresses() -> None:
+    """Answers are kept by the identity of the ranges split, so those are held with the answer:
+    a list freed and its id reused by another set's would otherwise get the old answer."""
+    tag = _tag_like(7, _REMEMBERED + 10)
+    for seed in range(200):
+        fresh = _tag_like(1000 + seed, 5) | PrefixSet.of_spans(
+            [(4, (10 << 24) + seed * 64, (10 << 24) + seed * 64 + 9)]
+        )
+        inside, outside = fresh.split(tag)
+        assert (inside.ranges(4), outside.ranges(4)) == _plain_split(fresh, tag)
+        del fresh, inside, outside
+        gc.collect()
+
+
+def test_module_constants_remember_no_split() -> None:
+    """They outlive every analysis: what they remembered would pin its sets for the process."""
+    from asr_audit.net import prefixes
+    from asr_audit.net.address_book import INTERNET
+
+    for constant in (INTERNET, prefixes.EVERYWHERE, *prefixes.VERSIONS.values()):
+        assert len(constant.ranges(4)) + len(constant.ranges(6)) >= 1
+        for seed in range(3):
+            inside, outside = _tag_like(seed, 20).split(constant)
+            assert inside | outside == _tag_like(seed, 20)
+    assert len(INTERNET.ranges(4)) + len(INTERNET.ranges(6)) >= _REMEMBERED  # large enough to remember
+    assert prefixes._NEVER == {}
 
 
 # --- overlap -------------------------------------------------------------------------------------

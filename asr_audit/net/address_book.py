@@ -18,6 +18,7 @@ from asr_audit.net.prefixes import (
     VERSIONS,
     WILDCARDS,
     PrefixSet,
+    lasting,
     nowhere,
     parse_prefix,
     text_span,
@@ -41,7 +42,7 @@ _NOT_INTERNET = (
     "192.168.0.0/16",
     "224.0.0.0/3",
 )
-INTERNET = (VERSIONS[4] - PrefixSet(_NOT_INTERNET)) | PrefixSet(["2000::/3"])
+INTERNET = lasting((VERSIONS[4] - PrefixSet(_NOT_INTERNET)) | PrefixSet(["2000::/3"]))
 HOST_IP = "168.63.129.16/32"  # Azure's host address: in VirtualNetwork, and what AzureLoadBalancer means
 
 

@@ -241,6 +241,12 @@ def _holds_all(few: Sequence[Range], many: Sequence[Range]) -> bool:
     return held == len(many)
 
 
+# A set of at least this many ranges remembers how it split others (`PrefixSet.split`): below, the
+# walk costs about what the lookup does. At 100k resources 8 left 8,100 of 67,700 splits to walk
+# and took the NSG rules' CPU from 11.8 to 9.5 s; 64 left 39,000 and took it to 10.2 s.
+_REMEMBERED = 8
+
+
 def blocks_between(version: int, start: int, end: int) -> Iterator[tuple[int, int]]:
     """(first address, prefix length) of the fewest CIDR blocks that cover [start, end] exactly,
     in integers: `ipaddress.summarize_address_range` did the same at many times the cost."""
@@ -268,7 +274,7 @@ class PrefixSet:
     not prefixes are ignored (use `parse_prefixes` first where they matter).
     """
 
-    __slots__ = ("_blocks", "_ranges")
+    __slots__ = ("_blocks", "_cuts", "_ranges")
 
     def __init__(self, prefixes: Iterable[Network | str] = ()) -> None:
         raw: dict[int, list[Range]] = {4: [], 6: []}
@@ -281,12 +287,14 @@ class PrefixSet:
                 raw[item.version].append(_span(item))
         self._ranges = {v: _merge(r) for v, r in raw.items()}
         self._blocks: int | None = None
+        self._cuts: dict[tuple[int, int], _Cut] | None = None
 
     @classmethod
     def _of(cls, ranges: dict[int, list[Range]]) -> PrefixSet:
         new = cls.__new__(cls)  # not cls(): every set operation makes one, parsing nothing
         new._ranges = ranges
         new._blocks = None
+        new._cuts = None
         return new
 
     @classmethod
@@ -351,8 +359,28 @@ class PrefixSet:
         return self._combine(other, _subtract)
 
     def split(self, other: Addresses) -> tuple[PrefixSet, PrefixSet]:
-        """(self & other, self - other), walking this set once."""
-        theirs = PrefixSet.of(other)._ranges
+        """(self & other, self - other), walking this set once.
+
+        A large `other` remembers its answers by the identity of this set's range lists, which
+        never change and are pinned by the entry: NSG evaluation cuts the same destinations by the
+        same few tag rules in NSG after NSG, and the pieces it gets back, being the remembered
+        ones, are what it cuts next."""
+        o = PrefixSet.of(other)
+        mine, theirs = self._ranges, o._ranges
+        if len(theirs[4]) + len(theirs[6]) < _REMEMBERED:
+            return self._split_by(theirs)
+        cuts = o._cuts
+        if cuts is _NEVER:
+            return self._split_by(theirs)
+        if cuts is None:
+            cuts = o._cuts = {}
+        key = (id(mine[4]) if mine[4] else 0, id(mine[6]) if mine[6] else 0)
+        found = cuts.get(key)
+        if found is None:
+            found = cuts[key] = _Cut(mine, *self._split_by(theirs))
+        return found.inside, found.outside
+
+    def _split_by(self, theirs: dict[int, list[Range]]) -> tuple[PrefixSet, PrefixSet]:
         v4, v6 = _split(self._ranges[4], theirs[4]), _split(self._ranges[6], theirs[6])
         return PrefixSet._of({4: v4[0], 6: v6[0]}), PrefixSet._of({4: v4[1], 6: v6[1]})
 
@@ -398,7 +426,25 @@ class PrefixSet:
         return f"PrefixSet({[str(n) for n in self.networks()]})"
 
 
-NOWHERE = PrefixSet()
+class _Cut(NamedTuple):
+    """A remembered `PrefixSet.split`: the ranges split (held, so their ids stay theirs), the answer."""
+
+    ranges: dict[int, list[Range]]
+    inside: PrefixSet
+    outside: PrefixSet
+
+
+_NEVER: dict[tuple[int, int], _Cut] = {}  # the `_cuts` of a set that remembers nothing
+
+
+def lasting(addresses: PrefixSet) -> PrefixSet:
+    """`addresses`, kept for the life of the process (a module constant): it remembers no split,
+    as what it remembered would outlive the analysis that asked and pin its sets."""
+    addresses._cuts = _NEVER
+    return addresses
+
+
+NOWHERE = lasting(PrefixSet())
 
 
 def nowhere() -> PrefixSet:
@@ -407,8 +453,10 @@ def nowhere() -> PrefixSet:
     return NOWHERE
 
 
-EVERYWHERE = PrefixSet(["0.0.0.0/0", "::/0"])
-VERSIONS = {4: PrefixSet(["0.0.0.0/0"]), 6: PrefixSet(["::/0"])}  # every address of one IP version
+EVERYWHERE = lasting(PrefixSet(["0.0.0.0/0", "::/0"]))
+VERSIONS = {
+    v: lasting(PrefixSet([p])) for v, p in ((4, "0.0.0.0/0"), (6, "::/0"))
+}  # every address of one version
 
 # How NSG and firewall rules spell "every address" (and every port or protocol) besides 0.0.0.0/0.
 WILDCARDS = frozenset({"*", "any"})
