@@ -6,8 +6,8 @@ up front, one per collector and batch of subscriptions (`graph_queries`), and th
 scan's own jobs from their rows: the planner, the job loop, the parsers and the coverage records
 stay the ARM backend's, so both backends build the same inventory and report the same coverage
 (a failed query is a gap of that collector in every subscription it covered). The cache
-accounts' role assignments are rows of `authorizationresources`, matched to each account as
-ARM's `atScope()` list would give them (`_assignments_at`). The rest is still read from ARM by
+accounts' role assignments are rows of `authorizationresources`, matched to each account by the
+ARM backend's own rule (`_assignments_at`, `assignments.AssignmentIndex`). The rest is still read from ARM by
 the jobs this reader does not serve: the subscription checks' fallback, firewall policy rule
 collection groups (in the table reference's `networkresources`, not moved yet), service tags, and
 what the reference lists no type for: the cache accounts' blob services, the vaults' protection
