@@ -7,11 +7,12 @@ scan's own jobs from their rows: the planner, the job loop, the parsers and the 
 stay the ARM backend's, so both backends build the same inventory and report the same coverage
 (a failed query is a gap of that collector in every subscription it covered). The cache
 accounts' role assignments are rows of `authorizationresources`, matched to each account by the
-ARM backend's own rule (`_assignments_at`, `assignments.AssignmentIndex`). The rest is still read from ARM by
-the jobs this reader does not serve: the subscription checks' fallback, firewall policy rule
-collection groups (in the table reference's `networkresources`, not moved yet), service tags, and
-what the reference lists no type for: the cache accounts' blob services, the vaults' protection
-container mappings, the Hyper-V containers' protectable items, VM sizes and usages.
+ARM backend's own rule (`_assignments_at`, `assignments.AssignmentIndex`). The rest is still
+read from ARM by the jobs this reader does not serve: the subscription checks' fallback,
+firewall policy rule collection groups (in the table reference's `networkresources`, not moved
+yet), service tags, and what the reference lists no type for: the cache accounts' blob
+services, the vaults' protection container mappings, the Hyper-V containers' protectable items,
+VM sizes and usages.
 
 One request path: the query is a POST through the scan's own client pipeline (read-only guard,
 retry, timeouts, ARM pacing); on top of that, ARG's per-user quota is honoured from the headers
