@@ -185,10 +185,13 @@ def test_each_a2a_cache_account_of_a_scanned_subscription_is_read_once() -> None
         "role_assignments:stcache2",
     ]
     assert {j.subscription_id for j in reads} == {SUB}
-    assert sorted(j.url() for j in reads if j.object_id == cache) == [
+    assert [j.url() for j in reads if j.object_id == cache and j.collector.startswith("blob_services:")] == [
         f"{cache}/blobServices/default?api-version=2025-06-01",
-        f"{cache}/providers/Microsoft.Authorization/roleAssignments?$filter=atScope%28%29&api-version=2022-04-01",
     ]
+    # the role assignments: the account's subscription's list, the same URL for every account
+    assert {j.url() for j in reads if j.collector.startswith("role_assignments:")} == {
+        f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01"
+    }
     assert planner.after(job, items) == []  # a second vault naming them reads nothing again
 
 

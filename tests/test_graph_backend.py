@@ -138,7 +138,7 @@ def test_graph_reads_role_assignments_without_a_get_per_cache_account(
     fake_arm: Callable[..., FakeArm],
 ) -> None:
     """Inherited ones included: the Reader made at Prod's management group is listed at each of
-    Prod's cache accounts, as ARM's `atScope()` lists it there."""
+    Prod's cache accounts, as ARM's subscription list gives it there."""
     arm = fake_arm("broken")
     inventory = _scan(arm, _graph(scenario_request(arm, arm.url, concurrency=4)))
     assert not [r for r in arm.requests if "roleassignments" in r.path.lower()]

@@ -147,30 +147,37 @@ def protectable_items(container_id: str) -> str:
 
 class AccountRead(NamedTuple):
     family: str  # the client it is sent through
-    child: str  # the path under the account id
+    child: str  # the path under the account id, or under its subscription's id (`shared`)
     version: str  # the api-version key
     paged: bool  # a list following nextLink; else one GET of one object
-    query: tuple[tuple[str, str], ...] = ()
+    # The list is the account's subscription's, not the account's: read once per scan for every
+    # cache account of the subscription, each keeping its own part of it (collect.assignments).
+    shared: bool = False
 
 
 CACHE_ACCOUNT_READS: dict[str, AccountRead] = {
     "blob_services": AccountRead("storage", "blobServices/default", "storage", paged=False),
-    # atScope(): the assignments at the account and at every scope above it (resource group,
-    # subscription, management groups), which is what is in effect there.
+    # No $filter: the assignments made at the subscription, below it (resource groups,
+    # resources) and above it (its management groups, the root). Those in effect at an account
+    # are the ones made at it, at its resource group, at the subscription or above: one list
+    # per subscription instead of one `atScope()` list per account.
     "role_assignments": AccountRead(
         "resources",
         "providers/Microsoft.Authorization/roleAssignments",
         "authorization",
         paged=True,
-        query=(("$filter", "atScope()"),),
+        shared=True,
     ),
 }
 
 
-def cache_account_read(account_id: str, collector: str) -> str:
+def cache_account_read(account_id: str, collector: str, subscription_id: str) -> str:
+    """The read of one cache account (`subscription_id` is the account's, as it is scanned)."""
     read = CACHE_ACCOUNT_READS[collector]
-    path = f"{resource_id(account_id, 'storage account id')}/{read.child}"
-    return _url(path, read.version, **dict(read.query))
+    if read.shared:
+        sub = segment(subscription_id, "subscription id")
+        return _url(f"/subscriptions/{sub}/{read.child}", read.version)
+    return _url(f"{resource_id(account_id, 'storage account id')}/{read.child}", read.version)
 
 
 # --- per firewall policy: its rule collection groups are child resources, not inline -----------

@@ -6,12 +6,13 @@ up front, one per collector and batch of subscriptions (`graph_queries`), and th
 scan's own jobs from their rows: the planner, the job loop, the parsers and the coverage records
 stay the ARM backend's, so both backends build the same inventory and report the same coverage
 (a failed query is a gap of that collector in every subscription it covered). The cache
-accounts' role assignments are rows of `authorizationresources`, matched to each account as
-ARM's `atScope()` list would give them (`_assignments_at`). The rest is still read from ARM by
-the jobs this reader does not serve: the subscription checks' fallback, firewall policy rule
-collection groups (in the table reference's `networkresources`, not moved yet), service tags, and
-what the reference lists no type for: the cache accounts' blob services, the vaults' protection
-container mappings, the Hyper-V containers' protectable items, VM sizes and usages.
+accounts' role assignments are rows of `authorizationresources`, matched to each account by the
+ARM backend's own rule (`_assignments_at`, `assignments.AssignmentIndex`). The rest is still
+read from ARM by the jobs this reader does not serve: the subscription checks' fallback,
+firewall policy rule collection groups (in the table reference's `networkresources`, not moved
+yet), service tags, and what the reference lists no type for: the cache accounts' blob
+services, the vaults' protection container mappings, the Hyper-V containers' protectable items,
+VM sizes and usages.
 
 One request path: the query is a POST through the scan's own client pipeline (read-only guard,
 retry, timeouts, ARM pacing); on top of that, ARG's per-user quota is honoured from the headers
@@ -33,6 +34,7 @@ from typing import Any
 from asr_audit import ids
 from asr_audit.access.clients import ClientFactory
 from asr_audit.access.timeouts import DeadlineExceeded, ScanClock
+from asr_audit.collect.assignments import MANAGEMENT_GROUPS, AssignmentIndex
 from asr_audit.collect.fields import Unread, flag, parse_items, text
 from asr_audit.collect.graph_queries import (
     QUERIES,
@@ -190,9 +192,9 @@ class GraphStore:
 
     def __init__(self) -> None:
         self._results: dict[tuple[str, str], QueryResult] = {}  # (collector, subscription) -> result
-        # id(role-assignment result) -> its rows made above any subscription (management groups,
-        # the root), found once per batch rather than once per cache account
-        self._above: dict[int, list[dict[str, Any]]] = {}
+        # id(role-assignment result) -> its rows by scope, indexed once per batch rather than
+        # matched by a pass over them per cache account
+        self._indexes: dict[int, AssignmentIndex] = {}
 
     def add(self, collector: str, subscription_ids: list[str], result: QueryResult) -> None:
         for sub in subscription_ids:
@@ -247,43 +249,24 @@ class GraphStore:
         self, account: str, sub: str, unread: Unread
     ) -> tuple[list[dict[str, Any]], list[Gap | str | None]]:
         """The role assignments in effect at a cache account, as ARM's `atScope()` list there
-        gives them: made at the account, its resource group or its subscription (matched on
-        `properties.scope`), or at a management group above the subscription or the root. A row
-        of the subscription whose scope cannot be read may or may not apply: unread, never
-        dropped. Management groups' rows need the subscription's ancestry; without it they
-        cannot be placed, and the ancestry query's gap is the account's gap."""
-        rows, gap = self._rows("role_assignments", sub)
-        kept = []
-        for row in rows:
-            scope = _scope(row)
-            if scope is None:
-                unread.add(_label(row), "no properties.scope: whether it applies here is unknown")
-            elif ids.key(scope) == account or account.startswith(ids.key(scope) + "/"):
-                kept.append(row)
-        above = self._above_rows(sub)
-        if not above:
-            return kept, [gap]
+        gives them (`AssignmentIndex.in_effect_at`, the ARM backend's matching too). A batch's
+        rows made at management groups are those of every subscription of the batch: each
+        account keeps those of its subscription's ancestry, and without that ancestry they
+        cannot be placed, so the ancestry query's gap is the account's gap."""
+        result = self._results.get(("role_assignments", sub))
+        if result is None:
+            return [], [Gap(CoverageStatus.ERROR, "no Resource Graph query covered this subscription")]
+        index = self._indexes.get(id(result))
+        if index is None:
+            index = self._indexes[id(result)] = AssignmentIndex(result.rows)
+        gap = result.failed or result.note
+        if not index.has_above:
+            return index.in_effect_at(account, sub, unread), [gap]
         chains, chain_gap = self._rows("subscription_ancestors", sub)
         if not chains and chain_gap is None:
             chain_gap = Gap(CoverageStatus.NOT_FOUND, "Resource Graph gave no management group chain")
-        groups = {ids.key(_MANAGEMENT_GROUPS + name) for row in chains for name in _ancestors(row)}
-        kept += [r for r in above if ids.key(_scope(r)) in groups or ids.key(_scope(r)) == "/"]
-        return kept, [gap, chain_gap]
-
-    def _above_rows(self, sub: str) -> list[dict[str, Any]]:
-        result = self._results.get(("role_assignments", sub))
-        if result is None:
-            return []
-        found = self._above.get(id(result))
-        if found is None:
-            found = [
-                r
-                for rows in result.rows.values()
-                for r in rows
-                if isinstance(r, dict) and _is_above_subscriptions(_scope(r))
-            ]
-            self._above[id(result)] = found
-        return found
+        groups = {ids.key(MANAGEMENT_GROUPS + name) for row in chains for name in _ancestors(row)} | {"/"}
+        return index.in_effect_at(account, sub, unread, groups.__contains__), [gap, chain_gap]
 
     def _rows(
         self, collector: str, sub: str, keep: Callable[[dict[str, Any]], bool] | None = None
@@ -320,20 +303,6 @@ _PARENT_KEYS: dict[str, Callable[[dict[str, Any]], str]] = {
 }
 
 
-_MANAGEMENT_GROUPS = "/providers/microsoft.management/managementgroups/"
-
-
-def _scope(row: dict[str, Any]) -> str | None:
-    properties = row.get("properties")
-    return text(properties.get("scope")) if isinstance(properties, dict) else None
-
-
-def _is_above_subscriptions(scope: str | None) -> bool:
-    """Made at a management group or at the root "/": rows naming no subscription."""
-    key = ids.key(scope)
-    return key == "/" or key.startswith(_MANAGEMENT_GROUPS)
-
-
 def _ancestors(row: dict[str, Any]) -> list[str]:
     """The names of the management groups above a subscription, from its resourcecontainers row."""
     properties = row.get("properties")
@@ -341,10 +310,6 @@ def _ancestors(row: dict[str, Any]) -> list[str]:
     if not isinstance(chain, list):
         return []
     return [name for g in chain if isinstance(g, dict) and (name := text(g.get("name")))]
-
-
-def _label(row: dict[str, Any]) -> str:
-    return text(row.get("id")) or "a role assignment row"
 
 
 def _group(row: dict[str, Any]) -> str | None:

@@ -63,10 +63,10 @@ QUERIES: dict[str, tuple[str, str]] = {
     "role_assignments": (AUTHORIZATION, ROLE_ASSIGNMENT_TYPE),
     "subscription_ancestors": (CONTAINERS, SUBSCRIPTION_TYPE),
 }
-# Options a query needs beyond paging. ARM lists a cache account's role assignments with
-# `atScope()`: those made at the account or above it, up to management groups and the root.
-# ARG's default (`AtScopeAndBelow` the subscriptions named) would leave out the management
-# groups' ones, so this asks for those above too; the rows are matched to each account after.
+# Options a query needs beyond paging. ARM lists a subscription's role assignments at, below and
+# above it, up to management groups and the root. ARG's default (`AtScopeAndBelow` the
+# subscriptions named) would leave out the management groups' ones, so this asks for those above
+# too; the rows are matched to each account after, as ARM's are (collect.assignments).
 QUERY_OPTIONS: dict[str, dict[str, str]] = {
     "role_assignments": {"authorizationScopeFilter": "AtScopeAboveAndBelow"},
 }

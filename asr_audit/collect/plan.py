@@ -264,9 +264,12 @@ class Planner:
         items and vaults share it. Only cache accounts: another account's soft delete or key
         access is no concern of Site Recovery, and which account a VM not yet replicating will
         use is unknown. An account in a subscription not scanned is not read (the rules say
-        `unknown` for it), as no other resource there is."""
+        `unknown` for it), as no other resource there is. The role assignments stay one job per
+        account, though ARM lists them once per subscription (collect.assignments): the jobs
+        reading that shared list come last, so that the others are not queued behind them while
+        the first one reads it."""
         scanned = {s.lower(): s for s in self._subscriptions}
-        jobs = []
+        accounts = []
         for item in items:
             if item.instance_type != "A2A":
                 continue
@@ -276,21 +279,23 @@ class Planner:
                 if not account_id or subscription is None or ids.key(account_id) in self._cache_accounts:
                     continue
                 self._cache_accounts.add(ids.key(account_id))
-                for collector, read in endpoints.CACHE_ACCOUNT_READS.items():
-                    jobs.append(
-                        Job(
-                            subscription,
-                            f"{collector}:{ids.name_of(account_id)}",
-                            read.family,
-                            functools.partial(endpoints.cache_account_read, account_id, collector),
-                            functools.partial(_CACHE_ACCOUNT_PARSERS[collector], account_id),
-                            section=collector,
-                            paged=read.paged,
-                            array="value" if read.paged else "",
-                            object_id=account_id,
-                        )
-                    )
-        return jobs
+                accounts.append((subscription, account_id))
+        reads = sorted(endpoints.CACHE_ACCOUNT_READS.items(), key=lambda c: c[1].shared)
+        return [
+            Job(
+                subscription,
+                f"{collector}:{ids.name_of(account_id)}",
+                read.family,
+                functools.partial(endpoints.cache_account_read, account_id, collector, subscription),
+                functools.partial(_CACHE_ACCOUNT_PARSERS[collector], account_id),
+                section=collector,
+                paged=read.paged,
+                array="value" if read.paged else "",
+                object_id=account_id,
+            )
+            for collector, read in reads
+            for subscription, account_id in accounts
+        ]
 
     def _protectable_item_jobs(self, subscription_id: str, items: list[ProtectedItem]) -> list[Job]:
         """The protectable items of each container holding a HyperVReplicaAzure item, once per

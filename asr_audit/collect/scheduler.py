@@ -23,6 +23,7 @@ from asr_audit.access.clients import ClientFactory
 from asr_audit.access.credential import auth_failure_message
 from asr_audit.access.policies import ReadOnlyViolation, unregistered_provider
 from asr_audit.access.timeouts import ScanClock
+from asr_audit.collect.assignments import SharedLists
 from asr_audit.collect.fields import Unread, parse_items
 from asr_audit.collect.graph_queries import GraphLimits
 from asr_audit.collect.plan import Job, Planner, Use
@@ -91,12 +92,13 @@ class Scan:
         """The job loop. At the deadline it stops waiting: what finished stays merged, and every
         job not finished (running, queued, or a follow-up not started) is a `timeout` gap."""
         planner = Planner([s.id for s in subs], self._region_hint, self._target_regions, self._source_regions)
-        reader: Reader = _read
+        # The cache accounts' role assignments: one list per subscription, shared by their jobs.
+        reader: Reader = SharedLists().reader(_read)
         if self._graph is not None:  # the lists come from Resource Graph; the jobs stay the same
             from asr_audit.collect.graph import prefetch
 
             store = prefetch(pool, self._factory, [s.id for s in subs], self._clock, self._graph)
-            reader = store.reader(_read)
+            reader = store.reader(reader)
         pending = {self._submit(pool, job, reader): job for job in planner.first()}
         unstarted: list[Job] = []
         while pending:

@@ -75,7 +75,7 @@ def parse_blob_service(account_id: str, item: dict[str, Any]) -> BlobService:
 
 
 def parse_role_assignment(account_id: str, item: dict[str, Any]) -> RoleAssignment:
-    """One assignment listed at the account. One without a principal or a role cannot be told
+    """One assignment in effect at the account. One without a principal or a role cannot be told
     apart from one the vault needs: unreadable, never ignored."""
     rid = required_id(item)
     p = props(item)

@@ -156,12 +156,13 @@ class BlobService:
 
 @dataclass(slots=True)
 class RoleAssignment:
-    """A role assignment in effect at a cache storage account: listed there with
-    `$filter=atScope()`, so made at the account or at any scope above it. One assignment above
-    several accounts is kept once per account (`account_id`)."""
+    """A role assignment in effect at a cache storage account: made at the account or at any
+    scope above it (its resource group, subscription, management groups, the root), as kept from
+    its subscription's list (collect.assignments). One assignment above several accounts is kept
+    once per account (`account_id`)."""
 
     id: str
-    account_id: str  # the account whose listing returned it
+    account_id: str  # the account it is in effect at
     principal_id: str | None = None
     role_definition_id: str | None = None  # .../roleDefinitions/{guid}; built-in roles by guid
     scope: str | None = None

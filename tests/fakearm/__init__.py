@@ -33,9 +33,10 @@ tests/scenarios/README.md):
   `GET {firewallPolicyId}/ruleCollectionGroups`: children whose id starts with the parent's id
   (case-insensitive; ASR ids use `/Subscriptions/`).
 - `GET {anyResourceId}` and inline children (`{vnetId}/subnets/{name}`, `{vnetId}/subnets`).
-- `GET {scope}/providers/Microsoft.Authorization/roleAssignments?$filter=atScope()`: assignments
-  made at the scope or above it, management groups above its subscription (scenario
-  `managementGroups`) and the root included.
+- `GET /subscriptions/{sub}/providers/Microsoft.Authorization/roleAssignments`, without a filter:
+  the assignments made at the subscription, below it (resource groups, resources) and above it
+  (the management groups it sits under, scenario `managementGroups`, and the root); one without
+  a scope where its id says. A `$filter`, or a list at any other scope, is a 400.
 - Lists page by `page_size` with `nextLink = {arm.url}{path}?api-version=...&$skiptoken=N`
   (other query parameters kept); the last page has no nextLink.
 - Every request needs `Authorization: Bearer {token}` (else 401 `InvalidAuthenticationToken`)

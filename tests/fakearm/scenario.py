@@ -65,8 +65,8 @@ CHILD_COLLECTIONS = VAULT_CHILDREN + POLICY_CHILDREN + ZONE_CHILDREN
 # Child resources ARM serves one at a time, each at its own id (`{accountId}/blobServices/default`).
 SINGLE_CHILDREN = ("blobServices",)
 
-# Role assignments (`properties.scope` says where each was made), listed at any scope with
-# `$filter=atScope()`: those made at that scope or above it.
+# Role assignments (`properties.scope` says where each was made), listed per subscription without
+# a filter: those made at the subscription, below it and above it (its management groups, "/").
 ROLE_ASSIGNMENTS = "roleAssignments"
 
 

@@ -475,6 +475,8 @@ class FakeArm:
             and rest[4] == "usages"
         ):
             return self._page(store.usages.get(sub_id, {}).get(rest[3], []), raw_path, query)
+        if rest == _ROLE_ASSIGNMENTS:
+            return self._subscription_role_assignments(sub_id, raw_path, query)
         if len(rest) == 3 and rest[0] == "providers":
             return self._list(f"{rest[1]}/{rest[2]}", sub_id, None, raw_path, query)
         if len(rest) == 2 and rest[0] == "resourcegroups":
@@ -484,8 +486,10 @@ class FakeArm:
             if (sub_id, rest[1]) not in store.resource_groups:
                 return _rg_not_found(segs[3])
             return self._list(f"{rest[3]}/{rest[4]}", sub_id, rest[1], raw_path, query)
-        if low[-3:] == _ROLE_ASSIGNMENTS:
-            return self._role_assignments("/".join(segs[:-3]), raw_path, query)
+        if low[-3:] == _ROLE_ASSIGNMENTS:  # at a resource group or resource: the tool lists per subscription
+            return Response.error(
+                400, "BadRequest", "The fake ARM server lists role assignments per subscription only."
+            )
         if low[-1] in (c.lower() for c in CHILD_COLLECTIONS):
             return self._children(path, low[-1], raw_path, query)
         found = store.find(path)
@@ -539,21 +543,21 @@ class FakeArm:
         ]
         return self._page(items, raw_path, query)
 
-    def _role_assignments(self, scope: str, raw_path: str, query: dict[str, str]) -> Response:
-        """Assignments in effect at `scope` (made there or above): what `$filter=atScope()` asks
-        for, the only filter the tool sends; without it ARM would also list those below."""
-        if _lower_keys(query).get("$filter", "").replace(" ", "").lower() != "atscope()":
+    def _subscription_role_assignments(self, sub: str, raw_path: str, query: dict[str, str]) -> Response:
+        """`GET /subscriptions/{id}/providers/Microsoft.Authorization/roleAssignments` without a
+        filter, as the tool sends it: the assignments made at the subscription, below it (its
+        resource groups and resources) and above it (the management groups it sits under, the
+        root). Any `$filter` is refused: the tool sends none there."""
+        if _lower_keys(query).get("$filter") is not None:
             return Response.error(
-                400, "BadRequest", "The fake ARM server lists role assignments atScope() only."
+                400,
+                "BadRequest",
+                "The fake ARM server lists a subscription's role assignments unfiltered only.",
             )
-        at = ids.key("/" + scope)
-        groups = self._store.groups_above(ids.subscription_of(at) or "")
+        at = ids.key(f"/subscriptions/{sub}")
+        groups = self._store.groups_above(sub)
         items = [
-            b
-            for b in self._store.children.get(ROLE_ASSIGNMENTS.lower(), [])
-            if at == (made := ids.key(b.get("properties", {}).get("scope")))
-            or at.startswith(made.rstrip("/") + "/")
-            or graph.made_above(b, groups)
+            b for b in self._store.children.get(ROLE_ASSIGNMENTS.lower(), []) if _listed_at(b, at, groups)
         ]
         return self._page(items, raw_path, query)
 
@@ -587,6 +591,18 @@ class FakeArm:
         kept.sort(key=lambda kv: kv[0].lower() != "api-version")  # api-version first, as ARM does
         encoded = "&".join(f"{k}={quote(v, safe='')}" for k, v in kept)
         return f"{self.url}{raw_path}?{encoded}&$skiptoken={skiptoken}"
+
+
+def _listed_at(assignment: dict[str, Any], subscription: str, groups: set[str]) -> bool:
+    """Whether a subscription's unfiltered list holds the assignment: made at the subscription
+    (`subscription`, an id key), below it, or at the root or one of `groups` above it. One with
+    no scope (a test's broken item) is listed where its id says."""
+    properties = assignment.get("properties")
+    scope = properties.get("scope") if isinstance(properties, dict) else None
+    if not isinstance(scope, str) or not scope:
+        return ids.key(assignment.get("id")).startswith(subscription + "/")
+    made = ids.key(scope)
+    return made == subscription or made.startswith(subscription + "/") or graph.made_above(assignment, groups)
 
 
 def _take_first(entries: list[list[Any]], applies: Callable[[Any], bool]) -> Any:
