@@ -11,7 +11,7 @@ import functools
 import ipaddress
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -23,6 +23,7 @@ from asr_audit.net.prefixes import (
     Address,
     Network,
     PrefixSet,
+    Range,
     blocks_between,
     parse_prefix,
     parse_prefixes,
@@ -123,6 +124,10 @@ class Unresolved:
         return {"name": self.name, "address_prefix": self.address_prefix, "next_hop_type": self.next_hop_type}
 
 
+# (IP version, first address, last address, the route it takes or None): a stretch one route takes.
+Segment = tuple[int, int, int, "RouteEntry | None"]
+
+
 class RoutedPrefix(NamedTuple):
     """One CIDR block of a destination and the route it takes. Kept as integers: a service tag
     splits into thousands of blocks per subnet and only a few are ever shown, so the `ipaddress`
@@ -181,6 +186,7 @@ class RouteSet:
         self._keys = {v: [(s, -e) for s, e, _ in spans] for v, spans in self._spans.items()}
         self._lengths = self._lengths_of(self._exact)
         self._hops: dict[int, tuple[PrefixSet, list[RoutedPrefix]]] = {}
+        self._segments: dict[int, tuple[PrefixSet, list[Segment]]] = {}
         self._public: list[RouteEntry] | None = None
 
     @staticmethod
@@ -212,6 +218,7 @@ class RouteSet:
                 spans.insert(at, (start, -key[1], route))
         new._lengths = self._lengths_of(new._exact)
         new._hops = {}
+        new._segments = {}
         new._public = None
         return new
 
@@ -243,32 +250,74 @@ class RouteSet:
         return found[-1] if found else None
 
     def next_hops(self, destination: PrefixSet | Iterable[Network | str]) -> list[RoutedPrefix]:
-        """Split a destination (e.g. a service tag's prefixes) by the route each part takes.
+        """Split a destination (e.g. a service tag's prefixes) by the route each part takes, in
+        CIDR blocks: what findings count and show. Remembered per destination set (by identity,
+        which `ServiceTagIndex.listed` keeps stable): NET-FORCED-TUNNEL and NET-OUTBOUND-PATH ask
+        the same subnet about the same tags. The list is shared: do not change it."""
+        if not isinstance(destination, PrefixSet):
+            return _blocks(self._segments_of(PrefixSet.of(destination)))
+        known = self._hops.get(id(destination))
+        if known is None:
+            known = self._hops[id(destination)] = (destination, _blocks(self.segments(destination)))
+        return known[1]
 
-        Remembered per destination set (by identity, which `ServiceTagIndex.listed` keeps stable):
-        NET-FORCED-TUNNEL and NET-FIREWALL-FQDN ask the same subnet about the same tags. The list
-        is shared: do not change it."""
-        if isinstance(destination, PrefixSet):
-            known = self._hops.get(id(destination))
-            if known is None:
-                known = self._hops[id(destination)] = (destination, self._next_hops(destination))
-            return known[1]
-        return self._next_hops(PrefixSet.of(destination))
+    def segments(self, destination: PrefixSet) -> list[Segment]:
+        """`next_hops` as ranges, one per stretch that one route takes: a tag splits into
+        thousands of blocks per subnet, and a rule that judges the addresses needs no blocks.
+        Remembered and shared like `next_hops`."""
+        known = self._segments.get(id(destination))
+        if known is None:
+            known = self._segments[id(destination)] = (destination, self._segments_of(destination))
+        return known[1]
 
-    def _next_hops(self, dest: PrefixSet) -> list[RoutedPrefix]:
-        out: list[RoutedPrefix] = []
-        for v in (4, 6):
-            segments: list[tuple[int, int, RouteEntry | None]] = []
-            sweep = _Sweep(self, v)
-            for start, end in dest.ranges(v):
-                for seg in sweep.segments(start, end):
-                    if segments and segments[-1][2] is seg[2] and segments[-1][1] + 1 == seg[0]:
-                        segments[-1] = (segments[-1][0], seg[1], seg[2])
+    def _segments_of(self, destination: PrefixSet) -> list[Segment]:
+        return [(v, s, e, r) for v in (4, 6) for s, e, r in self._sweep(v, destination.ranges(v))]
+
+    def _sweep(self, version: int, ranges: Sequence[Range]) -> list[tuple[int, int, RouteEntry | None]]:
+        """One left-to-right pass over the routes (one IP version) for the sorted ranges of a
+        destination. The stack holds the routes covering the cursor, innermost on top (route
+        prefixes nest or are disjoint); between two ranges it walks the few routes that start in
+        the gap instead of looking up every prefix length again at the next range. Adjacent
+        stretches of one route are merged."""
+        spans, keys = self._spans[version], self._keys[version]
+        size = len(spans)
+        stack: list[tuple[int, RouteEntry]] = []
+        out: list[tuple[int, int, RouteEntry | None]] = []
+        i = 0  # the first route not yet on the stack, by start
+        for start, end in ranges:
+            upto = bisect_right(keys, (start, math.inf), i)
+            if upto - i > _WALK:
+                stack[:] = [(int(r.prefix.broadcast_address), r) for r in self._containing(version, start)]
+            else:
+                for first, last, held in spans[i:upto]:
+                    while stack and stack[-1][0] < first:
+                        stack.pop()
+                    stack.append((last, held))
+            i = upto
+            cursor = start
+            while cursor <= end:
+                if i < size and spans[i][0] <= end:
+                    span_start, span_end, route = spans[i]
+                else:
+                    span_start, span_end, route = end + 1, 0, None
+                while cursor < span_start:
+                    while stack and stack[-1][0] < cursor:
+                        stack.pop()
+                    if stack:
+                        top_end, top = stack[-1]
+                        last = top_end if top_end < span_start else span_start - 1
                     else:
-                        segments.append(seg)
-            out += [
-                RoutedPrefix(v, b, n, route) for s, e, route in segments for b, n in blocks_between(v, s, e)
-            ]
+                        top, last = None, span_start - 1
+                    if out and out[-1][2] is top and out[-1][1] + 1 == cursor:
+                        out[-1] = (out[-1][0], last, top)
+                    else:
+                        out.append((cursor, last, top))
+                    cursor = last + 1
+                if route is not None:
+                    while stack and stack[-1][0] < span_start:
+                        stack.pop()
+                    stack.append((span_end, route))
+                    i += 1
         return out
 
 
@@ -277,51 +326,8 @@ class RouteSet:
 _WALK = 8
 
 
-class _Sweep:
-    """One left-to-right pass over a route set's prefixes (one IP version) for the ranges of a
-    destination, in order. The stack holds the routes covering the cursor, innermost on top (route
-    prefixes nest or are disjoint); between two ranges it walks the few routes that start in the gap
-    instead of looking up every prefix length again at the next range."""
-
-    __slots__ = ("i", "keys", "routes", "spans", "stack", "version")
-
-    def __init__(self, routes: RouteSet, version: int) -> None:
-        self.routes, self.version = routes, version
-        self.spans, self.keys = routes._spans[version], routes._keys[version]
-        self.stack: list[tuple[int, RouteEntry]] = []
-        self.i = 0  # the first route not yet on the stack, by start
-
-    def segments(self, start: int, end: int) -> Iterator[tuple[int, int, RouteEntry | None]]:
-        spans, stack = self.spans, self.stack
-        upto = bisect_right(self.keys, (start, math.inf), self.i)
-        if upto - self.i > _WALK:
-            found = self.routes._containing(self.version, start)
-            stack[:] = [(int(r.prefix.broadcast_address), r) for r in found]
-        else:
-            for first, last, held in spans[self.i : upto]:
-                while stack and stack[-1][0] < first:
-                    stack.pop()
-                stack.append((last, held))
-        i = upto
-        cursor = start
-        route: RouteEntry | None
-        while cursor <= end:
-            span_start, span_end, route = (
-                spans[i] if i < len(spans) and spans[i][0] <= end else (end + 1, 0, None)
-            )
-            while cursor < span_start:
-                while stack and stack[-1][0] < cursor:
-                    stack.pop()
-                top = stack[-1] if stack else None
-                seg_end = min(span_start - 1, top[0]) if top else span_start - 1
-                yield cursor, seg_end, top[1] if top else None
-                cursor = seg_end + 1
-            if route is not None:
-                while stack and stack[-1][0] < span_start:
-                    stack.pop()
-                stack.append((span_end, route))
-                i += 1
-        self.i = i
+def _blocks(segments: Iterable[Segment]) -> list[RoutedPrefix]:
+    return [RoutedPrefix(v, b, n, route) for v, s, e, route in segments for b, n in blocks_between(v, s, e)]
 
 
 # --- a subnet's routes ---------------------------------------------------------------------------
@@ -446,8 +452,14 @@ class SubnetRoutes:
     def next_hops(self, destination: PrefixSet) -> list[RoutedPrefix]:
         """As `RouteSet.next_hops`: a local route holding none of the destination's addresses
         cannot be the longest match for any of them. Shared: do not change the list."""
-        routes = self.whole() if self._span.intersects(destination) else self.base
-        return routes.next_hops(destination)
+        return self._answering(destination).next_hops(destination)
+
+    def segments(self, destination: PrefixSet) -> list[Segment]:
+        """As `RouteSet.segments`, from the same routes as `next_hops`. Shared: do not change it."""
+        return self._answering(destination).segments(destination)
+
+    def _answering(self, destination: PrefixSet) -> RouteSet:
+        return self.whole() if self._span.intersects(destination) else self.base
 
 
 class SubnetRouter:

@@ -30,7 +30,7 @@ from asr_audit.inventory import AzureFirewall, RouteTable
 from asr_audit.net.firewall import Flow, Step, Undecidable, Walk, processing_order, walk
 from asr_audit.net.ports import HTTPS_PORT
 from asr_audit.net.prefixes import PrefixSet
-from asr_audit.net.routes import APPLIANCE, RoutedPrefix, RouteEntry, SubnetRoutes, shared_router
+from asr_audit.net.routes import APPLIANCE, RouteEntry, Segment, SubnetRoutes, shared_router
 from asr_audit.net.service_tags import ServiceTagIndex, shared_index
 from asr_audit.rules.base import Context, rule
 from asr_audit.rules.common import audited
@@ -246,10 +246,11 @@ def evaluate_subnet(
                     {"destination": tag, "reason": reason or ""}
                 )
             continue
-        parts: dict[str, list[RoutedPrefix]] = {}
-        for piece in routes.next_hops(prefixes):
-            key = id(piece.route)  # the route set holds its routes: ids stay unique meanwhile
-            ip = hops[key] if key in hops else hops.setdefault(key, _firewall_of(piece.route, firewalls))
+        parts: dict[str, list[Segment]] = {}
+        for piece in routes.segments(prefixes):
+            route = piece[3]
+            key = id(route)  # the route set holds its routes: ids stay unique meanwhile
+            ip = hops[key] if key in hops else hops.setdefault(key, _firewall_of(route, firewalls))
             if ip:
                 parts.setdefault(ip, []).append(piece)
         for ip, pieces in parts.items():
@@ -261,9 +262,9 @@ def evaluate_subnet(
                 reason = f"no FQDN for {tag} is documented for {ctx.cloud.name}"
                 fw_case.unknown.append({"destination": tag, "reason": reason})
                 continue
-            used = {id(p.route): p.route for p in pieces if p.route}
+            used = {id(route): route for *_, route in pieces if route}
             judged = Judged(tag, names, [r.to_json() for r in used.values()])
-            routed = PrefixSet.of_spans(p.span for p in pieces)
+            routed = PrefixSet.of_spans((v, first, last) for v, first, last, _ in pieces)
             for name in judged.fqdns:
                 judged.walks[name] = walk(fw_case.steps, Flow(sources, routed, tag, name), tags)
             fw_case.judged.append(judged)
