@@ -83,8 +83,11 @@ def _tag_rank(name: str) -> int:
     return 1 if dot else 2
 
 
-@dataclass(frozen=True, slots=True)
-class RouteEntry:
+class RouteEntry(NamedTuple):
+    """One route. A tuple rather than a frozen dataclass: a route on a service tag becomes a route
+    per tag prefix, and route tables are compiled into hundreds of thousands of them (building a
+    frozen dataclass costs twice as much)."""
+
     prefix: Network
     next_hop_type: str
     source: str = DEFAULT  # User (a UDR) | Default (a system route)
