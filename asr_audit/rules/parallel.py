@@ -6,9 +6,10 @@ NET-NSG-RECOVERY-SIDE) share one compiled NSG estate and take about 45 % of a 10
 analysis (bench/README.md), so they run in a forked child while the parent runs every other rule;
 the child sends back its findings and the checks it recorded. NET-NSG-IP-RULES uses the same
 estate but evaluates only the paths whose NSGs hold IP-range allow rules: it stays in the
-parent, which would otherwise wait for the child (tuned on 2 CPUs: 12.1 -> 10.7 s at 100k). Rules are pure, so where they run changes nothing: the
-findings are sorted afterwards, and each rule's findings and checks keep their order because one
-process runs the whole rule.
+parent, which would otherwise wait for the child (tuned on 2 CPUs: 12.1 -> 10.7 s at 100k).
+
+Rules are pure, so where they run changes nothing: the findings are sorted afterwards, and each
+rule's findings and checks keep their order because one process runs the whole rule.
 
 Only where forking is safe and pays: Linux (a copy-on-write fork; elsewhere `fork` is unsafe or
 missing), two CPUs or more, no other thread running (a fork copies only the calling thread, and a
