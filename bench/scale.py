@@ -183,7 +183,10 @@ def run_read(snapshot: Path, profile: Path | None) -> dict[str, Any]:
         profiler = cProfile.Profile()
         profiler.enable()
     with phase(figures, "analyse"):
-        report = audit(inventory, cloud=CLOUDS["AzureCloud"], source_region=SOURCE, target_region=TARGET)
+        # As `asr-audit --snapshot FILE --output json` calls it: JSON draws no topology.
+        report = audit(
+            inventory, cloud=CLOUDS["AzureCloud"], source_region=SOURCE, target_region=TARGET, draw=False
+        )
     if profiler:
         profiler.disable()
         profiler.dump_stats(str(profile))

@@ -907,3 +907,41 @@ def test_snapshot_json_run_does_not_import_azure_or_rich(tmp_path: Path) -> None
     )
     assert code in (0, 1, 4)
     assert heavy == set()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "out", "drawn"),
+    [
+        ("json", "r.json", False),
+        ("sarif", "r.sarif", False),
+        ("csv", "r.csv", False),
+        ("table", None, False),
+        ("html", "r.html", True),
+        ("markdown", "r.md", True),
+    ],
+)
+def test_only_the_formats_that_draw_it_build_the_topology(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    fmt: str,
+    out: str | None,
+    drawn: bool,
+) -> None:
+    """About a second at 100k resources, for a picture only HTML and Markdown show."""
+    built: list[int] = []
+    real = runner.topology.build
+
+    def build(*args: Any, **kwargs: Any) -> Any:
+        built.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner.topology, "build", build)
+    where = ["--out", str(tmp_path / out)] if out else []
+    code, _, _ = run(
+        capsys, "--snapshot", snapshot(tmp_path, estate("high-a")), "--output", fmt, *where, "--quiet"
+    )
+    assert code in (0, 1)
+    assert built == ([1] if drawn else [])
+    if fmt == "html":
+        assert 'id="topology"' in (tmp_path / "r.html").read_text(encoding="utf-8")

@@ -44,7 +44,7 @@ from asr_audit.atomic_write import check_writable, write_text_atomic
 from asr_audit.collect import DEFAULT_CONNECT_TIMEOUT
 from asr_audit.errors import EXIT_AUTH, EXIT_OK, EXIT_USAGE, AuditError, AuthError, UsageError
 from asr_audit.inventory import Inventory
-from asr_audit.report import FORMATS, Report
+from asr_audit.report import DRAWN, FORMATS, Report
 from asr_audit.report.sanitize import clean
 from asr_audit.triage import baseline, suppressions
 
@@ -135,6 +135,7 @@ def _dispatch(args: argparse.Namespace, say: _Stderr, parser: argparse.ArgumentP
         resource_groups=args.resource_group,
         vaults=args.vault,
         include_passed=args.include_passed,
+        draw=args.output in DRAWN,
         **inputs,
     )
     shown = report

@@ -142,6 +142,7 @@ def audit(
     resource_groups: Iterable[str] = (),
     vaults: Iterable[str] = (),
     include_passed: bool = False,
+    draw: bool = True,
 ) -> Report:
     """Analyse `inventory` with `rules` (all when None) of `catalog` (the default catalog when None)
     and wrap the result in a `Report`, with the metadata of the rules run for its formats.
@@ -156,6 +157,8 @@ def audit(
     suppression notes describe the file against every finding, not just the ones shown.
     `vaults` (`--vault`) names the vaults the user intends to use, for the readiness rules.
     `include_passed` lists what each rule examined and passed (`rules.passed`), in the same view.
+    `draw` builds the DR topology the picture formats draw (`report.DRAWN`); without it the
+    report's `topology` is None.
     """
     started = started_at or utc_now()
     known = _catalog(catalog)
@@ -197,7 +200,7 @@ def audit(
         resolved=resolved,
         passed=checks,
         estate=estate.build(inventory, scope),
-        topology=topology.build(inventory, scope, findings),
+        topology=topology.build(inventory, scope, findings) if draw else None,
     )
 
 

@@ -29,6 +29,9 @@ FORMATS = {
     "csv": "asr_audit.report.csv_report",
     "html": "asr_audit.report.html",
 }
+# The formats that draw the DR topology; the others never read `Report.topology`, and building it
+# takes about a second at 100k resources (bench/README.md).
+DRAWN = frozenset({"markdown", "html"})
 
 
 @dataclass(slots=True)
