@@ -34,6 +34,7 @@ from asr_audit.net.routes import (
     RouteEntry,
     RouteSet,
     SubnetRouter,
+    blocks,
     system_routes,
 )
 from asr_audit.net.service_tags import ServiceTagIndex
@@ -298,7 +299,7 @@ def test_same_prefix_explicit_udr_beats_tag_udrs_and_regional_tags_beat_top_leve
         assert RouteSet(reversed(best_first[i:])).effective_route("20.38.1.7") is best_first[i]
 
 
-def test_next_hops_split_a_destination_by_route() -> None:
+def test_segments_split_a_destination_by_route() -> None:
     routes = RouteSet(
         [
             entry("0.0.0.0/0", GATEWAY, name="force"),
@@ -307,7 +308,7 @@ def test_next_hops_split_a_destination_by_route() -> None:
             entry("::/0", INTERNET, "Default"),
         ]
     )
-    pieces = routes.next_hops(["20.38.0.0/23", "2603:1030::/48"])
+    pieces = blocks(routes.segments(PrefixSet(["20.38.0.0/23", "2603:1030::/48"])))
     assert [(str(p.prefix), p.route.name) for p in pieces] == [
         ("20.38.0.0/24", "force"),
         ("20.38.1.0/25", "bypass"),
@@ -317,9 +318,9 @@ def test_next_hops_split_a_destination_by_route() -> None:
     assert pieces[-1].route.next_hop_type == INTERNET
 
 
-def test_next_hops_leave_uncovered_space_without_a_route() -> None:
+def test_segments_leave_uncovered_space_without_a_route() -> None:
     routes = RouteSet([entry("10.0.0.0/25", INTERNET)])
-    assert [(str(p.prefix), p.route) for p in routes.next_hops(["10.0.0.0/24"])] == [
+    assert [(str(p.prefix), p.route) for p in blocks(routes.segments(PrefixSet(["10.0.0.0/24"])))] == [
         ("10.0.0.0/25", routes.effective_route("10.0.0.1")),
         ("10.0.0.128/25", None),
     ]
@@ -356,8 +357,8 @@ def test_route_selection_matches_brute_force(
     for offset in offsets:
         address = ipaddress.ip_address("10.0.0.0") + offset
         assert table.effective_route(address) is _reference(routes, address)
-    # every address of a destination is routed by the piece next_hops puts it in
-    pieces = table.next_hops([dest])
+    # every address of a destination is routed by the piece `segments` puts it in
+    pieces = blocks(table.segments(PrefixSet([dest])))
     assert PrefixSet([p.prefix for p in pieces]) == PrefixSet([dest])
     for piece in pieces:
         for address in (piece.prefix.network_address, piece.prefix.broadcast_address):
@@ -366,13 +367,13 @@ def test_route_selection_matches_brute_force(
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(_route, max_size=30), st.lists(_route_prefix, min_size=1, max_size=6))
-def test_next_hops_of_a_destination_in_many_ranges_match_the_route_of_each_address(
+def test_segments_of_a_destination_in_many_ranges_match_the_route_of_each_address(
     routes: list, dest: list[ipaddress.IPv4Network]
 ) -> None:
     # Several ranges, many routes between them: one sweep carries its stack from range to range,
     # walking the routes in a gap or looking them up again past a few.
     table = RouteSet(routes)
-    pieces = table.next_hops(PrefixSet(dest))
+    pieces = blocks(table.segments(PrefixSet(dest)))
     assert PrefixSet([p.prefix for p in pieces]) == PrefixSet(dest)
     for piece in pieces:
         for address in (piece.prefix.network_address, piece.prefix.broadcast_address):

@@ -188,7 +188,6 @@ class RouteSet:
             spans.sort(key=lambda s: (s[0], -s[1]))
         self._keys = {v: [(s, -e) for s, e, _ in spans] for v, spans in self._spans.items()}
         self._lengths = self._lengths_of(self._exact)
-        self._hops: dict[int, tuple[PrefixSet, list[RoutedPrefix]]] = {}
         self._segments: dict[int, tuple[PrefixSet, list[Segment]]] = {}
         self._public: list[RouteEntry] | None = None
 
@@ -220,7 +219,6 @@ class RouteSet:
                 keys.insert(at, key)
                 spans.insert(at, (start, -key[1], route))
         new._lengths = self._lengths_of(new._exact)
-        new._hops = {}
         new._segments = {}
         new._public = None
         return new
@@ -252,29 +250,19 @@ class RouteSet:
         found = self._containing(addr.version, int(addr))
         return found[-1] if found else None
 
-    def next_hops(self, destination: PrefixSet | Iterable[Network | str]) -> list[RoutedPrefix]:
-        """Split a destination (e.g. a service tag's prefixes) by the route each part takes, in
-        CIDR blocks: what findings count and show. Remembered per destination set (by identity,
-        which `ServiceTagIndex.listed` keeps stable): NET-FORCED-TUNNEL and NET-OUTBOUND-PATH ask
-        the same subnet about the same tags. The list is shared: do not change it."""
-        if not isinstance(destination, PrefixSet):
-            return _blocks(self._segments_of(PrefixSet.of(destination)))
-        known = self._hops.get(id(destination))
-        if known is None:
-            known = self._hops[id(destination)] = (destination, _blocks(self.segments(destination)))
-        return known[1]
-
     def segments(self, destination: PrefixSet) -> list[Segment]:
-        """`next_hops` as ranges, one per stretch that one route takes: a tag splits into
-        thousands of blocks per subnet, and a rule that judges the addresses needs no blocks.
-        Remembered and shared like `next_hops`."""
+        """Split a destination (e.g. a service tag's prefixes) by the route each part takes: one
+        range per stretch that one route takes, in address order (`blocks` cuts them into CIDR
+        blocks where a finding counts or shows them; a tag splits into thousands per subnet).
+
+        Remembered per destination set (by identity, which `ServiceTagIndex.listed` keeps
+        stable): NET-FORCED-TUNNEL, NET-FIREWALL-FQDN and the outbound path ask the same subnet
+        about the same tags. The list is shared: do not change it."""
         known = self._segments.get(id(destination))
         if known is None:
-            known = self._segments[id(destination)] = (destination, self._segments_of(destination))
+            found = [(v, s, e, r) for v in (4, 6) for s, e, r in self._sweep(v, destination.ranges(v))]
+            known = self._segments[id(destination)] = (destination, found)
         return known[1]
-
-    def _segments_of(self, destination: PrefixSet) -> list[Segment]:
-        return [(v, s, e, r) for v in (4, 6) for s, e, r in self._sweep(v, destination.ranges(v))]
 
     def _sweep(self, version: int, ranges: Sequence[Range]) -> list[tuple[int, int, RouteEntry | None]]:
         """One left-to-right pass over the routes (one IP version) for the sorted ranges of a
@@ -329,7 +317,8 @@ class RouteSet:
 _WALK = 8
 
 
-def _blocks(segments: Iterable[Segment]) -> list[RoutedPrefix]:
+def blocks(segments: Iterable[Segment]) -> list[RoutedPrefix]:
+    """The segments' CIDR blocks, each with its route."""
     return [RoutedPrefix(v, b, n, route) for v, s, e, route in segments for b, n in blocks_between(v, s, e)]
 
 
@@ -452,17 +441,11 @@ class SubnetRoutes:
         inside = self._span.intersects(PrefixSet([ipaddress.ip_network(addr)]))
         return (self.whole() if inside else self.base).effective_route(addr)
 
-    def next_hops(self, destination: PrefixSet) -> list[RoutedPrefix]:
-        """As `RouteSet.next_hops`: a local route holding none of the destination's addresses
-        cannot be the longest match for any of them. Shared: do not change the list."""
-        return self._answering(destination).next_hops(destination)
-
     def segments(self, destination: PrefixSet) -> list[Segment]:
-        """As `RouteSet.segments`, from the same routes as `next_hops`. Shared: do not change it."""
-        return self._answering(destination).segments(destination)
-
-    def _answering(self, destination: PrefixSet) -> RouteSet:
-        return self.whole() if self._span.intersects(destination) else self.base
+        """As `RouteSet.segments`: a local route holding none of the destination's addresses
+        cannot be the longest match for any of them. Shared: do not change the list."""
+        routes = self.whole() if self._span.intersects(destination) else self.base
+        return routes.segments(destination)
 
 
 class SubnetRouter:

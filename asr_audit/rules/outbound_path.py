@@ -41,8 +41,8 @@ from asr_audit.net.routes import (
     SERVICE_ENDPOINT,
     SERVICE_ENDPOINT_TAGS,
     VNET_LOCAL,
-    RoutedPrefix,
     RouteEntry,
+    Segment,
     SubnetRoutes,
     shared_router,
 )
@@ -177,10 +177,10 @@ def _system_default(route: RouteEntry | None) -> bool:
     return route is None or (route.source == DEFAULT and route.next_hop_type == INTERNET)
 
 
-def _ipv4_first(pieces: list[RoutedPrefix]) -> list[RoutedPrefix]:
+def _ipv4_first(pieces: list[Segment]) -> list[Segment]:
     """The IPv4 part of a destination when it has one: a VM without an IPv6 address never uses
     the rest, and a dual-stack one falls back to IPv4 (the tags list both)."""
-    v4 = [p for p in pieces if p.version == 4]
+    v4 = [p for p in pieces if p[0] == 4]
     return v4 or pieces
 
 
@@ -203,14 +203,14 @@ def _paths(ctx: Context, case: SubnetCase) -> Paths:
                 out.stuck.append({"destination": tag, "next_hop_types": [INTERNET]})
                 out.stuck_destinations[tag] = dest
             continue
-        pieces = _ipv4_first(routes.next_hops(prefixes))
-        blocked = [p for p in pieces if not _leaves(p.route)]
+        pieces = _ipv4_first(routes.segments(prefixes))
+        blocked = [p for p in pieces if not _leaves(p[3])]
         if not blocked:
-            out.routed[tag] = "/".join(sorted({p.route.next_hop_type for p in pieces if p.route}))
-        elif bgp and all(_system_default(p.route) for p in blocked):
+            out.routed[tag] = "/".join(sorted({route.next_hop_type for *_, route in pieces if route}))
+        elif bgp and all(_system_default(route) for *_, route in blocked):
             out.unknown.append({"destination": tag, "reason": bgp})
         else:
-            hops = sorted({p.route.next_hop_type if p.route else "none" for p in blocked})
+            hops = sorted({route.next_hop_type if route else "none" for *_, route in blocked})
             partial = len(blocked) < len(pieces)
             out.stuck.append({"destination": tag, "next_hop_types": hops, "partial": partial})
             out.stuck_destinations[tag] = dest

@@ -28,6 +28,7 @@ from asr_audit.net.routes import (
     RouteEntry,
     SubnetRouter,
     SubnetRoutes,
+    blocks,
     shared_router,
 )
 from asr_audit.rules.base import Context, rule
@@ -116,19 +117,20 @@ def _judge(
 ) -> tuple[dict[str, Any] | None, str | None]:
     """(tunnelled evidence, unknown reason) for one resolved destination; `bgp` says why routes
     learned from on-premises may apply, None when they cannot."""
-    pieces = routes.next_hops(dest_prefixes)
-    tunnelled = [p for p in pieces if _tunnels(p.route, firewalls)]
-    if tunnelled:
-        used = {id(p.route): p.route for p in tunnelled if p.route}
+    pieces = routes.segments(dest_prefixes)
+    tunnelled = [p for p in pieces if _tunnels(p[3], firewalls)]
+    if tunnelled:  # counted and shown in CIDR blocks, as the route tables list them
+        used = {id(route): route for *_, route in tunnelled if route}
+        cut = blocks(tunnelled)
         return {
             "destination": tag,
             "next_hop_types": sorted({r.next_hop_type for r in used.values()}),
             "routes": [r.to_json() for r in used.values()],
-            "tunnelled_prefixes": len(tunnelled),
-            "examples": [str(p.prefix) for p in tunnelled[:EXAMPLES]],
+            "tunnelled_prefixes": len(cut),
+            "examples": [str(p.prefix) for p in cut[:EXAMPLES]],
             "partial": len(tunnelled) < len(pieces),
         }, None
-    if bgp and any(_undecided(p.route) for p in pieces):
+    if bgp and any(_undecided(route) for *_, route in pieces):
         return None, bgp
     risky = [u for u in routes.unresolved if u.next_hop_type in (GATEWAY, APPLIANCE)]
     if risky:
