@@ -59,15 +59,16 @@ NSG_IP_RULES = RuleMeta(
 def is_ip_range_allow(sr: SecurityRule) -> bool:
     """A custom outbound Allow rule whose destinations are all literal prefixes, none of them the
     whole address space (`0.0.0.0/0` is as good as `*`) and no application security group."""
+    if (
+        sr.default
+        or sr.direction.strip().lower() != OUTBOUND.lower()
+        or sr.access.strip().capitalize() != ALLOW
+        or sr.destination_application_security_groups
+        or not sr.destination_address_prefixes
+    ):
+        return False  # asked of every rule of every NSG on a path: parse only outbound allows
     nets = [parse_prefix(p) for p in sr.destination_address_prefixes]
-    return (
-        not sr.default
-        and sr.direction.strip().lower() == OUTBOUND.lower()
-        and sr.access.strip().capitalize() == ALLOW
-        and not sr.destination_application_security_groups
-        and bool(nets)
-        and all(n is not None and n.prefixlen > 0 for n in nets)
-    )
+    return all(n is not None and n.prefixlen > 0 for n in nets)
 
 
 @dataclass(slots=True)
