@@ -147,11 +147,6 @@ class RoutedPrefix(NamedTuple):
             return ipaddress.IPv4Network((self.start, self.length))
         return ipaddress.IPv6Network((self.start, self.length))
 
-    @property
-    def span(self) -> tuple[int, int, int]:
-        """(version, first, last address)."""
-        return self.version, self.start, self.start + (1 << (BITS[self.version] - self.length)) - 1
-
 
 @functools.lru_cache(maxsize=1 << 16)
 def _private(net: Network) -> bool:
