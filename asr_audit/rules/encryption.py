@@ -338,7 +338,7 @@ def _ade_form(ctx: Context, wl: Workload) -> Iterator[Finding]:
     encryptionSettings, its only record), and on Linux ADE with a Microsoft Entra ID app (the
     managed disk's encryptionSettingsVersion "1.0")."""
     disks = ctx.index.disks
-    scanned = {s.id.lower() for s in ctx.inventory.subscriptions}
+    scanned = ctx.index.subscriptions_read
     unmanaged: list[str] = []
     entra: list[str] = []
     unread: list[str] = []

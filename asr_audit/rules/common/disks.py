@@ -61,7 +61,7 @@ def item_source_disks(
     that list is an `unknown` of its own, through `needs`); one in a subscription that was not
     scanned was never looked for, so the rule cannot tell and says so."""
     disks = ctx.index.disks
-    scanned = {s.id.lower() for s in ctx.inventory.subscriptions}
+    scanned = ctx.index.subscriptions_read
     found: list[tuple[ProtectedDisk, Disk]] = []
     unread: list[str] = []
     for protected in item.protected_disks:
