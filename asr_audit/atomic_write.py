@@ -27,20 +27,15 @@ from asr_audit.errors import UsageError
 _TEMP_SUFFIX = ".tmp"
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str, *, what: str = "") -> None:
-    """Replace `path` with `text` (UTF-8) atomically; a failure is a `UsageError` naming `path`.
+def write_chunks_atomic(path: str | os.PathLike[str], chunks: Iterable[str], *, what: str = "") -> None:
+    """Replace `path` with the text the chunks make (UTF-8) atomically, written as they come, so a
+    large snapshot or report is never held whole; a failure is a `UsageError` naming `path`. If
+    making a chunk fails, a regular file's target is untouched.
 
     A target that exists but is not a regular file (`/dev/stdout`, a FIFO) cannot be replaced
-    by a rename without destroying it, so it is written in place. A symlink is followed: the
-    file it points to is replaced, the link stays.
+    by a rename without destroying it, so it is written in place (and has what came before a
+    failure). A symlink is followed: the file it points to is replaced, the link stays.
     """
-    write_chunks_atomic(path, (text,), what=what)
-
-
-def write_chunks_atomic(path: str | os.PathLike[str], chunks: Iterable[str], *, what: str = "") -> None:
-    """`write_text_atomic` of the text the chunks make, written as they come: a snapshot of a large
-    tenant is never held whole. If making a chunk fails, a regular file's target is untouched (a
-    pipe or device, written in place, has what came before)."""
     given = Path(path)
     try:
         if _special(given):
@@ -53,7 +48,7 @@ def write_chunks_atomic(path: str | os.PathLike[str], chunks: Iterable[str], *, 
 
 
 def check_writable(path: str | os.PathLike[str], *, what: str = "") -> None:
-    """Fail now, as a `UsageError`, if `path` could not be written by `write_text_atomic`.
+    """Fail now, as a `UsageError`, if `path` could not be written by `write_chunks_atomic`.
 
     Creates and removes a temporary file next to it: permission bits alone do not tell
     (read-only mounts, ACLs, a full quota on some file systems).

@@ -8,6 +8,7 @@ so a bearer token cannot leak even through a message nobody foresaw.
 
 from __future__ import annotations
 
+import json
 import re
 
 _MASK = "[redacted]"
@@ -47,3 +48,18 @@ def _substitute(text: str) -> str:
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + _MASK, text)
     return text
+
+
+def scrub_json(piece: str) -> str:
+    """A piece of JSON text (ASCII-escaped, cut only between tokens) with every string literal
+    scrubbed: for documents written as they are encoded (snapshots, the JSON report), which are
+    never held whole. A piece with no word a redaction needs (JSON's escaping leaves them intact)
+    comes back as it is; otherwise each literal is decoded, scrubbed and encoded again, which gives
+    back an untouched literal byte for byte. Scrubbing the text itself could cut an escape
+    sequence in half."""
+    if not may_hold_secrets(piece):
+        return piece
+    return _STRING_LITERAL.sub(lambda m: json.dumps(scrub(json.loads(m.group()))), piece)
+
+
+_STRING_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"')

@@ -8,8 +8,8 @@ exactly what a scan would have built, and a million resources never sit in memor
 Each size runs in two fresh processes, so each figure belongs to one of them:
 - **write**: builds the inventory, then saves the snapshot (`Inventory.save`);
 - **read**: what `asr-audit --snapshot FILE --output json` does: loads the snapshot, analyses it
-  (readiness mode, eastus -> westus, every rule) and renders the JSON report. Its peak RSS is
-  the analysis run's peak memory.
+  (readiness mode, eastus -> westus, every rule) and writes the JSON report to a file in pieces,
+  as `--out` does. Its peak RSS is the analysis run's peak memory.
 
 Wall is `perf_counter`, CPU is `getrusage` user + system of the process and its children (the
 analysis forks one for the NSG rules), peak RSS is `ru_maxrss`
@@ -30,6 +30,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -169,6 +170,7 @@ def run_read(snapshot: Path, profile: Path | None) -> dict[str, Any]:
     from asr_audit import heap
     from asr_audit.access.clouds import CLOUDS
     from asr_audit.app.runner import audit
+    from asr_audit.atomic_write import write_chunks_atomic
     from asr_audit.inventory import Inventory
     from asr_audit.report import json_report
 
@@ -190,14 +192,17 @@ def run_read(snapshot: Path, profile: Path | None) -> dict[str, Any]:
     if profiler:
         profiler.disable()
         profiler.dump_stats(str(profile))
-    with phase(figures, "report"):
-        text = json_report.render(report)
+    with phase(figures, "report"), tempfile.TemporaryDirectory(prefix="asr-scale-") as tmp:
+        # As `--out FILE` writes it: in pieces as it is encoded, never held whole.
+        out = Path(tmp) / "report.json"
+        write_chunks_atomic(out, json_report.chunks(report))
+        report_bytes = out.stat().st_size
     by_rule = Counter(f"{f.rule_id} {f.status.value}" for f in report.findings)
     return {
         "figures": figures,
         "findings": len(report.findings),
         "by_rule": dict(sorted(by_rule.items())),
-        "report_bytes": len(text),
+        "report_bytes": report_bytes,
     }
 
 

@@ -512,6 +512,47 @@ def test_out_writes_the_report_and_keeps_stdout_empty(
     assert f"report written to {target}" in err
 
 
+def test_a_report_that_fails_midway_leaves_yesterdays_out_file_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The JSON report is written piece by piece as it is encoded: a failure after the first
+    pieces must not leave half a report where yesterday's was."""
+    from asr_audit.report import json_report
+
+    target = tmp_path / "report.json"
+    target.write_text("yesterday\n", "utf-8")
+    made: list[str] = []
+
+    def failing_after_two(piece: str) -> str:
+        if len(made) == 2:
+            raise RuntimeError("encoder broke")
+        made.append(piece)
+        return piece
+
+    monkeypatch.setattr(json_report, "_PARTS_PER_PIECE", 8)
+    monkeypatch.setattr(json_report, "scrub_json", failing_after_two)
+    path = snapshot(tmp_path, estate("low-a", "high-b"))
+    code, out, err = run(capsys, "--snapshot", path, "--output", "json", "--out", str(target))
+    assert code == 2 and out == "" and "encoder broke" in error_line(err)
+    assert len(made) == 2  # pieces were written before the failure
+    assert target.read_text("utf-8") == "yesterday\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_a_json_report_on_stdout_is_the_whole_document(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from asr_audit.report import json_report
+
+    monkeypatch.setattr(json_report, "_PARTS_PER_PIECE", 8)  # many pieces for a small report
+    path = snapshot(tmp_path, estate("low-a", "high-b"))
+    code, out, _ = run(capsys, "--snapshot", path, "--output", "json")
+    assert code == 1
+    doc = json.loads(out)
+    assert out == json.dumps(doc, indent=2) + "\n"
+    assert [f["message"] for f in doc["findings"]] == ["high-b is flagged", "low-a is flagged"]
+
+
 def test_unwritable_out_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "--snapshot", snapshot(tmp_path, estate()), "--out", str(tmp_path))
     assert code == 2 and "cannot write" in error_line(err)

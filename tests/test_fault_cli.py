@@ -56,7 +56,7 @@ def test_a_write_that_fails_midway_keeps_the_previous_file_and_removes_the_temp(
 
     monkeypatch.setattr(files.os, "fsync", disk_full)
     with pytest.raises(UsageError, match=r"cannot write .*report\.json: No space left on device"):
-        files.write_text_atomic(target, "today\n" * 100_000)
+        files.write_chunks_atomic(target, ["today\n"] * 100_000)
     assert target.read_text("utf-8") == "yesterday\n"
     assert temp_files(tmp_path) == []
 
@@ -69,7 +69,7 @@ def test_an_interrupt_midway_removes_the_temp_too(tmp_path: Path, monkeypatch: p
 
     monkeypatch.setattr(files.os, "fsync", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        files.write_text_atomic(target, "{}")
+        files.write_chunks_atomic(target, ["{}"])
     assert list(tmp_path.iterdir()) == []
 
 
@@ -79,7 +79,7 @@ def test_a_replaced_file_keeps_its_permissions_and_a_symlink_stays_a_link(tmp_pa
     real.chmod(0o640)
     link = tmp_path / "link.json"
     link.symlink_to(real)
-    files.write_text_atomic(link, "new")
+    files.write_chunks_atomic(link, ["new"])
     assert link.is_symlink() and real.read_text("utf-8") == "new"
     assert real.stat().st_mode & 0o777 == 0o640
     assert temp_files(tmp_path) == []
@@ -90,13 +90,13 @@ def test_a_device_or_pipe_is_written_in_place_never_replaced(tmp_path: Path) -> 
     import stat
 
     files.check_writable("/dev/null")
-    files.write_text_atomic("/dev/null", "report")
+    files.write_chunks_atomic("/dev/null", ["report"])
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
     try:
-        files.write_text_atomic(fifo, "through the pipe")
+        files.write_chunks_atomic(fifo, ["through the pipe"])
         assert os.read(reader, 100) == b"through the pipe"
     finally:
         os.close(reader)

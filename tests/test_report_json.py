@@ -20,7 +20,7 @@ import pytest
 
 from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import Coverage
-from asr_audit.report import Report, render
+from asr_audit.report import Report, json_report, render
 from asr_audit.report.json_report import document
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "asr-audit-report.schema.json").read_text("utf-8"))
@@ -206,6 +206,32 @@ def test_a_token_anywhere_in_the_document_is_redacted_and_a_clean_one_is_written
     assert "eyJ0eXAi" not in text and "[redacted]" in text  # in a key, and in a set turned list
     clean = report([finding("clean", Severity.HIGH, evidence={"ports": {443}})])
     assert render(clean, "json") == json.dumps(json.loads(render(clean, "json")), indent=2) + "\n"
+
+
+def test_a_large_report_comes_in_pieces_that_make_the_indented_document() -> None:
+    many = report([finding(f"vm{n:05d}", Severity.HIGH, evidence={"ports": {443}}) for n in range(1_500)])
+    pieces = list(json_report.chunks(many))
+    assert len(pieces) > 2  # written as it is encoded, never held whole
+    text = "".join(pieces)
+    assert text == json.dumps(json.loads(text), indent=2) + "\n" == render(many, "json")
+
+
+def test_a_token_is_redacted_in_whichever_piece_it_lands_and_no_literal_is_cut() -> None:
+    jwt = "eyJ0eXAiOiJKV1QifQ.eyJhdWQiOiJ4In0.c2ln"
+    names = [f"vm{n:05d}" for n in range(1_500)]
+    leaks = {0, 700, 1_499}  # the first piece, a middle one and the last
+    findings = [
+        finding(name, Severity.HIGH, evidence={"seen": f"Bearer {jwt}" if n in leaks else "nothing"})
+        for n, name in enumerate(names)
+    ]
+    pieces = list(json_report.chunks(report(findings)))
+    assert len(pieces) > 2
+    assert all(piece.count('"') % 2 == 0 for piece in pieces)  # whole string literals only
+    text = "".join(pieces)
+    assert "eyJ0eXAi" not in text
+    seen = [f["evidence"]["seen"] for f in json.loads(text)["findings"]]
+    assert [n for n, value in enumerate(seen) if value != "nothing"] == sorted(leaks)
+    assert {seen[n] for n in leaks} == {"Bearer [redacted]"}
 
 
 def test_control_characters_in_resource_text_are_escaped_json() -> None:

@@ -40,7 +40,7 @@ from asr_audit.app.arguments import (
     output_format,
 )
 from asr_audit.app.terminal import choose_width
-from asr_audit.atomic_write import check_writable, write_text_atomic
+from asr_audit.atomic_write import check_writable, write_chunks_atomic
 from asr_audit.collect import DEFAULT_CONNECT_TIMEOUT
 from asr_audit.errors import EXIT_AUTH, EXIT_OK, EXIT_USAGE, AuditError, AuthError, UsageError
 from asr_audit.inventory import Inventory
@@ -185,7 +185,7 @@ def _rules(args: argparse.Namespace) -> int:
     fmt = _format(args.output, args.out, CATALOG_FORMATS)
     if fmt not in CATALOG_FORMATS:
         raise UsageError(f"rules --output must be one of {', '.join(CATALOG_FORMATS)}, not {fmt}")
-    _emit(render_catalog(fmt, width=choose_width(None if args.out else sys.stdout)), args.out)
+    _emit((render_catalog(fmt, width=choose_width(None if args.out else sys.stdout)),), args.out)
     return EXIT_OK
 
 
@@ -196,7 +196,7 @@ def _explain(args: argparse.Namespace) -> int:
     if args.output not in (None, "markdown"):
         raise UsageError(f"explain prints the rule's Markdown page: drop --output {args.output}")
     _check_outputs(args)
-    _emit(explain(args.rule_id), args.out)
+    _emit((explain(args.rule_id),), args.out)
     return EXIT_OK
 
 
@@ -360,39 +360,36 @@ def _replay(args: argparse.Namespace, cloud: CloudProfile) -> Inventory:
     return replay.replay_scan(replay.DEMO_CASSETTE, request)
 
 
-def _render(report: Report, args: argparse.Namespace) -> str:
+def _render(report: Report, args: argparse.Namespace) -> Iterable[str]:
     if args.output == "table":
         from asr_audit.report import table
 
         terminal = None if args.out else sys.stdout
         color = terminal is not None and terminal.isatty() and not os.environ.get("NO_COLOR")
-        return table.render(
-            report,
-            color=color,
-            width=choose_width(terminal),
-            details=args.details,
-        )
+        return (table.render(report, color=color, width=choose_width(terminal), details=args.details),)
     if args.output == "csv":
         from asr_audit.report import csv_report
 
-        return csv_report.render(report)
-    from asr_audit.report import render
+        return (csv_report.render(report),)
+    from asr_audit.report import pieces
 
-    return render(report, args.output)
+    return pieces(report, args.output)
 
 
-def _emit(text: str, out: str | None) -> None:
-    """Results go to `--out` (UTF-8, replaced atomically) or stdout; a closed pipe (`| head`) is
-    not an error."""
+def _emit(texts: Iterable[str], out: str | None) -> None:
+    """Results go to `--out` (UTF-8, replaced atomically) or stdout, a piece at a time as they are
+    made; a closed pipe (`| head`) is not an error."""
     if out:
-        write_text_atomic(out, text)
+        write_chunks_atomic(out, texts)
         return
+    encoding = sys.stdout.encoding or "ascii"
     try:
-        sys.stdout.write(text)
+        for text in texts:
+            try:
+                sys.stdout.write(text)
+            except UnicodeEncodeError:
+                sys.stdout.write(text.encode(encoding, "replace").decode(encoding))
         sys.stdout.flush()
-    except UnicodeEncodeError:
-        encoding = sys.stdout.encoding or "ascii"
-        sys.stdout.write(text.encode(encoding, "replace").decode(encoding))
     except BrokenPipeError:
         # Point stdout at devnull so the interpreter's final flush does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

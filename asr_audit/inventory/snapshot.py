@@ -12,7 +12,6 @@ import dataclasses
 import enum
 import functools
 import json
-import re
 import types
 import typing
 from collections.abc import Callable, Iterator
@@ -29,7 +28,7 @@ from asr_audit.inventory.model import (
     CoverageStatus,
     Inventory,
 )
-from asr_audit.redact import may_hold_secrets, scrub
+from asr_audit.redact import scrub_json
 
 SNAPSHOT_SCHEMA_VERSION = 1
 SNAPSHOT_KIND = "asr-audit-inventory"
@@ -56,11 +55,7 @@ def _chunks(inventory: Inventory) -> Iterator[str]:
 
     One record per line inside each section: readable and diffable, and each line is written by
     json's C encoder (an indented dump goes through its pure-Python one, seconds for 100k
-    resources). Redaction looks at each piece first (a plain substring test for a word every
-    redaction pattern needs, which JSON's escaping leaves intact, usually finding nothing) and
-    redoes only the string literals of a piece that has one: scrubbing JSON text as a whole could
-    cut an escape sequence in half. Each literal is decoded, scrubbed and encoded again, which
-    gives back an unchanged literal byte for byte."""
+    resources). Each piece is redacted on its own (`redact.scrub_json`)."""
     yield "{\n "
     entries: list[tuple[str, Any, Encode | None, Encode | None]] = [
         ("kind", SNAPSHOT_KIND, None, None),
@@ -73,23 +68,14 @@ def _chunks(inventory: Inventory) -> Iterator[str]:
     for n, (name, value, convert, item) in enumerate(entries):
         lead = (",\n " if n else "") + f"{json.dumps(name)}: "
         if isinstance(value, list) and value:
-            yield _redacted(lead + "[")
+            yield scrub_json(lead + "[")
             for i, record in enumerate(value):
                 encoded = record if item is None else item(record)
-                yield _redacted(f"{',' if i else ''}\n  {json.dumps(encoded, separators=(',', ':'))}")
+                yield scrub_json(f"{',' if i else ''}\n  {json.dumps(encoded, separators=(',', ':'))}")
             yield "\n ]"
         else:
-            yield _redacted(lead + json.dumps(value if convert is None else convert(value)))
+            yield scrub_json(lead + json.dumps(value if convert is None else convert(value)))
     yield "\n}\n"
-
-
-def _redacted(piece: str) -> str:
-    if not may_hold_secrets(piece):
-        return piece
-    return _STRING_LITERAL.sub(lambda m: json.dumps(scrub(json.loads(m.group()))), piece)
-
-
-_STRING_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 def save(inventory: Inventory, path: str | Path) -> None:

@@ -8,6 +8,7 @@ metadata of the rules that ran, so formats that describe rules (SARIF, JUnit) ne
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,9 @@ FORMATS = {
 # The formats that draw the DR topology; the others never read `Report.topology`, and building it
 # takes about a second at 100k resources (bench/README.md).
 DRAWN = frozenset({"markdown", "html"})
+# The formats written in pieces as they are encoded (`chunks`), not held whole: JSON's text of a
+# 100k-resource report, with the parts it is joined from, took 600 MiB (bench/README.md).
+STREAMED = frozenset({"json"})
 
 
 @dataclass(slots=True)
@@ -83,4 +87,10 @@ class Report:
 
 
 def render(report: Report, fmt: str) -> str:
-    return importlib.import_module(FORMATS[fmt]).render(report)
+    return "".join(pieces(report, fmt))
+
+
+def pieces(report: Report, fmt: str) -> Iterable[str]:
+    """The report's text in the pieces its format makes: one, unless it is `STREAMED`."""
+    module = importlib.import_module(FORMATS[fmt])
+    return module.chunks(report) if fmt in STREAMED else (module.render(report),)

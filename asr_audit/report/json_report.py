@@ -8,15 +8,17 @@ findings, so it equals the sum of `summary.by_severity`; suppressed ones are cou
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from enum import Enum
 from typing import Any
 
 from asr_audit.inventory import Coverage
-from asr_audit.redact import may_hold_secrets
+from asr_audit.redact import scrub_json
 from asr_audit.report import REPORT_SCHEMA_VERSION, Report
-from asr_audit.report.sanitize import redact_tree
 
 TOOL_NAME = "asr-audit"
+# Encoder parts per written piece: ~60 KiB of text, few enough writes and redaction checks.
+_PARTS_PER_PIECE = 4096
 
 
 def document(report: Report) -> dict[str, Any]:
@@ -54,16 +56,25 @@ def document(report: Report) -> dict[str, Any]:
 
 
 def render(report: Report) -> str:
-    """The document with every token-like value redacted (DESIGN.md §8.2); JSON escapes the rest.
+    return "".join(chunks(report))
 
-    Most reports hold nothing token-like, and the words every redaction needs survive JSON's
-    escaping, so the document is written first and redacted string by string only when its text
-    holds one of them (the copy that redacting makes took a third of the report's time)."""
-    doc = document(report)
-    text = json.dumps(doc, indent=2, default=_jsonable) + "\n"
-    if may_hold_secrets(text):
-        text = json.dumps(redact_tree(doc), indent=2, default=_jsonable) + "\n"
-    return text
+
+def chunks(report: Report) -> Iterator[str]:
+    """The document's text in pieces as it is encoded, every token-like value redacted (DESIGN.md
+    §8.2; JSON escapes the rest): written as they come, a large report is never held whole (at
+    100k resources the text and its millions of parts cost 600 MiB over the analysis's peak).
+
+    The indented encoder yields each string literal whole, so a piece joined from its parts never
+    splits one, and `scrub_json` redacts only the literals of a piece holding a word a redaction
+    needs (most reports hold none)."""
+    parts: list[str] = []
+    for part in json.JSONEncoder(indent=2, default=_jsonable).iterencode(document(report)):
+        parts.append(part)
+        if len(parts) == _PARTS_PER_PIECE:
+            yield scrub_json("".join(parts))
+            parts.clear()
+    parts.append("\n")
+    yield scrub_json("".join(parts))
 
 
 def _coverage(c: Coverage) -> dict[str, Any]:

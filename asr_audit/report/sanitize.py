@@ -62,21 +62,6 @@ def clean(value: object, *, multiline: bool = False) -> str:
     return text if multiline else _SINGLE_LINE_SPACE.sub(" ", text)
 
 
-def redact_tree(value: Any) -> Any:
-    """`redact.scrub` every string in a JSON-like structure and nothing else: for documents
-    whose serialiser escapes on its own (the JSON report, snapshots), where `clean_tree`'s
-    visible escapes would change the data."""
-    if isinstance(value, str):
-        return scrub(value)
-    if isinstance(value, Mapping):
-        return {redact_tree(k): redact_tree(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [redact_tree(v) for v in value]
-    if isinstance(value, (set, frozenset)):
-        return sorted((redact_tree(v) for v in value), key=str)
-    return value
-
-
 def clean_tree(value: Any) -> Any:
     """`clean()` every string in a JSON-like structure (evidence); unknown objects become text."""
     if isinstance(value, str):
