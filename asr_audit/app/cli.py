@@ -371,9 +371,9 @@ def _render(report: Report, args: argparse.Namespace) -> Iterable[str]:
         from asr_audit.report import csv_report
 
         return (csv_report.render(report),)
-    from asr_audit.report import pieces
+    from asr_audit.report import chunks
 
-    return pieces(report, args.output)
+    return chunks(report, args.output)
 
 
 def _emit(texts: Iterable[str], out: str | None) -> None:

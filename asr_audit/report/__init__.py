@@ -87,10 +87,10 @@ class Report:
 
 
 def render(report: Report, fmt: str) -> str:
-    return "".join(pieces(report, fmt))
+    return "".join(chunks(report, fmt))
 
 
-def pieces(report: Report, fmt: str) -> Iterable[str]:
+def chunks(report: Report, fmt: str) -> Iterable[str]:
     """The report's text in the pieces its format makes: one, unless it is `STREAMED`."""
     module = importlib.import_module(FORMATS[fmt])
     return module.chunks(report) if fmt in STREAMED else (module.render(report),)
