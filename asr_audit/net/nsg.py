@@ -108,6 +108,9 @@ class RuleRef(NamedTuple):
 
 
 YES, NO, MAYBE = "yes", "no", "maybe"
+# Most rules name no source ASG: one shared empty set, not one per compiled rule (an empty
+# frozenset is not a singleton; 156,000 of them held 32 MiB at 100k resources).
+_NO_ASGS: frozenset[str] = frozenset()
 
 _Ranges = tuple[tuple[Range, ...], tuple[Range, ...]]  # a PrefixSet's IPv4 and IPv6 ranges, hashable
 _Shape = tuple[PrefixSet, int, tuple[int, ...]]  # prefixes, deciding rule (-1: none), maybe-rules passed
@@ -241,7 +244,8 @@ def _compile_rule(
         port, port_why, access = MAYBE, f"rule {rule.name} has access '{rule.access}'", DENY
     ref = RuleRef(nsg.name, nsg.id, rule.name, rule.priority, access, rule.default)
     why = "; ".join(w for w in (port_why, dest.why, source.why) if w) or None
-    asgs = frozenset(ids.key(a) for a in rule.source_application_security_groups)
+    groups = rule.source_application_security_groups
+    asgs = frozenset(ids.key(a) for a in groups) if groups else _NO_ASGS
     local = book.resolves_locally(rule.destination_address_prefixes)
     return CompiledRule(ref, dest, source, asgs, port, why, local)
 
