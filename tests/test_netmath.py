@@ -468,12 +468,15 @@ def test_service_endpoint_routes(
     st.lists(_route, max_size=10), st.lists(_route, max_size=6), st.lists(st.integers(0, 4095), max_size=20)
 )
 def test_extending_a_route_set_equals_building_it_whole(base: list, more: list, offsets: list[int]) -> None:
-    whole, extended = RouteSet([*base, *more]), RouteSet(base).extended(more)
+    original = RouteSet(base)
+    whole, extended = RouteSet([*base, *more]), original.extended(more)
     assert [(r.prefix, r.rank) for r in extended.routes()] == [(r.prefix, r.rank) for r in whole.routes()]
     for offset in offsets:
         address = ipaddress.ip_address("10.0.0.0") + offset
         assert extended.effective_route(address) is _reference([*base, *more], address)
-    assert RouteSet(base).routes() == RouteSet(base).extended([]).routes()
+        # The extended set shares the original's lookups until it changes them: never in place.
+        assert original.effective_route(address) is _reference(base, address)
+    assert original.routes() == RouteSet(base).routes() == RouteSet(base).extended([]).routes()
 
 
 def test_a_shared_route_table_does_not_carry_one_vnets_routes_into_another() -> None:

@@ -196,14 +196,21 @@ class RouteSet:
         share a large route table differ only in their system and service endpoint routes."""
         new = RouteSet.__new__(RouteSet)
         new.unresolved = [*self.unresolved, *unresolved]
-        new._exact = {k: dict(v) for k, v in self._exact.items()}
+        # The routes of each prefix length stay shared with this set until a new route changes
+        # them: the few added lengths are copied, not the whole table (50 MiB at 100k resources).
+        new._exact = dict(self._exact)
+        changed: set[tuple[int, int]] = set()
         new._spans = {v: list(spans) for v, spans in self._spans.items()}
         for route in routes:
             version, length, start = _route_key(route)
-            current = new._exact.setdefault((version, length), {}).get(start)
+            slot = (version, length)
+            current = new._exact.get(slot, {}).get(start)
             if current is not None and current.rank <= route.rank:
                 continue
-            new._exact[(version, length)][start] = route
+            if slot not in changed:
+                changed.add(slot)
+                new._exact[slot] = dict(new._exact.get(slot, {}))
+            new._exact[slot][start] = route
             key = (start, -(start + (1 << (BITS[version] - length)) - 1))
             spans = new._spans[version]
             at = bisect_left(spans, key)  # at its (start, -end), which sorts before any route
