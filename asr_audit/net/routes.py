@@ -164,7 +164,7 @@ class RouteSet:
     Routes are keyed by integers, not Network objects: a tag route expands to thousands of
     prefixes and hashing ipaddress objects dominated the cost. Per version, `_spans` holds
     (start, -end, route) sorted by start, larger block first: the negated end makes the list its
-    own bisect index (a second list of keys took 150 MiB at 100k resources).
+    own bisect index (a second list of keys took over 100 MiB at 100k resources).
     """
 
     def __init__(self, routes: Iterable[RouteEntry] = (), unresolved: Iterable[Unresolved] = ()) -> None:
