@@ -35,11 +35,18 @@ from asr_audit.net.routes import (
     RouteSet,
     SubnetRouter,
     blocks,
-    system_routes,
+    default_routes,
+    vnet_routes,
 )
 from asr_audit.net.service_tags import ServiceTagIndex
 
 net = ipaddress.ip_network
+
+
+def system_routes(v: VirtualNetwork) -> list[RouteEntry]:
+    """Every subnet's system routes in `v`: its VNet's own and Azure's default route."""
+    return [*vnet_routes(v), *default_routes()]
+
 
 TAGS = [
     ServiceTag("Storage", None, "AzureStorage", ["20.38.0.0/16", "2603:1030::/32"]),

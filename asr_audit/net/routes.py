@@ -325,11 +325,6 @@ def blocks(segments: Iterable[Segment]) -> list[RoutedPrefix]:
 # --- a subnet's routes ---------------------------------------------------------------------------
 
 
-def system_routes(vnet: VirtualNetwork) -> list[RouteEntry]:
-    """The default routes of every subnet in `vnet`, plus peering routes (Connected peerings)."""
-    return [*vnet_routes(vnet), *default_routes()]
-
-
 def default_routes() -> list[RouteEntry]:
     """Azure's default route to the Internet, the same in every subnet."""
     return [RouteEntry(net, INTERNET) for net in DEFAULT_ROUTES]
