@@ -168,8 +168,8 @@ def test_nsg_default_rules_are_flagged() -> None:
     assert all(r.default for r in defaults.values())
     deny = defaults["DenyAllOutBound"]
     assert (deny.priority, deny.direction, deny.access, deny.protocol) == (65500, "Outbound", "Deny", "*")
-    assert deny.destination_port_ranges == ["*"] and deny.destination_address_prefixes == ["*"]
-    assert defaults["AllowInternetOutBound"].destination_address_prefixes == ["Internet"]
+    assert deny.destination_port_ranges == ("*",) and deny.destination_address_prefixes == ("*",)
+    assert defaults["AllowInternetOutBound"].destination_address_prefixes == ("Internet",)
 
 
 def test_nsg_rule_merges_singular_and_plural_fields_and_asgs() -> None:
@@ -193,10 +193,10 @@ def test_nsg_rule_merges_singular_and_plural_fields_and_asgs() -> None:
     nsg = network.parse_network_security_group({"id": f"{SUB}/n", "properties": {"securityRules": [rule]}})
     (parsed,) = nsg.security_rules
     assert parsed.default is False
-    assert parsed.destination_port_ranges == ["443", "8080-8090"]
-    assert parsed.destination_address_prefixes == ["Storage.WestEurope", "AzureActiveDirectory"]
-    assert parsed.destination_application_security_groups == [asg]
-    assert parsed.source_address_prefixes == ["10.0.0.0/24"] and parsed.source_port_ranges == ["*"]
+    assert parsed.destination_port_ranges == ("443", "8080-8090")
+    assert parsed.destination_address_prefixes == ("Storage.WestEurope", "AzureActiveDirectory")
+    assert parsed.destination_application_security_groups == (asg,)
+    assert parsed.source_address_prefixes == ("10.0.0.0/24",) and parsed.source_port_ranges == ("*",)
 
 
 def test_nsg_with_an_unreadable_rule_is_malformed_not_silently_shortened() -> None:

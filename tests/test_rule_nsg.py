@@ -287,9 +287,9 @@ def test_a_source_asg_rule_blocks_only_members() -> None:
         direction="Outbound",
         access="Deny",
         protocol="*",
-        destination_port_ranges=["*"],
-        destination_address_prefixes=["Internet"],
-        source_application_security_groups=[ASG],
+        destination_port_ranges=("*",),
+        destination_address_prefixes=("Internet",),
+        source_application_security_groups=(ASG,),
     )
     assert findings("NET-NSG-OUTBOUND", Scene(subnet_rules=[deny_members])) == []
     [finding] = findings("NET-NSG-OUTBOUND", Scene(subnet_rules=[deny_members], asgs=[ASG.upper()]))

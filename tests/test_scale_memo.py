@@ -91,7 +91,10 @@ def test_subnets_of_one_vnet_and_route_table_share_their_address_book(demo: Inve
 
 def test_the_snapshot_writer_gives_what_asdict_gives(demo: Inventory) -> None:
     body = snapshot.to_json(demo)
-    assert body == {"kind": snapshot.SNAPSHOT_KIND, "schema_version": 1, **dataclasses.asdict(demo)}
+    # JSON holds the model's tuples as lists, as asdict's tuples come back through json
+    expected = json.loads(json.dumps(dataclasses.asdict(demo)))
+    assert body == {"kind": snapshot.SNAPSHOT_KIND, "schema_version": 1, **expected}
+    assert type(body["network_security_groups"][0]["security_rules"][0]["source_port_ranges"]) is list
     text = snapshot.dumps(demo)
     assert json.loads(text) == body
     assert snapshot.from_json(json.loads(text)) == demo
@@ -109,6 +112,43 @@ def test_a_bad_value_deep_in_a_record_is_named_by_its_path(demo: Inventory) -> N
     assert str(raised.value) == (
         f"invalid snapshot: snapshot.virtual_networks[{vnet}].subnets[1].address_prefixes: expected a list"
     )
+
+
+def test_a_bad_item_of_a_rule_field_is_named_by_its_path(demo: Inventory) -> None:
+    body = snapshot.to_json(demo)
+    nsg = next(i for i, n in enumerate(body["network_security_groups"]) if n["security_rules"])
+    body["network_security_groups"][nsg]["security_rules"][0]["destination_port_ranges"] = ["443", 443]
+    with pytest.raises(UsageError) as raised:
+        snapshot.from_json(body)
+    assert str(raised.value) == (
+        f"invalid snapshot: snapshot.network_security_groups[{nsg}].security_rules[0]"
+        ".destination_port_ranges[1]: expected a string"
+    )
+    body["network_security_groups"][nsg]["security_rules"][0]["destination_port_ranges"] = "443"
+    with pytest.raises(UsageError, match=r"destination_port_ranges: expected a list$"):
+        snapshot.from_json(body)
+
+
+def test_a_loaded_snapshot_holds_one_copy_of_each_text(demo: Inventory, tmp_path: Any) -> None:
+    """Equal texts in different records (a subnet's id in a NIC, a region, a rule's port) come
+    back as one object, from the line reader and from the whole-document reader alike."""
+    path = tmp_path / "inventory.json"
+    path.write_text(snapshot.dumps(demo), encoding="utf-8")
+    reformatted = tmp_path / "reformatted.json"
+    reformatted.write_text(json.dumps(json.loads(path.read_text(encoding="utf-8"))), encoding="utf-8")
+    for loaded in (snapshot.load(path), snapshot.load(reformatted)):
+        assert loaded == demo
+        nic = next(n for n in loaded.network_interfaces if n.ip_configurations)
+        subnet_id = nic.ip_configurations[0].subnet_id
+        [subnet] = [s for v in loaded.virtual_networks for s in v.subnets if s.id == subnet_id]
+        assert subnet.id is subnet_id
+        first = loaded.virtual_networks[0].location
+        regions = [v.location for v in loaded.virtual_networks if v.location == first]
+        assert len(regions) > 1 and all(r is regions[0] for r in regions)
+        rules = [r for n in loaded.network_security_groups for r in n.default_security_rules]
+        assert all(type(r.destination_address_prefixes) is tuple for r in rules)
+        vnet_out = [r.destination_address_prefixes[0] for r in rules if r.name == "AllowVnetOutBound"]
+        assert len(vnet_out) > 1 and len({id(text) for text in vnet_out}) == 1
 
 
 secretish = st.lists(

@@ -136,14 +136,14 @@ def parse_security_rule(raw: dict[str, Any], default: bool = False) -> SecurityR
         direction=direction,
         access=access,
         protocol=text(p.get("protocol")) or "*",
-        destination_port_ranges=merged(p.get("destinationPortRange"), p.get("destinationPortRanges")),
-        destination_address_prefixes=merged(
-            p.get("destinationAddressPrefix"), p.get("destinationAddressPrefixes")
+        destination_port_ranges=tuple(merged(p.get("destinationPortRange"), p.get("destinationPortRanges"))),
+        destination_address_prefixes=tuple(
+            merged(p.get("destinationAddressPrefix"), p.get("destinationAddressPrefixes"))
         ),
-        destination_application_security_groups=refs(p, "destinationApplicationSecurityGroups"),
-        source_address_prefixes=merged(p.get("sourceAddressPrefix"), p.get("sourceAddressPrefixes")),
-        source_port_ranges=merged(p.get("sourcePortRange"), p.get("sourcePortRanges")),
-        source_application_security_groups=refs(p, "sourceApplicationSecurityGroups"),
+        destination_application_security_groups=tuple(refs(p, "destinationApplicationSecurityGroups")),
+        source_address_prefixes=tuple(merged(p.get("sourceAddressPrefix"), p.get("sourceAddressPrefixes"))),
+        source_port_ranges=tuple(merged(p.get("sourcePortRange"), p.get("sourcePortRanges"))),
+        source_application_security_groups=tuple(refs(p, "sourceApplicationSecurityGroups")),
         default=default,
     )
 

@@ -235,12 +235,15 @@ class SecurityRule:
     direction: str  # Inbound | Outbound
     access: str  # Allow | Deny
     protocol: str  # Tcp | Udp | Icmp | Esp | Ah | *
-    destination_port_ranges: list[str] = field(default_factory=list)  # singular and plural merged
-    destination_address_prefixes: list[str] = field(default_factory=list)
-    destination_application_security_groups: list[str] = field(default_factory=list)
-    source_address_prefixes: list[str] = field(default_factory=list)
-    source_port_ranges: list[str] = field(default_factory=list)
-    source_application_security_groups: list[str] = field(default_factory=list)
+    # Tuples, not lists: a large tenant holds millions of these fields, most with one entry or
+    # none. A one-entry list read from JSON takes 88 bytes and an empty one 56; a tuple takes 48
+    # and the empty one is shared (123 MiB less at 100k resources, bench/README.md).
+    destination_port_ranges: tuple[str, ...] = ()  # singular and plural merged
+    destination_address_prefixes: tuple[str, ...] = ()
+    destination_application_security_groups: tuple[str, ...] = ()
+    source_address_prefixes: tuple[str, ...] = ()
+    source_port_ranges: tuple[str, ...] = ()
+    source_application_security_groups: tuple[str, ...] = ()
     default: bool = False
 
 

@@ -12,6 +12,7 @@ import dataclasses
 import enum
 import functools
 import json
+import sys
 import types
 import typing
 from collections.abc import Callable, Iterator
@@ -371,7 +372,9 @@ def _decode_hint(hint: Any) -> Decode:
         convert_inner = _decode_hint(inner)
         return lambda value: None if value is None else convert_inner(value)
     if origin is list:
-        return _decode_list(_decode_hint(typing.get_args(hint)[0]))
+        return _decode_sequence(_decode_hint(typing.get_args(hint)[0]), list)
+    if origin is tuple:  # tuple[X, ...]: the model has no fixed-length tuples
+        return _decode_sequence(_decode_hint(typing.get_args(hint)[0]), tuple)
     if origin is dict:
         return _decode_dict(_decode_hint(typing.get_args(hint)[1]))
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
@@ -381,7 +384,7 @@ def _decode_hint(hint: Any) -> Decode:
     if hint is int:
         return _checked(lambda v: isinstance(v, int) and not isinstance(v, bool), "expected an integer")
     if hint is str:
-        return _checked(lambda v: isinstance(v, str), "expected a string")
+        return _decode_str
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return _decode_enum(hint)
     return lambda value: value
@@ -396,12 +399,24 @@ def _checked(ok: Callable[[Any], bool], problem: str) -> Decode:
     return convert
 
 
-def _decode_list(item: Decode) -> Decode:
+def _decode_str(value: Any) -> str:
+    """The one copy of each distinct text. JSON makes a new string per occurrence, and the same
+    ids (of subnets, NICs, VNets), regions and rule fields recur across records: at 100k
+    resources 5.1 million strings held 446,000 texts, and the copies were 300 MiB of the
+    inventory's 725 (bench/README.md)."""
+    if not isinstance(value, str):
+        raise _Invalid("expected a string")
+    return sys.intern(value)
+
+
+def _decode_sequence(item: Decode, make: Callable[[Iterator[Any]], Any]) -> Decode:
+    """A JSON list as `make` (list or tuple) of its decoded items."""
+
     def convert(value: Any) -> Any:
         if not isinstance(value, list):
             raise _Invalid("expected a list")
         try:
-            return [item(v) for v in value]
+            return make(map(item, value))
         except _Invalid as exc:  # find which one, only now
             for i, v in enumerate(value):
                 try:
@@ -475,10 +490,10 @@ def _encode_hint(hint: Any) -> Encode | None:
         if convert is None:
             return None
         return lambda value: None if value is None else convert(value)
-    if origin is list:
+    if origin in (list, tuple):
         item = _encode_hint(typing.get_args(hint)[0])
         if item is None:
-            return list  # a copy, as asdict makes
+            return list  # a copy, as asdict makes; a tuple becomes the list JSON holds
         each: Encode = item
         return lambda value: [each(v) for v in value]
     if origin is dict:

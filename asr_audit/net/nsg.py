@@ -52,10 +52,10 @@ def _outbound_default(name: str, priority: int, access: str, destination: str, s
         direction=OUTBOUND,
         access=access,
         protocol="*",
-        destination_port_ranges=["*"],
-        destination_address_prefixes=[destination],
-        source_address_prefixes=[source],
-        source_port_ranges=["*"],
+        destination_port_ranges=("*",),
+        destination_address_prefixes=(destination,),
+        source_address_prefixes=(source,),
+        source_port_ranges=("*",),
         default=True,
     )
 
