@@ -85,6 +85,27 @@ def test_junk_structural_values_make_the_item_malformed(junk: Any) -> None:
 # --- virtual networks -----------------------------------------------------------------------------
 
 
+def test_records_parsed_from_different_pages_share_one_copy_of_each_text() -> None:
+    """Each page's JSON makes its own strings; the inventory keeps one per distinct text."""
+    subnet = f"{SUB}/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s"
+
+    def page(n: int) -> dict[str, Any]:
+        body = {
+            "id": f"{SUB}/resourceGroups/rg/providers/Microsoft.Network/networkInterfaces/nic{n}",
+            "location": "eastus",
+            "properties": {
+                "ipConfigurations": [{"name": "ipconfig1", "properties": {"subnet": {"id": subnet}}}]
+            },
+        }
+        return json.loads(json.dumps(body))
+
+    first, second = (network.parse_network_interface(page(n)) for n in (1, 2))
+    assert first.ip_configurations[0].subnet_id == subnet
+    assert first.ip_configurations[0].subnet_id is second.ip_configurations[0].subnet_id
+    assert first.location is second.location
+    assert first.ip_configurations[0].name is second.ip_configurations[0].name
+
+
 def test_vnet_singular_and_plural_subnet_prefixes() -> None:
     vnets = by_name(parse_items(example("virtualNetworks"), network.parse_virtual_network)[0])
     assert vnets["vnet1"].address_prefixes == ["10.0.0.0/8"]

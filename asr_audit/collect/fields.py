@@ -11,6 +11,7 @@ an unread one in its collector's coverage (DESIGN.md §8.2), never a quiet pass.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -92,14 +93,18 @@ def _kind(value: Any) -> str:
 
 
 def text(value: Any) -> str | None:
-    """A non-empty string, else None (ARM uses "" for "not set" in places, e.g. tag region)."""
-    return value if isinstance(value, str) and value else None
+    """A non-empty string, else None (ARM uses "" for "not set" in places, e.g. tag region).
+
+    One copy of each distinct text is kept (`sys.intern`): each page's JSON makes a new string
+    per occurrence, and a tenant's inventory repeats the same subnet, VNet and NIC ids, regions
+    and rule fields across its records (the copies were 40 % of a 100k-resource inventory)."""
+    return sys.intern(value) if isinstance(value, str) and value else None
 
 
 def texts(value: Any) -> list[str]:
     if isinstance(value, str):
-        return [value] if value else []
-    return [v for v in value if isinstance(v, str) and v] if isinstance(value, list) else []
+        return [sys.intern(value)] if value else []
+    return [sys.intern(v) for v in value if isinstance(v, str) and v] if isinstance(value, list) else []
 
 
 def merged(*values: Any) -> list[str]:
