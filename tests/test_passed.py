@@ -119,6 +119,27 @@ def test_not_asked_means_not_listed(broken: Inventory) -> None:
     assert runner.audit(broken, cloud=CLOUD).passed is None
 
 
+def test_without_include_passed_nothing_is_recorded_and_the_findings_are_the_same(broken: Inventory) -> None:
+    """Checks are kept only for the passed list; not keeping them changes no finding."""
+    kept = Context(broken, cloud=CLOUD)
+    unkept = Context(broken, cloud=CLOUD, record_checks=False)
+    assert analyze(unkept) == analyze(kept)
+    assert kept.checks and unkept.checks == []
+    calls: list[bool] = []
+    original = runner.Context
+
+    def spy(*args: object, **kwargs: object) -> Context:
+        made = original(*args, **kwargs)  # type: ignore[arg-type]
+        calls.append(made.record_checks)
+        return made
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runner, "Context", spy)
+        runner.audit(broken, cloud=CLOUD)
+        runner.audit(broken, cloud=CLOUD, include_passed=True)
+    assert calls == [False, True]
+
+
 def test_a_resource_group_view_keeps_only_its_passes(broken: Inventory) -> None:
     whole = runner.audit(broken, cloud=CLOUD, include_passed=True).passed or []
     group = whole[0].resource_id.split("/")[4]

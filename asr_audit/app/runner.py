@@ -171,6 +171,7 @@ def audit(
         cloud=cloud,
         thresholds=dict(thresholds or {}),
         vaults=[v.strip() for v in vaults if v.strip()],
+        record_checks=include_passed,
     )
     findings = analyze(context, chosen)
     checks = passed(context, findings) if include_passed else None
