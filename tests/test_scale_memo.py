@@ -127,6 +127,7 @@ def test_a_bad_item_of_a_rule_field_is_named_by_its_path(demo: Inventory) -> Non
     body["network_security_groups"][nsg]["security_rules"][0]["destination_port_ranges"] = "443"
     with pytest.raises(UsageError, match=r"destination_port_ranges: expected a list$"):
         snapshot.from_json(body)
+    assert snapshot._TUPLES == {}  # a read that fails forgets what it shared too
 
 
 def test_a_loaded_snapshot_holds_one_copy_of_each_text(demo: Inventory, tmp_path: Any) -> None:
@@ -149,6 +150,10 @@ def test_a_loaded_snapshot_holds_one_copy_of_each_text(demo: Inventory, tmp_path
         assert all(type(r.destination_address_prefixes) is tuple for r in rules)
         vnet_out = [r.destination_address_prefixes[0] for r in rules if r.name == "AllowVnetOutBound"]
         assert len(vnet_out) > 1 and len({id(text) for text in vnet_out}) == 1
+        # equal tuples too, and the reader forgets them once the inventory is built
+        any_port = [r.source_port_ranges for r in rules if r.source_port_ranges == ("*",)]
+        assert len(any_port) > 1 and len({id(value) for value in any_port}) == 1
+        assert snapshot._TUPLES == {}
 
 
 secretish = st.lists(
