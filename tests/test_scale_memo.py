@@ -20,7 +20,7 @@ from asr_audit.app import runner
 from asr_audit.app.replay import DEMO_CASSETTE, replay_scan
 from asr_audit.collect import ScanRequest
 from asr_audit.errors import UsageError
-from asr_audit.inventory import Inventory, snapshot
+from asr_audit.inventory import Inventory, sharing, snapshot
 from asr_audit.net import routes, service_tags
 from asr_audit.redact import scrub
 from asr_audit.rules.base import Context
@@ -127,7 +127,7 @@ def test_a_bad_item_of_a_rule_field_is_named_by_its_path(demo: Inventory) -> Non
     body["network_security_groups"][nsg]["security_rules"][0]["destination_port_ranges"] = "443"
     with pytest.raises(UsageError, match=r"destination_port_ranges: expected a list$"):
         snapshot.from_json(body)
-    assert snapshot._TUPLES == {}  # a read that fails forgets what it shared too
+    assert sharing._TUPLES == {}  # a read that fails forgets what it shared too
 
 
 def test_a_loaded_snapshot_holds_one_copy_of_each_text(demo: Inventory, tmp_path: Any) -> None:
@@ -153,7 +153,15 @@ def test_a_loaded_snapshot_holds_one_copy_of_each_text(demo: Inventory, tmp_path
         # equal tuples too, and the reader forgets them once the inventory is built
         any_port = [r.source_port_ranges for r in rules if r.source_port_ranges == ("*",)]
         assert len(any_port) > 1 and len({id(value) for value in any_port}) == 1
-        assert snapshot._TUPLES == {}
+        assert sharing._TUPLES == {}
+
+
+def test_a_scan_shares_equal_rule_tuples_and_then_forgets_its_table(demo: Inventory) -> None:
+    """The demo fixture is a replayed scan: its NSG rules' equal tuples are one object each."""
+    rules = [r for n in demo.network_security_groups for r in n.security_rules]
+    any_port = [r.source_port_ranges for r in rules if r.source_port_ranges == ("*",)]
+    assert len(any_port) > 1 and len({id(value) for value in any_port}) == 1
+    assert sharing._TUPLES == {}
 
 
 secretish = st.lists(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from asr_audit.access import DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_READ_TIMEOUT
 from asr_audit.access.clouds import CloudProfile
 from asr_audit.collect.graph_queries import GraphLimits
-from asr_audit.inventory import Inventory
+from asr_audit.inventory import Inventory, sharing
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -95,7 +95,7 @@ def scan(
 
     graph = request.graph_limits if choose_backend(request) == "graph" else None
     clock = ScanClock(*request.timeout, request.deadline)
-    with _fewer_gc_passes():
+    with _fewer_gc_passes(), sharing.building():
         factory = ClientFactory(
             credential,
             request.cloud,

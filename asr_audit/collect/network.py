@@ -53,6 +53,7 @@ from asr_audit.inventory import (
     VirtualNetwork,
     VirtualNetworkGateway,
 )
+from asr_audit.inventory.sharing import shared
 
 # --- virtual networks --------------------------------------------------------------------
 
@@ -136,14 +137,14 @@ def parse_security_rule(raw: dict[str, Any], default: bool = False) -> SecurityR
         direction=direction,
         access=access,
         protocol=text(p.get("protocol")) or "*",
-        destination_port_ranges=tuple(merged(p.get("destinationPortRange"), p.get("destinationPortRanges"))),
-        destination_address_prefixes=tuple(
+        destination_port_ranges=shared(merged(p.get("destinationPortRange"), p.get("destinationPortRanges"))),
+        destination_address_prefixes=shared(
             merged(p.get("destinationAddressPrefix"), p.get("destinationAddressPrefixes"))
         ),
-        destination_application_security_groups=tuple(refs(p, "destinationApplicationSecurityGroups")),
-        source_address_prefixes=tuple(merged(p.get("sourceAddressPrefix"), p.get("sourceAddressPrefixes"))),
-        source_port_ranges=tuple(merged(p.get("sourcePortRange"), p.get("sourcePortRanges"))),
-        source_application_security_groups=tuple(refs(p, "sourceApplicationSecurityGroups")),
+        destination_application_security_groups=shared(refs(p, "destinationApplicationSecurityGroups")),
+        source_address_prefixes=shared(merged(p.get("sourceAddressPrefix"), p.get("sourceAddressPrefixes"))),
+        source_port_ranges=shared(merged(p.get("sourcePortRange"), p.get("sourcePortRanges"))),
+        source_application_security_groups=shared(refs(p, "sourceApplicationSecurityGroups")),
         default=default,
     )
 

@@ -23,6 +23,7 @@ from typing import Any
 from asr_audit.atomic_write import write_chunks_atomic
 from asr_audit.errors import UsageError
 from asr_audit.heap import no_cyclic_gc
+from asr_audit.inventory import sharing
 from asr_audit.inventory.model import (
     SERVICE_TAGS,
     SUBSCRIPTION_COLLECTORS,
@@ -412,30 +413,15 @@ def _decode_str(value: Any) -> str:
     return sys.intern(value)
 
 
-# Equal tuples of texts read from one snapshot, kept once; emptied when the read ends (`_reading`).
-_TUPLES: dict[tuple[str, ...], tuple[str, ...]] = {}
-
-
 @contextlib.contextmanager
 def _reading() -> Iterator[None]:
-    """Decoding: the cyclic collector paused, and the shared tuples forgotten afterwards (the
-    inventory keeps the ones it uses; the table would otherwise hold every one ever read)."""
-    try:
-        with no_cyclic_gc():
-            yield
-    finally:
-        _TUPLES.clear()
+    """Decoding: the cyclic collector paused, and equal tuples shared (`sharing`)."""
+    with no_cyclic_gc(), sharing.building():
+        yield
 
 
 def _shared(convert: Decode) -> Decode:
-    """One tuple per distinct value. NSG rules' port and address fields repeat: at 100k resources
-    their 1.9 million tuples held 124,000 values, over a million of them `("*",)`."""
-
-    def share(value: Any) -> Any:
-        made = convert(value)
-        return _TUPLES.setdefault(made, made)
-
-    return share
+    return lambda value: sharing.shared(convert(value))
 
 
 def _decode_sequence(item: Decode, make: Callable[[Iterator[Any]], Any]) -> Decode:

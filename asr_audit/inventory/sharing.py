@@ -1,0 +1,31 @@
+"""Equal tuples of texts kept once while an inventory is built.
+
+A large tenant's NSG rules repeat the same port and address fields: at 100k resources their 1.9
+million tuples held 124,000 values, over a million of them `("*",)`. Both ways an inventory is
+built (a scan, a snapshot read) keep one tuple per value while they build (`building`), then
+forget the table: the inventory holds the tuples it uses, and a table kept for the process would
+hold every one ever read. Texts themselves are interned where they are read (`sys.intern`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+
+_TUPLES: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def shared(values: Iterable[str]) -> tuple[str, ...]:
+    """The values as a tuple, the same object as an equal one built before in this build."""
+    made = tuple(values)
+    return _TUPLES.setdefault(made, made)
+
+
+@contextlib.contextmanager
+def building() -> Iterator[None]:
+    """Sharing for the block; the table is emptied when it ends, however it ends. A build that
+    outlives it (a scan's worker left behind at the deadline) only shares less."""
+    try:
+        yield
+    finally:
+        _TUPLES.clear()
