@@ -94,24 +94,26 @@ def build_inventory(shape: TenantShape) -> Any:
         CoverageStatus,
         Inventory,
         Subscription,
+        sharing,
     )
 
     parsers = _parsers()
     inventory = Inventory(collected_at="2026-11-23T00:00:00Z")
     ok = CoverageStatus.OK
-    for sub, built in subscriptions(shape):
-        if not sub:  # the service tags, last
-            tags = built["serviceTags"][0]["values"]
-            inventory.service_tags = [network.parse_service_tag(t) for t in tags]
-            first = inventory.subscriptions[0].id
-            inventory.coverage.append(Coverage(first, SERVICE_TAGS, ok, items=len(tags)))
-            continue
-        inventory.subscriptions.append(Subscription(sub["id"], sub["displayName"], sub["state"]))
-        for collector in (SUBSCRIPTION_CHECK, *SUBSCRIPTION_COLLECTORS):
-            inventory.coverage.append(Coverage(sub["id"], collector, ok))
-        for stem, bodies in built.items():
-            section, parse = parsers[stem]
-            getattr(inventory, section).extend(parse(body) for body in bodies)
+    with sharing.building():  # as `collect.scan` builds
+        for sub, built in subscriptions(shape):
+            if not sub:  # the service tags, last
+                tags = built["serviceTags"][0]["values"]
+                inventory.service_tags = [network.parse_service_tag(t) for t in tags]
+                first = inventory.subscriptions[0].id
+                inventory.coverage.append(Coverage(first, SERVICE_TAGS, ok, items=len(tags)))
+                continue
+            inventory.subscriptions.append(Subscription(sub["id"], sub["displayName"], sub["state"]))
+            for collector in (SUBSCRIPTION_CHECK, *SUBSCRIPTION_COLLECTORS):
+                inventory.coverage.append(Coverage(sub["id"], collector, ok))
+            for stem, bodies in built.items():
+                section, parse = parsers[stem]
+                getattr(inventory, section).extend(parse(body) for body in bodies)
     return inventory
 
 

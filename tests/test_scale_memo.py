@@ -164,6 +164,18 @@ def test_a_scan_shares_equal_rule_tuples_and_then_forgets_its_table(demo: Invent
     assert sharing._TUPLES == {}
 
 
+
+def test_tuples_are_shared_only_during_a_build_and_until_the_outermost_one_ends() -> None:
+    text = "".join(["Virtual", "Network"])  # not a constant the compiler would share
+    assert sharing.shared([text]) is not sharing.shared([text]) and sharing._TUPLES == {}
+    with sharing.building():
+        first = sharing.shared([text])
+        with sharing.building():
+            assert sharing.shared([text]) is first
+        assert sharing.shared([text]) is first  # the inner build's end kept the outer's table
+    assert sharing._TUPLES == {}
+
+
 secretish = st.lists(
     st.sampled_from(
         ["Authorization: x", "bearer abc", "eyJa.b.c", "sig=1", "Code=2", "access_token=3", "plain", " ", "é"]

@@ -13,19 +13,25 @@ import contextlib
 from collections.abc import Iterable, Iterator
 
 _TUPLES: dict[tuple[str, ...], tuple[str, ...]] = {}
+_builds = 0  # builds under way; outside any, nothing is kept
 
 
 def shared(values: Iterable[str]) -> tuple[str, ...]:
-    """The values as a tuple, the same object as an equal one built before in this build."""
+    """The values as a tuple: during a build, the same object as an equal one built before in it;
+    outside one (a parser called on its own), a new tuple, so the table never outlives a build."""
     made = tuple(values)
-    return _TUPLES.setdefault(made, made)
+    return _TUPLES.setdefault(made, made) if _builds else made
 
 
 @contextlib.contextmanager
 def building() -> Iterator[None]:
-    """Sharing for the block; the table is emptied when it ends, however it ends. A build that
-    outlives it (a scan's worker left behind at the deadline) only shares less."""
+    """Sharing for the block; the table is emptied when the outermost build ends, however it ends.
+    A build that outlives it (a scan's worker left behind at the deadline) only shares less."""
+    global _builds
+    _builds += 1
     try:
         yield
     finally:
-        _TUPLES.clear()
+        _builds -= 1
+        if not _builds:
+            _TUPLES.clear()
