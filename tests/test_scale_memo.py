@@ -164,7 +164,6 @@ def test_a_scan_shares_equal_rule_tuples_and_then_forgets_its_table(demo: Invent
     assert sharing._TUPLES == {}
 
 
-
 def test_tuples_are_shared_only_during_a_build_and_until_the_outermost_one_ends() -> None:
     text = "".join(["Virtual", "Network"])  # not a constant the compiler would share
     assert sharing.shared([text]) is not sharing.shared([text]) and sharing._TUPLES == {}
