@@ -36,6 +36,7 @@ from asr_audit.net.routes import (
     SubnetRouter,
     blocks,
     default_routes,
+    user_routes,
     vnet_routes,
 )
 from asr_audit.net.service_tags import ServiceTagIndex
@@ -484,6 +485,73 @@ def test_extending_a_route_set_equals_building_it_whole(base: list, more: list, 
         # The extended set shares the original's lookups until it changes them: never in place.
         assert original.effective_route(address) is _reference(base, address)
     assert original.routes() == RouteSet(base).routes() == RouteSet(base).extended([]).routes()
+
+
+_udr = st.builds(
+    Route,
+    st.sampled_from(["a", "b"]),
+    st.sampled_from(
+        ["20.38.0.0/16", "20.38.1.0/24", "20.61.0.0/24", "0.0.0.0/0", "Storage", "Storage.EastUS", "Sql"]
+    ),
+    st.sampled_from([INTERNET, GATEWAY, APPLIANCE]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_udr, max_size=6), st.lists(_udr, max_size=6))
+def test_tables_sharing_their_tag_udrs_route_as_if_each_were_compiled_alone(
+    first: list, second: list
+) -> None:
+    """The router compiles tag UDRs once per distinct list and adds each table's prefix UDRs to
+    that layer: what each table routes must not change, whatever else shares the layer."""
+    tags = ServiceTagIndex(TAGS)
+    tagged = [u for u in first if u.address_prefix[0].isalpha()]
+    tables = [
+        RouteTable(id=f"rt{i}", name=f"rt{i}", location="eastus", routes=[*udrs, *tagged])
+        for i, udrs in enumerate((first, second))
+    ]
+    router = SubnetRouter(tags)
+    for table in tables:
+        alone = RouteSet(*user_routes(table.routes, tags))
+        v = vnet(["10.1.0.0/16"])
+        layered = router.routes(v, v.subnets[0], table).base
+        assert [(r.prefix, r.name, r.next_hop_type, r.tag) for r in layered.routes() if r.source == USER] == [
+            (r.prefix, r.name, r.next_hop_type, r.tag) for r in alone.routes()
+        ]
+        assert layered.unresolved == alone.unresolved
+        for address in ("20.38.1.7", "20.38.9.9", "20.61.0.1", "8.8.8.8"):
+            assert layered.effective_route(address) == router.routes(v, v.subnets[0], table).effective_route(
+                address
+            )
+
+
+def test_tables_with_the_same_tag_udrs_share_their_expanded_routes() -> None:
+    tags = ServiceTagIndex(TAGS)
+    bypass = Route("storage-direct", "Storage", INTERNET)
+
+    def table(name: str, *udrs: Route) -> RouteTable:
+        return RouteTable(id=name, name=name, location="eastus", routes=[*udrs, bypass])
+
+    spoke_a = table("a", Route("force", "0.0.0.0/0", APPLIANCE, "10.0.0.4"))
+    spoke_b = table("b", Route("force", "0.0.0.0/0", GATEWAY), Route("exact", "20.38.0.0/16", GATEWAY))
+    router = SubnetRouter(tags)
+    v = vnet(["10.1.0.0/16"])
+    routes_a = router.routes(v, v.subnets[0], spoke_a)
+    routes_b = router.routes(v, v.subnets[0], spoke_b)
+    assert routes_a.effective_route("2603:1030::1") is routes_b.effective_route("2603:1030::1")
+    assert routes_a.effective_route("2603:1030::1").name == "storage-direct"
+    # Each table's own UDRs stay its own: B's prefix UDR outranks the tag route on the same prefix.
+    assert routes_a.effective_route("20.38.9.9").name == "storage-direct"
+    assert routes_b.effective_route("20.38.9.9").name == "exact"
+    assert routes_a.effective_route("8.8.8.8").next_hop_type == APPLIANCE
+    assert routes_b.effective_route("8.8.8.8").next_hop_type == GATEWAY
+    # A table whose tag UDRs differ (another next hop) gets routes of its own.
+    gateway = RouteTable(
+        id="c", name="c", location="eastus", routes=[Route("storage-direct", "Storage", GATEWAY)]
+    )
+    other = router.routes(v, v.subnets[0], gateway)
+    assert other.effective_route("2603:1030::1").next_hop_type == GATEWAY
+    assert routes_a.effective_route("2603:1030::1").next_hop_type == INTERNET
 
 
 def test_a_shared_route_table_does_not_carry_one_vnets_routes_into_another() -> None:

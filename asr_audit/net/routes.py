@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from asr_audit import ids
-from asr_audit.inventory import RouteTable, Subnet, VirtualNetwork
+from asr_audit.inventory import Route, RouteTable, Subnet, VirtualNetwork
 from asr_audit.net.connectivity import connected
 from asr_audit.net.prefixes import (
     BITS,
@@ -376,11 +376,11 @@ def service_endpoint_routes(
     return routes, unresolved
 
 
-def user_routes(route_table: RouteTable, tags: ServiceTagIndex) -> tuple[list[RouteEntry], list[Unresolved]]:
-    """A route table's UDRs; a service-tag address prefix becomes one route per tag prefix."""
+def user_routes(udrs: Iterable[Route], tags: ServiceTagIndex) -> tuple[list[RouteEntry], list[Unresolved]]:
+    """UDRs as routes; a service-tag address prefix becomes one route per tag prefix."""
     routes: list[RouteEntry] = []
     unresolved: list[Unresolved] = []
-    for udr in route_table.routes:
+    for udr in udrs:
         hop = next_hop_type(udr.next_hop_type)
         net = parse_prefix(udr.address_prefix)
         if net is not None:
@@ -451,6 +451,7 @@ class SubnetRouter:
     def __init__(self, tags: ServiceTagIndex) -> None:
         self.tags = tags
         self._tables: dict[int, tuple[RouteTable, RouteSet]] = {}  # keeps the table alive: ids stay unique
+        self._layers: dict[tuple[tuple[str | None, ...], ...], RouteSet] = {}  # by the tag UDRs they hold
         self._bases: dict[tuple[object, ...], RouteSet] = {}
         self._vnets: dict[int, tuple[VirtualNetwork, list[RouteEntry]]] = {}
         self._subnets: dict[tuple[int, int, int], tuple[object, SubnetRoutes]] = {}
@@ -460,9 +461,26 @@ class SubnetRouter:
             return RouteSet()
         cached = self._tables.get(id(route_table))
         if cached is None:
-            cached = (route_table, RouteSet(*user_routes(route_table, self.tags)))
+            cached = (route_table, self._compiled(route_table))
             self._tables[id(route_table)] = cached
         return cached[1]
+
+    def _compiled(self, route_table: RouteTable) -> RouteSet:
+        """A table's UDRs as one route set. A UDR on a service tag is a route per tag prefix
+        (hundreds for Storage, thousands for AzureCloud), and landing zones stamp the same tag
+        UDRs (a Storage bypass, a firewall route) into every spoke's table: those are compiled
+        once per distinct list, as a layer each such table adds its prefix UDRs to, sharing the
+        layer's routes rather than copying them (`RouteSet.extended`). A table's routes are the
+        same either way: a prefix UDR outranks a tag route with its prefix in both."""
+        tagged = [udr for udr in route_table.routes if parse_prefix(udr.address_prefix) is None]
+        explicit = [udr for udr in route_table.routes if parse_prefix(udr.address_prefix) is not None]
+        if not tagged:
+            return RouteSet(*user_routes(explicit, self.tags))
+        key = tuple((u.name, u.address_prefix, u.next_hop_type, u.next_hop_ip_address) for u in tagged)
+        layer = self._layers.get(key)
+        if layer is None:
+            layer = self._layers[key] = RouteSet(*user_routes(tagged, self.tags))
+        return layer.extended(*user_routes(explicit, self.tags))
 
     def _base(self, vnet: VirtualNetwork, subnet: Subnet, route_table: RouteTable | None) -> RouteSet:
         """The table's routes with the subnet's endpoint routes and the default route. Endpoint
