@@ -185,6 +185,28 @@ def test_a_remembered_split_is_never_the_answer_for_other_addresses() -> None:
         gc.collect()
 
 
+def test_a_sets_key_is_made_once_and_equal_exactly_for_equal_addresses() -> None:
+    a = PrefixSet(["10.0.0.0/24", "10.0.1.0/24", "2001:db8::/64"])
+    same = PrefixSet(["10.0.0.0/23", "2001:db8::/64"])  # cut otherwise, the same addresses
+    assert a.key() is a.key()
+    assert a.key() == same.key() and hash(a.key()) == hash(same.key())
+    assert {a.key(): "found"}[same.key()] == "found"
+    assert a.key() != PrefixSet(["10.0.0.0/23"]).key()  # IPv6 part missing
+    assert a.key() != PrefixSet(["10.0.0.0/23", "2001:db8::/63"]).key()
+    assert a.key() != (
+        ((167772160, 167772671),),
+        ((42540766411282592856903984951653826560, 42540766411282592875350729025363378175),),
+    )
+
+
+def test_one_version_of_a_set_is_kept_and_holds_only_that_version() -> None:
+    a = PrefixSet(["10.0.0.0/24", "2001:db8::/64"])
+    v4 = a.only((4,))
+    assert v4 is a.only((4,)) and a.only((4, 6)) is a
+    assert v4 == PrefixSet(["10.0.0.0/24"]) and a.only((6,)) == PrefixSet(["2001:db8::/64"])
+    assert v4.key() is a.only((4,)).key()
+
+
 def test_module_constants_remember_no_split() -> None:
     """They outlive every analysis: what they remembered would pin its sets for the process."""
     from asr_audit.net import prefixes

@@ -51,7 +51,7 @@ def test_each_structure_is_compiled_once_per_analysis(
     demo: Inventory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     indexes = _count(monkeypatch, service_tags.ServiceTagIndex, "__init__", lambda self, tags: "index")
-    tables = _count(monkeypatch, routes, "user_routes", lambda table, tags: table.id)
+    tables = _count(monkeypatch, routes.SubnetRouter, "_compiled", lambda self, table: table.id)
     subnets = _count(monkeypatch, routes, "service_endpoint_routes", lambda vnet, subnet, tags: subnet.id)
     nsgs = _count(monkeypatch, nsg_evaluation, "compile_nsg", lambda nsg, book: (nsg.id, id(book)))
 

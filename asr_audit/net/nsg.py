@@ -35,7 +35,7 @@ from asr_audit.net.prefixes import (
     NOWHERE,
     WILDCARDS,
     PrefixSet,
-    Range,
+    RangesKey,
     nowhere,
     union,
 )
@@ -112,13 +112,8 @@ YES, NO, MAYBE = "yes", "no", "maybe"
 # frozenset is not a singleton; 156,000 of them held 32 MiB at 100k resources).
 _NO_ASGS: frozenset[str] = frozenset()
 
-_Ranges = tuple[tuple[Range, ...], tuple[Range, ...]]  # a PrefixSet's IPv4 and IPv6 ranges, hashable
 _Shape = tuple[PrefixSet, int, tuple[int, ...]]  # prefixes, deciding rule (-1: none), maybe-rules passed
-_ShapeKey = tuple[tuple[str, ...], _Ranges, tuple[tuple[_Ranges, _Ranges], ...]]
-
-
-def _ranges(addresses: PrefixSet) -> _Ranges:
-    return tuple(addresses.ranges(4)), tuple(addresses.ranges(6))
+_ShapeKey = tuple[tuple[str, ...], RangesKey, tuple[tuple[RangesKey, RangesKey], ...]]
 
 
 def _ports(specs: Sequence[str], port: int) -> tuple[str, str | None]:
@@ -162,7 +157,7 @@ class CompiledNsg:
     name: str
     rules: tuple[CompiledRule, ...]
     # decide()'s answers: the same NSG meets thousands of senders that its rules treat alike.
-    decided: dict[tuple[tuple[str, ...], _Ranges], list[Decision]] = field(
+    decided: dict[tuple[tuple[str, ...], RangesKey], list[Decision]] = field(
         default_factory=dict, compare=False, repr=False
     )
     # The same answers by rule position, which the compilations of one NSG against different
@@ -283,7 +278,7 @@ def decide(nsg: CompiledNsg, source: Source, destination: PrefixSet) -> list[Dec
     VirtualNetwork differ between books, so those overlaps are part of the key; each book's
     rules then give the references and doubts (their wording names the VNet)."""
     matches = tuple(rule.source_match(source) for rule in nsg.rules)
-    wanted = _ranges(destination)
+    wanted = destination.key()
     key = (matches, wanted)
     found = nsg.decided.get(key)
     if found is None:
@@ -296,15 +291,15 @@ def decide(nsg: CompiledNsg, source: Source, destination: PrefixSet) -> list[Dec
     return found
 
 
-_MISSES: tuple[_Ranges, _Ranges] = (((), ()), ((), ()))
+_MISSES: tuple[RangesKey, RangesKey] = (NOWHERE.key(), NOWHERE.key())
 
 
-def _overlap(side: Match, destination: PrefixSet) -> tuple[_Ranges, _Ranges]:
+def _overlap(side: Match, destination: PrefixSet) -> tuple[RangesKey, RangesKey]:
     """What of `destination` a rule's side certainly and maybe holds, as a key. By bisection first:
     a VNet's private space mostly misses the public tags judged, and then no set is built."""
     if not (side.certain.intersects(destination) or side.maybe.intersects(destination)):
         return _MISSES
-    return _ranges(side.certain & destination), _ranges(side.maybe & destination)
+    return (side.certain & destination).key(), (side.maybe & destination).key()
 
 
 def _decision(nsg: CompiledNsg, prefixes: PrefixSet, deciding: int, passed: tuple[int, ...]) -> Decision:

@@ -274,7 +274,7 @@ class PrefixSet:
     not prefixes are ignored (use `parse_prefixes` first where they matter).
     """
 
-    __slots__ = ("_blocks", "_cuts", "_ranges")
+    __slots__ = ("_blocks", "_cuts", "_key", "_only", "_ranges")
 
     def __init__(self, prefixes: Iterable[Network | str] = ()) -> None:
         raw: dict[int, list[Range]] = {4: [], 6: []}
@@ -288,6 +288,8 @@ class PrefixSet:
         self._ranges = {v: _merge(r) for v, r in raw.items()}
         self._blocks: int | None = None
         self._cuts: dict[tuple[int, int], _Cut] | None = None
+        self._key: RangesKey | None = None
+        self._only: dict[tuple[int, ...], PrefixSet] | None = None
 
     @classmethod
     def _of(cls, ranges: dict[int, list[Range]]) -> PrefixSet:
@@ -295,6 +297,8 @@ class PrefixSet:
         new._ranges = ranges
         new._blocks = None
         new._cuts = None
+        new._key = None
+        new._only = None
         return new
 
     @classmethod
@@ -324,7 +328,22 @@ class PrefixSet:
         """Its addresses of those IP versions, sharing the range lists (sets never change)."""
         if versions == (4, 6):
             return self
-        return PrefixSet._of({v: self._ranges[v] if v in versions else [] for v in (4, 6)})
+        # Kept per set: NSG evaluation asks the same destination once per sender, and a stable
+        # answer keeps its `key()` and remembered splits for the next one.
+        if self._only is None:
+            self._only = {}
+        found = self._only.get(versions)
+        if found is None:
+            found = self._only[versions] = PrefixSet._of(
+                {v: self._ranges[v] if v in versions else [] for v in (4, 6)}
+            )
+        return found
+
+    def key(self) -> RangesKey:
+        """The set's addresses as a dict key, made once per set (sets never change)."""
+        if self._key is None:
+            self._key = RangesKey(self._ranges[4], self._ranges[6])
+        return self._key
 
     def networks(self) -> list[Network]:
         return [n for v in (4, 6) for s, e in self._ranges[v] for n in networks_between(v, s, e)]
@@ -424,6 +443,29 @@ class PrefixSet:
 
     def __repr__(self) -> str:
         return f"PrefixSet({[str(n) for n in self.networks()]})"
+
+
+class RangesKey:
+    """A set's range lists as a key with its hash worked out once. NSG evaluation looks up its
+    remembered decisions by destination for every sender and NSG: a tuple of a tag's hundreds of
+    ranges was copied for each lookup (32 MiB held as keys at 100k resources) and hashed again
+    each time. Equal keys hold equal lists; the same key is found by identity first."""
+
+    __slots__ = ("_hash", "v4", "v6")
+
+    def __init__(self, v4: list[Range], v6: list[Range]) -> None:
+        self.v4, self.v6 = v4, v6
+        self._hash = hash((tuple(v4), tuple(v6)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (
+            isinstance(other, RangesKey)
+            and self._hash == other._hash
+            and (self.v4, self.v6) == (other.v4, other.v6)
+        )
 
 
 class _Cut(NamedTuple):
