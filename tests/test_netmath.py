@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from asr_audit.inventory import Peering, Route, RouteTable, ServiceTag, Subnet, VirtualNetwork
+from asr_audit.net import nsg
 from asr_audit.net.prefixes import (
     _REMEMBERED,
     Overlap,
@@ -197,6 +198,16 @@ def test_a_sets_key_is_made_once_and_equal_exactly_for_equal_addresses() -> None
         ((167772160, 167772671),),
         ((42540766411282592856903984951653826560, 42540766411282592875350729025363378175),),
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_small, max_size=6), st.lists(_small, max_size=6))
+def test_the_nsg_overlap_key_is_the_key_of_the_intersection(a: list, b: list) -> None:
+    """NSG decisions shared between address books are keyed by what each rule's side holds of the
+    destination: found by bisection where it can be, it must still equal the intersection's key."""
+    sa, sb = PrefixSet(a), PrefixSet(b)
+    assert nsg._part(sa, sb) == (sa & sb).key()
+    assert nsg._part(sa, sb) != (sa | PrefixSet(["192.0.2.0/24"])).key()
 
 
 def test_one_version_of_a_set_is_kept_and_holds_only_that_version() -> None:
