@@ -595,3 +595,35 @@ def test_a_large_rule_set_against_a_small_destination_is_exact(large: list, smal
     assert addresses(few & big) == addresses(few) & addresses(big)
     assert addresses(big & few) == addresses(few) & addresses(big)
     assert addresses(few - big) == addresses(few) - addresses(big)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    _rules,
+    st.lists(_cidr, max_size=3),
+    st.lists(_cidr, max_size=2),
+    st.lists(_cidr, min_size=1, max_size=4),
+    st.sampled_from(["10.0.0.4", "10.0.0.0/24", "20.0.0.0/25"]),
+)
+def test_virtualnetwork_that_may_cover_its_own_space_judges_as_if_it_did_not(
+    rules: list[SecurityRule], certain: list[str], maybe: list[str], dest: list[str], sender: str
+) -> None:
+    """A book's VirtualNetwork may hold its certain space in `maybe` too (every address, when
+    on-premises ranges are unseen, without a copy per book minus its space): an address in both
+    is certain, so every verdict must be that of the disjoint form."""
+    vnet_rules = [
+        rule("vnet", 150, "Deny", ["VirtualNetwork"]),
+        rule("from-vnet", 160, "Allow", ["*"], source=["VirtualNetwork"]),
+    ]
+    overlapping = Match(PrefixSet(certain), PrefixSet(maybe) | PrefixSet(certain), "on-premises unseen")
+    disjoint = Match(overlapping.certain, overlapping.maybe - overlapping.certain, overlapping.why)
+    source = Source(sender, PrefixSet([sender]))
+    verdicts = [
+        judge(
+            {"d": PrefixSet(dest)},
+            [compile_nsg(nsg("n", *rules, *vnet_rules), AddressBook(REF_INDEX, vnet))],
+            [source],
+        )["d"].to_json()
+        for vnet in (overlapping, disjoint)
+    ]
+    assert verdicts[0] == verdicts[1]

@@ -330,7 +330,8 @@ def _decide(nsg: CompiledNsg, matches: tuple[str, ...], destination: PrefixSet) 
         after: list[tuple[PrefixSet, tuple[int, ...]]] = []
         for rest, passed in pending:
             # `intersects` first: most rules of a large NSG (private ranges, other tags) miss
-            # the destination, and it answers by bisection without building a set.
+            # the destination, and it answers by bisection without building a set. The certain
+            # part goes first: a side's `maybe` may overlap it (`address_book.Match`).
             if certain and certain.intersects(rest):
                 hit, rest = rest.split(certain)
                 decided.append((hit, index, passed))
