@@ -468,7 +468,7 @@ class SubnetRouter:
     def _compiled(self, route_table: RouteTable) -> RouteSet:
         """A table's UDRs as one route set. A UDR on a service tag is a route per tag prefix
         (hundreds for Storage, thousands for AzureCloud), and landing zones stamp the same tag
-        UDRs (a Storage bypass, a firewall route) into every spoke's table: those are compiled
+        UDRs (a Storage or AzureActiveDirectory bypass) into every spoke's table: those are compiled
         once per distinct list, as a layer each such table adds its prefix UDRs to, sharing the
         layer's routes rather than copying them (`RouteSet.extended`). A table's routes are the
         same either way: a prefix UDR outranks a tag route with its prefix in both."""
