@@ -472,8 +472,10 @@ class SubnetRouter:
         once per distinct list, as a layer each such table adds its prefix UDRs to, sharing the
         layer's routes rather than copying them (`RouteSet.extended`). A table's routes are the
         same either way: a prefix UDR outranks a tag route with its prefix in both."""
-        tagged = [udr for udr in route_table.routes if parse_prefix(udr.address_prefix) is None]
-        explicit = [udr for udr in route_table.routes if parse_prefix(udr.address_prefix) is not None]
+        tagged: list[Route] = []
+        explicit: list[Route] = []
+        for udr in route_table.routes:
+            (tagged if parse_prefix(udr.address_prefix) is None else explicit).append(udr)
         if not tagged:
             return RouteSet(*user_routes(explicit, self.tags))
         key = tuple((u.name, u.address_prefix, u.next_hop_type, u.next_hop_ip_address) for u in tagged)
