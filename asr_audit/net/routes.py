@@ -521,7 +521,11 @@ class SubnetRouter:
         return cached[1]
 
 
+ROUTER_MEMO = "subnet_router"  # where `shared_router` keeps it in the analysis's memo
+
+
 def shared_router(analysis: Analysis) -> SubnetRouter:
     """The analysis's one router: each route table is compiled once, and each subnet's routes
-    built once, for every rule that follows routes (NET-FORCED-TUNNEL, NET-FIREWALL-FQDN)."""
-    return memoised(analysis, "subnet_router", SubnetRouter, lambda: SubnetRouter(shared_index(analysis)))
+    built once, for every rule that follows routes (NET-FORCED-TUNNEL, NET-FIREWALL-FQDN,
+    NET-OUTBOUND-PATH)."""
+    return memoised(analysis, ROUTER_MEMO, SubnetRouter, lambda: SubnetRouter(shared_index(analysis)))
