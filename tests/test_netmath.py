@@ -210,6 +210,24 @@ def test_the_nsg_overlap_key_is_the_key_of_the_intersection(a: list, b: list) ->
     assert nsg._part(sa, sb) != (sa | PrefixSet(["192.0.2.0/24"])).key()
 
 
+def test_sets_share_their_ranges_rather_than_copies() -> None:
+    """Address books union a VNet's space with a route table's prefixes, and rules' sides cut
+    destinations: a range that comes through whole is the same object, never a copy."""
+    space = PrefixSet(["10.1.0.0/16", "192.168.0.0/24"])
+    assert PrefixSet(["10.1.0.0/16"]).ranges(4)[0] is space.ranges(4)[0]  # one per distinct text
+    joined = space | PrefixSet(["172.16.0.0/12", "10.3.0.0/16"])
+    assert [any(r is j for j in joined.ranges(4)) for r in space.ranges(4)] == [True, True]
+    assert (space | PrefixSet(["10.0.0.0/16"])).ranges(4)[0] == (10 << 24, (10 << 24) + (2 << 16) - 1)
+    wide = PrefixSet(["10.0.0.0/8"])
+    for inside in ((space & wide), (wide & space), space.split(wide)[0]):
+        assert inside.ranges(4) == [space.ranges(4)[0]] and inside.ranges(4)[0] is space.ranges(4)[0]
+    tag = _tag_like(3, 200)  # lopsided: found by bisection
+    piece = PrefixSet.of_spans([(4, tag.ranges(4)[7][0], tag.ranges(4)[9][1])])
+    assert [r is t for r, t in zip((piece & tag).ranges(4), tag.ranges(4)[7:10], strict=True)] == [True] * 3
+    narrow = PrefixSet(["10.1.2.0/24"])
+    assert (space & narrow).ranges(4)[0] is narrow.ranges(4)[0]  # the other side's, when it lies inside
+
+
 def test_one_version_of_a_set_is_kept_and_holds_only_that_version() -> None:
     a = PrefixSet(["10.0.0.0/24", "2001:db8::/64"])
     v4 = a.only((4,))

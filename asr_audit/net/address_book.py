@@ -20,7 +20,6 @@ from asr_audit.net.prefixes import (
     PrefixSet,
     lasting,
     nowhere,
-    parse_prefix,
     text_span,
     union,
 )
@@ -160,9 +159,8 @@ class AddressBook:
     def _resolve(self, text: str, key: str) -> Match:
         if key in WILDCARDS:
             return Match(EVERYWHERE)
-        net = parse_prefix(text)
-        if net is not None:
-            return Match(PrefixSet([net]))
+        if text_span(text) is not None:  # a prefix: the set shares its parsed range, no address object
+            return Match(PrefixSet([text]))
         if key == "internet":
             return Match(INTERNET)
         if key in ("virtualnetwork", "virtual_network"):

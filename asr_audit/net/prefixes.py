@@ -61,11 +61,19 @@ _IPV4 = re.compile(
 )
 
 
-@functools.lru_cache(maxsize=_CACHE)
 def text_span(text: str) -> tuple[int, int, int] | None:
     """(IP version, first, last address) of a prefix text, as `ipaddress.ip_network(text,
     strict=False)` reads it; None where it refuses. IPv4 CIDRs, nearly all of what ARM returns,
     are read without building `ipaddress` objects: parsing dominated large analyses."""
+    found = _text_range(text)
+    return None if found is None else (found[0], *found[1])
+
+
+@functools.lru_cache(maxsize=_CACHE)
+def _text_range(text: str) -> tuple[int, Range] | None:
+    """(IP version, range) of a prefix text, one range object per distinct text: every set
+    parsed from the same prefix holds that object, not a copy of its own (sets built from the
+    same prefixes, such as every rule naming 10.0.0.0/8, held a million copies at 100k resources)."""
     stripped = text.strip()
     found = _IPV4.fullmatch(stripped)
     if found is not None:
@@ -76,14 +84,14 @@ def text_span(text: str) -> tuple[int, int, int] | None:
             address = octets[0] << 24 | octets[1] << 16 | octets[2] << 8 | octets[3]
             size = 1 << (32 - length)
             start = address & ~(size - 1)
-            return 4, start, start + size - 1
+            return 4, (start, start + size - 1)
     if not stripped:
         return None
     try:
         net = ipaddress.ip_network(stripped, strict=False)
     except ValueError:
         return None
-    return net.version, int(net.network_address), int(net.broadcast_address)
+    return net.version, _span(net)
 
 
 def parse_prefixes(texts: Iterable[object]) -> tuple[list[Network], list[str]]:
@@ -104,13 +112,17 @@ def _span(net: Network) -> Range:
 
 
 def _merge(ranges: Iterable[Range]) -> list[Range]:
+    """Sorted, with touching and overlapping ranges joined. A range that joins nothing is kept as
+    the same object: sets share their ranges rather than copies (a union of a VNet's space and a
+    route table's prefixes, made per address book, copied both)."""
     out: list[Range] = []
-    for start, end in sorted(ranges):
+    for item in sorted(ranges):
+        start, end = item
         if out and start <= out[-1][1] + 1:
             if end > out[-1][1]:
                 out[-1] = (out[-1][0], end)
         else:
-            out.append((start, end))
+            out.append(item)
     return out
 
 
@@ -154,7 +166,13 @@ def _intersect(a: Sequence[Range], b: Sequence[Range]) -> list[Range]:
             if j < len_b and b[j][1] < a_start:
                 j = _reaching_from(b, a_start, j + 1)
         else:
-            out.append((a_start if a_start > b_start else b_start, a_end if a_end < b_end else b_end))
+            # Where one range lies inside the other, the answer shares it rather than a copy.
+            if a_start >= b_start and a_end <= b_end:
+                out.append(a[i])
+            elif b_start >= a_start and b_end <= a_end:
+                out.append(b[j])
+            else:
+                out.append((a_start if a_start > b_start else b_start, a_end if a_end < b_end else b_end))
             if a_end < b_end:
                 i += 1
             else:
@@ -165,13 +183,20 @@ def _intersect(a: Sequence[Range], b: Sequence[Range]) -> list[Range]:
 def _intersect_by_search(small: Sequence[Range], large: Sequence[Range]) -> list[Range]:
     out: list[Range] = []
     size = len(large)
-    for start, end in small:
+    for item in small:
+        start, end = item
         k = _first_reaching(large, start)
         while k < size:
-            l_start, l_end = large[k]
+            held = large[k]
+            l_start, l_end = held
             if l_start > end:
                 break
-            out.append((start if start > l_start else l_start, end if end < l_end else l_end))
+            if start >= l_start and end <= l_end:  # shared, as in `_intersect`
+                out.append(item)
+            elif l_start >= start and l_end <= end:
+                out.append(held)
+            else:
+                out.append((start if start > l_start else l_start, end if end < l_end else l_end))
             k += 1
     return out
 
@@ -203,6 +228,12 @@ def _split(a: Sequence[Range], b: Sequence[Range]) -> tuple[list[Range], list[Ra
                 k = _reaching_from(a, b_start, k + 1)
             outside.extend(a[i:k])
             i = k
+            continue
+        if b_start <= start and b[j][1] >= end:  # all of it inside: shared, not copied
+            inside.append(a[i])
+            if b[j][1] == end:
+                j += 1
+            i += 1
             continue
         cursor = start
         while j < len_b:
@@ -280,9 +311,9 @@ class PrefixSet:
         raw: dict[int, list[Range]] = {4: [], 6: []}
         for item in prefixes:
             if isinstance(item, str):
-                span = text_span(item)
-                if span is not None:
-                    raw[span[0]].append(span[1:])
+                found = _text_range(item)
+                if found is not None:
+                    raw[found[0]].append(found[1])
             elif isinstance(item, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
                 raw[item.version].append(_span(item))
         self._ranges = {v: _merge(r) for v, r in raw.items()}
