@@ -377,6 +377,20 @@ def test_segments_split_a_destination_by_route() -> None:
     assert pieces[-1].route.next_hop_type == INTERNET
 
 
+def test_remembered_segments_hold_the_destinations_ends_rather_than_copies() -> None:
+    routes = RouteSet([entry("0.0.0.0/0", GATEWAY), entry("20.38.1.128/25", INTERNET)])
+    destination = PrefixSet(["20.38.1.0/24", "20.39.0.0/24"])
+    segments = routes.segments(destination)
+    assert segments is routes.segments(destination)
+    (_, first_end), (_, second_end) = destination.ranges(4)
+    assert [(s[2], s[3].next_hop_type) for s in segments] == [
+        (first_end - 128, GATEWAY),
+        (first_end, INTERNET),
+        (second_end, GATEWAY),
+    ]
+    assert segments[1][2] is first_end and segments[2][2] is second_end
+
+
 def test_segments_leave_uncovered_space_without_a_route() -> None:
     routes = RouteSet([entry("10.0.0.0/25", INTERNET)])
     assert [(str(p.prefix), p.route) for p in blocks(routes.segments(PrefixSet(["10.0.0.0/24"])))] == [

@@ -260,20 +260,22 @@ class RouteSet:
         about the same tags. The list is shared: do not change it."""
         known = self._segments.get(id(destination))
         if known is None:
-            found = [(v, s, e, r) for v in (4, 6) for s, e, r in self._sweep(v, destination.ranges(v))]
+            found = self._sweep(4, destination.ranges(4))
+            found += self._sweep(6, destination.ranges(6))
             known = self._segments[id(destination)] = (destination, found)
         return known[1]
 
-    def _sweep(self, version: int, ranges: Sequence[Range]) -> list[tuple[int, int, RouteEntry | None]]:
+    def _sweep(self, version: int, ranges: Sequence[Range]) -> list[Segment]:
         """One left-to-right pass over the routes (one IP version) for the sorted ranges of a
         destination. The stack holds the routes covering the cursor, innermost on top (route
         prefixes nest or are disjoint); between two ranges it walks the few routes that start in
         the gap instead of looking up every prefix length again at the next range. Adjacent
-        stretches of one route are merged."""
+        stretches of one route are merged. A segment that ends where its range does holds the
+        range's own end: segments are remembered (`segments`), a tag's thousands per subnet."""
         spans = self._spans[version]
         size = len(spans)
         stack: list[tuple[int, RouteEntry]] = []
-        out: list[tuple[int, int, RouteEntry | None]] = []
+        out: list[Segment] = []
         i = 0  # the first route not yet on the stack, by start
         for start, end in ranges:
             upto = bisect_right(spans, (start, math.inf), i)
@@ -299,10 +301,12 @@ class RouteSet:
                         last = top_end if top_end < span_start else span_start - 1
                     else:
                         top, last = None, span_start - 1
-                    if out and out[-1][2] is top and out[-1][1] + 1 == cursor:
-                        out[-1] = (out[-1][0], last, top)
+                    if last == end:
+                        last = end
+                    if out and out[-1][3] is top and out[-1][2] + 1 == cursor:
+                        out[-1] = (version, out[-1][1], last, top)
                     else:
-                        out.append((cursor, last, top))
+                        out.append((version, cursor, last, top))
                     cursor = last + 1
                 if route is not None:
                     while stack and stack[-1][0] < span_start:
