@@ -226,6 +226,14 @@ def test_sets_share_their_ranges_rather_than_copies() -> None:
     assert [r is t for r, t in zip((piece & tag).ranges(4), tag.ranges(4)[7:10], strict=True)] == [True] * 3
     narrow = PrefixSet(["10.1.2.0/24"])
     assert (space & narrow).ranges(4)[0] is narrow.ranges(4)[0]  # the other side's, when it lies inside
+    # A version without addresses, given or left by an operation, is the one shared empty list.
+    empties = [
+        space.ranges(6),
+        PrefixSet(["2001:db8::/32"]).ranges(4),
+        (space & PrefixSet(["172.16.0.0/12"])).ranges(4),
+    ]
+    assert empties == [[], [], []] and all(e is empties[0] for e in empties)
+    assert space.only((6,)).ranges(4) is empties[0] and space.ranges(5) == []
 
 
 def test_one_version_of_a_set_is_kept_and_holds_only_that_version() -> None:

@@ -297,15 +297,23 @@ def networks_between(version: int, start: int, end: int) -> Iterator[Network]:
     return (make(block) for block in blocks_between(version, start, end))
 
 
+# The range list of every set without addresses of a version: lists of sets are never changed.
+_NONE: list[Range] = []
+
+
 class PrefixSet:
     """A set of IPv4 and IPv6 addresses, kept as merged ranges per version.
 
     Set algebra on ranges answers "is every address of tag X allowed/routed" without caring
     how the prefixes were cut; `networks()` gives the minimal CIDR list back. Entries that are
     not prefixes are ignored (use `parse_prefixes` first where they matter).
+
+    The two versions' lists are two slots, and a version without addresses holds the one shared
+    empty list: NSG evaluation keeps about 100,000 sets at 100k resources, nearly all of them
+    IPv4 only, and a dict of both lists per set took a quarter of their memory.
     """
 
-    __slots__ = ("_blocks", "_cuts", "_key", "_only", "_ranges")
+    __slots__ = ("_blocks", "_cuts", "_key", "_only", "_v4", "_v6")
 
     def __init__(self, prefixes: Iterable[Network | str] = ()) -> None:
         raw: dict[int, list[Range]] = {4: [], 6: []}
@@ -316,16 +324,18 @@ class PrefixSet:
                     raw[found[0]].append(found[1])
             elif isinstance(item, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
                 raw[item.version].append(_span(item))
-        self._ranges = {v: _merge(r) for v, r in raw.items()}
+        self._v4 = _merge(raw[4]) if raw[4] else _NONE
+        self._v6 = _merge(raw[6]) if raw[6] else _NONE
         self._blocks: int | None = None
         self._cuts: dict[tuple[int, int], _Cut] | None = None
         self._key: RangesKey | None = None
         self._only: dict[tuple[int, ...], PrefixSet] | None = None
 
     @classmethod
-    def _of(cls, ranges: dict[int, list[Range]]) -> PrefixSet:
+    def _of(cls, v4: list[Range], v6: list[Range]) -> PrefixSet:
         new = cls.__new__(cls)  # not cls(): every set operation makes one, parsing nothing
-        new._ranges = ranges
+        new._v4 = v4 or _NONE
+        new._v6 = v6 or _NONE
         new._blocks = None
         new._cuts = None
         new._key = None
@@ -338,7 +348,7 @@ class PrefixSet:
         raw: dict[int, list[Range]] = {4: [], 6: []}
         for version, start, end in spans:
             raw[version].append((start, end))
-        return cls._of({v: _merge(r) for v, r in raw.items()})
+        return cls._of(_merge(raw[4]), _merge(raw[6]))
 
     @staticmethod
     def of(value: Addresses) -> PrefixSet:
@@ -349,11 +359,15 @@ class PrefixSet:
         return PrefixSet(value)
 
     def ranges(self, version: int) -> list[Range]:
-        return self._ranges.get(version, [])
+        """The merged ranges of one IP version. Shared: do not change the list."""
+        return self._v4 if version == 4 else self._v6 if version == 6 else _NONE
+
+    def _by_version(self) -> tuple[tuple[int, list[Range]], tuple[int, list[Range]]]:
+        return (4, self._v4), (6, self._v6)
 
     def versions(self) -> tuple[int, ...]:
         """The IP versions it holds addresses of."""
-        return tuple(v for v in (4, 6) if self._ranges[v])
+        return tuple(v for v, ranges in self._by_version() if ranges)
 
     def only(self, versions: tuple[int, ...]) -> PrefixSet:
         """Its addresses of those IP versions, sharing the range lists (sets never change)."""
@@ -366,33 +380,34 @@ class PrefixSet:
         found = self._only.get(versions)
         if found is None:
             found = self._only[versions] = PrefixSet._of(
-                {v: self._ranges[v] if v in versions else [] for v in (4, 6)}
+                self._v4 if 4 in versions else _NONE, self._v6 if 6 in versions else _NONE
             )
         return found
 
     def key(self) -> RangesKey:
         """The set's addresses as a dict key, made once per set (sets never change)."""
         if self._key is None:
-            self._key = RangesKey(self._ranges[4], self._ranges[6])
+            self._key = RangesKey(self._v4, self._v6)
         return self._key
 
     def networks(self) -> list[Network]:
-        return [n for v in (4, 6) for s, e in self._ranges[v] for n in networks_between(v, s, e)]
+        return [n for v, ranges in self._by_version() for s, e in ranges for n in networks_between(v, s, e)]
 
     def block_count(self) -> int:
         """len(self.networks()), without building them; kept, as sets never change (NSG evidence
         counts a destination tag's blocks once per verdict)."""
         if self._blocks is None:
-            self._blocks = sum(1 for v in (4, 6) for s, e in self._ranges[v] for _ in blocks_between(v, s, e))
+            self._blocks = sum(
+                1 for v, ranges in self._by_version() for s, e in ranges for _ in blocks_between(v, s, e)
+            )
         return self._blocks
 
     def address_count(self) -> int:
-        return sum(e - s + 1 for v in (4, 6) for s, e in self._ranges[v])
+        return sum(e - s + 1 for ranges in (self._v4, self._v6) for s, e in ranges)
 
     def _combine(self, other: Addresses, op: Callable[[list[Range], list[Range]], list[Range]]) -> PrefixSet:
-        theirs = PrefixSet.of(other)._ranges
-        mine = self._ranges  # both versions spelt out: a comprehension here cost NSG evaluation ~5 %
-        return PrefixSet._of({4: op(mine[4], theirs[4]), 6: op(mine[6], theirs[6])})
+        theirs = PrefixSet.of(other)
+        return PrefixSet._of(op(self._v4, theirs._v4), op(self._v6, theirs._v6))
 
     def __or__(self, other: Addresses) -> PrefixSet:
         o = PrefixSet.of(other)
@@ -416,30 +431,29 @@ class PrefixSet:
         same few tag rules in NSG after NSG, and the pieces it gets back, being the remembered
         ones, are what it cuts next."""
         o = PrefixSet.of(other)
-        mine, theirs = self._ranges, o._ranges
-        if len(theirs[4]) + len(theirs[6]) < _REMEMBERED:
-            return self._split_by(theirs)
+        if len(o._v4) + len(o._v6) < _REMEMBERED:
+            return self._split_by(o)
         cuts = o._cuts
         if cuts is _NEVER:
-            return self._split_by(theirs)
+            return self._split_by(o)
         if cuts is None:
             cuts = o._cuts = {}
-        key = (id(mine[4]) if mine[4] else 0, id(mine[6]) if mine[6] else 0)
+        mine = (self._v4, self._v6)
+        key = (id(mine[0]) if mine[0] else 0, id(mine[1]) if mine[1] else 0)
         found = cuts.get(key)
         if found is None:
-            found = cuts[key] = _Cut(mine, *self._split_by(theirs))
+            found = cuts[key] = _Cut(mine, *self._split_by(o))
         return found.inside, found.outside
 
-    def _split_by(self, theirs: dict[int, list[Range]]) -> tuple[PrefixSet, PrefixSet]:
-        v4, v6 = _split(self._ranges[4], theirs[4]), _split(self._ranges[6], theirs[6])
-        return PrefixSet._of({4: v4[0], 6: v6[0]}), PrefixSet._of({4: v4[1], 6: v6[1]})
+    def _split_by(self, other: PrefixSet) -> tuple[PrefixSet, PrefixSet]:
+        v4, v6 = _split(self._v4, other._v4), _split(self._v6, other._v6)
+        return PrefixSet._of(v4[0], v6[0]), PrefixSet._of(v4[1], v6[1])
 
     def contains(self, other: Addresses) -> bool:
         """Every address of `other` is in this set (an empty `other` is contained). By bisection,
         building no set: NSG evaluation asks it of every rule for every sender."""
         o = PrefixSet.of(other)
-        for v in (4, 6):
-            mine, theirs = self._ranges[v], o._ranges[v]
+        for mine, theirs in ((self._v4, o._v4), (self._v6, o._v6)):
             if len(theirs) <= len(mine):
                 for start, end in theirs:
                     k = _first_reaching(mine, start)  # merged ranges: one of them must hold it all
@@ -453,8 +467,7 @@ class PrefixSet:
         """By bisection of the larger side's ranges for each of the smaller side's: a NIC's one
         address or a rule's few blocks against a tag's hundreds of prefixes, in either order."""
         o = PrefixSet.of(other)
-        for v in (4, 6):
-            mine, theirs = self._ranges[v], o._ranges[v]
+        for mine, theirs in ((self._v4, o._v4), (self._v6, o._v6)):
             if len(theirs) > len(mine):
                 mine, theirs = theirs, mine
             for start, end in theirs:
@@ -464,10 +477,10 @@ class PrefixSet:
         return False
 
     def __bool__(self) -> bool:
-        return bool(self._ranges[4] or self._ranges[6])
+        return bool(self._v4 or self._v6)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, PrefixSet) and self._ranges == other._ranges
+        return isinstance(other, PrefixSet) and self._v4 == other._v4 and self._v6 == other._v6
 
     # Equal by value but mutable-looking, so unhashable; mypy expects a method here.
     __hash__ = None  # type: ignore[assignment]
@@ -502,7 +515,7 @@ class RangesKey:
 class _Cut(NamedTuple):
     """A remembered `PrefixSet.split`: the ranges split (held, so their ids stay theirs), the answer."""
 
-    ranges: dict[int, list[Range]]
+    ranges: tuple[list[Range], list[Range]]
     inside: PrefixSet
     outside: PrefixSet
 
