@@ -156,26 +156,37 @@ def test_a_loaded_snapshot_holds_one_copy_of_each_text(demo: Inventory, tmp_path
         # equal tuples too, and the reader forgets them once the inventory is built
         any_port = [r.source_port_ranges for r in rules if r.source_port_ranges == ("*",)]
         assert len(any_port) > 1 and len({id(value) for value in any_port}) == 1
-        assert sharing._TUPLES == {}
+        last = [r.priority for r in rules if r.priority == 65500]  # above what Python shares itself
+        assert len(last) > 1 and len({id(value) for value in last}) == 1
+        assert sharing._TUPLES == {} and sharing._NUMBERS == {}
 
 
 def test_a_scan_shares_equal_rule_tuples_and_then_forgets_its_table(demo: Inventory) -> None:
-    """The demo fixture is a replayed scan: its NSG rules' equal tuples are one object each."""
+    """The demo fixture is a replayed scan: its NSG rules' equal tuples and priorities are one
+    object each."""
     rules = [r for n in demo.network_security_groups for r in n.security_rules]
     any_port = [r.source_port_ranges for r in rules if r.source_port_ranges == ("*",)]
     assert len(any_port) > 1 and len({id(value) for value in any_port}) == 1
-    assert sharing._TUPLES == {}
+    counted = Counter(r.priority for r in rules if r.priority > 256)
+    recurring = [p for p, n in counted.items() if n > 1]
+    assert recurring and all(len({id(r.priority) for r in rules if r.priority == p}) == 1 for p in recurring)
+    assert sharing._TUPLES == {} and sharing._NUMBERS == {}
 
 
 def test_tuples_are_shared_only_during_a_build_and_until_the_outermost_one_ends() -> None:
     text = "".join(["Virtual", "Network"])  # not a constant the compiler would share
     assert sharing.shared([text]) is not sharing.shared([text]) and sharing._TUPLES == {}
+    big = int("4096")
+    assert sharing.number(big) is big and sharing._NUMBERS == {}
     with sharing.building():
         first = sharing.shared([text])
+        assert sharing.number(big) is big
         with sharing.building():
             assert sharing.shared([text]) is first
+            assert sharing.number(int("4096")) is big
         assert sharing.shared([text]) is first  # the inner build's end kept the outer's table
-    assert sharing._TUPLES == {}
+        assert sharing.number(int("4096")) is big
+    assert sharing._TUPLES == {} and sharing._NUMBERS == {}
 
 
 secretish = st.lists(

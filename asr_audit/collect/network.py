@@ -53,7 +53,7 @@ from asr_audit.inventory import (
     VirtualNetwork,
     VirtualNetworkGateway,
 )
-from asr_audit.inventory.sharing import shared
+from asr_audit.inventory.sharing import number, shared
 
 # --- virtual networks --------------------------------------------------------------------
 
@@ -133,7 +133,7 @@ def parse_security_rule(raw: dict[str, Any], default: bool = False) -> SecurityR
         raise Malformed(f"security rule {raw.get('name')!r} lacks priority, direction or access")
     return SecurityRule(
         name=text(raw.get("name")) or ids.name_of(text(raw.get("id"))),
-        priority=priority,
+        priority=number(priority),
         direction=direction,
         access=access,
         protocol=text(p.get("protocol")) or "*",

@@ -386,7 +386,7 @@ def _decode_hint(hint: Any) -> Decode:
     if hint is bool:
         return _checked(lambda v: isinstance(v, bool), "expected true or false")
     if hint is int:
-        return _checked(lambda v: isinstance(v, int) and not isinstance(v, bool), "expected an integer")
+        return _decode_int
     if hint is str:
         return _decode_str
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
@@ -401,6 +401,13 @@ def _checked(ok: Callable[[Any], bool], problem: str) -> Decode:
         return value
 
     return convert
+
+
+def _decode_int(value: Any) -> int:
+    """One object per distinct number while reading (`sharing.number`): rule priorities recur."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _Invalid("expected an integer")
+    return sharing.number(value)
 
 
 def _decode_str(value: Any) -> str:
