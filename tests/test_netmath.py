@@ -558,6 +558,17 @@ def test_extending_a_route_set_equals_building_it_whole(base: list, more: list, 
         # The extended set shares the original's lookups until it changes them: never in place.
         assert original.effective_route(address) is _reference(base, address)
     assert original.routes() == RouteSet(base).routes() == RouteSet(base).extended([]).routes()
+    # Joined by a layer of the same routes, it is the same set, and shares the layer's spans.
+    layer = RouteSet(more)
+    joined = original.joined(layer)
+    assert [(r.prefix, r.rank) for r in joined.routes()] == [(r.prefix, r.rank) for r in whole.routes()]
+    for offset in offsets:
+        address = ipaddress.ip_address("10.0.0.0") + offset
+        assert joined.effective_route(address) is _reference([*base, *more], address)
+    layer_spans = {id(span) for v in (4, 6) for span in layer._spans[v]}
+    for v in (4, 6):
+        for span in joined._spans[v]:
+            assert (id(span) in layer_spans) == any(span[2] is r for r in layer.routes())
 
 
 _udr = st.builds(
@@ -625,6 +636,31 @@ def test_tables_with_the_same_tag_udrs_share_their_expanded_routes() -> None:
     other = router.routes(v, v.subnets[0], gateway)
     assert other.effective_route("2603:1030::1").next_hop_type == GATEWAY
     assert routes_a.effective_route("2603:1030::1").next_hop_type == INTERNET
+
+
+def test_subnets_with_the_same_service_endpoints_share_their_endpoint_routes() -> None:
+    router = SubnetRouter(ServiceTagIndex(TAGS))
+    v = vnet(["10.1.0.0/16"])
+    forced = RouteTable(id="a", name="a", location="eastus", routes=[Route("force", "0.0.0.0/0", GATEWAY)])
+    exact = RouteTable(id="b", name="b", location="eastus", routes=[Route("exact", "20.38.1.0/24", GATEWAY)])
+    found = []
+    for n, table in enumerate((forced, exact, forced)):
+        sub = Subnet(id=f"/x/subnets/s{n}", name=f"s{n}", service_endpoints=["Microsoft.Storage"])
+        found.append(router.routes(v, sub, table))
+    a, b, a_again = found
+    storage = a.effective_route("20.60.2.9")  # Storage.EastUS, the VNet's region
+    assert storage.next_hop_type == SERVICE_ENDPOINT and b.effective_route("20.60.2.9") is storage
+    assert a.base is a_again.base  # one base per table and endpoints
+    assert b.effective_route("20.38.1.7").name == "exact"  # a UDR on the same prefix outranks it
+    assert a.effective_route("8.8.8.8").name == "force" and b.effective_route("8.8.8.8").source == "Default"
+
+    def endpoint_spans(routes: Any) -> dict[int, Any]:
+        return {
+            id(span[2]): span for span in routes.base._spans[4] if span[2].next_hop_type == SERVICE_ENDPOINT
+        }
+
+    in_a, in_b = endpoint_spans(a), endpoint_spans(b)
+    assert set(in_a) & set(in_b) and all(in_b[k] is span for k, span in in_a.items() if k in in_b)
 
 
 def test_a_shared_route_table_does_not_carry_one_vnets_routes_into_another() -> None:

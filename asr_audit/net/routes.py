@@ -194,6 +194,21 @@ class RouteSet:
     def extended(self, routes: Iterable[RouteEntry], unresolved: Iterable[Unresolved] = ()) -> RouteSet:
         """This set plus a few more routes, without sorting the whole table again: subnets that
         share a large route table differ only in their system and service endpoint routes."""
+        spans = []
+        for route in routes:
+            version, length, start = _route_key(route)
+            spans.append((version, (start, -(start + (1 << (BITS[version] - length)) - 1), route)))
+        return self._with(spans, unresolved)
+
+    def joined(self, layer: RouteSet) -> RouteSet:
+        """`extended` by a layer's routes and unresolved routes, sharing the layer's spans rather
+        than making them again: subnets of many route tables have the same service endpoints,
+        whose routes are a service tag's prefixes."""
+        return self._with([(v, span) for v in (4, 6) for span in layer._spans[v]], layer.unresolved)
+
+    def _with(
+        self, added: Iterable[tuple[int, tuple[int, int, RouteEntry]]], unresolved: Iterable[Unresolved]
+    ) -> RouteSet:
         new = RouteSet.__new__(RouteSet)
         new.unresolved = [*self.unresolved, *unresolved]
         # The routes of each prefix length stay shared with this set until a new route changes
@@ -201,9 +216,9 @@ class RouteSet:
         new._exact = dict(self._exact)
         changed: set[tuple[int, int]] = set()
         new._spans = {v: list(spans) for v, spans in self._spans.items()}
-        for route in routes:
-            version, length, start = _route_key(route)
-            slot = (version, length)
+        for version, span in added:
+            start, negated_end, route = span
+            slot = (version, BITS[version] + 1 - (1 - negated_end - start).bit_length())
             current = new._exact.get(slot, {}).get(start)
             if current is not None and current.rank <= route.rank:
                 continue
@@ -211,13 +226,12 @@ class RouteSet:
                 changed.add(slot)
                 new._exact[slot] = dict(new._exact.get(slot, {}))
             new._exact[slot][start] = route
-            key = (start, -(start + (1 << (BITS[version] - length)) - 1))
             spans = new._spans[version]
-            at = bisect_left(spans, key)  # at its (start, -end), which sorts before any route
+            at = bisect_left(spans, (start, negated_end))  # sorts before any route of its prefix
             if current is not None:
-                spans[at] = (*key, route)
+                spans[at] = span
             else:
-                spans.insert(at, (*key, route))
+                spans.insert(at, span)
         new._lengths = self._lengths_of(new._exact)
         new._segments = {}
         new._public = None
@@ -457,6 +471,9 @@ class SubnetRouter:
         self._tables: dict[int, tuple[RouteTable, RouteSet]] = {}  # keeps the table alive: ids stay unique
         self._layers: dict[tuple[tuple[str | None, ...], ...], RouteSet] = {}  # by the tag UDRs they hold
         self._bases: dict[tuple[object, ...], RouteSet] = {}
+        # The endpoint and default routes, by the endpoints they come from: shared by every base
+        # that adds them to its table (`RouteSet.joined`).
+        self._endpoints: dict[tuple[object, ...], RouteSet] = {}
         self._vnets: dict[int, tuple[VirtualNetwork, list[RouteEntry]]] = {}
         self._subnets: dict[tuple[int, int, int], tuple[object, SubnetRoutes]] = {}
 
@@ -502,10 +519,11 @@ class SubnetRouter:
         key = (id(route_table), *endpoints)
         base = self._bases.get(key)
         if base is None:
-            endpoint, unresolved = service_endpoint_routes(vnet, subnet, self.tags)
-            base = self._bases[key] = self._table(route_table).extended(
-                [*endpoint, *default_routes()], unresolved
-            )
+            layer = self._endpoints.get(endpoints)
+            if layer is None:
+                endpoint, unresolved = service_endpoint_routes(vnet, subnet, self.tags)
+                layer = self._endpoints[endpoints] = RouteSet([*endpoint, *default_routes()], unresolved)
+            base = self._bases[key] = self._table(route_table).joined(layer)
         return base
 
     def _local(self, vnet: VirtualNetwork) -> list[RouteEntry]:
