@@ -158,6 +158,11 @@ def _route_key(route: RouteEntry) -> tuple[int, int, int]:
     return net.version, net.prefixlen, int(net.network_address)
 
 
+def _span_of(version: int, length: int, start: int, route: RouteEntry) -> tuple[int, int, RouteEntry]:
+    """A route's entry in `RouteSet._spans`: (start, -end, route)."""
+    return start, -(start + (1 << (BITS[version] - length)) - 1), route
+
+
 class RouteSet:
     """A subnet's effective routes: the winning route per prefix, queried by longest prefix match.
 
@@ -179,7 +184,7 @@ class RouteSet:
         self._spans: dict[int, list[tuple[int, int, RouteEntry]]] = {4: [], 6: []}
         for (version, length, start), route in best.items():
             self._exact.setdefault((version, length), {})[start] = route
-            self._spans[version].append((start, -(start + (1 << (BITS[version] - length)) - 1), route))
+            self._spans[version].append(_span_of(version, length, start, route))
         for spans in self._spans.values():
             spans.sort()  # (start, -end) is unique per route: the routes are never compared
         self._lengths = self._lengths_of(self._exact)
@@ -197,7 +202,7 @@ class RouteSet:
         spans = []
         for route in routes:
             version, length, start = _route_key(route)
-            spans.append((version, (start, -(start + (1 << (BITS[version] - length)) - 1), route)))
+            spans.append((version, _span_of(version, length, start, route)))
         return self._with(spans, unresolved)
 
     def joined(self, layer: RouteSet) -> RouteSet:
@@ -218,7 +223,7 @@ class RouteSet:
         new._spans = {v: list(spans) for v, spans in self._spans.items()}
         for version, span in added:
             start, negated_end, route = span
-            slot = (version, BITS[version] + 1 - (1 - negated_end - start).bit_length())
+            slot = (version, route.prefix.prefixlen)
             current = new._exact.get(slot, {}).get(start)
             if current is not None and current.rank <= route.rank:
                 continue
