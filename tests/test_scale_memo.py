@@ -1,8 +1,8 @@
 """What issue 10 made shared and fast stays shared per analysis and exact: the service-tag index,
 route tables, subnet routes and NSGs are compiled once per analysis (through `ctx.memo`) however
-many rules read them, a new analysis compiles afresh, the router is released once the last rule
-reading it has run, and the faster snapshot writer and reader give what `dataclasses.asdict` and
-the checked reader gave."""
+many rules read them, a new analysis compiles afresh, and the faster snapshot writer and reader
+give what `dataclasses.asdict` and the checked reader gave. How the rules that judge VNet by VNet
+release what they build is tests/test_scale_groups.py."""
 
 from __future__ import annotations
 
@@ -12,18 +12,16 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from builders import a2a_item, inventory, resource_id, subnet_id, vault, virtual_network, vm_with_nic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from asr_audit import redact
-from asr_audit import rules as rules_package
 from asr_audit.access.clouds import CLOUDS
 from asr_audit.app import runner
 from asr_audit.app.replay import DEMO_CASSETTE, replay_scan
 from asr_audit.collect import ScanRequest
 from asr_audit.errors import UsageError
-from asr_audit.inventory import AzureFirewall, Inventory, Route, RouteTable, ServiceTag, sharing, snapshot
+from asr_audit.inventory import Inventory, sharing, snapshot
 from asr_audit.net import routes, service_tags
 from asr_audit.redact import scrub
 from asr_audit.rules.base import Context
@@ -220,112 +218,3 @@ def test_a_token_in_a_snapshot_is_still_redacted(demo: Inventory) -> None:
     text = snapshot.dumps(copy)
     assert "eyJhbGciOi" not in text and "[redacted]" in text
     assert json.loads(text)["coverage"][0]["detail"].startswith("401: Authorization: [redacted]")
-
-
-# --- releasing the router -------------------------------------------------------------------------
-
-
-class _Recording(dict[str, Any]):
-    """A memo that logs every look-up (`memoised` asks with `get`) and every release."""
-
-    def __init__(self, log: list[tuple[str, str]]) -> None:
-        super().__init__()
-        self.log = log
-
-    def get(self, key: str, default: Any = None) -> Any:
-        self.log.append(("read", key))
-        return super().get(key, default)
-
-    def pop(self, key: str, *default: Any) -> Any:
-        self.log.append(("released", key))
-        return super().pop(key, *default)
-
-
-def _routed_estate() -> Inventory:
-    """A protected VM in a subnet without default outbound access whose route table sends
-    Entra ID to an Azure Firewall: every rule that follows routes reads the router for it."""
-    vnet = virtual_network("vnet-app", "eastus")
-    subnet = vnet.subnets[0]
-    subnet.default_outbound_access = False
-    table = RouteTable(
-        resource_id("Microsoft.Network/routeTables", "rt"),
-        "rt",
-        "eastus",
-        [Route("aad", "AzureActiveDirectory", "VirtualAppliance", "10.0.9.4")],
-    )
-    subnet.route_table_id = table.id
-    firewall = AzureFirewall(
-        resource_id("Microsoft.Network/azureFirewalls", "fw"), "fw", "eastus", ["10.0.9.4"]
-    )
-    vm, nic = vm_with_nic("vm1", "eastus", subnet_id(vnet))
-    owner = vault("rsv", "westus")
-    tags = [
-        ServiceTag("AzureActiveDirectory", None, "AzureAD", ["20.190.128.0/18"]),
-        ServiceTag("Storage.EastUS", "eastus", "AzureStorage", ["20.38.1.0/24"]),
-        ServiceTag("EventHub.WestUS", "westus", "EventHub", ["13.88.0.0/24"]),
-        ServiceTag("AzureSiteRecovery", None, "AzureSiteRecovery", ["52.10.0.0/24"]),
-    ]
-    item = a2a_item(owner, vm, primary="eastus", recovery="westus")
-    return inventory(vnet, table, firewall, vm, nic, owner, item, *tags)
-
-
-def _analysed(inv: Inventory, select: list[str] | None = None) -> tuple[list[tuple[str, str]], list[Any]]:
-    """The memo's log, with ("ran", rule id) after each rule, and the findings."""
-    log: list[tuple[str, str]] = []
-    ctx = Context(inv, source_region="eastus", target_region="westus")
-    ctx.memo = _Recording(log)
-    original = rules_package.coverage_unknowns
-
-    def after_each_rule(meta: Any, context: Context) -> Any:
-        log.append(("ran", meta.id))
-        return original(meta, context)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(rules_package, "coverage_unknowns", after_each_rule)
-        found = rules_package.analyze(ctx, select=select)
-    return log, found
-
-
-def _readers(log: list[tuple[str, str]], key: str) -> set[str]:
-    readers: set[str] = set()
-    reads = False
-    for event, what in log:
-        if event == "read" and what == key:
-            reads = True
-        elif event == "ran":
-            if reads:
-                readers.add(what)
-            reads = False
-    return readers
-
-
-def test_the_router_is_released_after_the_last_rule_that_reads_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    built = _count(monkeypatch, routes.SubnetRouter, "__init__", lambda self, tags: "router")
-    log, _ = _analysed(_routed_estate())
-    # Every rule that reads it is named, and each of them reads it here: none is missing.
-    assert _readers(log, routes.ROUTER_MEMO) == rules_package.RELEASED[routes.ROUTER_MEMO]
-    released = log.index(("released", routes.ROUTER_MEMO))
-    ran = [what for event, what in log[:released] if event == "ran"]
-    # They ran first, in the catalog's order, and it went after the last of them.
-    assert ran == ["NET-FIREWALL-FQDN", "NET-FORCED-TUNNEL", "NET-OUTBOUND-PATH"]
-    assert ("read", routes.ROUTER_MEMO) not in log[released:]
-    assert ran[-1] != [what for event, what in log if event == "ran"][-1]  # later rules ran without it
-    assert built == {"router": 1}  # built once, never again after its release
-
-
-def test_a_run_releases_the_router_after_the_last_reader_it_runs() -> None:
-    log, _ = _analysed(_routed_estate(), select=["NET-FIREWALL-FQDN", "NET-FORCED-TUNNEL", "VM-NAME"])
-    released = log.index(("released", routes.ROUTER_MEMO))
-    assert [what for event, what in log[:released] if event == "ran"][-1] == "NET-FORCED-TUNNEL"
-    log, _ = _analysed(_routed_estate(), select=["VM-NAME", "PLC-SAME-REGION"])
-    assert ("released", routes.ROUTER_MEMO) not in log and ("read", routes.ROUTER_MEMO) not in log
-
-
-def test_releasing_the_router_changes_no_finding(monkeypatch: pytest.MonkeyPatch) -> None:
-    readers = rules_package.RELEASED[routes.ROUTER_MEMO]
-    _, released = _analysed(_routed_estate())
-    monkeypatch.setattr(rules_package, "RELEASED", {})
-    log, kept = _analysed(_routed_estate())
-    assert not any(event == "released" for event, _ in log)
-    assert [f.to_json() for f in released] == [f.to_json() for f in kept]
-    assert {f.rule_id for f in kept} & readers  # its readers found something to compare

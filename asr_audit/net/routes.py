@@ -482,6 +482,15 @@ class SubnetRouter:
         self._vnets: dict[int, tuple[VirtualNetwork, list[RouteEntry]]] = {}
         self._subnets: dict[tuple[int, int, int], tuple[object, SubnetRoutes]] = {}
 
+    def release(self) -> None:
+        """Forget what was built per route table, VNet and subnet, and keep the layers, which are
+        keyed by content (tag UDRs, service endpoints) and which every group of VNets that
+        `rules.analyze` takes up in turn shares."""
+        self._tables.clear()
+        self._bases.clear()
+        self._vnets.clear()
+        self._subnets.clear()
+
     def _table(self, route_table: RouteTable | None) -> RouteSet:
         if route_table is None:
             return RouteSet()

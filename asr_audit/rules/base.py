@@ -7,7 +7,7 @@ decides which rules exist. `Rule` stays callable so a check can still be run dir
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
@@ -44,6 +44,10 @@ class Context:
     # that run in a second process, pickled back to the first.
     checks: list[Check] = field(default_factory=list, repr=False, compare=False)
     record_checks: bool = True
+    # The VNets (ids.key, sorted) that rules judging VNet by VNet take up in this pass; None: all.
+    # `rules.analyze` runs those rules over groups of VNets and releases what they built per VNet
+    # between groups (`rules.BY_VNET`).
+    vnet_scope: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
 
     def examined(
         self,
@@ -65,6 +69,13 @@ class Context:
         if key not in self.memo:
             self.memo[key] = build()
         return cast(_T, self.memo[key])
+
+    def in_scope(self, by_vnet: Mapping[str, _T]) -> list[_T]:
+        """The values of `by_vnet` (keyed by VNet key) whose VNet is in scope, in key order: looked up
+        from the scope rather than filtered from the whole mapping, which would cost every group a
+        pass over the estate."""
+        keys = sorted(by_vnet) if self.vnet_scope is None else [k for k in self.vnet_scope if k in by_vnet]
+        return [by_vnet[k] for k in keys]
 
     @cached_property
     def index(self) -> InventoryIndex:

@@ -10,6 +10,7 @@ NET-NSG-RECOVERY-SIDE (`rules.common.nsg_evaluation`).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -79,11 +80,10 @@ def _nic_nsgs(estate: Estate, p: audited.Placement) -> list[CompiledNsg | Unread
 @rule(NSG_OUTBOUND)
 def check_nsg_outbound(ctx: Context) -> Iterator[Finding]:
     estate = Estate.of(ctx)
-    placements = list(audited.placements(ctx))
-    per_nic: dict[str, int] = {}
-    for p in placements:
-        per_nic[ids.key(p.nic.id)] = per_nic.get(ids.key(p.nic.id), 0) + 1
-    for p in placements:
+    per_nic = ctx.shared(
+        "placements_per_nic", lambda: Counter(ids.key(p.nic.id) for p in audited.placements(ctx))
+    )
+    for p in audited.placements_in_scope(ctx):
         ctx.examined(NSG_OUTBOUND, p.nic.id, NIC_TYPE, p.nic.name, p.nic.location or p.vnet.location)
         nsgs = _nic_nsgs(estate, p)
         if not nsgs:

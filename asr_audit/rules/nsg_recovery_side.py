@@ -98,9 +98,10 @@ def _mirrored(vnet: VirtualNetwork, pairs: Iterable[tuple[str | None, str | None
 @rule(NSG_RECOVERY_SIDE)
 def check_nsg_recovery_side(ctx: Context) -> Iterator[Finding]:
     estate = Estate.of(ctx)
-    pairs = _pairs(ctx)
-    done = _judged_for_nics(ctx)
-    for key, vnet in sorted(audited.recovery_vnets(ctx).items()):
+    pairs = ctx.shared("recovery_pairs", lambda: _pairs(ctx))
+    done = ctx.shared("judged_for_nics", lambda: _judged_for_nics(ctx))
+    for vnet in ctx.in_scope(audited.recovery_vnets(ctx)):
+        key = ids.key(vnet.id)
         wanted = _mirrored(vnet, pairs.get(key, ()))
         for subnet in vnet.subnets:
             if subnet.name.lower() in INFRASTRUCTURE_SUBNETS:

@@ -7,8 +7,9 @@ says which kind it is. Every rule asks this module rather than re-deriving scope
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from asr_audit import ids
 from asr_audit.inventory import (
@@ -31,6 +32,14 @@ RECOVERY_VNET_INPUTS = ("protected_items", "network_mappings", "virtual_networks
 A2A = "A2A"
 A2A_MAPPING = "AzureToAzure"  # the instance type of an Azure-to-Azure network mapping
 ON_PREMISES_TO_AZURE = frozenset({"HyperVReplicaAzure", "InMageAzureV2", "InMageRcm"})
+
+
+class _InVnet(Protocol):
+    @property
+    def vnet(self) -> VirtualNetwork: ...
+
+
+_Placed = TypeVar("_Placed", bound=_InVnet)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +178,22 @@ def placements(ctx: Context) -> tuple[Placement, ...]:
     return ctx.shared("placements", lambda: tuple(_placements(ctx)))
 
 
+def placements_in_scope(ctx: Context) -> list[Placement]:
+    """`placements` whose VNet is in `ctx.vnet_scope`, VNet by VNet."""
+    return [
+        p
+        for group in ctx.in_scope(ctx.shared("placements_by_vnet", lambda: _by_vnet(placements(ctx))))
+        for p in group
+    ]
+
+
+def _by_vnet(items: Iterable[_Placed]) -> dict[str, list[_Placed]]:
+    out: dict[str, list[_Placed]] = {}
+    for item in items:
+        out.setdefault(ids.key(item.vnet.id), []).append(item)
+    return out
+
+
 def _placements(ctx: Context) -> Iterator[Placement]:
     index = ctx.index
     for wl in workloads(ctx):
@@ -190,7 +215,13 @@ def source_vnets(ctx: Context) -> dict[str, VirtualNetwork]:
 
 
 def recovery_vnets(ctx: Context) -> dict[str, VirtualNetwork]:
-    """VNets that workloads fail over into: chosen on items, mapped, or (readiness) in the target region."""
+    """VNets that workloads fail over into: chosen on items, mapped, or (readiness) in the target
+    region, by id key. Found once per analysis: a rule that judges VNet by VNet asks per group.
+    Shared: do not change it."""
+    return ctx.shared("recovery_vnets", lambda: _recovery_vnets(ctx))
+
+
+def _recovery_vnets(ctx: Context) -> dict[str, VirtualNetwork]:
     index = ctx.index
     wanted = {ids.key(i.recovery_network_id) for i in a2a_items(ctx) if i.recovery_network_id}
     wanted |= {ids.key(m.recovery_network_id) for m in a2a_mappings(ctx) if m.recovery_network_id}
@@ -249,17 +280,17 @@ class SubnetCase:
         return shown + (f" and {len(vms) - 3} more" if len(vms) > 3 else "")
 
 
-def subnet_cases(ctx: Context) -> tuple[SubnetCase, ...]:
-    """Every subnet that holds a workload NIC, once, in id order; grouped once per analysis for
-    the rules that judge subnets."""
+def subnet_cases(ctx: Context) -> list[SubnetCase]:
+    """Every subnet in scope (`ctx.vnet_scope`) that holds a workload NIC, once, in id order per
+    VNet; grouped once per analysis for the rules that judge subnets."""
 
-    def build() -> tuple[SubnetCase, ...]:
+    def build() -> dict[str, list[SubnetCase]]:
         cases: dict[str, SubnetCase] = {}
         for p in placements(ctx):
             cases.setdefault(ids.key(p.subnet.id), SubnetCase(p.vnet, p.subnet)).placements.append(p)
-        return tuple(cases[k] for k in sorted(cases))
+        return _by_vnet(cases[k] for k in sorted(cases))
 
-    return ctx.shared("subnet_cases", build)
+    return [case for group in ctx.in_scope(ctx.shared("subnet_cases", build)) for case in group]
 
 
 def workload_ref(workload: Workload) -> dict[str, str]:

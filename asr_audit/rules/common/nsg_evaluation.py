@@ -70,6 +70,9 @@ INFRASTRUCTURE_SUBNETS = frozenset(
 )
 
 
+ESTATE_MEMO = "nsg_estate"  # where `Estate.of` keeps it in the analysis's memo
+
+
 class Estate:
     """Address books and compiled NSGs over one analysis: a book (the VirtualNetwork tag seen from
     a subnet) is built once per VNet and route table, which the subnets of a VNet mostly share,
@@ -93,7 +96,14 @@ class Estate:
 
     @staticmethod
     def of(ctx: Context) -> Estate:
-        return ctx.shared("nsg_estate", lambda: Estate(ctx))
+        return ctx.shared(ESTATE_MEMO, lambda: Estate(ctx))
+
+    def release(self) -> None:
+        """Forget the books and compiled NSGs, which are built per VNet and route table, and keep
+        what every subnet sees alike (`common`, ASG members, resolved destinations): `rules.analyze`
+        takes up the estate a group of VNets at a time."""
+        for built in (self._books, self._spaces, self._routed, self._compiled, self._shapes, self._first):
+            built.clear()
 
     def book(self, vnet: VirtualNetwork, subnet: Subnet) -> AddressBook:
         # What the book depends on: the VNet (space, peerings, gateways) and the route table.
