@@ -214,6 +214,9 @@ def test_a_large_report_comes_in_pieces_that_make_the_indented_document() -> Non
     assert len(pieces) > 2  # written as it is encoded, never held whole
     text = "".join(pieces)
     assert text == json.dumps(json.loads(text), indent=2) + "\n" == render(many, "json")
+    # the findings, made JSON one at a time as they are written, are the document's
+    assert json.loads(text) == json.loads(json.dumps(document(many), default=sorted))
+    assert len(json.loads(text)["findings"]) == 1_500
 
 
 def test_a_token_is_redacted_in_whichever_piece_it_lands_and_no_literal_is_cut() -> None:

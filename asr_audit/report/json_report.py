@@ -8,10 +8,11 @@ findings, so it equals the sum of `summary.by_severity`; suppressed ones are cou
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from enum import Enum
 from typing import Any
 
+from asr_audit.findings import Finding
 from asr_audit.inventory import Coverage
 from asr_audit.redact import scrub_json
 from asr_audit.report import REPORT_SCHEMA_VERSION, Report
@@ -22,6 +23,10 @@ _PARTS_PER_PIECE = 4096
 
 
 def document(report: Report) -> dict[str, Any]:
+    return _document(report, [f.to_json() for f in report.findings])
+
+
+def _document(report: Report, findings: list[Any]) -> dict[str, Any]:
     active = report.active
     doc: dict[str, Any] = {
         "schema_version": REPORT_SCHEMA_VERSION,
@@ -42,7 +47,7 @@ def document(report: Report) -> dict[str, Any]:
         },
         "rules_run": list(report.rules_run),
         "coverage": [_coverage(c) for c in report.coverage],
-        "findings": [f.to_json() for f in report.findings],
+        "findings": findings,
     }
     if report.suppression_notes:
         doc["suppressions"] = report.suppression_notes
@@ -68,13 +73,30 @@ def chunks(report: Report) -> Iterator[str]:
     splits one, and `scrub_json` redacts only the literals of a piece holding a word a redaction
     needs (most reports hold none)."""
     parts: list[str] = []
-    for part in json.JSONEncoder(indent=2, default=_jsonable).iterencode(document(report)):
+    doc = _document(report, _AsJson(report.findings))
+    for part in json.JSONEncoder(indent=2, default=_jsonable).iterencode(doc):
         parts.append(part)
         if len(parts) == _PARTS_PER_PIECE:
             yield scrub_json("".join(parts))
             parts.clear()
     parts.append("\n")
     yield scrub_json("".join(parts))
+
+
+class _AsJson(list[Any]):
+    """The findings as `chunks` encodes them: each made JSON as it is written, not all first (at
+    1M resources the 703,835 dicts took the report 190 MiB over the analysis's peak). A list to
+    the indented encoder, which iterates it; nothing else sees it."""
+
+    def __init__(self, findings: Sequence[Finding]) -> None:
+        super().__init__()
+        self._findings = findings
+
+    def __iter__(self) -> Iterator[Any]:
+        return (f.to_json() for f in self._findings)
+
+    def __len__(self) -> int:
+        return len(self._findings)
 
 
 def _coverage(c: Coverage) -> dict[str, Any]:
