@@ -10,13 +10,15 @@ from typing import Any
 
 import pytest
 from builders import a2a_item, inventory, resource_id, subnet_id, vault, virtual_network, vm_with_nic
+from hypothesis import given
+from hypothesis import strategies as st
 
 from asr_audit import ids
 from asr_audit import rules as rules_package
 from asr_audit.access.clouds import CLOUDS
 from asr_audit.app.replay import DEMO_CASSETTE, replay_scan
 from asr_audit.collect import ScanRequest
-from asr_audit.findings import Finding
+from asr_audit.findings import Finding, Severity
 from asr_audit.inventory import AzureFirewall, Inventory, Route, RouteTable, ServiceTag
 from asr_audit.net import routes
 from asr_audit.rules.base import Context, Rule
@@ -251,3 +253,45 @@ def test_a_released_router_keeps_its_layers_and_answers_alike() -> None:
     assert after is not before and after.routes() == before.routes()
     assert router._layers == layers and all(router._layers[k] is v for k, v in layers.items())
     assert all(router._endpoints[k] is v for k, v in endpoints.items())
+
+
+# --- the end of the analysis -----------------------------------------------------------------------
+
+
+_RULES = ("NET-FORCED-TUNNEL", "VM-NAME", "ASR-AGENT")
+_FINDING = st.builds(
+    lambda rule_id, severity, name, key: Finding(
+        rule_id=rule_id,
+        title="t",
+        severity=severity,
+        status="fail",
+        subscription_id="s",
+        resource_id=f"/subscriptions/s/resourceGroups/rg/providers/X/{name}",
+        resource_type=None,
+        region=None,
+        message="m",
+        remediation="r",
+        docs="d",
+        key=key,
+    ),
+    st.sampled_from(_RULES),
+    st.sampled_from(list(Severity)),
+    st.text("aAbB", max_size=3),
+    st.sampled_from(["", "k1", "K1"]),
+)
+
+
+@given(st.lists(_FINDING, max_size=40))
+def test_findings_sorted_per_severity_and_rule_come_in_the_order_of_one_sort(findings: list[Finding]) -> None:
+    expected = sorted(findings, key=lambda f: (-f.severity.rank, f.rule_id, f.resource_id.lower(), f.key))
+    got = rules_package._worst_first(list(findings))
+    assert [id(f) for f in got] == [id(f) for f in expected]  # ties keep their order, as a stable sort
+
+
+def test_findings_share_one_copy_of_each_subscription_and_region() -> None:
+    meta = next(iter(default_catalog())).meta
+    rid = "/subscriptions/AbC/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm"
+    a, b = (meta.finding(resource_id=rid + n, message="m", region="West US") for n in ("1", "2"))
+    assert a.subscription_id == "abc" and a.subscription_id is b.subscription_id
+    assert a.region == "westus" and a.region is b.region
+    assert meta.finding(resource_id=rid, message="m").region is None
