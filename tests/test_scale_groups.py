@@ -132,6 +132,7 @@ def _readers(log: list[tuple[str, str]], key: str) -> set[str]:
 
 
 def test_the_rules_that_read_each_released_structure_are_declared_and_run_first() -> None:
+    assert set(rules_package.BY_VNET) == {routes.ROUTER_MEMO, nsg_evaluation.ESTATE_MEMO}
     log = _analysed(_routed_estate())
     grouped = frozenset().union(*rules_package.BY_VNET.values())
     dropped = {key: log.index(("dropped", key)) for key in rules_package.BY_VNET}
