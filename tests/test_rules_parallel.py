@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import pickle
 from typing import Any
 
 import pytest
@@ -87,6 +88,21 @@ def test_a_child_that_fails_leaves_its_rules_to_the_parent(
     catalog = Catalog(failing_in_child(r) if r.meta.id == "NET-NSG-RECOVERY-SIDE" else r for r in rules)
     children = _forking(monkeypatch)
     assert _audit(demo, catalog) == alone
+    assert len(children) == 1
+
+
+@ON_LINUX
+def test_a_child_answer_cut_short_leaves_its_rules_to_the_parent(
+    demo: Inventory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer is decoded as it is read: one that ends early is not half taken."""
+    alone = _audit(demo)
+    encode = pickle.dumps
+    monkeypatch.setattr(
+        parallel.pickle, "dumps", lambda obj, **kw: encode(obj, **kw)[: len(encode(obj, **kw)) // 2]
+    )
+    children = _forking(monkeypatch)
+    assert _audit(demo) == alone
     assert len(children) == 1
 
 
