@@ -563,5 +563,5 @@ ROUTER_MEMO = "subnet_router"  # where `shared_router` keeps it in the analysis'
 def shared_router(analysis: Analysis) -> SubnetRouter:
     """The analysis's one router: each route table is compiled once, and each subnet's routes
     built once, for every rule that follows routes (NET-FORCED-TUNNEL, NET-FIREWALL-FQDN,
-    NET-OUTBOUND-PATH)."""
+    NET-OUTBOUND-PATH), per group of VNets those rules judge together (`rules.BY_VNET`)."""
     return memoised(analysis, ROUTER_MEMO, SubnetRouter, lambda: SubnetRouter(shared_index(analysis)))

@@ -77,7 +77,8 @@ class Estate:
     """Address books and compiled NSGs over one analysis: a book (the VirtualNetwork tag seen from
     a subnet) is built once per VNet and route table, which the subnets of a VNet mostly share,
     and an NSG is compiled once per book however many NICs and subnets use it. Kept in
-    `ctx.memo`, so NET-NSG-OUTBOUND and NET-NSG-RECOVERY-SIDE share both."""
+    `ctx.memo`, so NET-NSG-OUTBOUND and NET-NSG-RECOVERY-SIDE share both, a group of VNets at a
+    time (`rules.BY_VNET`)."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
