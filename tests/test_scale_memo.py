@@ -1,8 +1,8 @@
 """What issue 10 made shared and fast stays shared per analysis and exact: the service-tag index,
 route tables, subnet routes and NSGs are compiled once per analysis (through `ctx.memo`; once per
-group of VNets on a large estate) however many rules read them, a new analysis compiles afresh, and the faster snapshot writer and reader
-give what `dataclasses.asdict` and the checked reader gave. How the rules that judge VNet by VNet
-release what they build is tests/test_scale_groups.py."""
+group of VNets on a large estate) however many rules read them, a new analysis compiles afresh,
+and the faster snapshot writer and reader give what `dataclasses.asdict` and the checked reader
+gave. How the rules that judge VNet by VNet release what they build is tests/test_scale_groups.py."""
 
 from __future__ import annotations
 
