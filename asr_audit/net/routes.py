@@ -321,7 +321,7 @@ class RouteSet:
                     else:
                         top, last = None, span_start - 1
                     if last == end:
-                        last = end
+                        last = end  # the range's own int object, not an equal copy: segments are kept
                     if out and out[-1][3] is top and out[-1][2] + 1 == cursor:
                         out[-1] = (version, out[-1][1], last, top)
                     else:

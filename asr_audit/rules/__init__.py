@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from asr_audit import ids
 from asr_audit.findings import Check, Finding
 from asr_audit.heap import no_cyclic_gc
 from asr_audit.rules import parallel
@@ -90,7 +89,7 @@ def _run(rules: Sequence[Rule], context: Context) -> list[Finding]:
 def _by_vnet_groups(rules: Sequence[Rule], context: Context) -> list[Finding]:
     """`rules` run over each group of the inventory's VNets in turn, releasing the structures
     they build per VNet between groups and dropping them after the last."""
-    keys = sorted({ids.key(vnet.id) for vnet in context.inventory.virtual_networks})
+    keys = sorted(context.index.virtual_networks)
     findings: list[Finding] = []
     try:
         for at in range(0, max(len(keys), 1), VNETS_PER_GROUP):
