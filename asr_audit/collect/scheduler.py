@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from queue import Empty, SimpleQueue
 from typing import Any
 
 from azure.core.exceptions import ClientAuthenticationError
@@ -99,26 +100,34 @@ class Scan:
 
             store = prefetch(pool, self._factory, [s.id for s in subs], self._clock, self._graph)
             reader = store.reader(reader)
-        pending = {self._submit(pool, job, reader): job for job in planner.first()}
+        # Jobs announce themselves here when they finish. `concurrent.futures.wait` would visit
+        # every pending future on each call: quadratic in a scan's jobs, 17 % of the client's CPU
+        # on 100 subscriptions (1,800 jobs pending at once), and worse with each subscription.
+        finished: SimpleQueue[Future[Outcome]] = SimpleQueue()
+        pending = {self._submit(pool, job, reader, finished): job for job in planner.first()}
         unstarted: list[Job] = []
         while pending:
-            done, _ = wait(pending, timeout=self._clock.left(), return_when=FIRST_COMPLETED)
-            if not done:  # the deadline
+            try:
+                future = finished.get(timeout=self._clock.left())
+            except Empty:  # the deadline
                 break
-            for future in done:
-                job = pending.pop(future)
-                outcome = future.result()
-                self.inventory.merge(outcome.inventory)
-                self._report(outcome.coverage)
-                for follow in planner.after(job, outcome.records):
-                    if self._clock.expired:
-                        unstarted.append(follow)
-                    else:
-                        pending[self._submit(pool, follow, reader)] = follow
+            job = pending.pop(future)
+            outcome = future.result()
+            self.inventory.merge(outcome.inventory)
+            self._report(outcome.coverage)
+            for follow in planner.after(job, outcome.records):
+                if self._clock.expired:
+                    unstarted.append(follow)
+                else:
+                    pending[self._submit(pool, follow, reader, finished)] = follow
         self._unfinished([*pending.values(), *unstarted], planner, subs)
 
-    def _submit(self, pool: DaemonPool, job: Job, reader: Reader) -> Future[Outcome]:
-        return pool.submit(execute, job, self._factory, self._arm_endpoint, reader)
+    def _submit(
+        self, pool: DaemonPool, job: Job, reader: Reader, finished: SimpleQueue[Future[Outcome]]
+    ) -> Future[Outcome]:
+        future = pool.submit(execute, job, self._factory, self._arm_endpoint, reader)
+        future.add_done_callback(finished.put)
+        return future
 
     def _unfinished(self, jobs: list[Job], planner: Planner, subs: list[Subscription]) -> None:
         """Coverage of what the deadline cut short, and of service tags never asked for."""
