@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from conftest import SCENARIOS_DIR
@@ -124,3 +125,40 @@ def test_untrusted_certificate_on_every_subscription_is_an_auth_error(
     assert bundle != other.ca_bundle
     assert "SSL" in str(error.value) or "certificate" in str(error.value).lower()
     assert "\n" not in str(error.value)
+
+
+def test_a_netrc_entry_does_not_replace_the_token(
+    fake_arm: Callable[..., FakeArm], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """requests reads `~/.netrc` per request when it trusts the environment, and a `default`
+    entry matches every host: the scan then sent Basic credentials (the netrc password) instead
+    of the bearer token, and ARM refused every read."""
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("default login someone password netrc-secret\n", encoding="utf-8")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("NETRC", str(netrc))
+    arm = fake_arm("api-examples")
+    inventory = scan_fake(arm, monkeypatch, [NETWORK_SUB])
+    assert [s.id for s in inventory.subscriptions] == [NETWORK_SUB]
+    assert inventory.virtual_networks
+    assert not [c for c in inventory.coverage if c.status == "forbidden"]
+
+
+def test_the_proxy_comes_from_the_environment_and_no_proxy_is_honoured(
+    fake_arm: Callable[..., FakeArm], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The environment is read once per scan, but still read: HTTPS_PROXY carries the requests
+    (here to a closed port, so nothing is read), and NO_PROXY naming the endpoint's host
+    bypasses it."""
+    arm = fake_arm("api-examples")
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with pytest.raises(AuthError, match="no requested subscription could be read"):
+        scan_fake(arm, monkeypatch, [NETWORK_SUB])
+    assert arm.requests == []
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    inventory = scan_fake(arm, monkeypatch, [NETWORK_SUB])
+    assert [s.id for s in inventory.subscriptions] == [NETWORK_SUB]
+    assert arm.requests

@@ -274,10 +274,13 @@ def test_clients_use_the_cloud_endpoint_and_scope(transport: FakeTransport) -> N
     assert transport.requests[0][2]["Authorization"] == "Bearer fake-token"
 
 
-def test_ca_bundle_prefers_requests_then_ssl_cert_file(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ca_bundle_prefers_requests_then_ssl_cert_file_then_curl(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     assert ca_bundle_from_env() is None
+    monkeypatch.setenv("CURL_CA_BUNDLE", "/tmp/curl.pem")
+    assert ca_bundle_from_env() == "/tmp/curl.pem"
     monkeypatch.setenv("SSL_CERT_FILE", "/tmp/ssl.pem")
     assert ca_bundle_from_env() == "/tmp/ssl.pem"
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/tmp/requests.pem")
