@@ -8,6 +8,7 @@ that wrongly went there would be served and logged.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,22 @@ def test_data_ids_must_be_plain_arm_paths(value: Any, why: str) -> None:
         urls.resource_id(value, "vault id")
     assert why in str(refused.value)
     assert "\n" not in str(refused.value) and "\r" not in str(refused.value)
+
+
+def test_every_character_a_url_cannot_hold_is_refused_and_no_other() -> None:
+    """ASCII takes a shortcut (`isprintable`); the refusals must be those of the per-character
+    rule: whitespace, and control, format and unassigned characters (category C). Checked for
+    ASCII, Latin-1 and the punctuation and format blocks (U+2000-U+206F, U+FEFF), where the
+    shortcut and the rule could part."""
+    chars = [*map(chr, range(0x250)), *map(chr, range(0x2000, 0x2070)), "\ufeff", "\u3000"]
+    for char in chars:
+        expected = char.isspace() or unicodedata.category(char)[0] == "C"
+        problem = None
+        try:
+            urls.resource_id(f"{VAULT}/x{char}y", "vault id")
+        except urls.RefusedUrl as refused:
+            problem = str(refused)
+        assert ("whitespace or control" in (problem or "")) is expected, (hex(ord(char)), problem)
 
 
 def test_a_plain_id_passes_without_its_trailing_slash() -> None:

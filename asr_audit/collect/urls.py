@@ -49,7 +49,13 @@ def shown(value: Any, limit: int = _SHOWN) -> str:
 
 
 def _unprintable(text: str) -> bool:
-    """Control, format or unassigned characters, or any whitespace (a URL has none)."""
+    """Control, format or unassigned characters, or any whitespace (a URL has none).
+
+    Every URL sent passes here, nextLinks with their long tokens included, so plain ASCII (the
+    usual case) is checked in C: there, what is not printable is a control character or
+    whitespace, and the one printable whitespace is the space."""
+    if text.isascii():
+        return " " in text or not text.isprintable()
     return any(c.isspace() or unicodedata.category(c)[0] == "C" for c in text)
 
 
