@@ -129,6 +129,9 @@ class Planner:
         source_regions: tuple[str, ...] = (),
     ) -> None:
         self._subscriptions = subscription_ids
+        # lower-cased id -> as requested; kept, as the follow-ups of every page of items look
+        # their subscriptions up here (rebuilt per item, it was quadratic on 1,000 subscriptions)
+        self._scanned = {s.lower(): s for s in subscription_ids}
         self._target_regions = target_regions  # readiness: --target-region
         self._source_regions = source_regions  # readiness: --source-region
         self._regional: set[tuple[str, str, str]] = set()  # (collector, subscription, region) planned
@@ -268,14 +271,13 @@ class Planner:
         account, though ARM lists them once per subscription (collect.assignments): the jobs
         reading that shared list come last, so that the others are not queued behind them while
         the first one reads it."""
-        scanned = {s.lower(): s for s in self._subscriptions}
         accounts = []
         for item in items:
             if item.instance_type != "A2A":
                 continue
             for disk in item.protected_disks:
                 account_id = disk.cache_storage_account_id
-                subscription = scanned.get(ids.subscription_of(account_id) or "")
+                subscription = self._scanned.get(ids.subscription_of(account_id) or "")
                 if not account_id or subscription is None or ids.key(account_id) in self._cache_accounts:
                     continue
                 self._cache_accounts.add(ids.key(account_id))
@@ -354,8 +356,7 @@ class Planner:
     ) -> list[Job]:
         """The `collectors` (SKU list, usages) of each region, each once per (subscription,
         region) whichever side (source or recovery) asked for it first."""
-        scanned = {s.lower(): s for s in self._subscriptions}
-        subscription = scanned.get(subscription_id.lower())
+        subscription = self._scanned.get(subscription_id.lower())
         if subscription is None:
             return []  # not scanned: the rules say `unknown` there
         jobs = []
