@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from typing import Any
 
 import pytest
 import requests
 from azure.core.credentials import AccessToken
-from azure.core.exceptions import AzureError, ServiceRequestError
+from azure.core.exceptions import AzureError, ClientAuthenticationError, ServiceRequestError
 from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest
 from azure.core.rest._requests_basic import RestRequestsTransportResponse
@@ -438,3 +439,43 @@ def test_shared_token_is_refreshed_near_expiry_and_on_claims() -> None:
     relaxed = SharedToken(inner, refresh_margin=10)
     assert relaxed.get_token("s").token == relaxed.get_token("s").token == "t3"
     assert relaxed.get_token("s", claims='{"access_token": {}}').token == "t4"
+
+
+def test_the_token_is_fetched_while_the_clients_are_built(transport: FakeTransport) -> None:
+    """The fetch starts before the SDKs import and does not hold them up; the first request
+    waits for it and uses its token, and nothing asks the credential again."""
+    asked, release = threading.Event(), threading.Event()
+
+    class Slow(RecordingCredential):
+        def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+            asked.set()
+            release.wait(10)
+            return super().get_token(*scopes, **kwargs)
+
+    credential = Slow()
+    factory = ClientFactory(credential, CLOUDS["AzureCloud"], retry=FAST, transport=transport)
+    assert asked.wait(5) and not release.is_set()  # built while the fetch was still waiting
+    transport.add("GET", "", ok({"value": []}))
+    threading.Timer(0.2, release.set).start()
+    get_json(factory.get("network"), "/subscriptions/s/x")
+    get_json(factory.get("compute"), "/subscriptions/s/x")
+    assert credential.scopes == [(CLOUDS["AzureCloud"].credential_scope,)]
+    assert transport.requests[0][2]["Authorization"] == "Bearer fake-token"
+
+
+def test_what_the_token_fetch_raised_is_raised_by_the_first_request_once(transport: FakeTransport) -> None:
+    class FailsFirst(RecordingCredential):
+        def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+            super().get_token(*scopes, **kwargs)
+            if len(self.scopes) == 1:
+                raise ClientAuthenticationError("not logged in")
+            return AccessToken("fake-token", 4_102_444_800)
+
+    credential = FailsFirst()
+    factory = ClientFactory(credential, CLOUDS["AzureCloud"], retry=FAST, transport=transport)
+    transport.add("GET", "", ok({"value": []}))
+    with pytest.raises(ClientAuthenticationError, match="not logged in"):
+        get_json(factory.get("network"), "/subscriptions/s/x")
+    assert len(credential.scopes) == 1 and transport.requests == []
+    get_json(factory.get("network"), "/subscriptions/s/x")  # a later ask fetches afresh
+    assert len(credential.scopes) == 2 and len(transport.requests) == 1

@@ -72,6 +72,7 @@ class ClientFactory:
         clock: ScanClock | None = None,
     ) -> None:
         self._credential = SharedToken(credential)
+        self._credential.prefetch(cloud.credential_scope)  # while the SDKs below import
         self._cloud = cloud
         self._retry = retry or RetrySettings()
         self._transport = transport  # tests: one fake transport shared by every client

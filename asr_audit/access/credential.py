@@ -149,13 +149,42 @@ class SharedToken:
         self._credential = credential
         self._margin = refresh_margin
         self._tokens: dict[tuple[Any, ...], AccessToken] = {}
+        self._failed: dict[tuple[Any, ...], BaseException] = {}  # what a prefetch raised, once
         self._lock = threading.Lock()
+
+    def prefetch(self, *scopes: str) -> None:
+        """Fetch the token for `scopes` on a daemon thread while the caller goes on.
+
+        Behind `az login`, a managed identity or a service principal the fetch is mostly waiting
+        (a subprocess, IMDS, Entra ID), and a scan has ~0.7 s of SDK imports to do meanwhile. The
+        lock is taken here, before returning, and released by the fetching thread, so every ask
+        that follows waits for this fetch instead of starting its own. The first ask of the same
+        scopes gets the token, or raises what the fetch raised, as it would have itself."""
+        self._lock.acquire()
+        try:
+            fetch = threading.Thread(target=self._prefetch, args=(scopes,), name="asr-token", daemon=True)
+            fetch.start()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _prefetch(self, scopes: tuple[str, ...]) -> None:
+        key = (scopes, ())  # what the pipelines' auth policy asks: the scopes, no options
+        try:
+            self._tokens[key] = self._checked(scopes, {})
+        except BaseException as exc:  # handed to the first ask, in its thread
+            self._failed[key] = exc
+        finally:
+            self._lock.release()
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         if kwargs.get("claims"):
             return self._checked(scopes, kwargs)
         cache_key = (scopes, tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
         with self._lock:  # held while fetching: concurrent first asks wait for one answer
+            failed = self._failed.pop(cache_key, None)
+            if failed is not None:
+                raise failed
             token = self._tokens.get(cache_key)
             if token is None or token.expires_on - time.time() < self._margin:
                 token = self._tokens[cache_key] = self._checked(scopes, kwargs)
