@@ -241,6 +241,50 @@ def test_graph_rows_are_matched_to_the_account_as_atscope_lists_them() -> None:
     assert read.unread.count == 1 and "unscoped" in read.unread.ids[0]
 
 
+def test_each_vault_and_resource_group_job_gets_its_own_rows_and_the_querys_gap() -> None:
+    """Rows of one subscription's answer are shared out by the object each belongs to: a vault's
+    items (ids spelled `/Subscriptions/`, any case), a resource group's gateways (the group in
+    another case). A row of no listed vault goes to no job; a paging note reaches every job."""
+    sub = "11111111-2222-4333-8444-555555555555"
+    vault = f"/Subscriptions/{sub}/resourceGroups/RG/providers/Microsoft.RecoveryServices/vaults/v"
+    item = "/replicationFabrics/f/replicationProtectionContainers/c/replicationProtectedItems/i"
+    rows = [{"id": f"{vault}{n % 3}{item}{n}", "properties": {}} for n in range(9)]
+    rows.append({"id": f"/subscriptions/{sub}/resourceGroups/rg/providers/Other/thing/x", "properties": {}})
+    items = QueryResult(note="paging stopped at the cap of 3 pages")
+    _keep(items, rows, set(), sub)
+    gateway = "/providers/Microsoft.Network/virtualNetworkGateways/gw"
+    gateways = QueryResult()
+    _keep(
+        gateways,
+        [
+            {"id": f"/subscriptions/{sub}/resourceGroups/Hub-East{gateway}1", "resourceGroup": "Hub-East"},
+            {"id": f"/subscriptions/{sub}/resourceGroups/hub-west{gateway}2"},
+            {"id": f"/subscriptions/{sub}/resourceGroups/HUB-EAST{gateway}3"},
+        ],
+        set(),
+        sub,
+    )
+    store = GraphStore()
+    store.add("protected_items", [sub], items)
+    store.add("virtual_network_gateways", [sub], gateways)
+    arm = store.reader(lambda *_: pytest.fail("served from Graph, never ARM"))
+
+    def served(collector: str, object_id: str) -> _Read:
+        read = _Read()
+        job = Job(sub, collector, "x", lambda: "", lambda r: r["id"].rsplit("/", 1)[-1], object_id=object_id)
+        arm(job, None, "", read)
+        return read
+
+    for v in range(3):
+        read = served(f"protected_items:v{v}", f"{vault.lower()}{v}")
+        assert sorted(read.records) == sorted(f"i{n}" for n in range(9) if n % 3 == v)
+        assert read.incomplete == "paging stopped at the cap of 3 pages"
+    assert served("protected_items:v9", f"{vault}9").records == []
+    group = f"/subscriptions/{sub}/resourceGroups/hub-east"
+    assert sorted(served("virtual_network_gateways:hub-east", group).records) == ["gw1", "gw3"]
+    assert served("virtual_network_gateways:hub-west", group.replace("east", "WEST")).records == ["gw2"]
+
+
 def _many(count: int, per_sub: int = 1) -> Scenario:
     """`count` small subscriptions: a VNet, an NSG, a NIC, a VM, a disk and a storage account each."""
     subs = [SubscriptionInfo(f"{i:08x}-0000-4000-8000-000000000000", f"sub {i}", "t") for i in range(count)]

@@ -195,6 +195,10 @@ class GraphStore:
         # id(role-assignment result) -> its rows by scope, indexed once per batch rather than
         # matched by a pass over them per cache account
         self._indexes: dict[int, AssignmentIndex] = {}
+        # (collector, subscription) -> its rows by the key of the object they belong to (vault,
+        # zone, resource group), made by the first job of that kind: a pass over every row per
+        # job took 2.6 s for 50 vaults and 20,000 items in one subscription, 10.4 s for 200
+        self._under: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
 
     def add(self, collector: str, subscription_ids: list[str], result: QueryResult) -> None:
         for sub in subscription_ids:
@@ -214,8 +218,7 @@ class GraphStore:
         kind, _, _ = job.collector.partition(":")
         sub = job.subscription_id.lower()
         if kind == "vault":  # the vault GET: ARG's row holds the same properties
-            wanted = ids.key(job.object_id)
-            rows, _ = self._rows("vaults", sub, lambda r: ids.key(text(r.get("id"))) == wanted)
+            rows, _ = self._rows_under("vaults", sub, _id_key, ids.key(job.object_id))
             if not rows:
                 raise Gap(CoverageStatus.NOT_FOUND, "the vault is not in Resource Graph's answer")
             into.records.append(job.parse(rows[0]))
@@ -226,12 +229,11 @@ class GraphStore:
             found = [self._rows(c, sub) for c in _GATEWAY_COLLECTORS]
             rows, gaps = [r for rs, _ in found for r in rs], [g for _, g in found if g]
         elif kind in _PARENT_KEYS:
-            parent = _PARENT_KEYS[kind]
-            rows, gap = self._rows(kind, sub, lambda r: parent(r) == ids.key(job.object_id))
+            rows, gap = self._rows_under(kind, sub, _PARENT_KEYS[kind], ids.key(job.object_id))
             gaps = [gap] if gap else []
         elif kind in _GATEWAY_COLLECTORS:
-            group = ids.resource_group_of(job.object_id) or ""
-            rows, gap = self._rows(kind, sub, lambda r: (_group(r) or "").lower() == group.lower())
+            group = (ids.resource_group_of(job.object_id) or "").lower()
+            rows, gap = self._rows_under(kind, sub, _group_key, group)
             gaps = [gap] if gap else []
         elif kind in QUERIES:
             rows, gap = self._rows(kind, sub)
@@ -268,16 +270,26 @@ class GraphStore:
         groups = {ids.key(MANAGEMENT_GROUPS + name) for row in chains for name in _ancestors(row)} | {"/"}
         return index.in_effect_at(account, sub, unread, groups.__contains__), [gap, chain_gap]
 
-    def _rows(
-        self, collector: str, sub: str, keep: Callable[[dict[str, Any]], bool] | None = None
-    ) -> tuple[list[dict[str, Any]], Gap | str | None]:
+    def _rows(self, collector: str, sub: str) -> tuple[list[dict[str, Any]], Gap | str | None]:
         result = self._results.get((collector, sub))
         if result is None:
             return [], Gap(CoverageStatus.ERROR, "no Resource Graph query covered this subscription")
-        rows = result.rows.get(sub, [])
-        if keep is not None:
-            rows = [r for r in rows if isinstance(r, dict) and keep(r)]
-        return rows, result.failed or result.note
+        return result.rows.get(sub, []), result.failed or result.note
+
+    def _rows_under(
+        self, collector: str, sub: str, key_of: Callable[[dict[str, Any]], str], wanted: str
+    ) -> tuple[list[dict[str, Any]], Gap | str | None]:
+        """The rows whose `key_of` is `wanted`. Jobs run on several workers: two of them may
+        index the same rows at once, and both indexes are the same."""
+        rows, gap = self._rows(collector, sub)
+        index = self._under.get((collector, sub))
+        if index is None:
+            index = {}
+            for row in rows:
+                if isinstance(row, dict):
+                    index.setdefault(key_of(row), []).append(row)
+            self._under[(collector, sub)] = index
+        return index.get(wanted, []), gap
 
 
 def _vault_key(row: dict[str, Any]) -> str:
@@ -314,6 +326,14 @@ def _ancestors(row: dict[str, Any]) -> list[str]:
 
 def _group(row: dict[str, Any]) -> str | None:
     return text(row.get("resourceGroup")) or ids.resource_group_of(text(row.get("id")))
+
+
+def _group_key(row: dict[str, Any]) -> str:
+    return (_group(row) or "").lower()
+
+
+def _id_key(row: dict[str, Any]) -> str:
+    return ids.key(text(row.get("id")))
 
 
 def prefetch(
