@@ -156,7 +156,7 @@ class SharedToken:
         """Fetch the token for `scopes` on a daemon thread while the caller goes on.
 
         Behind `az login`, a managed identity or a service principal the fetch is mostly waiting
-        (a subprocess, IMDS, Entra ID), and a scan has ~0.7 s of SDK imports to do meanwhile. The
+        (a subprocess, IMDS, Entra ID), and a scan has 0.5-0.7 s of SDK imports to do meanwhile. The
         lock is taken here, before returning, and released by the fetching thread, so every ask
         that follows waits for this fetch instead of starting its own. The first ask of the same
         scopes gets the token, or raises what the fetch raised, as it would have itself."""
