@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from collections import Counter
 from typing import Any
 
@@ -19,9 +20,17 @@ from asr_audit import redact
 from asr_audit.access.clouds import CLOUDS
 from asr_audit.app import runner
 from asr_audit.app.replay import DEMO_CASSETTE, replay_scan
-from asr_audit.collect import ScanRequest
+from asr_audit.collect import ScanRequest, network
 from asr_audit.errors import UsageError
-from asr_audit.inventory import Inventory, sharing, snapshot
+from asr_audit.inventory import (
+    Inventory,
+    NetworkSecurityGroup,
+    Route,
+    RouteTable,
+    SecurityRule,
+    sharing,
+    snapshot,
+)
 from asr_audit.net import routes, service_tags
 from asr_audit.redact import scrub
 from asr_audit.rules.base import Context
@@ -185,6 +194,158 @@ def test_tuples_are_shared_only_during_a_build_and_until_the_outermost_one_ends(
         assert sharing.shared([text]) is first  # the inner build's end kept the outer's table
         assert sharing.number(int("4096")) is big
     assert sharing._TUPLES == {} and sharing._NUMBERS == {}
+
+
+def _rule(name: str, priority: int, *, default: bool = False, ports: list[str] | None = None) -> SecurityRule:
+    return SecurityRule(
+        name, priority, "Outbound", "Allow", "Tcp", tuple(ports or ["443"]), ("Storage",), default=default
+    )
+
+
+def _estate() -> Inventory:
+    """Two NSGs and two route tables built apart, as a scan or a snapshot read would see them:
+    equal records in each, and records that differ from those in one field only."""
+    nsgs = [
+        NetworkSecurityGroup(
+            f"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/nsg{i}",
+            f"nsg{i}",
+            "eastus",
+            security_rules=[
+                _rule("to-storage", 100),
+                _rule("to-storage", 100 + i),
+                _rule("web", 200, ports=["80"]),
+            ],
+            default_security_rules=[
+                _rule("AllowVnetOutBound", 65000, default=True),
+                _rule("web", 200, default=True),
+            ],
+        )
+        for i in range(2)
+    ]
+    tables = [
+        RouteTable(
+            f"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/routeTables/rt{i}",
+            f"rt{i}",
+            "eastus",
+            routes=[
+                Route("default", "0.0.0.0/0", "VirtualAppliance", "10.0.0.4"),
+                Route("nva", "10.9.0.0/16", "VirtualAppliance", f"10.0.0.{5 + i}"),
+            ],
+        )
+        for i in range(2)
+    ]
+    return Inventory(network_security_groups=nsgs, route_tables=tables)
+
+
+def _assert_shares_equal_records(loaded: Inventory) -> None:
+    first, second = loaded.network_security_groups
+    assert first.security_rules[0] is second.security_rules[0]  # equal in every field
+    assert first.security_rules[2] is second.security_rules[2]
+    assert first.default_security_rules[0] is second.default_security_rules[0]
+    assert first.security_rules[1] is not second.security_rules[1]  # priorities 100 and 101
+    assert first.security_rules[1] is first.security_rules[0]  # nsg0's second rule equals its first
+    assert first.security_rules[2] is not first.default_security_rules[1]  # only `default` differs
+    assert first.security_rules[2] != first.default_security_rules[1]
+    one, two = loaded.route_tables
+    assert one.routes[0] is two.routes[0]
+    assert one.routes[1] is not two.routes[1] and one.routes[1].next_hop_ip_address == "10.0.0.5"
+    assert sharing._RECORDS == {}  # the table ends with the build
+
+
+def test_equal_rules_and_routes_are_one_object_after_a_snapshot_read(tmp_path: Any) -> None:
+    """Every NSG carries the same default rules and templates stamp the same rules and routes on
+    many: at 100k resources 476,000 rules held 274,000 values, 320,000 routes 113,000."""
+    estate = _estate()
+    path = tmp_path / "inventory.json"
+    path.write_text(snapshot.dumps(estate), encoding="utf-8")
+    whole = tmp_path / "whole.json"
+    whole.write_text(json.dumps(json.loads(path.read_text(encoding="utf-8"))), encoding="utf-8")
+    for loaded in (snapshot.load(path), snapshot.load(whole)):
+        assert loaded == estate
+        _assert_shares_equal_records(loaded)
+
+
+def test_equal_rules_and_routes_are_one_object_after_a_scan_parses_them() -> None:
+    body = snapshot.to_json(_estate())
+
+    def rule_json(rule: dict[str, Any]) -> dict[str, Any]:
+        names = {"destination_port_ranges": "destinationPortRanges"}
+        names |= {"destination_address_prefixes": "destinationAddressPrefixes"}
+        properties = {key: rule[key] for key in ("priority", "direction", "access", "protocol")}
+        properties |= {names[key]: rule[key] for key in names}
+        return {"name": rule["name"], "properties": properties}
+
+    with sharing.building():
+        nsgs = [
+            network.parse_network_security_group(
+                {
+                    "id": n["id"],
+                    "name": n["name"],
+                    "location": n["location"],
+                    "properties": {
+                        "securityRules": [rule_json(r) for r in n["security_rules"]],
+                        "defaultSecurityRules": [rule_json(r) for r in n["default_security_rules"]],
+                    },
+                }
+            )
+            for n in body["network_security_groups"]
+        ]
+        tables = [
+            network.parse_route_table(
+                {
+                    "id": t["id"],
+                    "name": t["name"],
+                    "location": t["location"],
+                    "properties": {
+                        "routes": [
+                            {
+                                "name": r["name"],
+                                "properties": {
+                                    "addressPrefix": r["address_prefix"],
+                                    "nextHopType": r["next_hop_type"],
+                                    "nextHopIpAddress": r["next_hop_ip_address"],
+                                },
+                            }
+                            for r in t["routes"]
+                        ]
+                    },
+                }
+            )
+            for t in body["route_tables"]
+        ]
+    parsed = Inventory(network_security_groups=nsgs, route_tables=tables)
+    assert parsed == _estate()
+    _assert_shares_equal_records(parsed)
+    # outside a build (a parser called on its own) nothing is kept
+    rule = {"name": "r", "properties": {"priority": 100, "direction": "Outbound", "access": "Allow"}}
+    assert network.parse_security_rule(rule) is not network.parse_security_rule(rule)
+    assert sharing._RECORDS == {}
+
+
+def test_a_shared_rule_or_route_cannot_be_changed() -> None:
+    """One object stands for the rule in every NSG that holds it: a change to it would change them all."""
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        _rule("to-storage", 100).priority = 4096  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Route("default", "0.0.0.0/0", "Internet").next_hop_type = "None"  # type: ignore[misc]
+
+
+def test_a_list_equal_to_a_tuple_read_before_is_that_tuple_and_a_bad_one_is_still_refused() -> None:
+    """The snapshot reader finds a repeated list of texts by its value as read: the tuple it gets
+    holds the texts interned the first time, and a list that only looks alike is checked."""
+    convert = snapshot._decode_hint(tuple[str, ...])
+    port = "".join(["44", "3"])  # not interned
+    with snapshot._reading():
+        first = convert([port, "80"])
+        again = convert(["".join(["44", "3"]), "80"])
+        assert again is first and again[0] is sys.intern("443")
+        with pytest.raises(snapshot._Invalid, match="expected a string"):
+            convert(["443", 80])
+        with pytest.raises(snapshot._Invalid, match="expected a string"):
+            convert(["443", {"port": 80}])  # unhashable: no lookup, the check names it
+        with pytest.raises(snapshot._Invalid, match="expected a list"):
+            convert("443")
+    assert sharing._TUPLES == {}
 
 
 secretish = st.lists(

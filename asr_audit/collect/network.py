@@ -53,7 +53,7 @@ from asr_audit.inventory import (
     VirtualNetwork,
     VirtualNetworkGateway,
 )
-from asr_audit.inventory.sharing import number, shared
+from asr_audit.inventory.sharing import number, record, shared
 
 # --- virtual networks --------------------------------------------------------------------
 
@@ -131,21 +131,27 @@ def parse_security_rule(raw: dict[str, Any], default: bool = False) -> SecurityR
     direction, access = text(p.get("direction")), text(p.get("access"))
     if priority is None or not direction or not access:
         raise Malformed(f"security rule {raw.get('name')!r} lacks priority, direction or access")
-    return SecurityRule(
-        name=text(raw.get("name")) or ids.name_of(text(raw.get("id"))),
-        priority=number(priority),
-        direction=direction,
-        access=access,
-        protocol=text(p.get("protocol")) or "*",
-        destination_port_ranges=shared(merged(p.get("destinationPortRange"), p.get("destinationPortRanges"))),
-        destination_address_prefixes=shared(
-            merged(p.get("destinationAddressPrefix"), p.get("destinationAddressPrefixes"))
-        ),
-        destination_application_security_groups=shared(refs(p, "destinationApplicationSecurityGroups")),
-        source_address_prefixes=shared(merged(p.get("sourceAddressPrefix"), p.get("sourceAddressPrefixes"))),
-        source_port_ranges=shared(merged(p.get("sourcePortRange"), p.get("sourcePortRanges"))),
-        source_application_security_groups=shared(refs(p, "sourceApplicationSecurityGroups")),
-        default=default,
+    return record(
+        SecurityRule(
+            name=text(raw.get("name")) or ids.name_of(text(raw.get("id"))),
+            priority=number(priority),
+            direction=direction,
+            access=access,
+            protocol=text(p.get("protocol")) or "*",
+            destination_port_ranges=shared(
+                merged(p.get("destinationPortRange"), p.get("destinationPortRanges"))
+            ),
+            destination_address_prefixes=shared(
+                merged(p.get("destinationAddressPrefix"), p.get("destinationAddressPrefixes"))
+            ),
+            destination_application_security_groups=shared(refs(p, "destinationApplicationSecurityGroups")),
+            source_address_prefixes=shared(
+                merged(p.get("sourceAddressPrefix"), p.get("sourceAddressPrefixes"))
+            ),
+            source_port_ranges=shared(merged(p.get("sourcePortRange"), p.get("sourcePortRanges"))),
+            source_application_security_groups=shared(refs(p, "sourceApplicationSecurityGroups")),
+            default=default,
+        )
     )
 
 
@@ -166,11 +172,13 @@ def parse_route(raw: dict[str, Any]) -> Route:
     prefix, hop = text(p.get("addressPrefix")), text(p.get("nextHopType"))
     if not prefix or not hop:
         raise Malformed(f"route {raw.get('name')!r} lacks addressPrefix or nextHopType")
-    return Route(
-        name=text(raw.get("name")) or ids.name_of(text(raw.get("id"))),
-        address_prefix=prefix,
-        next_hop_type=hop,
-        next_hop_ip_address=text(p.get("nextHopIpAddress")),
+    return record(
+        Route(
+            name=text(raw.get("name")) or ids.name_of(text(raw.get("id"))),
+            address_prefix=prefix,
+            next_hop_type=hop,
+            next_hop_ip_address=text(p.get("nextHopIpAddress")),
+        )
     )
 
 

@@ -228,7 +228,9 @@ class VirtualNetwork:
     dns_servers: list[str] = field(default_factory=list)  # dhcpOptions.dnsServers; empty = Azure DNS
 
 
-@dataclass(slots=True)
+# Frozen: equal rules (the six defaults of every NSG, a rule a template stamps on many) are one
+# object across NSGs while an inventory is built (`sharing.record`), so none may change.
+@dataclass(frozen=True, slots=True)
 class SecurityRule:
     name: str
     priority: int
@@ -257,7 +259,8 @@ class NetworkSecurityGroup:
     default_security_rules: list[SecurityRule] = field(default_factory=list)
 
 
-@dataclass(slots=True)
+# Frozen and shared across route tables like `SecurityRule`.
+@dataclass(frozen=True, slots=True)
 class Route:
     name: str
     address_prefix: str

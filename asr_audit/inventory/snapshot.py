@@ -335,6 +335,8 @@ def _schema(cls: type) -> tuple[tuple[str, Any, bool], ...]:
 def _decoder(cls: type) -> Decode:
     """JSON object -> instance of the dataclass `cls`, every field checked."""
     fields = [(name, _decode_hint(hint), required) for name, hint, required in _schema(cls)]
+    # Frozen records (rules, routes) are hashable, and equal ones are kept once (`sharing.record`).
+    make = (lambda **kwargs: sharing.record(cls(**kwargs))) if cls.__hash__ is not None else cls
 
     def decode(data: Any) -> Any:
         if not isinstance(data, dict):
@@ -351,7 +353,7 @@ def _decoder(cls: type) -> Decode:
                 missing.append(name)
         if missing:
             raise _Invalid(f"missing {', '.join(missing)}")
-        return cls(**kwargs)
+        return make(**kwargs)
 
     return decode
 
@@ -428,7 +430,19 @@ def _reading() -> Iterator[None]:
 
 
 def _shared(convert: Decode) -> Decode:
-    return lambda value: sharing.shared(convert(value))
+    """A list of texts as the tuple equal to it kept before (`sharing`), found by the list as read:
+    equal to a tuple decoded before, its items are those checked and interned texts. Only a new one
+    is checked and interned item by item (`convert`); at 100k resources 2.9 million such fields held
+    124,000 values."""
+
+    def convert_shared(value: Any) -> Any:
+        try:
+            known = sharing.known(tuple(value)) if isinstance(value, list) else None
+        except TypeError:  # an unhashable item (an object, a list): `convert` says where
+            known = None
+        return known if known is not None else sharing.shared(convert(value))
+
+    return convert_shared
 
 
 def _decode_sequence(item: Decode, make: Callable[[Iterator[Any]], Any]) -> Decode:
