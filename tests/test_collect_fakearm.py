@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 from conftest import SCENARIOS_DIR
 from fakearm import FakeArm
 from test_collect_transport import FAST
 
+from asr_audit.access import clients
 from asr_audit.access.clouds import CLOUDS
 from asr_audit.access.credential import TOKEN_ENV, make_credential
 from asr_audit.collect import ScanRequest, scan
@@ -143,6 +146,24 @@ def test_a_netrc_entry_does_not_replace_the_token(
     assert [s.id for s in inventory.subscriptions] == [NETWORK_SUB]
     assert inventory.virtual_networks
     assert not [c for c in inventory.coverage if c.status == "forbidden"]
+
+
+def test_bodies_are_read_in_blocks_of_64_kib(
+    fake_arm: Callable[..., FakeArm], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every body is read through azure-core's stream, requests and urllib3 one block at a time; at
+    azure-core's default of 4 KiB a large page took hundreds of reads through those layers."""
+    asked: list[int | None] = []
+    iter_content = requests.Response.iter_content
+
+    def recorded(self: requests.Response, chunk_size: int | None = 1, decode_unicode: bool = False) -> Any:
+        asked.append(chunk_size)
+        return iter_content(self, chunk_size, decode_unicode)
+
+    monkeypatch.setattr(requests.Response, "iter_content", recorded)
+    inventory = scan_fake(fake_arm("api-examples"), monkeypatch, [NETWORK_SUB])
+    assert inventory.virtual_networks
+    assert asked and set(asked) == {clients.READ_BLOCK_BYTES} and clients.READ_BLOCK_BYTES == 65536
 
 
 def test_the_proxy_comes_from_the_environment_and_no_proxy_is_honoured(

@@ -34,6 +34,11 @@ _CLIENTS: dict[str, tuple[str, str]] = {
     "resources": ("azure.mgmt.resource.resources", "ResourceManagementClient"),
 }
 
+# How much of a body each read asks for. azure-core's default is 4 KiB, so a 1 MB page of NSGs went
+# through ~250 reads, each through azure-core, requests, urllib3 and http.client: at 64 KiB the
+# 4 x 7,008-resource bench scan took 8 % less CPU (1.44-1.48 -> 1.32-1.36 s, bench/README.md).
+READ_BLOCK_BYTES = 64 * 1024
+
 # The clients want a subscription id, but every URL we send names its own subscription.
 _UNUSED_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
@@ -126,7 +131,12 @@ class ClientFactory:
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         verify: bool | str = ca_bundle_from_env() or True
-        return RequestsTransport(session=session, session_owner=True, connection_verify=verify)
+        return RequestsTransport(
+            session=session,
+            session_owner=True,
+            connection_verify=verify,
+            connection_data_block_size=READ_BLOCK_BYTES,
+        )
 
     def close(self) -> None:
         for client in self._clients.values():
