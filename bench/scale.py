@@ -11,13 +11,20 @@ Each size runs in two fresh processes, so each figure belongs to one of them:
   (readiness mode, eastus -> westus, every rule) and writes the JSON report to a file in pieces,
   as `--out` does. Its peak RSS is the analysis run's peak memory.
 
+With `--collect`, a third fresh process per size up to 300k, **collect**: a cold `collect.scan()`
+of the same tenant written as a fake-ARM scenario and served over HTTPS on 127.0.0.1 (ARM
+backend, page size 100, no added latency), the request count with it. It fails unless the scan
+collects exactly what the tenant holds, with no gap. Above 300k the fake ARM would hold the whole
+tenant's JSON in memory (7 GB of files at 1M), so collect is not run there.
+
 Wall is `perf_counter`, CPU is `getrusage` user + system of the process and its children (the
-analysis forks one for the NSG rules), peak RSS is `ru_maxrss`
+analysis forks one for the NSG rules), peak RSS is the process's own high-water mark (`VmHWM`)
 after the phase (peak so far in that process). The growth exponent between two sizes is
 log(t2 / t1) / log(n2 / n1): 1.0 is linear. Not part of the test suite. Usage:
 
     python -m bench.scale                          # 10k and 100k, then `asr-audit --help`
     python -m bench.scale --sizes 10000 100000 1000000
+    python -m bench.scale --sizes 10000 100000 --collect
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench.scan_bench import peak_rss_kib
 from bench.synth_tenant import TenantShape, subscriptions
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,6 +59,8 @@ TARGETS = {  # issue 10: analysis wall at a size, and the 10k -> 100k growth exp
 }
 RSS_TARGET_MIB = 4096  # at 1M
 EXPONENT_TARGET = 1.15
+COLLECT_MAX = 300_000  # resources: the fake ARM holds the whole tenant's JSON
+COLLECT_PAGE_SIZE = 100
 
 
 # --- building the inventory --------------------------------------------------------------------
@@ -136,7 +146,9 @@ def phase(figures: dict[str, dict[str, float]], name: str) -> Iterator[None]:
     figures[name] = {
         "wall": time.perf_counter() - wall0,
         "cpu": _cpu() - cpu0,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        # Not `ru_maxrss`: Linux carries it across the fork and exec that started this process, so
+        # it would also count what the coordinator held then (the collect phase's expected counts).
+        "peak_rss_mib": peak_rss_kib() / 1024,
         # the forked analysis child's peak: mostly pages it shares with this process
         "child_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }
@@ -208,6 +220,34 @@ def run_read(snapshot: Path, profile: Path | None) -> dict[str, Any]:
     }
 
 
+def run_collect(resources: int, keep: bool) -> dict[str, Any]:
+    """The collect phase: one cold scan of the tenant through the fake ARM, in a fresh process."""
+    import yaml
+
+    from bench.scan_bench import expected_counts
+    from bench.synth_tenant import ensure
+    from bench.targets import scan_once, server
+
+    scenario = OUT / f"scale-tenant-{resources}"
+    ensure(shape_for(resources), scenario)
+    meta = yaml.safe_load((scenario / "scenario.yaml").read_text(encoding="utf-8"))
+    subs = [s["id"] for s in meta["subscriptions"]]
+    expected = expected_counts(scenario)
+    try:
+        with server(scenario, COLLECT_PAGE_SIZE, 0.0) as arm:
+            run = scan_once(arm, subs, "arm", None)
+    finally:
+        if not keep:
+            shutil.rmtree(scenario)
+    wrong = {stem: (run["counts"][stem], n) for stem, n in expected.items() if run["counts"][stem] != n}
+    if wrong or run["gaps"]:
+        raise SystemExit(
+            f"collect at {resources:,} is incomplete: (got, expected) {wrong}; gaps {run['gaps'][:5]}"
+        )
+    figures = {"wall": run["wall"], "cpu": run["cpu"], "peak_rss_mib": run["peak_rss_kib"] / 1024}
+    return {"figures": {"collect": figures}, "requests": len(run["requests"])}
+
+
 def _child(mode: str, resources: int, snapshot: Path, profile: Path | None) -> dict[str, Any]:
     cmd = [
         sys.executable,
@@ -253,9 +293,11 @@ def table(results: dict[int, dict[str, Any]]) -> list[str]:
         f"{'phase':<8} {'resources':>10} {'wall s':>8} {'CPU s':>8} {'peak RSS MiB':>13}"
         f" {'child RSS MiB':>14} {'exponent (wall)':>16}"
     ]
-    for name in ("build", *PHASES):
+    for name in ("collect", "build", *PHASES):
         previous: tuple[int, float] | None = None
         for n in sizes:
+            if name not in results[n]["figures"]:  # collect: not run at this size
+                continue
             fig = results[n]["figures"][name]
             grow = f"{exponent(previous[0], previous[1], n, fig['wall']):.2f}" if previous else ""
             lines.append(
@@ -299,6 +341,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the snapshots in bench/out/")
     parser.add_argument("--profile", type=Path, help="cProfile the analysis of the largest size into FILE")
+    parser.add_argument(
+        "--collect",
+        action="store_true",
+        help=f"also scan each tenant through the fake ARM (up to {COLLECT_MAX:,} resources)",
+    )
     parser.add_argument("--child", choices=("write", "read"), help=argparse.SUPPRESS)
     parser.add_argument("--snapshot", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -325,10 +372,15 @@ def main(argv: list[str] | None = None) -> int:
         wrote = _child("write", n, snapshot, None)
         read = _child("read", n, snapshot, args.profile if n == sizes[-1] else None)
         results[n] = {"figures": {**wrote["figures"], **read["figures"]}}
+        collected = ""
+        if args.collect and n <= COLLECT_MAX:
+            scan = run_collect(n, args.keep)
+            results[n]["figures"].update(scan["figures"])
+            collected = f"; collect: {scan['requests']:,} requests, every resource, no gap"
         print(
             f"{n:,}: {wrote['resources']:,} resources in {shape_for(n).subscriptions} subscriptions,"
             f" snapshot {wrote['bytes'] / 2**20:,.0f} MiB; {read['findings']:,} findings, report"
-            f" {read['report_bytes'] / 2**20:,.1f} MiB",
+            f" {read['report_bytes'] / 2**20:,.1f} MiB{collected}",
             flush=True,
         )
         print("  " + ", ".join(f"{k}: {v}" for k, v in read["by_rule"].items()), flush=True)
