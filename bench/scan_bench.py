@@ -165,7 +165,9 @@ def peak_rss_kib() -> int:
 def client(url: str, ca_bundle: str, options: dict[str, Any], conn: Connection) -> None:
     """Run `runs` scans, each when the coordinator says "go"; report each one's figures."""
     os.environ.update(REQUESTS_CA_BUNDLE=ca_bundle, SSL_CERT_FILE=ca_bundle, ASR_AUDIT_ACCESS_TOKEN=TOKEN)
-    from asr_audit import collect
+    from asr_audit import collect, heap
+
+    heap.few_malloc_arenas()  # as the console command does before it scans
     from asr_audit.access import credential as auth
     from asr_audit.access.clouds import CLOUDS
 

@@ -20,7 +20,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from asr_audit import collect
+from asr_audit import collect, heap
 from asr_audit.access import credential as auth
 from asr_audit.access.clouds import CLOUDS
 from asr_audit.app import cli, replay, runner
@@ -178,13 +178,19 @@ def test_the_console_command_leaves_its_heap_to_the_process_end_and_main_does_no
 ) -> None:
     path = snapshot(tmp_path, estate("high-a"))
     frozen = gc.get_freeze_count()
+    events: list[str] = []
+    read = cli._inventory
+    monkeypatch.setattr(heap, "few_malloc_arenas", lambda: events.append("malloc arenas limited"))
+    monkeypatch.setattr(cli, "_inventory", lambda args: (events.append("inventory read"), read(args))[1])
     assert run(capsys, "--snapshot", path, "--quiet")[0] == 1
     assert gc.isenabled() and gc.get_freeze_count() == frozen  # tests and library callers keep it
+    assert events == ["inventory read"]  # and their process's allocator
     monkeypatch.setattr(sys, "argv", ["asr-audit", "--snapshot", path, "--quiet"])
     try:
         with pytest.raises(SystemExit) as ended:
             cli.run()
         assert ended.value.code == 1  # the same exit code as `main`
+        assert events[1:] == ["malloc arenas limited", "inventory read"]  # before a scan's threads
         assert not gc.isenabled()  # off once the inventory was read
         assert gc.get_freeze_count() > frozen  # nothing left for the interpreter's last collection
     finally:

@@ -122,6 +122,8 @@ def _dispatch(args: argparse.Namespace, say: _Stderr, parser: argparse.ArgumentP
     rules = runner.choose_rules(args.rules, args.skip_rules)
     inputs = _policy_inputs(args)
     started = runner.utc_now()
+    if one_shot:
+        heap.few_malloc_arenas()  # before the scan's threads, whose arenas it limits
     inventory, cloud = _inventory(args)
     if one_shot:
         heap.hold_to_exit()
