@@ -63,7 +63,7 @@ def few_malloc_arenas() -> None:
     glibc gives each new thread an arena of its own, and each arena keeps what is freed in it. A
     scan's workers allocate the bodies they read (a page is up to a few MB) and the buffers that
     decode them, so sixteen workers held sixteen arenas of freed pages: a 100k-resource scan peaked
-    at 549-568 MiB, and at 443-444 MiB with two arenas, as fast (bench/README.md). Python objects
+    at 566-573 MiB, and at 456-461 MiB with two arenas, no slower (bench/README.md). Python objects
     themselves come from Python's own allocator, and the GIL serialises most allocations, so the
     workers hardly wait on the shared arenas. Linux with glibc only; elsewhere nothing changes."""
     if not sys.platform.startswith("linux"):

@@ -166,11 +166,10 @@ def client(url: str, ca_bundle: str, options: dict[str, Any], conn: Connection) 
     """Run `runs` scans, each when the coordinator says "go"; report each one's figures."""
     os.environ.update(REQUESTS_CA_BUNDLE=ca_bundle, SSL_CERT_FILE=ca_bundle, ASR_AUDIT_ACCESS_TOKEN=TOKEN)
     from asr_audit import collect, heap
-
-    heap.few_malloc_arenas()  # as the console command does before it scans
     from asr_audit.access import credential as auth
     from asr_audit.access.clouds import CLOUDS
 
+    heap.few_malloc_arenas()  # as the console command does before it scans
     cloud = CLOUDS["AzureCloud"].with_arm_endpoint(url)
     kwargs = {"concurrency": options["concurrency"]} if options["concurrency"] else {}
     backend = options.get("backend", "arm")
