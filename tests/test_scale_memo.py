@@ -217,7 +217,7 @@ def _estate() -> Inventory:
             ],
             default_security_rules=[
                 _rule("AllowVnetOutBound", 65000, default=True),
-                _rule("web", 200, default=True),
+                _rule("web", 200, default=True, ports=["80"]),
             ],
         )
         for i in range(2)
