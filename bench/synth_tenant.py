@@ -20,6 +20,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, TextIO
 
 import yaml
 
@@ -28,7 +29,7 @@ from bench.synth.common import REGIONS, Body, Estate, Values
 from bench.synth.service_tags import SERVICE_TAG_SERVICES, build_service_tags
 
 GENERATOR_FILE = "generator.json"  # the shape a directory was made with (ignored by the fake ARM)
-GENERATOR_VERSION = 4  # bump when the output changes, so benchmarks regenerate stale tenants
+GENERATOR_VERSION = 5  # bump when the output changes, so benchmarks regenerate stale tenants
 
 # Per subscription, whatever its size: the shared hub of each region and the DR control plane.
 FIXED_PER_SUBSCRIPTION = {
@@ -98,19 +99,6 @@ def plan_counts(budget: int) -> dict[str, int]:
     return counts
 
 
-@dataclass(slots=True)
-class Tenant:
-    """The generated estate: what `write()` lays out as a scenario directory."""
-
-    tenant_id: str
-    subscriptions: list[Body]
-    resources: dict[str, list[Body]]
-    service_tags: Body
-
-    def counts(self) -> dict[str, int]:
-        return {stem: len(bodies) for stem, bodies in self.resources.items()}
-
-
 def build_subscription(estate: Estate) -> dict[str, list[Body]]:
     """Each step references what the earlier ones built (subnets need NSGs, NICs need subnets...)."""
     network.build_nsgs(estate)
@@ -155,60 +143,84 @@ def subscriptions(shape: TenantShape) -> Iterator[tuple[Body, dict[str, list[Bod
     yield {}, {"serviceTags": [build_service_tags(tag_values, shape.service_tags, first)]}
 
 
-def generate(shape: TenantShape) -> Tenant:
-    resources: dict[str, list[Body]] = {}
-    subs: list[Body] = []
-    tags: Body = {}
-    for sub, built in subscriptions(shape):
-        if not sub:
-            tags = built["serviceTags"][0]
-            continue
-        subs.append(sub)
-        for stem, bodies in built.items():
-            resources.setdefault(stem, []).extend(bodies)
-    return Tenant(subs[0]["tenantId"], subs, resources, tags)
+def write(shape: TenantShape, out: Path) -> dict[str, int]:
+    """Lay the tenant out as a scenario directory, one subscription at a time; what each resource
+    file holds. Previous `out/resources/*.json` files go.
 
-
-def write(tenant: Tenant, shape: TenantShape, out: Path) -> None:
-    """Lay the tenant out as a scenario directory; previous `out/resources/*.json` files go."""
+    Each file is a JSON array with one body per line: the fake ARM can then keep a million bodies
+    as text (`Scenario.load(..., lean=True)`) instead of decoding 7 GB of JSON into dicts, and the
+    generator never holds more than one subscription's bodies."""
     res_dir = out / "resources"
     res_dir.mkdir(parents=True, exist_ok=True)
     for old in res_dir.glob("*.json"):
         old.unlink()
+    files: dict[str, TextIO] = {}
+    counts: dict[str, int] = {}
+    subs: list[Body] = []
+    try:
+        for sub, built in subscriptions(shape):
+            if not sub:
+                tags = json.dumps(built["serviceTags"][0], separators=(",", ":"))
+                (out / "serviceTags.json").write_text(tags, encoding="utf-8")
+                continue
+            subs.append(sub)
+            built["blobServices"] = workloads.blob_services(built["storageAccounts"])
+            for stem, bodies in built.items():
+                if stem not in files:
+                    files[stem] = (res_dir / f"{stem}.json").open("w", encoding="utf-8")
+                    files[stem].write("[")
+                for body in bodies:
+                    files[stem].write(",\n" if counts.get(stem) else "\n")
+                    files[stem].write(json.dumps(body, separators=(",", ":")))
+                    counts[stem] = counts.get(stem, 0) + 1
+    finally:
+        for stream in files.values():
+            stream.write("\n]\n")
+            stream.close()
     meta = {
         "notes": f"Synthetic tenant from bench/synth_tenant.py: {shape.subscriptions} subscriptions, "
         f"{shape.resources} resources, seed {shape.seed}.",
         "regions": list(REGIONS),
-        "subscriptions": tenant.subscriptions,
+        "subscriptions": subs,
     }
     (out / "scenario.yaml").write_text(yaml.safe_dump(meta, sort_keys=False), encoding="utf-8")
-    files = {**tenant.resources, "blobServices": workloads.blob_services(tenant.resources["storageAccounts"])}
-    for stem, bodies in files.items():
-        (res_dir / f"{stem}.json").write_text(json.dumps(bodies, separators=(",", ":")), encoding="utf-8")
-    compact = json.dumps(tenant.service_tags, separators=(",", ":"))
-    (out / "serviceTags.json").write_text(compact, encoding="utf-8")
-    stamp = {"version": GENERATOR_VERSION, "shape": asdict(shape)}
+    stamp = {"version": GENERATOR_VERSION, "shape": asdict(shape), "counts": counts}
     (out / GENERATOR_FILE).write_text(json.dumps(stamp), encoding="utf-8")
+    return counts
+
+
+def _stamp(scenario_dir: Path) -> dict[str, Any] | None:
+    try:
+        stamp = json.loads((scenario_dir / GENERATOR_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return stamp if isinstance(stamp, dict) and stamp.get("version") == GENERATOR_VERSION else None
 
 
 def generated_with(scenario_dir: Path) -> TenantShape | None:
     """The shape a directory was generated with, so the benchmark can reuse it when it matches."""
+    stamp = _stamp(scenario_dir)
     try:
-        stamp = json.loads((scenario_dir / GENERATOR_FILE).read_text(encoding="utf-8"))
-        if stamp.get("version") != GENERATOR_VERSION:
-            return None
-        return TenantShape(**stamp["shape"])
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None if stamp is None else TenantShape(**stamp["shape"])
+    except (TypeError, KeyError):
         return None
 
 
-def ensure(shape: TenantShape, out: Path) -> Tenant | None:
-    """Generate into `out` unless it already holds this exact shape; the new tenant, or None if reused."""
+def resource_counts(scenario_dir: Path) -> dict[str, int]:
+    """What each resource file of a generated tenant holds, from its stamp: a complete scan must
+    collect exactly this, and counting by decoding the files took the coordinator 1.3 GB at 100k."""
+    stamp = _stamp(scenario_dir)
+    if stamp is None or not isinstance(stamp.get("counts"), dict):
+        raise SynthError(f"{scenario_dir} was not generated by this version of bench.synth_tenant")
+    return {str(stem): int(n) for stem, n in stamp["counts"].items()}
+
+
+def ensure(shape: TenantShape, out: Path) -> bool:
+    """Generate into `out` unless it already holds this exact shape; whether it generated."""
     if generated_with(out) == shape:
-        return None
-    tenant = generate(shape)
-    write(tenant, shape, out)
-    return tenant
+        return False
+    write(shape, out)
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,12 +242,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     shape = TenantShape(args.subscriptions, args.resources, args.seed, args.service_tags, args.profile)
     try:
-        tenant = generate(shape)
+        counts = write(shape, args.out)
     except SynthError as exc:
         parser.error(str(exc))
-    write(tenant, shape, args.out)
-    summary = ", ".join(f"{stem} {n}" for stem, n in sorted(tenant.counts().items()))
-    print(f"wrote {args.out}: {sum(tenant.counts().values())} resources ({summary})", file=sys.stderr)
+    counts.pop("blobServices")  # children outside the --resources budget
+    summary = ", ".join(f"{stem} {n}" for stem, n in sorted(counts.items()))
+    print(f"wrote {args.out}: {sum(counts.values())} resources ({summary})", file=sys.stderr)
     return 0
 
 

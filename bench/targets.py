@@ -50,7 +50,7 @@ def tenant(subscriptions: int, resources: int) -> tuple[Path, list[str], dict[st
     shape = TenantShape(subscriptions, resources)
     scenario = REPO / "bench" / "out" / f"tenant-{subscriptions}x{resources}-seed{shape.seed}"
     started = time.perf_counter()
-    if ensure(shape, scenario) is not None:
+    if ensure(shape, scenario):
         print(f"generated {scenario.name} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     meta = yaml.safe_load((scenario / "scenario.yaml").read_text(encoding="utf-8"))
     return scenario, [s["id"] for s in meta["subscriptions"]], expected_counts(scenario)
@@ -69,10 +69,10 @@ class Server:
 
 
 @contextmanager
-def server(scenario: Path, page_size: int, latency: float) -> Iterator[Server]:
+def server(scenario: Path, page_size: int, latency: float, *, lean: bool = False) -> Iterator[Server]:
     ctx = mp.get_context("spawn")
     ours, theirs = ctx.Pipe()
-    process = ctx.Process(target=serve, args=(str(scenario), page_size, latency, theirs), daemon=True)
+    process = ctx.Process(target=serve, args=(str(scenario), page_size, latency, theirs, lean), daemon=True)
     process.start()
     try:
         running = Server(ours, *ours.recv())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -77,6 +78,29 @@ DEFAULT_CLOCK = datetime(2026, 12, 6, 12, 0, 0, tzinfo=timezone.utc)
 
 class ScenarioError(ValueError):
     """A scenario directory that does not follow the format (a typo must not pass silently)."""
+
+
+class RawBody(dict[str, Any]):
+    """A resource body kept as its JSON text (`Scenario.load(..., lean=True)`), with only what the
+    server routes and scopes by decoded: `id`, `name`, `type`, `location` and `properties.scope`.
+
+    For the benchmarks: decoded, a million-resource tenant's 7 GB of JSON would not fit in memory
+    beside the scan being measured. Answers carry the text as it is, so the client reads the whole
+    body. What needs more of a body is not served from a lean scenario: Resource Graph (its rows
+    are the decoded bodies) and the inline children of a body (`{vnet}/subnets`).
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, body: dict[str, Any], text: str) -> None:
+        super().__init__((key, body[key]) for key in ("id", "name") if key in body)
+        for key in ("type", "location"):  # shared by many bodies
+            if isinstance(body.get(key), str):
+                self[key] = sys.intern(body[key])
+        properties = body.get("properties")
+        if isinstance(properties, dict) and "scope" in properties:
+            self["properties"] = {"scope": properties["scope"]}
+        self.text = text
 
 
 @dataclass(slots=True)
@@ -186,9 +210,12 @@ class Scenario:
     # The server's clock, sent as every response's `Date` header. Fixed, so a recording and the
     # live scans compared with it see the same moment, and the estates' dates keep their meaning.
     clock: datetime = DEFAULT_CLOCK
+    lean: bool = False  # resource bodies are `RawBody`: kept as text
 
     @classmethod
-    def load(cls, directory: str | Path) -> Scenario:
+    def load(cls, directory: str | Path, *, lean: bool = False) -> Scenario:
+        """`lean`: keep resource bodies as text (`RawBody`); each resource file must then hold one
+        body per line, as bench/synth_tenant.py writes them."""
         root = Path(directory)
         meta = yaml.safe_load((root / "scenario.yaml").read_text(encoding="utf-8")) or {}
         if not isinstance(meta, dict):
@@ -206,7 +233,7 @@ class Scenario:
         for path in sorted((root / "resources").glob("*.json")):
             if path.stem not in (*TOP_LEVEL_TYPES, *CHILD_COLLECTIONS, *SINGLE_CHILDREN, ROLE_ASSIGNMENTS):
                 raise ScenarioError(f"{path}: unknown resource file (see tests/scenarios/README.md)")
-            bodies = json.loads(path.read_text(encoding="utf-8"))
+            bodies = _lean_bodies(path) if lean else json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(bodies, list) or not all(isinstance(b, dict) and "id" in b for b in bodies):
                 raise ScenarioError(f"{path}: expected a JSON array of resource bodies with an id")
             resources[path.stem] = bodies
@@ -228,7 +255,30 @@ class Scenario:
             notes=str(meta.get("notes") or ""),
             management_groups=groups,
             clock=_clock(meta.get("clock"), root),
+            lean=lean,
         )
+
+
+def _lean_bodies(path: Path) -> list[RawBody]:
+    """A resource file laid out as `[`, one body per line (each but the last ending in `,`), `]`."""
+    bodies = []
+    with path.open(encoding="utf-8") as lines:
+        if lines.readline().strip() != "[":
+            raise ScenarioError(f"{path}: a lean scenario needs one body per line (see RawBody)")
+        for number, line in enumerate(lines, start=2):
+            text = line.strip().removesuffix(",")
+            if text == "]":
+                break
+            try:
+                body = json.loads(text)
+            except ValueError:
+                raise ScenarioError(
+                    f"{path}:{number}: not one JSON body (a lean scenario needs one body per line)"
+                ) from None
+            if not isinstance(body, dict):
+                raise ScenarioError(f"{path}:{number}: expected a resource body")
+            bodies.append(RawBody(body, text))
+    return bodies
 
 
 def _json_object(path: Path) -> dict[str, Any]:

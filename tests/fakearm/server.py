@@ -36,6 +36,7 @@ from .scenario import (
     TOP_LEVEL_TYPES,
     Fault,
     ManagementGroup,
+    RawBody,
     Scenario,
 )
 
@@ -93,7 +94,7 @@ class Response:
 
     @classmethod
     def json(cls, status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
-        return cls(status, json.dumps(payload).encode("utf-8"), headers or {})
+        return cls(status, _dumps(payload).encode("utf-8"), headers or {})
 
     @classmethod
     def error(cls, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -130,8 +131,21 @@ class _Store:
                 )
         self.service_tags = scenario.service_tags
         self.skus, self.usages = scenario.skus, scenario.usages
-        tenants = {s.id.lower(): s.tenant_id for s in scenario.subscriptions}
+        self.ancestors: dict[str, list[ManagementGroup]] = {}  # subscription -> its groups, nearest first
+        for top in scenario.management_groups:
+            _place_ancestors(top, [], self.ancestors)
         self.graph_rows: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (table, type) -> rows
+        if not scenario.lean:  # a lean scenario's bodies are text: no rows to answer queries with
+            self._index_graph_rows(scenario)
+        names = {s.id.lower(): s.display_name for s in scenario.subscriptions}
+        self.descendants = {  # management group id (lower case) -> its descendants list
+            group.id.lower(): _descendants(group, names)
+            for top in scenario.management_groups
+            for group in top.walk()
+        }
+
+    def _index_graph_rows(self, scenario: Scenario) -> None:
+        tenants = {s.id.lower(): s.tenant_id for s in scenario.subscriptions}
         for rtype, body in self.top_level():
             tenant = tenants.get(ids.subscription_of(body["id"]) or "", "")
             self.graph_rows.setdefault(("resources", rtype.lower()), []).append(
@@ -143,9 +157,6 @@ class _Store:
             for body in self.children.get(stem, []):
                 tenant = tenants.get(ids.subscription_of(body["id"]) or "", "")
                 self.graph_rows.setdefault((table, arg_type), []).append(graph.row(body, arg_type, tenant))
-        self.ancestors: dict[str, list[ManagementGroup]] = {}  # subscription -> its groups, nearest first
-        for top in scenario.management_groups:
-            _place_ancestors(top, [], self.ancestors)
         for sub in scenario.subscriptions:
             chain = [(g.id, g.display_name) for g in self.ancestors.get(sub.id.lower(), [])]
             self.graph_rows.setdefault(("resourcecontainers", graph.SUBSCRIPTION_TYPE), []).append(
@@ -156,12 +167,6 @@ class _Store:
             self.graph_rows.setdefault(("authorizationresources", graph.ROLE_ASSIGNMENT_TYPE), []).append(
                 graph.row(body, graph.ROLE_ASSIGNMENT_TYPE, tenant)
             )
-        names = {s.id.lower(): s.display_name for s in scenario.subscriptions}
-        self.descendants = {  # management group id (lower case) -> its descendants list
-            group.id.lower(): _descendants(group, names)
-            for top in scenario.management_groups
-            for group in top.walk()
-        }
 
     def groups_above(self, subscription_id: str) -> set[str]:
         """The ids (lower case) of the management groups a subscription sits under, at any depth."""
@@ -387,6 +392,10 @@ class FakeArm:
         return self._route(split.path, path, query)
 
     def _graph(self, raw: bytes) -> Response:
+        if self.scenario.lean:
+            return Response.error(
+                400, "BadRequest", "This fake keeps a lean scenario's bodies as text: no queries."
+            )
         try:
             request = graph.parse_request(raw)
         except graph.BadQuery as exc:
@@ -591,6 +600,19 @@ class FakeArm:
         kept.sort(key=lambda kv: kv[0].lower() != "api-version")  # api-version first, as ARM does
         encoded = "&".join(f"{k}={quote(v, safe='')}" for k, v in kept)
         return f"{self.url}{raw_path}?{encoded}&$skiptoken={skiptoken}"
+
+
+def _dumps(payload: Any) -> str:
+    """An answer's JSON text. A lean scenario's bodies (`RawBody`), alone or as a page's items,
+    go in as the text they were read as; anything else is encoded as it always was."""
+    if isinstance(payload, RawBody):
+        return payload.text
+    items = payload.get("value") if isinstance(payload, dict) else None
+    if not isinstance(items, list) or not any(isinstance(item, RawBody) for item in items):
+        return json.dumps(payload)
+    value = ", ".join(item.text if isinstance(item, RawBody) else json.dumps(item) for item in items)
+    rest = json.dumps({k: v for k, v in payload.items() if k != "value"})  # `{}` or `{"nextLink": ...}`
+    return '{"value": [' + value + "]" + (", " + rest[1:] if rest != "{}" else "}")
 
 
 def _listed_at(assignment: dict[str, Any], subscription: str, groups: set[str]) -> bool:
