@@ -16,6 +16,9 @@ same tenant written as a fake-ARM scenario and served over HTTPS on 127.0.0.1 (A
 size 100, no added latency), the request count with it. It fails unless the scan collects
 exactly what the tenant holds, with no gap. The fake keeps the bodies as the text they were
 written as (a lean scenario: ~8.5 GB at 1M, in its own process); decoded, they would not fit.
+Then, against the same server, a fourth, **command**: the whole console command (`asr-audit
+--all-subscriptions ... --output json --out FILE`: scan, analysis and report in one process, as
+an administrator runs it), whose peak RSS is what such a run needs; it fails on any exit but 0.
 
 Wall is `perf_counter`, CPU is `getrusage` user + system of the process and its children (the
 analysis forks one for the NSG rules), peak RSS is the process's own high-water mark (`VmHWM`)
@@ -61,6 +64,12 @@ RSS_TARGET_MIB = 4096  # at 1M
 EXPONENT_TARGET = 1.15
 COLLECT_MAX = 1_000_000  # resources: the fake ARM holds the whole tenant's JSON (~8.5 GB at 1M)
 COLLECT_PAGE_SIZE = 100
+# The command run after the collect phase, on the same tenant and server, analysing as the read
+# child does; the report file goes last.
+COMMAND = (
+    *("--all-subscriptions", "--source-region", SOURCE, "--target-region", TARGET),
+    *("--output", "json", "--quiet", "--fail-on", "none", "--out"),
+)
 
 
 # --- building the inventory --------------------------------------------------------------------
@@ -220,13 +229,26 @@ def run_read(snapshot: Path, profile: Path | None) -> dict[str, Any]:
     }
 
 
+def run_command(report: Path) -> dict[str, Any]:
+    """The whole console command in this process (its own `one_shot` path: two malloc arenas, the
+    heap held to the exit), so its peak memory can be read when it is done: the scan's inventory
+    and what the analysis and the report build on it, at once."""
+    from asr_audit.app import cli
+
+    figures: dict[str, dict[str, float]] = {}
+    with phase(figures, "command"):
+        code = cli.main([*COMMAND, str(report)], one_shot=True)
+    return {"figures": figures, "exit": code}
+
+
 def run_collect(resources: int, keep: bool) -> dict[str, Any]:
-    """The collect phase: one cold scan of the tenant through the fake ARM, in a fresh process."""
+    """The collect phase: one cold scan of the tenant through the fake ARM, in a fresh process;
+    then the whole command against the same server, in another."""
     import yaml
 
     from bench.scan_bench import expected_counts
     from bench.synth_tenant import ensure
-    from bench.targets import scan_once, server
+    from bench.targets import _env, scan_once, server
 
     scenario = OUT / f"scale-tenant-{resources}"
     ensure(shape_for(resources), scenario)
@@ -236,6 +258,9 @@ def run_collect(resources: int, keep: bool) -> dict[str, Any]:
     try:
         with server(scenario, COLLECT_PAGE_SIZE, 0.0, lean=True) as arm:
             run = scan_once(arm, subs, "arm", None)
+            report = OUT / f"scale-report-{resources}.json"
+            command = _child("command", resources, report, None, _env(arm))
+            report.unlink(missing_ok=True)
     finally:
         if not keep:
             shutil.rmtree(scenario)
@@ -244,11 +269,15 @@ def run_collect(resources: int, keep: bool) -> dict[str, Any]:
         raise SystemExit(
             f"collect at {resources:,} is incomplete: (got, expected) {wrong}; gaps {run['gaps'][:5]}"
         )
+    if command["exit"] != 0:  # 4: the command saw a gap the scan did not
+        raise SystemExit(f"asr-audit at {resources:,} exited {command['exit']}")
     figures = {"wall": run["wall"], "cpu": run["cpu"], "peak_rss_mib": run["peak_rss_kib"] / 1024}
-    return {"figures": {"collect": figures}, "requests": len(run["requests"])}
+    return {"figures": {"collect": figures, **command["figures"]}, "requests": len(run["requests"])}
 
 
-def _child(mode: str, resources: int, snapshot: Path, profile: Path | None) -> dict[str, Any]:
+def _child(
+    mode: str, resources: int, snapshot: Path, profile: Path | None, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     cmd = [
         sys.executable,
         "-m",
@@ -262,7 +291,7 @@ def _child(mode: str, resources: int, snapshot: Path, profile: Path | None) -> d
     ]
     if profile:
         cmd += ["--profile", str(profile)]
-    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"{mode} at {resources} failed:\n{done.stderr}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -293,10 +322,10 @@ def table(results: dict[int, dict[str, Any]]) -> list[str]:
         f"{'phase':<8} {'resources':>10} {'wall s':>8} {'CPU s':>8} {'peak RSS MiB':>13}"
         f" {'child RSS MiB':>14} {'exponent (wall)':>16}"
     ]
-    for name in ("collect", "build", *PHASES):
+    for name in ("collect", "command", "build", *PHASES):
         previous: tuple[int, float] | None = None
         for n in sizes:
-            if name not in results[n]["figures"]:  # collect: not run at this size
+            if name not in results[n]["figures"]:  # collect and command: run with --collect
                 continue
             fig = results[n]["figures"][name]
             grow = f"{exponent(previous[0], previous[1], n, fig['wall']):.2f}" if previous else ""
@@ -346,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help=f"also scan each tenant through the fake ARM (up to {COLLECT_MAX:,} resources)",
     )
-    parser.add_argument("--child", choices=("write", "read"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("write", "read", "command"), help=argparse.SUPPRESS)
     parser.add_argument("--snapshot", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -354,6 +383,8 @@ def main(argv: list[str] | None = None) -> int:
         resources = args.sizes[0]
         if args.child == "write":
             result = run_write(resources, args.snapshot)
+        elif args.child == "command":
+            result = run_command(args.snapshot)
         else:
             result = run_read(args.snapshot, args.profile)
         print(json.dumps(result))
