@@ -166,8 +166,8 @@ def _rss_kib() -> int:
 def peak_rss_kib() -> int:
     """This program's own peak RSS (`VmHWM`). Not `ru_maxrss`: Linux carries that across the
     fork and exec that start this process, so it also counted the coordinator's memory at the
-    spawn, and the coordinator has just decoded every scenario file to count what a complete
-    scan must collect (1,275 MiB reported for a 100k-resource scan whose own peak was 557-569 MiB)."""
+    spawn: 1,275 MiB reported for a 100k-resource scan whose own peak was 557-569 MiB, when the
+    coordinator still decoded every scenario file to count what a complete scan must collect."""
     with open("/proc/self/status", encoding="ascii") as status:
         line = next(line for line in status if line.startswith("VmHWM:"))
     return int(line.split()[1])
