@@ -75,7 +75,8 @@ def test_empty_previous_marks_everything_new(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "words"),
     [
-        ('{"findings": [\n  {"fingerprint": "x",\n  }\n]}', "line 3"),
+        ('{"findings": [\n  {"fingerprint": "x",\n  }\n]}', "not valid JSON: Expecting property name"),
+        ('{"findings": [\n  {"fingerprint": "x",\n  }\n]}', "at line 3, column 3"),
         ("[]", "not an asr-audit JSON report"),
         ('{"runs": []}', "not an asr-audit JSON report"),
         ('{"findings": {"a": 1}}', "not an asr-audit JSON report"),

@@ -270,7 +270,25 @@ def test_a_snapshot_cut_short_in_a_record_list_is_invalid_json_with_its_line(tmp
     path.write_text(text[: text.index('"name":"vm-2"')], encoding="utf-8")
     with pytest.raises(UsageError) as raised:
         Inventory.load(path)
-    assert str(raised.value).startswith(f"snapshot {path} is not valid JSON: line ")
+    assert str(raised.value).startswith(f"snapshot {path} is not valid JSON: ")
+    assert " at line " in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('{"kind": ', "Expecting value at line 1, column 10"),
+        ('{"kind": "asr-audit-inventory\n', "Invalid control character at line 1, column 30"),
+        ('{"kind": "asr-audit-inventory}', "Unterminated string starting at line 1, column 10"),
+        ("{}\n{}", "Extra data at line 2, column 1"),
+    ],
+)
+def test_invalid_json_says_what_and_where_in_one_line(tmp_path: Path, text: str, reason: str) -> None:
+    path = tmp_path / "snap.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(UsageError) as raised:
+        Inventory.load(path)
+    assert str(raised.value) == f"snapshot {path} is not valid JSON: {reason}"
 
 
 def test_the_wrong_kind_in_a_saved_layout_is_refused_before_any_record(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from asr_audit.atomic_write import write_chunks_atomic
-from asr_audit.errors import UsageError
+from asr_audit.errors import UsageError, json_error
 from asr_audit.heap import no_cyclic_gc
 from asr_audit.inventory import sharing
 from asr_audit.inventory.model import (
@@ -145,7 +145,7 @@ def load(path: str | Path) -> Inventory:
         with no_cyclic_gc():
             data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise UsageError(f"snapshot {path} is not valid JSON: line {exc.lineno}: {exc.msg}") from None
+        raise UsageError(f"snapshot {path} is not valid JSON: {json_error(exc)}") from None
     del text  # only the parsed form is needed from here
     return from_json(data)
 

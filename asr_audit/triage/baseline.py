@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from asr_audit.errors import UsageError
+from asr_audit.errors import UsageError, json_error
 from asr_audit.findings import Finding
 
 _REQUIRED = ("fingerprint", "rule_id", "resource_id")
@@ -31,7 +31,7 @@ def load(path: str | Path) -> list[dict[str, Any]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read baseline {path}: {exc}") from exc
     except json.JSONDecodeError as exc:
-        raise UsageError(f"baseline {path}, line {exc.lineno}: invalid JSON: {exc.msg}") from exc
+        raise UsageError(f"baseline {path} is not valid JSON: {json_error(exc)}") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("findings"), list):
         raise UsageError(f"baseline {path} is not an asr-audit JSON report (--output json): no findings list")
     findings: list[dict[str, Any]] = doc["findings"]
