@@ -249,7 +249,7 @@ def run_collect(resources: int, keep: bool) -> dict[str, Any]:
 
     from bench.scan_bench import expected_counts
     from bench.synth_tenant import ensure
-    from bench.targets import _env, scan_once, server
+    from bench.targets import command_env, scan_once, server
 
     scenario = OUT / f"scale-tenant-{resources}"
     ensure(shape_for(resources), scenario)
@@ -260,7 +260,7 @@ def run_collect(resources: int, keep: bool) -> dict[str, Any]:
         with server(scenario, COLLECT_PAGE_SIZE, 0.0, lean=True) as arm:
             run = scan_once(arm, subs, "arm", None)
             report = OUT / f"scale-report-{resources}.json"
-            command = _child("command", resources, report, None, _env(arm))
+            command = _child("command", resources, report, None, command_env(arm))
             report.unlink(missing_ok=True)
     finally:
         if not keep:

@@ -152,6 +152,7 @@ def write(shape: TenantShape, out: Path) -> dict[str, int]:
     generator never holds more than one subscription's bodies."""
     res_dir = out / "resources"
     res_dir.mkdir(parents=True, exist_ok=True)
+    (out / GENERATOR_FILE).unlink(missing_ok=True)  # until the new one is complete, nothing to reuse
     for old in res_dir.glob("*.json"):
         old.unlink()
     files: dict[str, TextIO] = {}

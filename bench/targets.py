@@ -124,7 +124,8 @@ def _load() -> str:
 # --- target 1: full audit vs the naive sequential listing -----------------------------------------
 
 
-def _env(arm: Server) -> dict[str, str]:
+def command_env(arm: Server) -> dict[str, str]:
+    """What an `asr-audit` process needs to scan `arm`: its CA, its endpoint and the bench token."""
     return {
         **os.environ,
         "REQUESTS_CA_BUNDLE": arm.ca_bundle,
@@ -150,7 +151,7 @@ def run_naive(arm: Server, subscriptions: list[str]) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "bench.naive_listing", "--endpoint", arm.url, "--token", TOKEN]
     for sub in subscriptions:
         cmd += ["--subscription", sub]
-    wall, cpu, done = _timed(cmd, _env(arm))
+    wall, cpu, done = _timed(cmd, command_env(arm))
     if done.returncode:
         raise RuntimeError(f"naive listing failed ({done.returncode}): {done.stderr[-2000:]}")
     return {"wall": wall, "cpu": cpu, **json.loads(done.stdout), "requests": arm.log()}
@@ -169,7 +170,7 @@ def run_full(arm: Server, subscriptions: list[str], concurrency: int | None = No
             cmd += ["--concurrency", str(concurrency)]
         for sub in subscriptions:
             cmd += ["--subscription", sub]
-        wall, cpu, done = _timed(cmd, _env(arm))
+        wall, cpu, done = _timed(cmd, command_env(arm))
         if done.returncode not in (0, 4) or not out.exists():  # 4: a coverage gap, reported below
             raise RuntimeError(f"asr-audit failed ({done.returncode}): {done.stderr[-2000:]}")
         doc = json.loads(out.read_text(encoding="utf-8"))
