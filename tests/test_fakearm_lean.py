@@ -89,6 +89,9 @@ def test_lean_loading_needs_one_body_per_line(tmp_path: Path) -> None:
     vaults.write_text("\n".join([*lines[:2], '{"id": "/subscriptions/x", ', *lines[2:]]), encoding="utf-8")
     with pytest.raises(ScenarioError, match=r"vaults.json:3: not one JSON body"):
         Scenario.load(directory, lean=True)
+    vaults.write_text("\n".join(lines[:2]) + "\n", encoding="utf-8")  # `[` and one body, no `]`
+    with pytest.raises(ScenarioError, match=r"vaults.json: ends before its closing"):
+        Scenario.load(directory, lean=True)
 
 
 def test_the_bench_tenant_loads_lean_and_its_stamp_counts_its_files(tmp_path: Path) -> None:

@@ -278,6 +278,8 @@ def _lean_bodies(path: Path) -> list[RawBody]:
             if not isinstance(body, dict):
                 raise ScenarioError(f"{path}:{number}: expected a resource body")
             bodies.append(RawBody(body, text))
+        else:  # cut short between two bodies: every line parsed, yet bodies may be missing
+            raise ScenarioError(f"{path}: ends before its closing `]`")
     return bodies
 
 
