@@ -125,13 +125,15 @@ def scan(
     return inventory
 
 
-# Young-generation threshold during a scan (CPython's default is 700 allocations).
-SCAN_GC_THRESHOLD = 100_000
+# Young-generation threshold during a scan (CPython's default is 700 allocations). At 100,000 the
+# GC still took 2.2-2.8 s of a 100k-resource scan's ~29 s; at 1,000,000, 0.7 s, with the same peak
+# (bench/README.md, "The scan's GC threshold").
+SCAN_GC_THRESHOLD = 1_000_000
 
 
 @contextmanager
 def _fewer_gc_passes() -> Iterator[None]:
-    """Run the cyclic GC ~140x less often for the duration of a scan.
+    """Run the cyclic GC ~1,400x less often for the duration of a scan.
 
     A scan allocates millions of containers (decoded pages, then the inventory built from
     them), almost none of them in cycles; with the default thresholds the collector kept
