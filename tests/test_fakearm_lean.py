@@ -29,7 +29,7 @@ def _one_body_per_line(name: str, out: Path) -> Path:
     for path in (out / "resources").glob("*.json"):
         bodies = json.loads(path.read_text(encoding="utf-8"))
         lines = ",\n".join(json.dumps(body, separators=(",", ":")) for body in bodies)
-        path.write_text(f"[\n{lines}\n]\n", encoding="utf-8")
+        path.write_text(f"[\n{lines}\n]\n" if lines else "[\n]\n", encoding="utf-8")
     return out
 
 
