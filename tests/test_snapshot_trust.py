@@ -15,7 +15,7 @@ import pytest
 from asr_audit.access.clouds import CLOUDS
 from asr_audit.app import runner
 from asr_audit.app.cli import main
-from asr_audit.errors import UsageError
+from asr_audit.errors import UsageError, json_error
 from asr_audit.inventory import (
     SERVICE_TAGS,
     SUBSCRIPTION_COLLECTORS,
@@ -283,12 +283,18 @@ def test_a_snapshot_cut_short_in_a_record_list_is_invalid_json_with_its_line(tmp
         ("{}\n{}", "Extra data at line 2, column 1"),
     ],
 )
-def test_invalid_json_says_what_and_where_in_one_line(tmp_path: Path, text: str, reason: str) -> None:
+def test_invalid_json_says_what_and_where_in_one_line(text: str, reason: str) -> None:
+    with pytest.raises(json.JSONDecodeError) as raised:
+        json.loads(text)
+    assert json_error(raised.value) == reason
+
+
+def test_a_snapshot_that_is_not_json_is_refused_with_what_and_where(tmp_path: Path) -> None:
     path = tmp_path / "snap.json"
-    path.write_text(text, encoding="utf-8")
+    path.write_text('{"kind": ', encoding="utf-8")
     with pytest.raises(UsageError) as raised:
         Inventory.load(path)
-    assert str(raised.value) == f"snapshot {path} is not valid JSON: {reason}"
+    assert str(raised.value) == f"snapshot {path} is not valid JSON: Expecting value at line 1, column 10"
 
 
 def test_the_wrong_kind_in_a_saved_layout_is_refused_before_any_record(tmp_path: Path) -> None:
