@@ -29,7 +29,7 @@ from bench.synth.common import REGIONS, Body, Estate, Values
 from bench.synth.service_tags import SERVICE_TAG_SERVICES, build_service_tags
 
 GENERATOR_FILE = "generator.json"  # the shape a directory was made with (ignored by the fake ARM)
-GENERATOR_VERSION = 5  # bump when the output changes, so benchmarks regenerate stale tenants
+GENERATOR_VERSION = 6  # bump when the output changes, so benchmarks regenerate stale tenants
 
 # Per subscription, whatever its size: the shared hub of each region and the DR control plane.
 FIXED_PER_SUBSCRIPTION = {
@@ -40,6 +40,28 @@ FIXED_PER_SUBSCRIPTION = {
     "connections": 4,
     "azureFirewalls": 2,
 }
+
+# The `plain` profile is the tenant issue 10 measured its first target on: per subscription one
+# vault and nothing replicated yet (an audit in readiness mode), equal counts of VNets, NSGs, route
+# tables, NICs, VMs and their OS disks, the rest storage accounts; at 4 x 7,008 that is 1,000 of
+# each, 1,004 storage accounts and 4 vaults. Hubs without gateways, firewalls or circuits.
+PLAIN_FIXED = {
+    "vaults": 1,
+    "replicationNetworkMappings": 0,
+    "expressRouteCircuits": 0,
+    "virtualNetworkGateways": 0,
+    "connections": 0,
+    "azureFirewalls": 0,
+    "replicationProtectedItems": 0,
+}
+PLAIN_EQUAL = (
+    "virtualNetworks",
+    "networkSecurityGroups",
+    "routeTables",
+    "networkInterfaces",
+    "virtualMachines",
+    "disks",
+)
 
 # How the rest of a subscription's budget splits (percent): a VM brings a NIC and 1.5 disks, half
 # the VMs are protected, and the network estate scales with the workload count.
@@ -66,7 +88,9 @@ class TenantShape:
     resources: int = 10_000
     seed: int = 1
     service_tags: int = 800  # entries in serviceTags.json (the real Public list has ~3,000)
-    profile: str = "scan"  # "scale": large NSGs and route tables, reused address space, shared circuits
+    # "scale": large NSGs and route tables, reused address space, shared circuits; "plain": the
+    # issue's target-1 tenant (PLAIN_FIXED)
+    profile: str = "scan"
 
     def budgets(self) -> list[int]:
         """Resources per subscription, summing exactly to `resources`."""
@@ -84,11 +108,17 @@ class TenantShape:
             raise SynthError(f"--profile must be one of {', '.join(PROFILES)}")
 
 
-PROFILES = ("scan", "scale")
+PROFILES = ("scan", "scale", "plain")
 
 
-def plan_counts(budget: int) -> dict[str, int]:
+def plan_counts(budget: int, profile: str = "scan") -> dict[str, int]:
     """How many resources of each scenario file one subscription with `budget` resources gets."""
+    if profile == "plain":
+        counts = dict(PLAIN_FIXED)
+        each = (budget - sum(counts.values())) // (len(PLAIN_EQUAL) + 1)
+        counts.update(dict.fromkeys(PLAIN_EQUAL, each))
+        counts["storageAccounts"] = budget - sum(counts.values())
+        return counts
     variable = budget - sum(FIXED_PER_SUBSCRIPTION.values())
     counts = dict(FIXED_PER_SUBSCRIPTION)
     for stem, weight in VARIABLE_WEIGHTS.items():
@@ -128,8 +158,8 @@ def subscriptions(shape: TenantShape) -> Iterator[tuple[Body, dict[str, list[Bod
         sub = values.guid()
         first = first or sub
         body = {"id": sub, "displayName": f"lz-{index:02d}-prod", "tenantId": tenant_id, "state": "Enabled"}
-        counts = plan_counts(budget)
-        if shape.profile == "scan" and vnet_offset + counts["virtualNetworks"] > network.MAX_VNETS:
+        counts = plan_counts(budget, shape.profile)
+        if shape.profile != "scale" and vnet_offset + counts["virtualNetworks"] > network.MAX_VNETS:
             raise SynthError(f"more than {network.MAX_VNETS} VNets: lower --resources")
         estate = Estate(
             sub, index, counts, vnet_offset, values, scale=shape.profile == "scale", shared=shared

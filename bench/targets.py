@@ -3,7 +3,9 @@
 1. naive: the real `asr-audit` CLI (collect + analysis + JSON report, a subprocess, wall clock)
    against a plain sequential SDK listing of the same tenant (`bench.naive_listing`), both
    on one `FakeArm` server process with 50 ms per request and memoised pages
-   (`bench.scan_bench.serve`). Target: full audit >= 5x faster than the naive listing.
+   (`bench.scan_bench.serve`). Target: full audit >= 5x faster than the naive listing, on the
+   tenant the issue describes (the generator's `plain` profile, audited in readiness mode);
+   the same comparison on the `scan` profile's ASR-enabled tenant follows, for comparison.
 2. graph: the real `collect.scan()` with `backend="arm"` and `backend="graph"` over a
    1,000-subscription tenant (`bench.scan_bench.client`, one cold client process each), on one
    server process. Target: graph requests <= 1/20 of the ARM backend's. Both scans must
@@ -36,6 +38,7 @@ import yaml
 
 from bench import naive_listing
 from bench.scan_bench import COLLECTED, REPO, TOKEN, client, expected_counts, serve
+from bench.synth.common import SOURCE_REGION, TARGET_REGION
 from bench.synth_tenant import TenantShape, ensure
 
 # `Coverage.collector` (before any `:<object>`) -> scenario file stem, for the CLI's JSON report.
@@ -45,10 +48,13 @@ COLLECTOR_STEMS = {field: stem for stem, field in COLLECTED.items()}
 # --- shared: a tenant, a server process, its request log ---------------------------------------
 
 
-def tenant(subscriptions: int, resources: int) -> tuple[Path, list[str], dict[str, int]]:
-    """Generate (or reuse) a `scan`-profile tenant under bench/out/; its subscription ids and counts."""
-    shape = TenantShape(subscriptions, resources)
-    scenario = REPO / "bench" / "out" / f"tenant-{subscriptions}x{resources}-seed{shape.seed}"
+def tenant(
+    subscriptions: int, resources: int, profile: str = "scan"
+) -> tuple[Path, list[str], dict[str, int]]:
+    """Generate (or reuse) a tenant under bench/out/; its subscription ids and counts."""
+    shape = TenantShape(subscriptions, resources, profile=profile)
+    named = f"tenant-{subscriptions}x{resources}" + ("" if profile == "scan" else f"-{profile}")
+    scenario = REPO / "bench" / "out" / f"{named}-seed{shape.seed}"
     started = time.perf_counter()
     if ensure(shape, scenario):
         print(f"generated {scenario.name} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
@@ -162,10 +168,16 @@ def _cli() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "asr_audit"]
 
 
-def run_full(arm: Server, subscriptions: list[str], concurrency: int | None = None) -> dict[str, Any]:
+# The issue's target-1 audit runs in readiness mode: every source-region VM is a candidate.
+READINESS = ("--source-region", SOURCE_REGION, "--target-region", TARGET_REGION)
+
+
+def run_full(
+    arm: Server, subscriptions: list[str], concurrency: int | None = None, options: tuple[str, ...] = ()
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="asr-bench-") as tmp:
         out = Path(tmp) / "report.json"
-        cmd = [*_cli(), "--output", "json", "--out", str(out), "--quiet", "--fail-on", "none"]
+        cmd = [*_cli(), *options, "--output", "json", "--out", str(out), "--quiet", "--fail-on", "none"]
         if concurrency:
             cmd += ["--concurrency", str(concurrency)]
         for sub in subscriptions:
@@ -192,13 +204,36 @@ def run_full(arm: Server, subscriptions: list[str], concurrency: int | None = No
 
 
 def naive_target(args: argparse.Namespace) -> bool:
-    scenario, subscriptions, expected = tenant(args.naive_subscriptions, args.naive_resources)
+    """The issue's tenant in readiness mode decides the target; the `scan` profile's tenant, whose
+    552 protected items name 388 cache accounts the audit reads one by one, is shown beside it."""
+    issue = tenant(args.naive_subscriptions, args.naive_resources, "plain")
+    ok, ratio = naive_vs_full(args, *issue, READINESS, "the issue's tenant, readiness mode")
+    verdict = "MET" if ratio >= 5 else "NOT MET"
+    print(f"   ratio naive / full = {ratio:.2f}x (target >= 5x): {verdict}")
+    enabled = tenant(args.naive_subscriptions, args.naive_resources)
+    enabled_ok, enabled_ratio = naive_vs_full(args, *enabled, (), "an ASR-enabled tenant, for comparison")
+    print(f"   ratio naive / full = {enabled_ratio:.2f}x (for comparison, not the target)")
+    return ok and enabled_ok
+
+
+def naive_vs_full(
+    args: argparse.Namespace,
+    scenario: Path,
+    subscriptions: list[str],
+    expected: dict[str, int],
+    options: tuple[str, ...],
+    title: str,
+) -> tuple[bool, float]:
+    """Whether both sides read the whole tenant, and naive wall / full wall of the last round."""
     print(
-        f"\n== target 1: full audit vs naive sequential SDK listing ({scenario.name}:"
+        f"\n== target 1: full audit vs naive sequential SDK listing, {title} ({scenario.name}:"
         f" {sum(expected.values())} resources in {len(subscriptions)} subscriptions;"
         f" latency {args.latency * 1000:.0f} ms, page size {args.page_size}; load {_load()})"
     )
-    print("   tenant: " + ", ".join(f"{stem} {n}" for stem, n in expected.items()))
+    print("   tenant: " + ", ".join(f"{stem} {n}" for stem, n in expected.items() if n))
+    print(
+        f"   audit: asr-audit {' '.join(options) or '(no region flags)'} --subscription x{len(subscriptions)}"
+    )
     listed = [stem for stem, *_ in naive_listing.SUBSCRIPTION_LISTS] + [
         s for s, _ in naive_listing.VAULT_LISTS
     ]
@@ -206,10 +241,10 @@ def naive_target(args: argparse.Namespace) -> bool:
     with server(scenario, args.page_size, args.latency) as arm:
         runs = []
         for n in range(args.rounds):  # the first round renders the memoised pages (cold server)
-            naive, full = run_naive(arm, subscriptions), run_full(arm, subscriptions)
+            naive, full = run_naive(arm, subscriptions), run_full(arm, subscriptions, options=options)
             # The audit's own reads one at a time: what the naive listing would take if it read
             # everything the audit reads (the listing reads 8 types; the audit needs 40-odd).
-            serial = run_full(arm, subscriptions, concurrency=1)
+            serial = run_full(arm, subscriptions, concurrency=1, options=options)
             runs.append((naive, full, serial))
             label = "cold server" if n == 0 else "warm server"
             print(
@@ -218,7 +253,11 @@ def naive_target(args: argparse.Namespace) -> bool:
                 f" full audit one read at a time {serial['wall']:.2f} s; load {_load()}"
             )
     naive, full, serial = runs[-1]
-    wrong_naive = {s: (naive["counts"][s], expected[s]) for s in listed if naive["counts"][s] != expected[s]}
+    wrong_naive = {
+        s: (naive["counts"].get(s, 0), expected.get(s, 0))
+        for s in listed
+        if naive["counts"].get(s, 0) != expected.get(s, 0)
+    }
     wrong_full = {
         s: (full["counts"].get(s, 0), n) for s, n in expected.items() if full["counts"].get(s, 0) != n
     }
@@ -230,7 +269,6 @@ def naive_target(args: argparse.Namespace) -> bool:
     if serial["counts"] != full["counts"] or serial["gaps"] or serial["findings"] != full["findings"]:
         ok = False
         print(f"   --concurrency 1 read otherwise: gaps {serial['gaps'][:5]}, {serial['findings']} findings")
-    ratio = naive["wall"] / full["wall"]
     print(f"\n   measured: round {len(runs)} (the last)")
     print(
         f"   naive listing   wall {naive['wall']:6.2f} s, CPU {naive['cpu']:.2f} s"
@@ -248,15 +286,10 @@ def naive_target(args: argparse.Namespace) -> bool:
         f"   --concurrency 1 wall {serial['wall']:6.2f} s, CPU {serial['cpu']:.2f} s,"
         f" {len(serial['requests'])} requests, {serial['findings']} findings"
     )
-    verdict = "MET" if ratio >= 5 else "NOT MET"
-    print(f"   ratio naive / full = {ratio:.2f}x (target >= 5x): {verdict}")
-    print(
-        f"   for comparison, not the target: the same reads one at a time / full ="
-        f" {serial['wall'] / full['wall']:.2f}x"
-    )
     print("   requests by kind (naive, full):")
     print("\n".join(side_by_side(("naive", "full"), kinds(naive["requests"]), kinds(full["requests"]))))
-    return ok
+    print(f"   the same reads one at a time / full = {serial['wall'] / full['wall']:.2f}x")
+    return ok, naive["wall"] / full["wall"]
 
 
 # --- target 2: Resource Graph vs ARM backend on 1,000 subscriptions --------------------------------

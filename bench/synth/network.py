@@ -323,15 +323,16 @@ def build_virtual_networks(e: Estate) -> None:
                 base = source_bases[k]  # a recovery VNet that keeps its source's addresses (IP retention)
             e.nets.append(_vnet(e, f"vnet-spoke-{region}-{k:04d}", rg, region, False, base))
             index += 1
+    gateways = bool(e.counts["virtualNetworkGateways"])  # none in the `plain` profile's hubs
     for net in e.nets:
         hub = next(n for n in e.nets if n.hub and n.region == net.region)
         if net.hub:
             other = next(n for n in e.nets if n.hub and n.region != net.region)
             _peer(e, net, other, transit=False)
             for spoke in (n for n in e.nets if not n.hub and n.region == net.region):
-                _peer(e, net, spoke, transit=True)
+                _peer(e, net, spoke, transit=gateways)
         else:
-            _peer(e, net, hub, transit=False, remote_gateways=True)
+            _peer(e, net, hub, transit=False, remote_gateways=gateways)
     e.out["virtualNetworks"] = [n.body for n in e.nets]
 
 
@@ -446,6 +447,8 @@ def build_hubs(e: Estate) -> None:
         firewall_subnet, gateway_subnet = hub.subnets[1], hub.subnets[0]
         fw_ip = firewall_subnet.prefix.replace(".0/24", ".4")
         e.firewall_ip[region] = fw_ip
+        if not e.counts["azureFirewalls"]:
+            continue  # `plain`: the hub's next hop is an appliance VM, with no gateway or circuit
         e.out["azureFirewalls"].append(_firewall(e, rg, region, firewall_subnet.id, fw_ip))
         circuit = _circuit(e, rg, region)
         e.out["expressRouteCircuits"].append(circuit)
