@@ -673,3 +673,32 @@ def test_a_shared_route_table_does_not_carry_one_vnets_routes_into_another() -> 
     assert routes_b.effective_route("10.1.0.4").next_hop_type == NONE  # reserved range, not B's space
     assert routes_b.effective_route("10.2.0.4").next_hop_type == VNET_LOCAL
     assert routes_a.effective_route("8.8.8.8").name == routes_b.effective_route("8.8.8.8").name == "force"
+
+
+def test_route_tables_with_the_same_udrs_share_one_route_set() -> None:
+    """Landing zones stamp one list of UDRs into every spoke's own table: those tables compile
+    once, and a table that differs in any UDR field keeps routes of its own."""
+    router = SubnetRouter(ServiceTagIndex(TAGS))
+    udrs = [Route("force", "0.0.0.0/0", APPLIANCE, "10.0.0.4"), Route("onprem", "192.168.0.0/16", GATEWAY)]
+
+    def table(name: str, *routes: Route) -> RouteTable:
+        return RouteTable(id=f"/rt/{name}", name=name, location="eastus", routes=list(routes))
+
+    a, b = vnet(["10.1.0.0/16"]), vnet(["10.2.0.0/16"])
+    spoke_a = router.routes(a, a.subnets[0], table("rt-a", *udrs))
+    spoke_b = router.routes(b, b.subnets[0], table("rt-b", *udrs))
+    assert spoke_a.base is spoke_b.base
+    storage = PrefixSet(["20.38.0.0/16"])
+    assert spoke_a.segments(storage) is spoke_b.segments(storage)  # asked once for both tables
+    # One field apart: another next hop address, another name.
+    moved = table("rt-c", Route("force", "0.0.0.0/0", APPLIANCE, "10.0.0.5"), udrs[1])
+    renamed = table("rt-d", Route("default", "0.0.0.0/0", APPLIANCE, "10.0.0.4"), udrs[1])
+    other_ip = router.routes(a, a.subnets[0], moved)
+    other_name = router.routes(a, a.subnets[0], renamed)
+    assert len({id(spoke_a.base), id(other_ip.base), id(other_name.base)}) == 3
+    assert other_ip.effective_route("8.8.8.8").next_hop_ip == "10.0.0.5"
+    assert other_name.effective_route("8.8.8.8").name == "default"
+    assert spoke_a.effective_route("8.8.8.8").name == "force"
+    # Each VNet's own routes stay its own although the table's routes are shared.
+    assert spoke_a.effective_route("10.1.0.4").next_hop_type == VNET_LOCAL
+    assert spoke_b.effective_route("10.1.0.4").next_hop_type == NONE

@@ -391,3 +391,47 @@ def test_remediation_prefers_the_endpoint_and_firewall_rules_and_never_suggests_
         fix.split("--address-prefix ")[i].split()[0] for i in range(1, fix.count("--address-prefix ") + 1)
     ]
     assert prefixes and all(not p[0].isdigit() for p in prefixes)  # tags, not IP ranges
+
+
+def test_spokes_whose_route_tables_are_alike_are_each_judged_as_their_own() -> None:
+    """Equal tables share their compiled routes and verdicts (SubnetRouter), never their subnet,
+    table, workloads or BGP doubt: a spoke with a gateway is `unknown`, its twin without is not."""
+    objects: list[Any] = list(TAGS)
+    onprem = Route("onprem", "192.168.0.0/16", "VirtualNetworkGateway")  # private: tunnels nothing
+    for n, (routes, gateway) in enumerate(
+        [([TO_NVA], False), ([TO_NVA], False), ([onprem], True), ([onprem], False)]
+    ):
+        vnet = virtual_network(
+            f"vnet-{n}", "East US", prefixes=[f"10.{n}.0.0/16"], subnets=[("app", f"10.{n}.0.0/24")]
+        )
+        table = RouteTable(
+            id=resource_id("Microsoft.Network/routeTables", f"rt-{n}"),
+            name=f"rt-{n}",
+            location="eastus",
+            routes=routes,
+        )
+        vnet.subnets[0].route_table_id = table.id
+        vm, nic = vm_with_nic(f"vm{n}", "eastus", subnet_id(vnet, "app"))
+        objects += [vnet, table, vm, nic]
+        if gateway:
+            objects.append(
+                VirtualNetworkGateway(
+                    id=resource_id("Microsoft.Network/virtualNetworkGateways", f"gw-{n}"),
+                    name=f"gw-{n}",
+                    location="eastus",
+                    gateway_type="ExpressRoute",
+                    virtual_network_id=vnet.id,
+                )
+            )
+    found = run("NET-FORCED-TUNNEL", context(inventory(*objects), source_region="eastus"))
+    assert_reportable(found)
+    by_subnet = {f.resource_id.split("/")[8]: f for f in found}
+    assert set(by_subnet) == {"vnet-0", "vnet-1", "vnet-2"}  # vnet-3: no gateway, nothing can tunnel
+    for n in (0, 1):
+        finding = by_subnet[f"vnet-{n}"]
+        assert finding.status == "fail" and f"vm{n}" in finding.message
+        assert finding.evidence["route_table"].endswith(f"/rt-{n}")
+        assert f"--route-table-name rt-{n} " in finding.remediation
+    assert by_subnet["vnet-0"].evidence["tunnelled"] == by_subnet["vnet-1"].evidence["tunnelled"]
+    assert by_subnet["vnet-0"].evidence["tunnelled"][0] is not by_subnet["vnet-1"].evidence["tunnelled"][0]
+    assert by_subnet["vnet-2"].status == "unknown" and "vm2" in by_subnet["vnet-2"].message

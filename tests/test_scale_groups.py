@@ -249,7 +249,7 @@ def test_a_released_router_keeps_its_layers_and_answers_alike() -> None:
     layers, endpoints = dict(router._layers), dict(router._endpoints)
     assert layers and endpoints
     router.release()
-    assert not (router._tables or router._bases or router._vnets or router._subnets)
+    assert not (router._tables or router._contents or router._bases or router._vnets or router._subnets)
     after = router.routes(case.vnet, case.subnet, table)
     assert after is not before and after.routes() == before.routes()
     assert router._layers == layers and all(router._layers[k] is v for k, v in layers.items())

@@ -26,6 +26,7 @@ from asr_audit.net.routes import (
     GATEWAY,
     INTERNET,
     RouteEntry,
+    Segment,
     SubnetRouter,
     SubnetRoutes,
     blocks,
@@ -112,12 +113,39 @@ def _could_tunnel(routes: SubnetRoutes, firewalls: set[str], bgp: bool) -> bool:
     )
 
 
-def _judge(
-    dest_prefixes: PrefixSet, tag: str, routes: SubnetRoutes, firewalls: set[str], bgp: str | None
+# A `_judge` verdict by what it depends on: (id of the destination's segments, tag, BGP doubt, id
+# of the unresolved routes) -> (those segments and routes, kept alive so the ids stay theirs; the
+# verdict). Subnets whose route tables are alike get the same segments (`SubnetRouter`).
+Verdicts = dict[
+    tuple[int, str, str | None, int], tuple[object, object, tuple[dict[str, Any] | None, str | None]]
+]
+
+
+def _judged(
+    verdicts: Verdicts,
+    dest_prefixes: PrefixSet,
+    tag: str,
+    routes: SubnetRoutes,
+    firewalls: set[str],
+    bgp: str | None,
 ) -> tuple[dict[str, Any] | None, str | None]:
-    """(tunnelled evidence, unknown reason) for one resolved destination; `bgp` says why routes
-    learned from on-premises may apply, None when they cannot."""
+    """`_judge`, once per distinct question within one run of the rule; each caller gets its own
+    evidence dict."""
     pieces = routes.segments(dest_prefixes)
+    key = (id(pieces), tag, bgp, id(routes.unresolved))
+    known = verdicts.get(key)
+    if known is None:
+        known = verdicts[key] = (pieces, routes.unresolved, _judge(pieces, tag, routes, firewalls, bgp))
+    found, reason = known[2]
+    return (dict(found) if found else None), reason
+
+
+def _judge(
+    pieces: list[Segment], tag: str, routes: SubnetRoutes, firewalls: set[str], bgp: str | None
+) -> tuple[dict[str, Any] | None, str | None]:
+    """(tunnelled evidence, unknown reason) for one resolved destination, split by the subnet's
+    routes into `pieces`; `bgp` says why routes learned from on-premises may apply, None when they
+    cannot."""
     tunnelled = [p for p in pieces if _tunnels(p[3], firewalls)]
     if tunnelled:  # counted and shown in CIDR blocks, as the route tables list them
         used = {id(route): route for *_, route in tunnelled if route}
@@ -159,7 +187,9 @@ def _bgp_doubt(ctx: Context, vnet: VirtualNetwork, table: RouteTable | None) -> 
     return None
 
 
-def _evaluate(ctx: Context, case: SubnetCase, router: SubnetRouter, firewalls: set[str]) -> Outcome:
+def _evaluate(
+    ctx: Context, case: SubnetCase, router: SubnetRouter, firewalls: set[str], verdicts: Verdicts
+) -> Outcome:
     outcome = Outcome()
     table, missing = route_table(ctx, case.subnet)
     outcome.table = table
@@ -175,7 +205,7 @@ def _evaluate(ctx: Context, case: SubnetCase, router: SubnetRouter, firewalls: s
             if _could_tunnel(routes, firewalls, bool(bgp)):
                 outcome.unknown.append({"destination": tag, "reason": reason or ""})
             continue
-        found, reason = _judge(prefixes, tag, routes, firewalls, bgp)
+        found, reason = _judged(verdicts, prefixes, tag, routes, firewalls, bgp)
         if found:
             outcome.tunnelled.append(found)
             if GATEWAY in found["next_hop_types"]:
@@ -270,9 +300,10 @@ def check_forced_tunnel(ctx: Context) -> Iterator[Finding]:
     inventory = ctx.inventory
     router = shared_router(ctx)
     firewalls = set(firewalls_by_ip(inventory))
+    verdicts: Verdicts = {}
     for case in subnet_cases(ctx):
         ctx.examined(FORCED_TUNNEL, case.subnet.id, SUBNET_TYPE, case.label(), case.vnet.location)
-        outcome = _evaluate(ctx, case, router, firewalls)
+        outcome = _evaluate(ctx, case, router, firewalls, verdicts)
         if not (outcome.tunnelled or outcome.unknown):
             continue
         where = f"subnet '{case.vnet.name}/{case.subnet.name}' ({case.who()})"
