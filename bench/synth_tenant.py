@@ -29,7 +29,7 @@ from bench.synth.common import REGIONS, Body, Estate, Values
 from bench.synth.service_tags import SERVICE_TAG_SERVICES, build_service_tags
 
 GENERATOR_FILE = "generator.json"  # the shape a directory was made with (ignored by the fake ARM)
-GENERATOR_VERSION = 6  # bump when the output changes, so benchmarks regenerate stale tenants
+GENERATOR_VERSION = 7  # bump when the output changes, so benchmarks regenerate stale tenants
 
 # Per subscription, whatever its size: the shared hub of each region and the DR control plane.
 FIXED_PER_SUBSCRIPTION = {
@@ -188,6 +188,8 @@ def write(shape: TenantShape, out: Path) -> dict[str, int]:
     files: dict[str, TextIO] = {}
     counts: dict[str, int] = {}
     subs: list[Body] = []
+    skus: dict[str, list[Body]] = {}
+    usages: dict[str, dict[str, list[Body]]] = {}
     try:
         for sub, built in subscriptions(shape):
             if not sub:
@@ -196,6 +198,7 @@ def write(shape: TenantShape, out: Path) -> dict[str, int]:
                 continue
             subs.append(sub)
             built["blobServices"] = workloads.blob_services(built["storageAccounts"])
+            skus[sub["id"]], usages[sub["id"]] = workloads.compute_offers(built["virtualMachines"])
             for stem, bodies in built.items():
                 if stem not in files:
                     files[stem] = (res_dir / f"{stem}.json").open("w", encoding="utf-8")
@@ -208,6 +211,8 @@ def write(shape: TenantShape, out: Path) -> dict[str, int]:
         for stream in files.values():
             stream.write("\n]\n")
             stream.close()
+    for name, offers in (("computeSkus.json", skus), ("computeUsages.json", usages)):
+        (out / name).write_text(json.dumps(offers, separators=(",", ":")), encoding="utf-8")
     meta = {
         "notes": f"Synthetic tenant from bench/synth_tenant.py: {shape.subscriptions} subscriptions, "
         f"{shape.resources} resources, seed {shape.seed}.",

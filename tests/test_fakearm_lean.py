@@ -158,3 +158,30 @@ def test_the_plain_profile_is_the_tenant_issue_10_measures_its_first_target_on(t
         for r in t["properties"]["routes"]
     }
     assert "FIREWALL" not in hops and len(hops - {None}) == 8  # each subscription's hub appliance per region
+
+
+def test_the_bench_tenant_offers_its_vm_sizes_with_quota_to_fail_over(tmp_path: Path) -> None:
+    """Without SKUs and usages every VM read as 'not offered at all' in its recovery region (800
+    of the plain tenant's 1,500 findings); a real subscription offers these sizes there."""
+    write(TenantShape(subscriptions=2, resources=400), tmp_path)
+    served = Scenario.load(tmp_path, lean=True)
+    vms = [json.loads(raw.text) for raw in served.resources["virtualMachines"]]  # type: ignore[attr-defined]
+    for sub in {vm["id"].split("/")[2].lower() for vm in vms}:
+        offered = {s["name"]: s for s in served.skus[sub]}
+        mine = [vm for vm in vms if vm["id"].split("/")[2].lower() == sub]
+        assert {vm["properties"]["hardwareProfile"]["vmSize"] for vm in mine} <= set(offered)
+        assert all(
+            set(s["locations"]) == {"eastus", "westus"} and not s["restrictions"] for s in offered.values()
+        )
+        for region, other in (("eastus", "westus"), ("westus", "eastus")):
+            cores = {u["name"]["value"]: u for u in served.usages[sub][region]}["cores"]
+            vcpus = {s["name"]: int(s["capabilities"][0]["value"]) for s in offered.values()}
+            running = sum(
+                vcpus[vm["properties"]["hardwareProfile"]["vmSize"]]
+                for vm in mine
+                if vm["location"] == region
+            )
+            incoming = sum(
+                vcpus[vm["properties"]["hardwareProfile"]["vmSize"]] for vm in mine if vm["location"] == other
+            )
+            assert cores["currentValue"] == running and cores["limit"] - running >= incoming > 0

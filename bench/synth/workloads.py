@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from .common import SOURCE_REGION, TARGET_REGION, Body, Estate, Subnet, arm_id, upper_rg
+from .common import REGIONS, SOURCE_REGION, TARGET_REGION, Body, Estate, Subnet, arm_id, upper_rg
+
+# The VM sizes the generator uses: name -> (size, family, vCPUs, memory GB), as Microsoft.Compute/skus
+# lists them.
+SIZES = {
+    "Standard_D2s_v5": ("D2s_v5", "standardDSv5Family", 2, 8),
+    "Standard_D4s_v5": ("D4s_v5", "standardDSv5Family", 4, 16),
+    "Standard_E8s_v5": ("E8s_v5", "standardESv5Family", 8, 64),
+    "Standard_B2ms": ("B2ms", "standardBSFamily", 2, 8),
+    "Standard_F4s_v2": ("F4s_v2", "standardFSv2Family", 4, 8),
+}
 
 # --- storage -------------------------------------------------------------------------------------
 
@@ -25,6 +35,52 @@ def blob_services(accounts: list[Body]) -> list[Body]:
         }
         for account in accounts
     ]
+
+
+def compute_offers(vms: list[Body]) -> tuple[list[Body], dict[str, list[Body]]]:
+    """A subscription's `Microsoft.Compute/skus` entries for its VM sizes (offered in both regions
+    and their zones, unrestricted) and its vCPU usages per region, with the quota to fail every VM
+    of the other region over: real subscriptions offer these sizes in these regions, and without
+    the files each VM was reported as not offered at all. Files of the scenario directory, as the
+    blob services (`bench.scale` parses neither). Shapes of tests/scenarios/healthy."""
+    skus = [
+        {
+            "resourceType": "virtualMachines",
+            "name": name,
+            "tier": "Standard",
+            "size": size,
+            "family": family,
+            "locations": list(REGIONS),
+            "locationInfo": [{"location": r, "zones": ["1", "2", "3"], "zoneDetails": []} for r in REGIONS],
+            "capabilities": [
+                {"name": "vCPUs", "value": str(vcpus)},
+                {"name": "MemoryGB", "value": str(memory)},
+                {"name": "CpuArchitectureType", "value": "x64"},
+                {"name": "vCPUsAvailable", "value": str(vcpus)},
+            ],
+            "restrictions": [],
+        }
+        for name, (size, family, vcpus, memory) in SIZES.items()
+    ]
+    used = {(r, q): 0 for r in REGIONS for q in ["cores", *sorted({f for _, f, _, _ in SIZES.values()})]}
+    for vm in vms:
+        _, family, vcpus, _ = SIZES[vm["properties"]["hardwareProfile"]["vmSize"]]
+        used[(vm["location"], family)] += vcpus
+        used[(vm["location"], "cores")] += vcpus
+    usages: dict[str, list[Body]] = {}
+    for region in REGIONS:
+        other = next(r for r in REGIONS if r != region)
+        usages[region] = [
+            {
+                "unit": "Count",
+                "currentValue": used[(region, quota)],
+                "limit": -(-(used[(region, quota)] + used[(other, quota)]) * 6 // 500) * 100,  # 1.2x, in 100s
+                "name": {"value": quota, "localizedValue": quota},
+            }
+            for r, quota in used
+            if r == region
+        ]
+    return skus, usages
 
 
 def build_storage_accounts(e: Estate) -> None:
@@ -124,9 +180,7 @@ def _vm(e: Estate, k: int, region: str, subnet: Subnet, host: int, n_disks: int,
     vm_id = arm_id(e.sub, rg, "Microsoft.Compute/virtualMachines", name)
     zone = rng.choice([None, "1", "2", "3"])
     linux = rng.random() < 0.6
-    size = rng.choice(
-        ["Standard_D2s_v5", "Standard_D4s_v5", "Standard_E8s_v5", "Standard_B2ms", "Standard_F4s_v2"]
-    )
+    size = rng.choice(list(SIZES))
     nic_ids = []
     for n in range(n_nics):
         nic = _nic(e, f"{name}-nic{n}", rg, region, subnet, host, vm_id, primary=n == 0)
