@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import importlib
 import os
+import ssl
 from typing import Any
 
 from azure.core.credentials import TokenCredential
 from azure.core.pipeline.transport import HttpTransport
 
+from asr_audit.access import tls
 from asr_audit.access.clouds import CloudProfile
 from asr_audit.access.credential import SharedToken
 from asr_audit.access.policies import ReadBodyPolicy, ReadOnlyGuardPolicy, RetrySettings
@@ -86,6 +88,7 @@ class ClientFactory:
         self._clock = clock or ScanClock()
         self._watchdog = Watchdog()
         self.server_time = ServerTime()  # the latest `Date` ARM answered with: when the data is from
+        self._trust: tuple[str, ssl.SSLContext | None] | None = None  # the CA bundle, loaded once (tls.py)
         self._clients: dict[str, Any] = {family: self._build(family) for family in _CLIENTS}
 
     def get(self, family: str) -> Any:
@@ -119,18 +122,29 @@ class ClientFactory:
         `default` line matches every host) replaces the bearer token with Basic credentials: ARM
         answers 401 to every read, and the netrc password went to ARM. Reading the environment per
         request (netrc, proxies, CA variables) was also 6 % of a 100-subscription scan's CPU. The
-        proxy for the ARM endpoint (HTTPS_PROXY, NO_PROXY) is resolved once instead; the CA bundle
-        below."""
+        proxy for the ARM endpoint (HTTPS_PROXY, NO_PROXY) is resolved once instead, and the CA
+        bundle is loaded once for the scan (tls.py)."""
         import requests
         from azure.core.pipeline.transport import RequestsTransport
 
         session = requests.Session()
         session.trust_env = False
         session.proxies = requests.utils.get_environ_proxies(self._cloud.arm_endpoint)
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(10, self._pool_size))
+        connections, maxsize = 4, max(10, self._pool_size)
+        if self._trust is None:  # one context for the six clients' transports
+            bundle = ca_bundle_from_env() or tls.default_bundle()
+            self._trust = (bundle, tls.trust_context(bundle))
+        bundle, context = self._trust
+        verify: bool | str = True  # with the shared context, which holds the bundle
+        if context is not None:
+            adapter: requests.adapters.HTTPAdapter = tls.SharedTrustAdapter(
+                context, pool_connections=connections, pool_maxsize=maxsize
+            )
+        else:  # unreadable: requests reports it on each read, as it always has
+            adapter = requests.adapters.HTTPAdapter(pool_connections=connections, pool_maxsize=maxsize)
+            verify = bundle
         session.mount("https://", adapter)
         session.mount("http://", adapter)
-        verify: bool | str = ca_bundle_from_env() or True
         return RequestsTransport(
             session=session,
             session_owner=True,

@@ -1,0 +1,191 @@
+"""One TLS trust context per scan (access/tls.py): the CA bundle is loaded once, every connection
+verifies with it, directly or through an HTTPS_PROXY tunnel, and a bundle that cannot be loaded
+is left to requests, which reports it on each read as before."""
+
+from __future__ import annotations
+
+import select
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+import urllib3.connection
+from fakearm import FakeArm
+from test_collect_fakearm import ALL_SUBS, EXAMPLES, NETWORK_SUB, scan_fake
+from test_collect_transport import RecordingCredential
+
+from asr_audit.access import tls
+from asr_audit.access.clients import ClientFactory
+from asr_audit.access.clouds import CLOUDS
+from asr_audit.errors import AuthError
+
+
+def _transports(factory: ClientFactory) -> list[Any]:
+    return [factory.get(family)._client._pipeline._transport for family in ("network", "storage", "compute")]
+
+
+def test_every_client_of_a_scan_shares_one_context_holding_the_env_bundle(
+    fake_arm: Callable[..., FakeArm], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arm = fake_arm("api-examples")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", arm.ca_bundle)
+    factory = ClientFactory(RecordingCredential(), CLOUDS["AzureCloud"], pool_size=16)
+    try:
+        adapters = [t.session.get_adapter("https://x") for t in _transports(factory)]
+        assert all(isinstance(a, tls.SharedTrustAdapter) for a in adapters)
+        assert len({id(a.context) for a in adapters}) == 1
+        context = adapters[0].context
+        assert context.verify_mode == ssl.CERT_REQUIRED
+        assert context.cert_store_stats()["x509_ca"] == 1  # the fake's CA, and nothing else
+        assert all(t.connection_config.verify is True for t in _transports(factory))
+        assert adapters[0].poolmanager.connection_pool_kw["maxsize"] == 16
+    finally:
+        factory.close()
+
+
+def test_without_a_bundle_in_the_environment_certifi_is_loaded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    factory = ClientFactory(RecordingCredential(), CLOUDS["AzureCloud"])
+    try:
+        adapter = _transports(factory)[0].session.get_adapter("https://x")
+        assert isinstance(adapter, tls.SharedTrustAdapter)
+        with open(requests.certs.where(), encoding="ascii") as bundle:
+            certificates = bundle.read().count("BEGIN CERTIFICATE")
+        assert adapter.context.cert_store_stats()["x509_ca"] == certificates > 100
+    finally:
+        factory.close()
+
+
+@pytest.mark.parametrize("content", [None, "not a certificate\n"])
+def test_a_bundle_that_cannot_be_loaded_is_left_to_requests(
+    content: str | None, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    if content is not None:
+        bundle.write_text(content, encoding="ascii")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    assert tls.trust_context(str(bundle)) is None
+    factory = ClientFactory(RecordingCredential(), CLOUDS["AzureCloud"])
+    try:
+        transport = _transports(factory)[0]
+        assert transport.connection_config.verify == str(bundle)
+        assert not isinstance(transport.session.get_adapter("https://x"), tls.SharedTrustAdapter)
+    finally:
+        factory.close()
+
+
+@pytest.fixture
+def wrapped(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """How urllib3 was asked to wrap each connection's socket in TLS."""
+    calls: list[dict[str, Any]] = []
+    original = urllib3.connection._ssl_wrap_socket_and_match_hostname
+
+    def recording(sock: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs)
+        return original(sock, **kwargs)
+
+    monkeypatch.setattr(urllib3.connection, "_ssl_wrap_socket_and_match_hostname", recording)
+    return calls
+
+
+def test_a_scan_verifies_every_connection_with_the_one_context(
+    fake_arm: Callable[..., FakeArm], monkeypatch: pytest.MonkeyPatch, wrapped: list[dict[str, Any]]
+) -> None:
+    arm = fake_arm("api-examples", page_size=2)
+    inventory = scan_fake(arm, monkeypatch, ALL_SUBS)
+    assert len(inventory.subscriptions) == 4 and inventory.virtual_networks
+    assert len(wrapped) > 1
+    assert all(call["ssl_context"] is not None for call in wrapped)
+    assert len({id(call["ssl_context"]) for call in wrapped}) == 1
+    assert all(call["ca_certs"] is None and call["ca_cert_dir"] is None for call in wrapped)
+    assert all(call["cert_reqs"] == "CERT_REQUIRED" for call in wrapped)
+
+
+def test_a_certificate_from_another_ca_is_still_refused(
+    fake_arm: Callable[..., FakeArm], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arm = fake_arm("api-examples")
+    other = FakeArm(EXAMPLES).start()  # another throw-away CA
+    try:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", other.ca_bundle)
+        with pytest.raises(AuthError, match="CERTIFICATE_VERIFY_FAILED"):
+            scan_fake(arm, monkeypatch, [NETWORK_SUB])
+    finally:
+        other.stop()
+    assert arm.requests == []
+
+
+@pytest.fixture
+def connect_proxy() -> Iterator[tuple[str, list[str]]]:
+    """A plain HTTP CONNECT proxy on 127.0.0.1: (its URL, the targets it was asked to tunnel to)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    tunnels: list[str] = []
+
+    def relay(client: socket.socket) -> None:
+        with client:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = client.recv(4096)
+                if not chunk:
+                    return
+                head += chunk
+            method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
+            if method != "CONNECT":
+                client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n")
+                return
+            tunnels.append(target)
+            host, port = target.rsplit(":", 1)
+            with socket.create_connection((host, int(port))) as upstream:
+                client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                pair = {client: upstream, upstream: client}
+                while True:
+                    ready, _, _ = select.select(list(pair), [], [], 5)
+                    if not ready:
+                        return
+                    for end in ready:
+                        data = end.recv(65536)
+                        if not data:
+                            return
+                        pair[end].sendall(data)
+
+    def accept() -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=relay, args=(client,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", tunnels
+    finally:
+        listener.close()
+
+
+def test_connections_through_a_proxy_tunnel_verify_with_the_same_context(
+    fake_arm: Callable[..., FakeArm],
+    monkeypatch: pytest.MonkeyPatch,
+    connect_proxy: tuple[str, list[str]],
+    wrapped: list[dict[str, Any]],
+) -> None:
+    """Without the context on the proxy's pools, urllib3 would verify the tunnelled connections
+    against the system's CAs, which do not hold the fake's: the scan would read nothing."""
+    arm = fake_arm("api-examples")
+    monkeypatch.setenv("SSL_CERT_FILE", requests.certs.where())  # OpenSSL's defaults: not the fake's CA
+    url, tunnels = connect_proxy
+    monkeypatch.setenv("HTTPS_PROXY", url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    inventory = scan_fake(arm, monkeypatch, [NETWORK_SUB])
+    assert [s.id for s in inventory.subscriptions] == [NETWORK_SUB] and inventory.virtual_networks
+    port = arm.url.rsplit(":", 1)[1].rstrip("/")
+    assert tunnels and set(tunnels) == {f"127.0.0.1:{port}"}
+    targets = [call for call in wrapped if call["server_hostname"] == "127.0.0.1"]
+    assert targets and all(call["ssl_context"] is not None for call in targets)
+    assert len({id(call["ssl_context"]) for call in targets}) == 1
