@@ -5,8 +5,10 @@ is left to requests, which reports it on each read as before."""
 from __future__ import annotations
 
 import select
+import shutil
 import socket
 import ssl
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -189,3 +191,26 @@ def test_connections_through_a_proxy_tunnel_verify_with_the_same_context(
     targets = [call for call in wrapped if call["server_hostname"] == "127.0.0.1"]
     assert targets and all(call["ssl_context"] is not None for call in targets)
     assert len({id(call["ssl_context"]) for call in targets}) == 1
+
+
+def test_a_directory_of_hashed_certificates_is_trusted_as_requests_trusts_it(
+    fake_arm: Callable[..., FakeArm], monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """REQUESTS_CA_BUNDLE may name a directory (as /etc/ssl/certs), which OpenSSL searches by
+    subject hash; ca-certificates, which installs such directories, depends on the openssl tool."""
+    arm = fake_arm("api-examples")
+    subject_hash = subprocess.run(
+        ["openssl", "x509", "-hash", "-noout", "-in", arm.ca_bundle],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    directory = tmp_path / "certs"
+    directory.mkdir()
+    shutil.copy(arm.ca_bundle, directory / f"{subject_hash}.0")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(directory))
+    inventory = scan_fake(arm, monkeypatch, [NETWORK_SUB])
+    assert [s.id for s in inventory.subscriptions] == [NETWORK_SUB] and inventory.virtual_networks
+    (directory / f"{subject_hash}.0").unlink()  # an empty directory trusts nothing
+    with pytest.raises(AuthError, match="CERTIFICATE_VERIFY_FAILED"):
+        scan_fake(arm, monkeypatch, [NETWORK_SUB])
