@@ -17,6 +17,7 @@ import requests
 from conftest import SCENARIOS_DIR
 from fakearm import FakeArm
 from test_collect_transport import FAST
+from test_replay import _comparable
 
 from asr_audit.access import clients
 from asr_audit.access.clouds import CLOUDS
@@ -183,3 +184,15 @@ def test_the_proxy_comes_from_the_environment_and_no_proxy_is_honoured(
     inventory = scan_fake(arm, monkeypatch, [NETWORK_SUB])
     assert [s.id for s in inventory.subscriptions] == [NETWORK_SUB]
     assert arm.requests
+
+
+def test_gzip_compressed_answers_are_read_as_the_plain_ones(
+    fake_arm: Callable[..., FakeArm], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ARM compresses answers for clients that accept gzip, as requests does by default: the
+    bodies the scan reads must be the decoded ones (a raw read would see gzip, not JSON)."""
+    plain = scan_fake(fake_arm("api-examples", page_size=2), monkeypatch, ALL_SUBS)
+    arm = fake_arm("api-examples", page_size=2, gzip=True)
+    squeezed = scan_fake(arm, monkeypatch, ALL_SUBS)
+    assert arm.gzipped > 10
+    assert _comparable(squeezed) == _comparable(plain)

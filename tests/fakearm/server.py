@@ -8,6 +8,7 @@ request is logged so a test can prove the tool never sent a write.
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import shutil
@@ -215,11 +216,16 @@ class FakeArm:
         latency: float = 0.0,
         token: str = "test-token",
         graph_quota: graph.GraphQuota | None = None,
+        gzip: bool = False,
     ) -> None:
         self.scenario = scenario if isinstance(scenario, Scenario) else Scenario.load(scenario)
         self.page_size = page_size
         self.latency = latency
         self.token = token
+        # Compress answers for clients that accept gzip, as ARM does: the body is then decoded by
+        # the transport before any JSON is read.
+        self.gzip = gzip
+        self.gzipped = 0  # answers sent compressed
         self._store = _Store(self.scenario)
         self._faults: list[list[Any]] = [[f, f.times] for f in self.scenario.faults]  # [fault, remaining]
         self._slow: list[list[Any]] = []  # [SlowAnswer, remaining]
@@ -234,6 +240,14 @@ class FakeArm:
         self._tmpdir: str | None = None
         self.url = ""
         self.ca_bundle = ""
+
+    def compressed(self, body: bytes, accepted: str | None) -> bytes:
+        """The body as sent: gzip-compressed when the server compresses and the client accepts it."""
+        if not (self.gzip and body and "gzip" in (accepted or "").lower()):
+            return body
+        with self._lock:
+            self.gzipped += 1
+        return gzip.compress(body, compresslevel=1)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -751,24 +765,27 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.send_response(response.status)
         headers = {"Content-Type": "application/json; charset=utf-8", **response.headers}
+        payload = arm.compressed(response.body, self.headers.get("Accept-Encoding"))
+        if payload is not response.body:
+            headers["Content-Encoding"] = "gzip"
         for name, value in headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
+        self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         if self.command == "HEAD":
             return
         if slow is not None and slow.cut is not None:
-            self.wfile.write(response.body[: slow.cut])
+            self.wfile.write(payload[: slow.cut])
             self.close_connection = True
             return
         if slow is None or not slow.trickle:
-            self.wfile.write(response.body)
+            self.wfile.write(payload)
             return
-        for i in range(len(response.body)):
+        for i in range(len(payload)):
             if not arm.pause(slow.trickle):
                 self.close_connection = True
                 return
-            self.wfile.write(response.body[i : i + 1])
+            self.wfile.write(payload[i : i + 1])
 
     def date_time_string(self, timestamp: float | None = None) -> str:
         """The `Date` header `send_response` adds: the scenario's clock, not this machine's."""
