@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from .common import REGIONS, SOURCE_REGION, TARGET_REGION, Body, Estate, Subnet, arm_id, upper_rg
 
 # The VM sizes the generator uses: name -> (size, family, vCPUs, memory GB), as Microsoft.Compute/skus
@@ -74,7 +76,7 @@ def compute_offers(vms: list[Body]) -> tuple[list[Body], dict[str, list[Body]]]:
             {
                 "unit": "Count",
                 "currentValue": used[(region, quota)],
-                "limit": -(-(used[(region, quota)] + used[(other, quota)]) * 6 // 500) * 100,  # 1.2x, in 100s
+                "limit": math.ceil((used[(region, quota)] + used[(other, quota)]) * 1.2 / 100) * 100,
                 "name": {"value": quota, "localizedValue": quota},
             }
             for r, quota in used
