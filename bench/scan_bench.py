@@ -119,12 +119,12 @@ def trust_bundle(ca_bundle: str) -> str:
     with by default; a system bundle is as large) and the fake's own CA. With the fake's CA alone,
     loading the bundle cost nothing, which hid that each new connection loaded it again (20-40 ms
     of CPU each, up to a second per scan; asr_audit/access/tls.py)."""
-    import certifi
+    from asr_audit.access.tls import default_bundle
 
     trust = Path(ca_bundle).with_name("trust.pem")
     if not trust.exists():
         ours = Path(ca_bundle).read_text(encoding="ascii")
-        trust.write_text(Path(certifi.where()).read_text(encoding="ascii") + ours, encoding="ascii")
+        trust.write_text(Path(default_bundle()).read_text(encoding="ascii") + ours, encoding="ascii")
     return str(trust)
 
 

@@ -9,6 +9,7 @@ deserialisation costs 8-10x more CPU and the inventory is our own model anyway (
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import ssl
@@ -88,7 +89,6 @@ class ClientFactory:
         self._clock = clock or ScanClock()
         self._watchdog = Watchdog()
         self.server_time = ServerTime()  # the latest `Date` ARM answered with: when the data is from
-        self._trust: tuple[str, ssl.SSLContext | None] | None = None  # the CA bundle, loaded once (tls.py)
         self._clients: dict[str, Any] = {family: self._build(family) for family in _CLIENTS}
 
     def get(self, family: str) -> Any:
@@ -114,6 +114,12 @@ class ClientFactory:
             transport=self._transport or self._requests_transport(),
         )
 
+    @functools.cached_property
+    def _trust(self) -> tuple[str, ssl.SSLContext | None]:
+        """The CA bundle and, loaded once for the six clients' transports, its context (tls.py)."""
+        bundle = ca_bundle_from_env() or tls.default_bundle()
+        return bundle, tls.trust_context(bundle)
+
     def _requests_transport(self) -> HttpTransport:  # type: ignore[type-arg]
         """A requests transport whose pool fits the worker count (requests defaults to 10), and
         which reads the environment once, here, instead of on every request.
@@ -131,9 +137,6 @@ class ClientFactory:
         session.trust_env = False
         session.proxies = requests.utils.get_environ_proxies(self._cloud.arm_endpoint)
         connections, maxsize = 4, max(10, self._pool_size)
-        if self._trust is None:  # one context for the six clients' transports
-            bundle = ca_bundle_from_env() or tls.default_bundle()
-            self._trust = (bundle, tls.trust_context(bundle))
         bundle, context = self._trust
         verify: bool | str = True  # with the shared context, which holds the bundle
         if context is not None:
