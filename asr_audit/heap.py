@@ -25,10 +25,17 @@ def no_cyclic_gc() -> Iterator[None]:
     try:
         yield
     finally:
-        gc.freeze()
-        gc.unfreeze()
+        age_unscanned()
         if collecting:
             gc.enable()
+
+
+def age_unscanned() -> None:
+    """Everything alive moved to the oldest generation without being walked (`freeze` then
+    `unfreeze`), so the next young collection finds nothing of what a phase built. Cyclic garbage
+    made until now waits for the next full collection instead."""
+    gc.freeze()
+    gc.unfreeze()
 
 
 # --- a process that ends with the run -------------------------------------------------------------

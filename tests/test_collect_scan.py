@@ -211,6 +211,16 @@ def test_gc_runs_less_often_during_a_scan_and_as_before_after_it() -> None:
     assert gc.get_threshold() == before
 
 
+def test_what_a_scan_built_is_left_in_the_oldest_generation() -> None:
+    """Else the first young collection after the scan walks the whole inventory for nothing."""
+    inventory = run(fake_arm())
+    built = [inventory.coverage, inventory.subscriptions, *inventory.coverage]
+    assert len(built) > 2
+    for generation, expected in ((0, False), (1, False), (2, True)):
+        held = {id(o) for o in gc.get_objects(generation=generation)}
+        assert [id(o) in held for o in built] == [expected] * len(built), generation
+
+
 def test_gc_thresholds_are_restored_when_the_scan_fails() -> None:
     before = gc.get_threshold()
     transport = fake_arm()
