@@ -8,6 +8,7 @@ REQUESTS_CA_BUNDLE, and a pre-acquired token in ASR_AUDIT_ACCESS_TOKEN.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -196,3 +197,14 @@ def test_gzip_compressed_answers_are_read_as_the_plain_ones(
     squeezed = scan_fake(arm, monkeypatch, ALL_SUBS)
     assert arm.gzipped > 10
     assert _comparable(squeezed) == _comparable(plain)
+
+
+def test_a_finished_scan_leaves_the_process_one_thread(
+    fake_arm: Callable[..., FakeArm], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its workers and the watchdog that guards reads on real sockets are gone when it returns:
+    the analysis after it forks only a process with one thread (rules/parallel.py)."""
+    before = set(threading.enumerate())
+    scan_fake(fake_arm("api-examples", page_size=2), monkeypatch, ALL_SUBS)
+    assert [t.name for t in set(threading.enumerate()) - before if t.name.startswith("asr-audit")] == []
+

@@ -203,6 +203,12 @@ def test_concurrency_bounds_the_threads_sending_requests(concurrency: int) -> No
     assert 1 <= len(transport.threads) <= concurrency
 
 
+def test_a_finished_scan_leaves_no_worker_alive() -> None:
+    """The analysis after it forks only when the process has one thread (rules/parallel.py)."""
+    run(fake_arm((SUB, "Prod"), (SUB2, "DR")), SUB, SUB2, concurrency=8)
+    assert [t.name for t in threading.enumerate() if t.name.startswith("asr-audit_")] == []
+
+
 def test_gc_runs_less_often_during_a_scan_and_as_before_after_it() -> None:
     before = gc.get_threshold()
     transport = Watched(fake_arm())

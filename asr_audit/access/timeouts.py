@@ -156,6 +156,10 @@ class Alarm:
                 self._sock.shutdown(socket.SHUT_RDWR)
 
 
+# The longest `Watchdog.close` waits for its thread, which has nothing to finish but a `shutdown`.
+THREAD_EXIT = 1.0
+
+
 class Watchdog:
     """One daemon thread that cuts the connections of reads that went on too long.
 
@@ -196,10 +200,15 @@ class Watchdog:
                     alarm.done = True
 
     def close(self) -> None:
+        """Disarm everything and let the thread end. It is waited for (it only ever waits on the
+        condition, so it ends at once): the analysis after a scan forks only a process with one
+        thread (rules/parallel.py)."""
         with self._wake:
             self._closed = True
             self._heap.clear()
             self._wake.notify()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(THREAD_EXIT)
 
     def _start_or_wake(self) -> None:
         if self._thread is None:

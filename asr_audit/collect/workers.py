@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from queue import Empty, SimpleQueue
@@ -71,6 +72,14 @@ class DaemonPool(Executor):
         if wait:
             for thread in self._threads:
                 thread.join()
+
+    def join(self, timeout: float) -> bool:
+        """After `shutdown`: wait up to `timeout` seconds in all for the workers to exit; whether
+        they all did. Idle workers exit at once; one stuck in a read is waited for no longer."""
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self._threads)
 
     def _work(self) -> None:
         while True:
