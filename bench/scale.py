@@ -49,6 +49,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench import byte_compile
 from bench.scan_bench import peak_rss_kib
 from bench.synth_tenant import TenantShape, subscriptions
 
@@ -300,7 +301,9 @@ def _child(
 
 
 def help_wall(runs: int = 5) -> list[float]:
-    """`asr-audit --help` wall time, each in a fresh process (the console script of this venv)."""
+    """`asr-audit --help` wall time, each in a fresh process (the console script of this venv),
+    with the project byte-compiled as an installed copy is."""
+    byte_compile()
     exe = shutil.which("asr-audit") or str(Path(sys.executable).with_name("asr-audit"))
     walls = []
     for _ in range(runs):

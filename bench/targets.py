@@ -36,7 +36,7 @@ from typing import Any
 
 import yaml
 
-from bench import naive_listing
+from bench import byte_compile, naive_listing
 from bench.scan_bench import COLLECTED, REPO, TOKEN, client, expected_counts, serve
 from bench.synth.common import SOURCE_REGION, TARGET_REGION
 from bench.synth_tenant import TenantShape, ensure
@@ -363,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page-size", type=int, default=100, help="items per ARM list page (100)")
     parser.add_argument("--concurrency", type=int, help="target 2 scan concurrency (default: the tool's)")
     args = parser.parse_args(argv)
+    byte_compile()
     started = time.perf_counter()
     print(
         f"bench.targets on {os.cpu_count()} CPUs, load average {_load()}, {time.strftime('%Y-%m-%d %H:%M')}"
