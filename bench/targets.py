@@ -224,7 +224,8 @@ def naive_vs_full(
     options: tuple[str, ...],
     title: str,
 ) -> tuple[bool, float]:
-    """Whether both sides read the whole tenant, and naive wall / full wall of the last round."""
+    """Whether both sides read the whole tenant in every round, and naive wall / full wall of the
+    warm round with the lower median ratio."""
     print(
         f"\n== target 1: full audit vs naive sequential SDK listing, {title} ({scenario.name}:"
         f" {sum(expected.values())} resources in {len(subscriptions)} subscriptions;"
@@ -239,37 +240,46 @@ def naive_vs_full(
     ]
     ok = True
     with server(scenario, args.page_size, args.latency) as arm:
-        runs = []
+        runs: list[tuple[dict[str, Any], dict[str, Any]]] = []
         for n in range(args.rounds):  # the first round renders the memoised pages (cold server)
             naive, full = run_naive(arm, subscriptions), run_full(arm, subscriptions, options=options)
-            # The audit's own reads one at a time: what the naive listing would take if it read
-            # everything the audit reads (the listing reads 8 types; the audit needs 40-odd).
-            serial = run_full(arm, subscriptions, concurrency=1, options=options)
-            runs.append((naive, full, serial))
+            runs.append((naive, full))
             label = "cold server" if n == 0 else "warm server"
             print(
                 f"   round {n + 1} ({label}): naive {naive['wall']:.2f} s, {len(naive['requests'])} requests;"
                 f" full audit {full['wall']:.2f} s, {len(full['requests'])} requests;"
-                f" full audit one read at a time {serial['wall']:.2f} s; load {_load()}"
+                f" {naive['wall'] / full['wall']:.2f}x; load {_load()}"
             )
-    naive, full, serial = runs[-1]
-    wrong_naive = {
-        s: (naive["counts"].get(s, 0), expected.get(s, 0))
-        for s in listed
-        if naive["counts"].get(s, 0) != expected.get(s, 0)
-    }
-    wrong_full = {
-        s: (full["counts"].get(s, 0), n) for s, n in expected.items() if full["counts"].get(s, 0) != n
-    }
-    if wrong_naive or wrong_full or full["gaps"]:
-        ok = False
-        print(
-            f"   INCOMPLETE: naive (got, expected) {wrong_naive}; full {wrong_full}; gaps {full['gaps'][:5]}"
-        )
+        # The audit's own reads one at a time: what the naive listing would take if it read
+        # everything the audit reads (the listing reads 8 types; the audit needs 40-odd).
+        serial = run_full(arm, subscriptions, concurrency=1, options=options)
+    for naive, full in runs:  # every round must have read the whole tenant, not only the one shown
+        wrong_naive = {
+            s: (naive["counts"].get(s, 0), expected.get(s, 0))
+            for s in listed
+            if naive["counts"].get(s, 0) != expected.get(s, 0)
+        }
+        wrong_full = {
+            s: (full["counts"].get(s, 0), n) for s, n in expected.items() if full["counts"].get(s, 0) != n
+        }
+        if wrong_naive or wrong_full or full["gaps"]:
+            ok = False
+            print(
+                f"   INCOMPLETE: naive (got, expected) {wrong_naive}; full {wrong_full};"
+                f" gaps {full['gaps'][:5]}"
+            )
+    # The machine's speed drifts between rounds (bench/README.md): the round shown is the warm one
+    # with the lower median ratio, never the best.
+    warm = runs[1:] or runs
+    ranked = sorted(range(len(warm)), key=lambda i: warm[i][0]["wall"] / warm[i][1]["wall"])
+    shown = ranked[(len(ranked) - 1) // 2]
+    naive, full = warm[shown]
     if serial["counts"] != full["counts"] or serial["gaps"] or serial["findings"] != full["findings"]:
         ok = False
         print(f"   --concurrency 1 read otherwise: gaps {serial['gaps'][:5]}, {serial['findings']} findings")
-    print(f"\n   measured: round {len(runs)} (the last)")
+    ratios = ", ".join(f"{warm[i][0]['wall'] / warm[i][1]['wall']:.2f}x" for i in ranked)
+    print(f"\n   warm rounds' ratios, lowest first: {ratios}")
+    print(f"   measured: round {shown + 1 + (len(runs) > 1)}, the lower median of the warm rounds")
     print(
         f"   naive listing   wall {naive['wall']:6.2f} s, CPU {naive['cpu']:.2f} s"
         f" (imports {naive['import_wall']:.2f} s, listing"
@@ -355,7 +365,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--naive-resources", type=int, default=7008)
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per request, target 1 (0.05)")
     parser.add_argument(
-        "--rounds", type=int, default=2, help="target 1: naive + full rounds; the last is reported"
+        "--rounds",
+        type=int,
+        default=4,
+        help="target 1: naive + full rounds (4); the warm rounds' lower median is reported",
     )
     parser.add_argument("--graph-subscriptions", type=int, default=1000, help="(1000)")
     parser.add_argument("--graph-resources", type=int, default=100_000, help="at least 100 per subscription")
