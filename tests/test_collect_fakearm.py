@@ -207,4 +207,3 @@ def test_a_finished_scan_leaves_the_process_one_thread(
     before = set(threading.enumerate())
     scan_fake(fake_arm("api-examples", page_size=2), monkeypatch, ALL_SUBS)
     assert [t.name for t in set(threading.enumerate()) - before if t.name.startswith("asr-audit")] == []
-
