@@ -9,12 +9,14 @@ from asr_audit.collect.workers import DaemonPool
 
 
 def test_join_waits_for_idle_workers_to_exit() -> None:
-    pool = DaemonPool(4)
+    before = set(threading.enumerate())
+    pool = DaemonPool(4, name="joined")
     futures = [pool.submit(pow, 2, n) for n in range(8)]
     assert [f.result(timeout=5) for f in futures] == [2**n for n in range(8)]
+    assert {t.name for t in set(threading.enumerate()) - before} >= {"joined_0"}
     pool.shutdown(wait=False)
     assert pool.join(5.0)
-    assert not [t for t in threading.enumerate() if t.name.startswith("asr-audit_")]
+    assert not set(threading.enumerate()) - before
 
 
 def test_join_gives_up_on_a_stuck_worker_after_its_timeout() -> None:
