@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import sys
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -151,6 +153,32 @@ def test_the_display_draws_on_its_console_and_clears_itself() -> None:
         callback(SUB_A, "virtual_networks", "ok")
     assert isinstance(console.file, io.StringIO)
     assert "virtual_networks" in console.file.getvalue()
+
+
+def test_the_display_keeps_redrawing_while_nothing_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its spinner turns while a slow list is read, from a thread other than the caller's."""
+    drawn_by: list[str] = []
+    real_refresh = Progress.refresh
+
+    def refresh(self: Progress) -> None:
+        drawn_by.append(threading.current_thread().name)
+        real_refresh(self)
+
+    monkeypatch.setattr(Progress, "refresh", refresh)
+    with scan_progress(True, console=terminal()) as callback:
+        assert callback is not None
+        time.sleep(0.45)
+    assert drawn_by.count("asr-audit-progress") >= 2
+
+
+def test_no_thread_of_the_display_outlives_it() -> None:
+    """The analysis after a scan forks only a process with one thread (rules/parallel.py)."""
+    before = set(threading.enumerate())
+    with scan_progress(True, console=terminal()) as callback:
+        assert callback is not None
+        callback(SUB_A, "virtual_networks", "ok")
+        time.sleep(0.25)  # the display redraws in the meantime
+    assert set(threading.enumerate()) - before == set()
 
 
 # --- through the command line ---------------------------------------------------------------------

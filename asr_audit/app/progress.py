@@ -16,6 +16,7 @@ when the display is on.
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
 Callback = Callable[[str, str, str], None]
 
 MAX_ROWS = 12  # subscription x collector rows kept visible under the total
+REDRAWS_PER_SECOND = 10  # rich's default: the spinner turns while a slow list is read
+# The longest the end of a display waits for its redrawing thread, which only sleeps and draws.
+REDRAW_THREAD_EXIT = 1.0
 
 
 def wanted(quiet: bool, stream: IO[str] | None = None) -> bool:
@@ -54,6 +58,7 @@ def make_progress(console: Console) -> Progress:
         console=console,
         transient=True,
         redirect_stdout=False,
+        auto_refresh=False,  # `_redrawn` does it, from a thread it ends and waits for
     )
 
 
@@ -107,5 +112,28 @@ def scan_progress(
         return
     from rich.console import Console
 
-    with make_progress(console or Console(stderr=True)) as progress:
-        yield ScanProgress(progress, label)
+    display = make_progress(console or Console(stderr=True))
+    with display, _redrawn(display):
+        yield ScanProgress(display, label)
+
+
+@contextmanager
+def _redrawn(display: Progress) -> Iterator[None]:
+    """Redraw the display REDRAWS_PER_SECOND times a second until the block ends, then wait for
+    the thread that does it. rich's own redrawing thread is stopped but not waited for, and it
+    lives up to a tenth of a second past the display. The analysis that follows a scan forks its
+    NSG rules only from a process with one thread (rules/parallel.py); had that thread still been
+    alive when it began, they would have run in one process, only on a terminal."""
+    stop = threading.Event()
+
+    def redraw() -> None:
+        while not stop.wait(1 / REDRAWS_PER_SECOND):
+            display.refresh()
+
+    thread = threading.Thread(target=redraw, name="asr-audit-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(REDRAW_THREAD_EXIT)
