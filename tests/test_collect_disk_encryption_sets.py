@@ -29,7 +29,7 @@ STREAM_ITEM = "a1e2074c-1f79-50f5-ae28-dc9af61e7080"
 
 
 def test_the_list_url_is_the_diskrp_one() -> None:
-    _, path, version = SUBSCRIPTION_LISTS["disk_encryption_sets"]
+    path, version = SUBSCRIPTION_LISTS["disk_encryption_sets"]
     assert subscription_list("s", path, version) == (
         "/subscriptions/s/providers/Microsoft.Compute/diskEncryptionSets?api-version=2025-01-02"
     )

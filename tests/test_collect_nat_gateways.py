@@ -31,7 +31,7 @@ SNET_LEGACY = (
 
 
 def test_the_list_url_is_the_network_one() -> None:
-    _, path, version = SUBSCRIPTION_LISTS["nat_gateways"]
+    path, version = SUBSCRIPTION_LISTS["nat_gateways"]
     assert subscription_list("s", path, version) == (
         "/subscriptions/s/providers/Microsoft.Network/natGateways?api-version=2025-03-01"
     )

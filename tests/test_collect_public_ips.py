@@ -27,7 +27,7 @@ SNET = f"/subscriptions/{BROKEN_PROD}/resourceGroups/{{}}/providers/Microsoft.Ne
 
 
 def test_the_list_url_is_the_network_one() -> None:
-    _, path, version = SUBSCRIPTION_LISTS["public_ip_addresses"]
+    path, version = SUBSCRIPTION_LISTS["public_ip_addresses"]
     assert subscription_list("s", path, version) == (
         "/subscriptions/s/providers/Microsoft.Network/publicIPAddresses?api-version=2025-03-01"
     )

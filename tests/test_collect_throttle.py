@@ -142,10 +142,10 @@ def test_every_request_of_every_client_draws_on_its_subscription_budget() -> Non
     clock, transport = FakeClock(), FakeTransport()
     transport.add("GET", "", ok({"value": []}))
     factory = paced_factory(transport, clock)
-    get_json(factory.get("network"), f"/subscriptions/{SUB}/providers/Microsoft.Network/routeTables")
-    get_json(factory.get("compute"), f"/subscriptions/{SUB}/providers/Microsoft.Compute/disks")
-    get_json(factory.get("storage"), f"/subscriptions/{OTHER}/providers/Microsoft.Storage/storageAccounts")
-    get_json(factory.get("resources"), f"/subscriptions/{SUB}")
+    get_json(factory.client, f"/subscriptions/{SUB}/providers/Microsoft.Network/routeTables")
+    get_json(factory.client, f"/subscriptions/{SUB}/providers/Microsoft.Compute/disks")
+    get_json(factory.client, f"/subscriptions/{OTHER}/providers/Microsoft.Storage/storageAccounts")
+    get_json(factory.client, f"/subscriptions/{SUB}")
     assert clock.sleeps == pytest.approx([0.25, 0.5])  # SUB's 2nd and 3rd request; OTHER's 1st is free
     assert len(transport.requests) == 4
 
@@ -154,7 +154,7 @@ def test_retries_draw_on_the_budget_too() -> None:
     clock, transport = FakeClock(), FakeTransport()
     transport.add("GET", "disks", (503, {}, {}), ok({"value": []}))
     factory = paced_factory(transport, clock)
-    get_json(factory.get("compute"), f"/subscriptions/{SUB}/providers/Microsoft.Compute/disks")
+    get_json(factory.client, f"/subscriptions/{SUB}/providers/Microsoft.Compute/disks")
     assert len(transport.urls("disks")) == 2
     assert clock.sleeps == pytest.approx([0.25])
 
@@ -164,6 +164,6 @@ def test_refused_writes_cost_nothing() -> None:
     transport.add("GET", "", ok({"value": []}))
     factory = paced_factory(transport, clock)
     with pytest.raises(ReadOnlyViolation):
-        factory.get("network").send_request(HttpRequest("DELETE", f"https://x/subscriptions/{SUB}/a"))
-    get_json(factory.get("network"), f"/subscriptions/{SUB}/b")
+        factory.client.send_request(HttpRequest("DELETE", f"https://x/subscriptions/{SUB}/a"))
+    get_json(factory.client, f"/subscriptions/{SUB}/b")
     assert clock.sleeps == []

@@ -21,6 +21,7 @@ from azure.core.rest import HttpRequest
 from azure.core.rest._requests_basic import RestRequestsTransportResponse
 from urllib3.exceptions import ProtocolError
 
+from asr_audit import __version__
 from asr_audit.access.clients import ClientFactory, ca_bundle_from_env
 from asr_audit.access.clouds import CLOUDS
 from asr_audit.access.credential import SharedToken
@@ -152,7 +153,7 @@ def factory(transport: FakeTransport) -> ClientFactory:
 def test_guard_refuses_writes_before_the_transport(
     factory: ClientFactory, transport: FakeTransport, method: str
 ) -> None:
-    client = factory.get("network")
+    client = factory.client
     url = f"{ARM}/subscriptions/s/providers/Microsoft.Storage/storageAccounts/a/listKeys?api-version=1"
     with pytest.raises(ReadOnlyViolation):
         client.send_request(HttpRequest(method, url))
@@ -167,7 +168,7 @@ def test_guard_lets_the_resource_graph_query_through_and_nothing_beside_it(
     beside its path does not, nor any other POST (test_guard_refuses_writes_before_the_transport)."""
     for path in ("/providers/Microsoft.ResourceGraph/resources/x", "/providers/Microsoft.ResourceGraph"):
         with pytest.raises(ReadOnlyViolation):
-            factory.get("resources").send_request(HttpRequest("POST", f"{ARM}{path}?api-version=1", json={}))
+            factory.client.send_request(HttpRequest("POST", f"{ARM}{path}?api-version=1", json={}))
     assert transport.requests == []
 
 
@@ -179,7 +180,7 @@ def test_guard_stops_automatic_provider_registration(
     transport.add("GET", "vaults", arm_error(409, "MissingSubscriptionRegistration", message))
     url = f"/subscriptions/{SUB}/providers/Microsoft.RecoveryServices/vaults?api-version=2025-02-01"
     with pytest.raises(ReadOnlyViolation) as refused:
-        get_json(factory.get("recoveryservices"), url)
+        get_json(factory.client, url)
     assert [m for m, _, _ in transport.requests] == ["GET"]
     assert unregistered_provider(refused.value) == "Microsoft.RecoveryServices"
 
@@ -194,7 +195,7 @@ def test_unregistered_provider_is_none_for_other_refusals() -> None:
 
 def test_retry_after_is_capped(factory: ClientFactory, transport: FakeTransport) -> None:
     transport.add("GET", "routeTables", (429, {}, {"Retry-After": "3600"}), ok({"value": []}))
-    assert get_json(factory.get("network"), "/subscriptions/s/providers/Microsoft.Network/routeTables") == {
+    assert get_json(factory.client, "/subscriptions/s/providers/Microsoft.Network/routeTables") == {
         "value": []
     }
     assert len(transport.urls("routeTables")) == 2
@@ -208,9 +209,7 @@ def test_default_cap_is_thirty_seconds() -> None:
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 408])
 def test_server_errors_are_retried(factory: ClientFactory, transport: FakeTransport, status: int) -> None:
     transport.add("GET", "disks", (status, {}, {}), ok({"value": [1]}))
-    assert get_json(factory.get("compute"), "/subscriptions/s/providers/Microsoft.Compute/disks") == {
-        "value": [1]
-    }
+    assert get_json(factory.client, "/subscriptions/s/providers/Microsoft.Compute/disks") == {"value": [1]}
     assert len(transport.urls("disks")) == 2
 
 
@@ -219,7 +218,7 @@ def test_client_errors_are_not_retried_even_with_retry_after(
 ) -> None:
     transport.add("GET", "disks", arm_error(403, "AuthorizationFailed", headers={"Retry-After": "1"}))
     with pytest.raises(HttpFailure) as failure:
-        get_json(factory.get("compute"), "/subscriptions/s/providers/Microsoft.Compute/disks")
+        get_json(factory.client, "/subscriptions/s/providers/Microsoft.Compute/disks")
     assert failure.value.coverage_status == "forbidden"
     assert len(transport.urls("disks")) == 1
 
@@ -227,16 +226,14 @@ def test_client_errors_are_not_retried_even_with_retry_after(
 def test_retries_are_bounded(factory: ClientFactory, transport: FakeTransport) -> None:
     transport.add("GET", "disks", arm_error(429, "TooManyRequests", headers={"Retry-After": "5"}))
     with pytest.raises(HttpFailure) as failure:
-        get_json(factory.get("compute"), "/subscriptions/s/providers/Microsoft.Compute/disks")
+        get_json(factory.client, "/subscriptions/s/providers/Microsoft.Compute/disks")
     assert failure.value.coverage_status == "throttled"
     assert len(transport.urls("disks")) == FAST.retry_total + 1
 
 
 def test_connection_errors_are_retried(factory: ClientFactory, transport: FakeTransport) -> None:
     transport.add("GET", "disks", ServiceRequestError("connection reset"), ok({"value": []}))
-    assert get_json(factory.get("compute"), "/subscriptions/s/providers/Microsoft.Compute/disks") == {
-        "value": []
-    }
+    assert get_json(factory.client, "/subscriptions/s/providers/Microsoft.Compute/disks") == {"value": []}
     assert len(transport.urls("disks")) == 2
 
 
@@ -250,18 +247,26 @@ def test_backoff_is_jittered_and_capped() -> None:
 
 def test_unparsable_retry_after_is_ignored(factory: ClientFactory, transport: FakeTransport) -> None:
     transport.add("GET", "disks", (503, {}, {"Retry-After": "soon-ish"}), ok({"value": []}))
-    assert get_json(factory.get("compute"), "/subscriptions/s/providers/Microsoft.Compute/disks") == {
-        "value": []
-    }
+    assert get_json(factory.client, "/subscriptions/s/providers/Microsoft.Compute/disks") == {"value": []}
     assert all(s <= FAST.backoff_max for s in transport.sleeps)
 
 
 # --- clients ---------------------------------------------------------------------------------
 
 
-def test_each_client_is_built_once(factory: ClientFactory) -> None:
-    assert factory.get("network") is factory.get("network")
-    assert factory.get("network") is not factory.get("compute")
+def test_one_client_sends_every_provider_s_reads_and_names_the_tool(
+    factory: ClientFactory, transport: FakeTransport
+) -> None:
+    transport.add("GET", "", ok({"value": []}))
+    for provider in (
+        "Microsoft.Network/routeTables",
+        "Microsoft.Compute/disks",
+        "Microsoft.Storage/storageAccounts",
+    ):
+        get_json(factory.client, f"/subscriptions/s/providers/{provider}")
+    agents = [headers["User-Agent"] for _, _, headers in transport.requests]
+    assert len(agents) == 3
+    assert all(a.startswith(f"asr-audit/{__version__} azsdk-python-mgmt-resource/") for a in agents)
 
 
 def test_clients_use_the_cloud_endpoint_and_scope(transport: FakeTransport) -> None:
@@ -269,7 +274,7 @@ def test_clients_use_the_cloud_endpoint_and_scope(transport: FakeTransport) -> N
     china = CLOUDS["AzureChinaCloud"]
     factory = ClientFactory(credential, china, retry=FAST, transport=transport)
     transport.add("GET", "", ok({"value": []}))
-    get_json(factory.get("storage"), "/subscriptions/s/providers/Microsoft.Storage/storageAccounts")
+    get_json(factory.client, "/subscriptions/s/providers/Microsoft.Storage/storageAccounts")
     assert transport.urls()[0].startswith("https://management.chinacloudapi.cn/subscriptions/s/")
     assert credential.scopes == [(china.credential_scope,)]
     assert transport.requests[0][2]["Authorization"] == "Bearer fake-token"
@@ -291,7 +296,7 @@ def test_ca_bundle_prefers_requests_then_ssl_cert_file_then_curl(monkeypatch: py
 def test_default_transport_verifies_with_the_env_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/tmp/custom-ca.pem")
     factory = ClientFactory(RecordingCredential(), CLOUDS["AzureCloud"], pool_size=16)
-    transport = factory.get("network")._client._pipeline._transport
+    transport = factory.client._client._pipeline._transport
     assert transport.connection_config.verify == "/tmp/custom-ca.pem"
     assert transport.session.get_adapter("https://x").poolmanager.connection_pool_kw["maxsize"] == 16
     factory.close()
@@ -301,7 +306,7 @@ def test_default_transport_verifies_with_the_env_bundle(monkeypatch: pytest.Monk
 
 
 def _list(factory: ClientFactory, url: str = "/subscriptions/s/providers/Microsoft.Network/virtualNetworks"):
-    return Pages(factory.get("network"), url, ARM)
+    return Pages(factory.client, url, ARM)
 
 
 def test_pages_follow_next_link_verbatim(factory: ClientFactory, transport: FakeTransport) -> None:
@@ -365,14 +370,14 @@ def test_bodies_are_streamed_so_the_sdk_does_not_decode_them_first(
 ) -> None:
     """The SDK's ContentDecodePolicy decodes only unstreamed bodies; get_json decodes once."""
     transport.add("GET", "", ok({"value": [1]}))
-    assert get_json(factory.get("network"), "/subscriptions/s/x") == {"value": [1]}
+    assert get_json(factory.client, "/subscriptions/s/x") == {"value": [1]}
     assert transport.streamed == [True]
 
 
 def test_body_cut_short_is_retried(factory: ClientFactory, transport: FakeTransport) -> None:
     """Streaming must not move the body read out of the retry loop."""
     transport.add("GET", "disks", Truncated({"value": [1, 2, 3]}), ok({"value": [1, 2, 3]}))
-    assert get_json(factory.get("compute"), "/subscriptions/s/providers/Microsoft.Compute/disks") == {
+    assert get_json(factory.client, "/subscriptions/s/providers/Microsoft.Compute/disks") == {
         "value": [1, 2, 3]
     }
     assert len(transport.urls("disks")) == 2
@@ -383,7 +388,7 @@ def test_body_cut_short_every_time_is_an_azure_error(
 ) -> None:
     transport.add("GET", "disks", Truncated({"value": [1, 2, 3]}))
     with pytest.raises(AzureError):
-        get_json(factory.get("compute"), "/subscriptions/s/providers/Microsoft.Compute/disks")
+        get_json(factory.client, "/subscriptions/s/providers/Microsoft.Compute/disks")
     assert len(transport.urls("disks")) == FAST.retry_total + 1
 
 
@@ -392,13 +397,13 @@ def test_json_bytes_in_any_json_encoding_decode(
     factory: ClientFactory, transport: FakeTransport, encoding: str
 ) -> None:
     transport.add("GET", "", (200, json.dumps({"name": "réseau"}).encode(encoding), {}))
-    assert get_json(factory.get("network"), "/subscriptions/s/x") == {"name": "réseau"}
+    assert get_json(factory.client, "/subscriptions/s/x") == {"name": "réseau"}
 
 
 def test_body_that_is_not_utf8_is_bad_payload(factory: ClientFactory, transport: FakeTransport) -> None:
     transport.add("GET", "", (200, b'{"name": "\xff\xfe"}', {}))
     with pytest.raises(BadPayload):
-        get_json(factory.get("network"), "/subscriptions/s/x")
+        get_json(factory.client, "/subscriptions/s/x")
 
 
 def test_http_failure_detail_is_one_line_from_arm_error(
@@ -413,12 +418,12 @@ def test_http_failure_detail_is_one_line_from_arm_error(
     assert failure.value.detail == "HTTP 404 ResourceGroupNotFound: Resource group 'rg' could not be found."
 
 
-def test_all_clients_share_one_token(transport: FakeTransport) -> None:
+def test_every_read_shares_one_token(transport: FakeTransport) -> None:
     credential = RecordingCredential()
     factory = ClientFactory(credential, CLOUDS["AzureCloud"], retry=FAST, transport=transport)
     transport.add("GET", "", ok({"value": []}))
-    for family in ("network", "storage", "compute", "resources"):
-        get_json(factory.get(family), "/subscriptions/s/x")
+    for path in ("/subscriptions/s/x", "/subscriptions/s/y", "/subscriptions/t/x", "/subscriptions/t/y"):
+        get_json(factory.client, path)
     assert len(credential.scopes) == 1
     assert len(transport.requests) == 4
 
@@ -457,8 +462,8 @@ def test_the_token_is_fetched_while_the_clients_are_built(transport: FakeTranspo
     assert asked.wait(5) and not release.is_set()  # built while the fetch was still waiting
     transport.add("GET", "", ok({"value": []}))
     threading.Timer(0.2, release.set).start()
-    get_json(factory.get("network"), "/subscriptions/s/x")
-    get_json(factory.get("compute"), "/subscriptions/s/x")
+    get_json(factory.client, "/subscriptions/s/x")
+    get_json(factory.client, "/subscriptions/s/x")
     assert credential.scopes == [(CLOUDS["AzureCloud"].credential_scope,)]
     assert transport.requests[0][2]["Authorization"] == "Bearer fake-token"
 
@@ -475,7 +480,7 @@ def test_what_the_token_fetch_raised_is_raised_by_the_first_request_once(transpo
     factory = ClientFactory(credential, CLOUDS["AzureCloud"], retry=FAST, transport=transport)
     transport.add("GET", "", ok({"value": []}))
     with pytest.raises(ClientAuthenticationError, match="not logged in"):
-        get_json(factory.get("network"), "/subscriptions/s/x")
+        get_json(factory.client, "/subscriptions/s/x")
     assert len(credential.scopes) == 1 and transport.requests == []
-    get_json(factory.get("network"), "/subscriptions/s/x")  # a later ask fetches afresh
+    get_json(factory.client, "/subscriptions/s/x")  # a later ask fetches afresh
     assert len(credential.scopes) == 2 and len(transport.requests) == 1

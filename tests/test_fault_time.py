@@ -124,13 +124,13 @@ def test_each_attempt_gets_the_timeouts_capped_at_the_time_left() -> None:
     clock = ScanClock(10, 30, deadline=60, now=lambda: now[0])
     factory = ClientFactory(RecordingCredential(), CLOUDS["AzureCloud"], transport=transport, clock=clock)
     url = "/subscriptions/x?api-version=1"
-    get_json(factory.get("resources"), url)
+    get_json(factory.client, url)
     now[0] += 55  # 5 s left
-    get_json(factory.get("resources"), url)
+    get_json(factory.client, url)
     assert recorded == [(10, 30), (5, 5)]
     now[0] += 5  # the deadline: a call fails at once, with no request sent and no retry
     with pytest.raises(ServiceResponseTimeoutError):
-        get_json(factory.get("resources"), url)
+        get_json(factory.client, url)
     assert len(transport.requests) == 2 and not transport.sleeps
 
 

@@ -231,7 +231,6 @@ def test_graph_rows_are_matched_to_the_account_as_atscope_lists_them() -> None:
     job = Job(
         sub,
         "role_assignments:cache",
-        "resources",
         lambda: "",
         functools.partial(parse_role_assignment, account),
         section="role_assignments",
@@ -279,7 +278,7 @@ def test_each_vault_and_resource_group_job_gets_its_own_rows_and_the_querys_gap(
 
     def served(collector: str, object_id: str) -> _Read:
         read = _Read()
-        job = Job(sub, collector, "x", lambda: "", lambda r: r["id"].rsplit("/", 1)[-1], object_id=object_id)
+        job = Job(sub, collector, lambda: "", lambda r: r["id"].rsplit("/", 1)[-1], object_id=object_id)
         arm(job, None, "", read)
         return read
 

@@ -26,25 +26,23 @@ from asr_audit.access.clouds import CLOUDS
 from asr_audit.errors import AuthError
 
 
-def _transports(factory: ClientFactory) -> list[Any]:
-    return [factory.get(family)._client._pipeline._transport for family in ("network", "storage", "compute")]
+def _transport(factory: ClientFactory) -> Any:
+    return factory.client._client._pipeline._transport
 
 
-def test_every_client_of_a_scan_shares_one_context_holding_the_env_bundle(
+def test_the_scan_s_client_verifies_with_one_context_holding_the_env_bundle(
     fake_arm: Callable[..., FakeArm], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     arm = fake_arm("api-examples")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", arm.ca_bundle)
     factory = ClientFactory(RecordingCredential(), CLOUDS["AzureCloud"], pool_size=16)
     try:
-        adapters = [t.session.get_adapter("https://x") for t in _transports(factory)]
-        assert all(isinstance(a, tls.SharedTrustAdapter) for a in adapters)
-        assert len({id(a.context) for a in adapters}) == 1
-        context = adapters[0].context
-        assert context.verify_mode == ssl.CERT_REQUIRED
-        assert context.cert_store_stats()["x509_ca"] == 1  # the fake's CA, and nothing else
-        assert all(t.connection_config.verify is True for t in _transports(factory))
-        assert adapters[0].poolmanager.connection_pool_kw["maxsize"] == 16
+        adapter = _transport(factory).session.get_adapter("https://x")
+        assert isinstance(adapter, tls.SharedTrustAdapter)
+        assert adapter.context.verify_mode == ssl.CERT_REQUIRED
+        assert adapter.context.cert_store_stats()["x509_ca"] == 1  # the fake's CA, and nothing else
+        assert _transport(factory).connection_config.verify is True
+        assert adapter.poolmanager.connection_pool_kw["maxsize"] == 16
     finally:
         factory.close()
 
@@ -54,7 +52,7 @@ def test_without_a_bundle_in_the_environment_certifi_is_loaded_once(monkeypatch:
         monkeypatch.delenv(name, raising=False)
     factory = ClientFactory(RecordingCredential(), CLOUDS["AzureCloud"])
     try:
-        adapter = _transports(factory)[0].session.get_adapter("https://x")
+        adapter = _transport(factory).session.get_adapter("https://x")
         assert isinstance(adapter, tls.SharedTrustAdapter)
         with open(requests.certs.where(), encoding="ascii") as bundle:
             certificates = bundle.read().count("BEGIN CERTIFICATE")
@@ -74,7 +72,7 @@ def test_a_bundle_that_cannot_be_loaded_is_left_to_requests(
     assert tls.trust_context(str(bundle)) is None
     factory = ClientFactory(RecordingCredential(), CLOUDS["AzureCloud"])
     try:
-        transport = _transports(factory)[0]
+        transport = _transport(factory)
         assert transport.connection_config.verify == str(bundle)
         assert not isinstance(transport.session.get_adapter("https://x"), tls.SharedTrustAdapter)
     finally:

@@ -1,23 +1,28 @@
-"""The management clients of a scan, each with the read-only guard, the bounded retry, the
-timeouts and client-side pacing in its pipeline.
+"""The management client of a scan, with the read-only guard, the bounded retry, the timeouts
+and client-side pacing in its pipeline.
 
-Requests go through each client's own pipeline (`send_request`) so auth, retry, TLS and the ARM
+Requests go through the client's own pipeline (`send_request`) so auth, retry, TLS and the ARM
 policies stay the SDK's; the bodies are parsed by collect as plain JSON, since SDK model
 deserialisation costs 8-10x more CPU and the inventory is our own model anyway (DESIGN.md §6,
 "Measured on these machines").
+
+One client serves every resource provider. Collect builds each URL with its own api-version
+(collect/endpoints.py), so a client contributes only its pipeline, and that pipeline is the same in
+every management package: azure-mgmt-core's ARM policies, azure-core's retry and transport. The
+network, compute, storage and Site Recovery packages were imported just to build theirs, which cost
+0.4-0.6 s of every scan's CPU; a 7,008-resource audit took 2.5-3.0 s with them and 1.9 s without
+(bench/README.md, target 1).
 """
 
 from __future__ import annotations
 
-import functools
-import importlib
 import os
-import ssl
 from typing import Any
 
 from azure.core.credentials import TokenCredential
 from azure.core.pipeline.transport import HttpTransport
 
+from asr_audit import __version__
 from asr_audit.access import tls
 from asr_audit.access.clouds import CloudProfile
 from asr_audit.access.credential import SharedToken
@@ -26,16 +31,9 @@ from asr_audit.access.server_time import ServerDatePolicy, ServerTime
 from asr_audit.access.throttle import ReadBudget, ReadBudgetPolicy
 from asr_audit.access.timeouts import DeadlinePolicy, RequestTimeoutPolicy, ScanClock, Watchdog
 
-# family -> (module, class). All of them serve any ARM URL through `send_request`; one per
-# family keeps the SDK's user agent honest about which library made the call.
-_CLIENTS: dict[str, tuple[str, str]] = {
-    "network": ("azure.mgmt.network", "NetworkManagementClient"),
-    "storage": ("azure.mgmt.storage", "StorageManagementClient"),
-    "recoveryservices": ("azure.mgmt.recoveryservices", "RecoveryServicesClient"),
-    "siterecovery": ("azure.mgmt.recoveryservicessiterecovery", "SiteRecoveryManagementClient"),
-    "compute": ("azure.mgmt.compute", "ComputeManagementClient"),
-    "resources": ("azure.mgmt.resource.resources", "ResourceManagementClient"),
-}
+# Its requests name the tool ahead of the SDK's own moniker (which says mgmt-resource whatever the
+# provider), so that whoever reads ARM's request logs sees what sent them.
+USER_AGENT = f"asr-audit/{__version__}"
 
 # How much of a body each read asks for. azure-core's default is 4 KiB, so a 1 MB page of NSGs went
 # through ~250 reads, each through azure-core, requests, urllib3 and http.client: at 64 KiB the
@@ -57,15 +55,13 @@ def ca_bundle_from_env() -> str | None:
 
 
 class ClientFactory:
-    """Builds every management client of a scan up front, in the calling thread.
+    """Builds the scan's management client up front, in the calling thread.
 
-    Importing the management packages costs ~0.7 s, so it happens only when a scan starts
-    (DESIGN.md §6); doing it here, before the worker pool exists, keeps the imports out of
-    the workers, where they would serialise on the import lock and delay the first
-    requests. Each client gets fresh policy instances (a pipeline links its policies
-    together, so one policy object cannot serve two pipelines) but all of them share one
-    token and one `ReadBudget`, since ARM's limits count requests, not clients, and the
-    scan's clock (timeouts and deadline, see timeouts.py).
+    The SDK is imported only when a scan starts (DESIGN.md §6); doing it here, before the worker
+    pool exists, keeps the import out of the workers, where it would serialise on the import lock
+    and delay the first requests. Every worker sends through this one client: one token, one
+    `ReadBudget` (ARM's limits count requests, not clients), the scan's clock (timeouts and
+    deadline, see timeouts.py) and one connection pool.
     """
 
     def __init__(
@@ -80,24 +76,21 @@ class ClientFactory:
         clock: ScanClock | None = None,
     ) -> None:
         self._credential = SharedToken(credential)
-        self._credential.prefetch(cloud.credential_scope)  # while the SDKs below import
+        self._credential.prefetch(cloud.credential_scope)  # while the SDK below imports
         self._cloud = cloud
         self._retry = retry or RetrySettings()
-        self._transport = transport  # tests: one fake transport shared by every client
+        self._transport = transport  # tests: a fake transport
         self._pool_size = pool_size
         self._budget = budget or ReadBudget()
         self._clock = clock or ScanClock()
         self._watchdog = Watchdog()
         self.server_time = ServerTime()  # the latest `Date` ARM answered with: when the data is from
-        self._clients: dict[str, Any] = {family: self._build(family) for family in _CLIENTS}
+        self.client: Any = self._build()
 
-    def get(self, family: str) -> Any:
-        return self._clients[family]
+    def _build(self) -> Any:
+        from azure.mgmt.resource.resources import ResourceManagementClient
 
-    def _build(self, family: str) -> Any:
-        module_name, class_name = _CLIENTS[family]
-        cls = getattr(importlib.import_module(module_name), class_name)
-        return cls(
+        return ResourceManagementClient(
             self._credential,
             _UNUSED_SUBSCRIPTION,
             base_url=self._cloud.arm_endpoint,
@@ -112,13 +105,8 @@ class ClientFactory:
             ],
             retry_policy=self._retry.policy(),
             transport=self._transport or self._requests_transport(),
+            user_agent=USER_AGENT,
         )
-
-    @functools.cached_property
-    def _trust(self) -> tuple[str, ssl.SSLContext | None]:
-        """The CA bundle and, loaded once for the six clients' transports, its context (tls.py)."""
-        bundle = ca_bundle_from_env() or tls.default_bundle()
-        return bundle, tls.trust_context(bundle)
 
     def _requests_transport(self) -> HttpTransport:  # type: ignore[type-arg]
         """A requests transport whose pool fits the worker count (requests defaults to 10), and
@@ -137,7 +125,8 @@ class ClientFactory:
         session.trust_env = False
         session.proxies = requests.utils.get_environ_proxies(self._cloud.arm_endpoint)
         connections, maxsize = 4, max(10, self._pool_size)
-        bundle, context = self._trust
+        bundle = ca_bundle_from_env() or tls.default_bundle()
+        context = tls.trust_context(bundle)
         verify: bool | str = True  # with the shared context, which holds the bundle
         if context is not None:
             adapter: requests.adapters.HTTPAdapter = tls.SharedTrustAdapter(
@@ -156,6 +145,5 @@ class ClientFactory:
         )
 
     def close(self) -> None:
-        for client in self._clients.values():
-            client.close()
+        self.client.close()
         self._watchdog.close()

@@ -31,9 +31,9 @@ API_VERSIONS: dict[str, str] = {
 }
 
 
-def _url(path: str, family: str, **query: str) -> str:
+def _url(path: str, version_key: str, **query: str) -> str:
     """Every URL below goes through `arm_url`, which refuses a path that is not plain ARM."""
-    return arm_url(path, API_VERSIONS[family], **query)
+    return arm_url(path, API_VERSIONS[version_key], **query)
 
 
 # --- subscriptions ------------------------------------------------------------------------
@@ -56,28 +56,28 @@ def management_group_descendants(group_id: str) -> str:
     return _url(f"/providers/Microsoft.Management/managementGroups/{group}/descendants", "managementgroups")
 
 
-# --- subscription-wide lists: (collector, SDK family, URL) ----------------------------------
+# --- subscription-wide lists ----------------------------------------------------------------
 
-# collector name -> (client family, provider path under /subscriptions/{id}, api-version key)
-SUBSCRIPTION_LISTS: dict[str, tuple[str, str, str]] = {
-    "vaults": ("recoveryservices", "Microsoft.RecoveryServices/vaults", "recoveryservices"),
-    "storage_accounts": ("storage", "Microsoft.Storage/storageAccounts", "storage"),
-    "virtual_networks": ("network", "Microsoft.Network/virtualNetworks", "network"),
-    "network_security_groups": ("network", "Microsoft.Network/networkSecurityGroups", "network"),
-    "route_tables": ("network", "Microsoft.Network/routeTables", "network"),
-    "express_route_circuits": ("network", "Microsoft.Network/expressRouteCircuits", "network"),
-    "azure_firewalls": ("network", "Microsoft.Network/azureFirewalls", "network"),
-    "firewall_policies": ("network", "Microsoft.Network/firewallPolicies", "network"),
-    "network_interfaces": ("network", "Microsoft.Network/networkInterfaces", "network"),
-    "virtual_machines": ("compute", "Microsoft.Compute/virtualMachines", "compute"),
-    "disks": ("compute", "Microsoft.Compute/disks", "disks"),
+# collector name -> (provider path under /subscriptions/{id}, api-version key)
+SUBSCRIPTION_LISTS: dict[str, tuple[str, str]] = {
+    "vaults": ("Microsoft.RecoveryServices/vaults", "recoveryservices"),
+    "storage_accounts": ("Microsoft.Storage/storageAccounts", "storage"),
+    "virtual_networks": ("Microsoft.Network/virtualNetworks", "network"),
+    "network_security_groups": ("Microsoft.Network/networkSecurityGroups", "network"),
+    "route_tables": ("Microsoft.Network/routeTables", "network"),
+    "express_route_circuits": ("Microsoft.Network/expressRouteCircuits", "network"),
+    "azure_firewalls": ("Microsoft.Network/azureFirewalls", "network"),
+    "firewall_policies": ("Microsoft.Network/firewallPolicies", "network"),
+    "network_interfaces": ("Microsoft.Network/networkInterfaces", "network"),
+    "virtual_machines": ("Microsoft.Compute/virtualMachines", "compute"),
+    "disks": ("Microsoft.Compute/disks", "disks"),
     # DiskRP, like disks: DiskEncryptionSets_List has the disks' api-version
-    "disk_encryption_sets": ("compute", "Microsoft.Compute/diskEncryptionSets", "disks"),
-    "load_balancers": ("network", "Microsoft.Network/loadBalancers", "network"),
-    "nat_gateways": ("network", "Microsoft.Network/natGateways", "network"),
-    "public_ip_addresses": ("network", "Microsoft.Network/publicIPAddresses", "network"),
-    "private_endpoints": ("network", "Microsoft.Network/privateEndpoints", "network"),
-    "private_dns_zones": ("network", "Microsoft.Network/privateDnsZones", "privatedns"),
+    "disk_encryption_sets": ("Microsoft.Compute/diskEncryptionSets", "disks"),
+    "load_balancers": ("Microsoft.Network/loadBalancers", "network"),
+    "nat_gateways": ("Microsoft.Network/natGateways", "network"),
+    "public_ip_addresses": ("Microsoft.Network/publicIPAddresses", "network"),
+    "private_endpoints": ("Microsoft.Network/privateEndpoints", "network"),
+    "private_dns_zones": ("Microsoft.Network/privateDnsZones", "privatedns"),
 }
 
 
@@ -146,7 +146,6 @@ def protectable_items(container_id: str) -> str:
 
 
 class AccountRead(NamedTuple):
-    family: str  # the client it is sent through
     child: str  # the path under the account id, or under its subscription's id (`shared`)
     version: str  # the api-version key
     paged: bool  # a list following nextLink; else one GET of one object
@@ -156,13 +155,12 @@ class AccountRead(NamedTuple):
 
 
 CACHE_ACCOUNT_READS: dict[str, AccountRead] = {
-    "blob_services": AccountRead("storage", "blobServices/default", "storage", paged=False),
+    "blob_services": AccountRead("blobServices/default", "storage", paged=False),
     # No $filter: the assignments made at the subscription, below it (resource groups,
     # resources) and above it (its management groups, the root). Those in effect at an account
     # are the ones made at it, at its resource group, at the subscription or above: one list
     # per subscription instead of one `atScope()` list per account.
     "role_assignments": AccountRead(
-        "resources",
         "providers/Microsoft.Authorization/roleAssignments",
         "authorization",
         paged=True,

@@ -341,7 +341,7 @@ def prefetch(
 ) -> GraphStore:
     """Run every query (each collector over each batch of subscriptions) on the scan's pool and
     wait for them, at most until the deadline; a query unfinished then is a timeout gap."""
-    client = factory.get("resources")
+    client = factory.client
     gate = QuotaGate(clock)
     planned = [(c, batch) for batch in batches(subscription_ids, limits.batch_size) for c in QUERIES]
     futures = [pool.submit(run_batch, client, gate, batch, c, limits) for c, batch in planned]

@@ -54,7 +54,7 @@ SUBSCRIPTION_TYPE = "microsoft.resources/subscriptions"
 # collector -> (table, ARM type). The subscription-wide lists and the per-resource-group ones come
 # from the ARM backend's own table, so a collector added there cannot be forgotten here.
 QUERIES: dict[str, tuple[str, str]] = {
-    **{c: (RESOURCES, path.lower()) for c, (_, path, _) in endpoints.SUBSCRIPTION_LISTS.items()},
+    **{c: (RESOURCES, path.lower()) for c, (path, _) in endpoints.SUBSCRIPTION_LISTS.items()},
     **{c: (RESOURCES, t.lower()) for c, t in endpoints.RESOURCE_GROUP_LISTS.items()},
     "protected_items": (RECOVERY, PROTECTED_ITEM_TYPE),
     "network_mappings": (RECOVERY, NETWORK_MAPPING_TYPE),

@@ -48,7 +48,6 @@ class Use(Enum):
 class Job:
     subscription_id: str
     collector: str  # with `:<name>` for a per-object job
-    family: str  # the client it is sent through
     # Built when the job runs: a URL built from data may be refused (urls.RefusedUrl), and the
     # refusal must be that job's gap, not a failure of the job that found the data.
     url: Callable[[], str]
@@ -188,13 +187,11 @@ class Planner:
             # One filtered resource list finds the groups; only those groups are then listed.
             types = list(endpoints.RESOURCE_GROUP_LISTS.values())
             url = functools.partial(endpoints.resources_of_types, subscription_id, types)
-            return Job(subscription_id, collector, "resources", url, _locate, Use.GATEWAY_GROUPS)
-        family, provider_path, version = endpoints.SUBSCRIPTION_LISTS[collector]
+            return Job(subscription_id, collector, url, _locate, Use.GATEWAY_GROUPS)
+        provider_path, version = endpoints.SUBSCRIPTION_LISTS[collector]
         url = functools.partial(endpoints.subscription_list, subscription_id, provider_path, version)
         parse, use = _SUBSCRIPTION_PARSERS[collector]
-        return Job(
-            subscription_id, collector, family, url, parse, use, section=collector if use is Use.KEEP else ""
-        )
+        return Job(subscription_id, collector, url, parse, use, section=collector if use is Use.KEEP else "")
 
     # --- per listed object ----------------------------------------------------------------------
 
@@ -206,7 +203,6 @@ class Planner:
             Job(
                 subscription_id,
                 f"vault:{name}",
-                "recoveryservices",
                 functools.partial(endpoints.vault, vault_id),
                 recovery.parse_vault,
                 section="vaults",
@@ -223,7 +219,6 @@ class Planner:
                 Job(
                     subscription_id,
                     f"{collector}:{name}",
-                    "siterecovery",
                     url,
                     parse,
                     section=collector,
@@ -240,7 +235,6 @@ class Planner:
         return Job(
             subscription_id,
             f"rule_collection_groups:{listed.name}",
-            "network",
             functools.partial(endpoints.rule_collection_groups, listed.id),
             network.parse_rule_collection_group,
             Use.POLICY_RULES,
@@ -255,7 +249,6 @@ class Planner:
         return Job(
             subscription_id,
             f"virtual_network_links:{zone.name}",
-            "network",
             functools.partial(endpoints.virtual_network_links, zone.id),
             private_link.parse_virtual_network_link,
             section="virtual_network_links",
@@ -287,7 +280,6 @@ class Planner:
             Job(
                 subscription,
                 f"{collector}:{ids.name_of(account_id)}",
-                read.family,
                 functools.partial(endpoints.cache_account_read, account_id, collector, subscription),
                 functools.partial(_CACHE_ACCOUNT_PARSERS[collector], account_id),
                 section=collector,
@@ -315,7 +307,6 @@ class Planner:
                 Job(
                     subscription_id,
                     f"protectable_items:{ids.name_of(container_id)}",
-                    "siterecovery",
                     functools.partial(endpoints.protectable_items, container_id),
                     recovery.parse_protectable_item,
                     section="protectable_items",
@@ -371,7 +362,6 @@ class Planner:
                     Job(
                         subscription,
                         f"{collector}:{region}",
-                        "compute",
                         functools.partial(url, subscription, region),
                         functools.partial(_REGION_PARSERS[collector], subscription, region),
                         section=collector,
@@ -397,7 +387,6 @@ class Planner:
                 Job(
                     subscription_id,
                     f"{collector}:{group}",
-                    "network",
                     url,
                     parse,
                     section=collector,
@@ -420,7 +409,6 @@ class Planner:
             Job(
                 subscription_id,
                 SERVICE_TAGS,
-                "network",
                 url,
                 network.parse_service_tag,
                 section="service_tags",

@@ -110,7 +110,7 @@ class Resolver:
         found: list[T] = []
         unread = Unread()
         try:
-            listing = Pages(self._factory.get("resources"), url, self._arm_endpoint)
+            listing = Pages(self._factory.client, url, self._arm_endpoint)
             for page in listing:
                 found.extend(parse_items(page["value"], parse, unread, page=listing.count)[0])
         except HttpFailure as exc:
@@ -177,7 +177,7 @@ class Resolver:
 
     def _check_subscription(self, subscription_id: str) -> Subscription | Coverage:
         try:
-            body = get_json(self._factory.get("resources"), endpoints.subscription(subscription_id))
+            body = get_json(self._factory.client, endpoints.subscription(subscription_id))
         except HttpFailure as exc:
             if exc.status_code == 401:
                 raise AuthError(f"ARM rejected the token: {exc.detail}") from None

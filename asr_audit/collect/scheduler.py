@@ -193,7 +193,7 @@ def execute(job: Job, factory: ClientFactory, arm_endpoint: str, reader: Reader 
     read = _Read()
     detail: str | None = None
     try:
-        (reader or _read)(job, factory.get(job.family), arm_endpoint, read)
+        (reader or _read)(job, factory.client, arm_endpoint, read)
     except ReadOnlyViolation as exc:
         status, detail = _registration_demand(exc, job, read)
     except Exception as exc:  # the scan always returns; every failure is a coverage record
