@@ -2,8 +2,8 @@
 
 requests hands urllib3 the path of the bundle it verifies with, and urllib3 loads that file into a
 new SSL context for every connection it opens. With OpenSSL 3, loading a system or certifi bundle
-(~140 certificates) costs 20-40 ms of CPU, and a scan of six clients at concurrency 16 opened 32
-connections: about a second of CPU on a 7,008-resource tenant (bench/README.md). One context,
+(~140 certificates) costs 20-40 ms of CPU, and a scan at concurrency 16, then through six clients,
+opened 32 connections: about a second of CPU on a 7,008-resource tenant (bench/README.md). One context,
 loaded once, now serves every connection of the scan, those through an HTTPS_PROXY tunnel too.
 
 Trust is unchanged: the bundle requests would have used (`clients.ca_bundle_from_env`, else
