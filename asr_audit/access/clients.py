@@ -10,7 +10,7 @@ One client serves every resource provider. Collect builds each URL with its own 
 (collect/endpoints.py), so a client contributes only its pipeline, and that pipeline is the same in
 every management package: azure-mgmt-core's ARM policies, azure-core's retry and transport. The
 network, compute, storage and Site Recovery packages were imported just to build theirs, which cost
-0.4-0.6 s of every scan's CPU; a 7,008-resource audit took 2.5-3.0 s with them and 1.9 s without
+0.4-0.6 s of every scan's CPU; a 7,008-resource audit took 2.5-3.0 s with them and 1.9-2.1 s without
 (bench/README.md, target 1).
 """
 
