@@ -138,7 +138,7 @@ def paced_factory(transport: FakeTransport, clock: FakeClock) -> ClientFactory:
     )
 
 
-def test_every_request_of_every_client_draws_on_its_subscription_budget() -> None:
+def test_every_request_draws_on_its_subscription_budget() -> None:
     clock, transport = FakeClock(), FakeTransport()
     transport.add("GET", "", ok({"value": []}))
     factory = paced_factory(transport, clock)

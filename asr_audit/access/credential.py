@@ -136,10 +136,11 @@ def make_credential(cloud: CloudProfile) -> TokenCredential:
 
 
 class SharedToken:
-    """One token for every client of a scan.
+    """One token for every request of a scan.
 
-    Each SDK client's auth policy asks its credential separately; behind `az login` every
-    ask is an `az account get-access-token` subprocess taking a second or more. A token
+    The SDK's auth policy asks its credential whenever it holds no fresh token, and it takes no
+    lock: the scan's workers, starting together, would each ask. Behind `az login` every ask is
+    an `az account get-access-token` subprocess taking a second or more. A token
     still valid for the margin is reused; a claims challenge always asks afresh. Every token
     passes through here before its first request, so this is where one that cannot go into
     a header as it is gets refused, whichever credential produced it (`check_token`).

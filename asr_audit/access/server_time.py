@@ -18,7 +18,7 @@ from azure.core.pipeline.policies import SansIOHTTPPolicy
 
 
 class ServerTime:
-    """The latest `Date` any response of the scan carried; shared by every client's policy."""
+    """The latest `Date` any response of the scan carried (`ServerDatePolicy` records each one)."""
 
     def __init__(self) -> None:
         self._latest: datetime | None = None
